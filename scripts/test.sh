@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs FFmpeg when missing, builds, runs every test,
+# and ends with one line "tests: N passed, N failed, N skipped".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  echo "test: FFmpeg not found, installing it with apt-get..."
+  SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+fi
+ffmpeg -version | head -1
+
+RESULTS="$(mktemp -d)"
+trap 'rm -rf "$RESULTS"' EXIT
+set +e
+dotnet test "$ROOT/tests/AvBert.Tests/AvBert.Tests.csproj" -c Release -nologo \
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "$@"
+rc=$?
+set -e
+TRX="$RESULTS/results.trx"
+if [[ -f "$TRX" ]]; then
+  counters=$(grep -o '<Counters [^>]*>' "$TRX" | head -1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  total=$(get total); passed=$(get passed); failed=$(get failed)
+  skipped=$(( total - passed - failed ))
+  echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+  [[ "$total" -gt 0 ]] || { echo "test: no test ran"; exit 1; }
+else
+  echo "test: no results were written (build failure?)"
+  [[ $rc -ne 0 ]] || rc=1
+fi
+exit $rc

@@ -1,0 +1,27 @@
+using AvBert.Runtime;
+using System.CommandLine;
+using TorchSharp;
+
+namespace AvBert.Cli.Commands;
+
+public static class InfoCommand
+{
+    public static Command Build()
+    {
+        var c = new Command("info", "Show the torch build, the devices, and whether the libstdc++ fix was applied");
+        c.SetAction(_ =>
+        {
+            TorchRuntime.Initialize();
+            Console.WriteLine($"TorchSharp     {typeof(torch).Assembly.GetName().Version}");
+            Console.WriteLine($"native fix     {NativeLibraryFix.Outcome}");
+            Console.WriteLine($"CUDA           {(torch.cuda.is_available() ? $"available, {torch.cuda.device_count()} device(s)" : "not available")}");
+            Console.WriteLine($"CPU threads    {torch.get_num_threads()}");
+            Console.WriteLine($"FFmpeg         {FindOnPath("ffmpeg") ?? "not found (needed for video files: apt-get install -y ffmpeg)"}");
+            return 0;
+        });
+        return c;
+    }
+
+    static string? FindOnPath(string exe) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, exe)).FirstOrDefault(File.Exists);
+}

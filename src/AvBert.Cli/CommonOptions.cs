@@ -1,0 +1,31 @@
+using AvBert.Config;
+using AvBert.Runtime;
+using System.CommandLine;
+using static TorchSharp.torch;
+
+namespace AvBert.Cli;
+
+/// <summary>--preset / --config / --set, shared by every command that builds a model.</summary>
+public sealed class ConfigOptions
+{
+    public readonly Option<string> Preset = new("--preset") { Description = $"Named preset: {string.Join(", ", ConfigLoader.Presets)} (default full: the paper's sizes)", DefaultValueFactory = _ => "full" };
+    public readonly Option<string?> File = new("--config") { Description = "YAML config file layered over the preset" };
+    public readonly Option<string[]> Set = new("--set") { Description = "Override one field, e.g. --set model.transformer.num_layers=2 (repeatable)", AllowMultipleArgumentsPerToken = false };
+
+    public void AddTo(Command c)
+    {
+        c.Options.Add(Preset);
+        c.Options.Add(File);
+        c.Options.Add(Set);
+    }
+
+    public AvBertConfig Load(ParseResult r) => ConfigLoader.Load(r.GetValue(Preset), r.GetValue(File), r.GetValue(Set) ?? []);
+}
+
+/// <summary>--device cpu|cuda|cuda:N|auto.</summary>
+public sealed class DeviceOption
+{
+    public readonly Option<string> Option = new("--device") { Description = "cpu, cuda, cuda:N or auto (CUDA when available)", DefaultValueFactory = _ => "auto" };
+    public void AddTo(Command c) => c.Options.Add(Option);
+    public Device Resolve(ParseResult r) => TorchRuntime.ResolveDevice(r.GetValue(Option) ?? "auto");
+}

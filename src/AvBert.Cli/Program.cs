@@ -1,0 +1,15 @@
+using AvBert.Cli;
+using AvBert.Cli.Commands;
+using System.CommandLine;
+
+// The thin CLI: each command lives in Commands/, parses its options and calls the library.
+var root = new RootCommand("AVBERT.NET: self-supervised audio-visual video representation learning (Lee et al., ICLR 2021).");
+foreach (var command in new[]
+{
+    InfoCommand.Build(),
+    ConfigCommand.Build(),
+})
+    root.Subcommands.Add(command);
+// `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.
+root.Subcommands.Add(new Command("test", "Run the whole test suite (installs FFmpeg with apt-get when missing). Handled by ./avbert."));
+return CliRunner.Run(root, args);
