@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Features;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,6 +17,7 @@ public sealed class ToyAv
 {
     readonly DataConfig _data;
     readonly ToyAvSceneSampler _sampler;
+    readonly LogMel _logMel;
 
     public ToyAv(ToyAvOptions options, DataConfig data)
     {
@@ -24,6 +26,7 @@ public sealed class ToyAv
         Classes = ToyAvClasses.Table(options.NumClasses);
         _sampler = new ToyAvSceneSampler(options, Classes, data.SequenceLength, data.ClipSeconds);
         Renderer = new ToyAvRenderer(Classes, options.MotionAmplitude);
+        _logMel = new LogMel(new LogMelOptions(data.AudioSampleRate, data.AudioFrequency, data.AudioTime));
     }
 
     public ToyAvOptions Options { get; }
@@ -77,8 +80,8 @@ public sealed class ToyAv
     public float[] Waveform(ToyAvScene scene) => Renderer.Waveform(scene, SampleRate, Clips * ClipSamples);
 
     /// <summary>
-    /// A batch of videos as tensors: visual [B,T,3,F,H,W], waveforms [B,T,samples], labels [B] (int64). Items render in
-    /// parallel on the CPU.
+    /// A batch of videos in the model's input format: visual [B,T,3,F,H,W] normalised, audio [B,T,1,FREQ,TIME] log-mel
+    /// (SPEC §3 front end), labels [B] (int64). Items render in parallel on the CPU; tensors are on the CPU.
     /// </summary>
     public ToyAvBatch Batch(ToyAvSplit split, IReadOnlyList<int> indices)
     {
@@ -94,21 +97,19 @@ public sealed class ToyAv
             Waveform(scene).CopyTo(audio, b * an);
             labels[b] = scene.Label;
         });
-        return new ToyAvBatch(
-            tensor(visual, [B, T, 3, F, S, S]),
-            tensor(audio, [B, T, ClipSamples]),
-            tensor(labels),
-            indices.ToArray());
+        Tensor logMel;
+        using (var waves = tensor(audio, [B, T, 1, ClipSamples])) logMel = _logMel.Compute(waves); // [B,T,1,FREQ,TIME]
+        return new ToyAvBatch(tensor(visual, [B, T, 3, F, S, S]), logMel, tensor(labels), indices.ToArray());
     }
 }
 
-/// <summary>Visual [B,T,3,F,H,W] normalised; Waveforms [B,T,samples]; Labels [B] int64; the item indices.</summary>
-public sealed record ToyAvBatch(Tensor Visual, Tensor Waveforms, Tensor Labels, int[] Indices) : IDisposable
+/// <summary>Visual [B,T,3,F,H,W] normalised; Audio [B,T,1,FREQ,TIME] log-mel; Labels [B] int64; the item indices.</summary>
+public sealed record ToyAvBatch(Tensor Visual, Tensor Audio, Tensor Labels, int[] Indices) : IDisposable
 {
     public void Dispose()
     {
         Visual.Dispose();
-        Waveforms.Dispose();
+        Audio.Dispose();
         Labels.Dispose();
     }
 }

@@ -1,0 +1,115 @@
+using AvBert.Config;
+using AvBert.Synthetic;
+
+namespace AvBert.Tests.Synthetic;
+
+public class ToyAvTests
+{
+    static readonly DataConfig Data = ConfigLoader.Load("small").Data;
+
+    static ToyAv Make(int seed = 0, int classes = 8) => new(new ToyAvOptions { Seed = seed, NumClasses = classes }, Data);
+
+    [Fact]
+    public void Same_seed_split_and_index_give_identical_videos()
+    {
+        var a = Make(seed: 3);
+        var b = Make(seed: 3);
+        Assert.Equal(a.VisualClips(a.Scene(ToyAvSplit.Train, 5)), b.VisualClips(b.Scene(ToyAvSplit.Train, 5)));
+        Assert.Equal(a.Waveform(a.Scene(ToyAvSplit.Train, 5)), b.Waveform(b.Scene(ToyAvSplit.Train, 5)));
+    }
+
+    [Fact]
+    public void Different_seed_split_or_index_give_different_videos()
+    {
+        var a = Make(seed: 3);
+        var v = a.VisualClips(a.Scene(ToyAvSplit.Train, 5));
+        Assert.NotEqual(v, a.VisualClips(a.Scene(ToyAvSplit.Train, 6)));
+        Assert.NotEqual(v, a.VisualClips(a.Scene(ToyAvSplit.Test, 5)));
+        var c = Make(seed: 4);
+        Assert.NotEqual(v, c.VisualClips(c.Scene(ToyAvSplit.Train, 5)));
+    }
+
+    [Fact]
+    public void Labels_are_balanced_in_every_run_of_num_classes_videos()
+    {
+        var d = Make(classes: 6);
+        for (int block = 0; block < 5; block++)
+        {
+            var labels = Enumerable.Range(block * 6, 6).Select(i => d.Scene(ToyAvSplit.Test, i).Label).OrderBy(x => x);
+            Assert.Equal(Enumerable.Range(0, 6), labels);
+        }
+        // ...and not in the same order every time.
+        var firsts = Enumerable.Range(0, 10).Select(b => d.Label(ToyAvSplit.Train, b * 6)).Distinct().Count();
+        Assert.True(firsts > 1);
+    }
+
+    [Fact]
+    public void Every_video_has_an_event_and_the_sounding_object_has_its_class_shape()
+    {
+        var d = Make();
+        for (int i = 0; i < 40; i++)
+        {
+            var s = d.Scene(ToyAvSplit.Train, i);
+            Assert.NotEmpty(s.Events);
+            Assert.All(s.Sprites.Where(x => x.Sounding), x => Assert.Equal(d.Classes[s.Label].Shape, x.Shape));
+            Assert.All(s.Sprites.Where(x => !x.Sounding), x => Assert.NotEqual(d.Classes[s.Label].Shape, x.Shape));
+            // Each sound of the class starts and ends with a move of the sounding object.
+            Assert.All(s.Sounds.Where(x => x.ClassIndex == s.Label), snd => Assert.Contains(snd.When, s.Events));
+        }
+    }
+
+    [Fact]
+    public void Sound_energy_is_high_exactly_when_the_sounding_object_moves()
+    {
+        var d = Make();
+        for (int i = 0; i < 8; i++)
+        {
+            var s = d.Scene(ToyAvSplit.Train, i);
+            var wave = d.Waveform(s);
+            int sr = d.SampleRate;
+            var during = s.Events.SelectMany(e => Enumerable.Range((int)(e.Start * sr) + 400, (int)(e.Seconds * sr * 0.5))).ToHashSet();
+            var outside = Enumerable.Range(0, wave.Length).Where(k => !s.Events.Any(e => k >= (e.Start - 0.01) * sr && k < (e.End + 0.01) * sr)).ToList();
+            double rmsIn = Math.Sqrt(during.Average(k => (double)wave[k] * wave[k]));
+            double rmsOut = Math.Sqrt(outside.Average(k => (double)wave[k] * wave[k]));
+            Assert.True(rmsIn > 2 * rmsOut, $"video {i}: rms during events {rmsIn:0.000} vs outside {rmsOut:0.000}");
+
+            // The sounding object is displaced (or scaled) during its events and at rest outside them.
+            var obj = s.Sprites.First(x => x.Sounding && x.Moves.Count > 0);
+            var e0 = obj.Moves[0];
+            var mid = d.Renderer.MotionAt(obj, e0.Start + e0.Seconds * 0.3);
+            Assert.True(Math.Abs(mid.dx) + Math.Abs(mid.dy) + Math.Abs(mid.scale - 1) > 0.01);
+            Assert.Equal((0.0, 0.0, 1.0), d.Renderer.MotionAt(obj, e0.End + 0.01));
+        }
+    }
+
+    [Fact]
+    public void Frames_change_where_the_sounding_object_moves()
+    {
+        var d = Make();
+        var s = d.Scene(ToyAvSplit.Train, 1);
+        var obj = s.Sprites.First(x => x.Sounding && x.Moves.Count > 0);
+        var e = obj.Moves[0];
+        int n = 64;
+        float[] At(double t) { var f = new float[3 * n * n]; d.Renderer.RenderFrame(s, t, n, n, f); return f; }
+        double Diff(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Where(v => v > 0.3).Count();
+        // Before the event the picture is still (only noise changes); during it, object pixels change.
+        double still = Diff(At(e.Start - 0.04), At(e.Start - 0.01));
+        double moving = Diff(At(e.Start + e.Seconds * 0.25), At(e.Start + e.Seconds * 0.5));
+        Assert.True(moving > still + 5, $"changed pixels: moving {moving}, still {still}");
+    }
+
+    [Fact]
+    public void Batch_is_in_the_model_input_format()
+    {
+        var d = Make();
+        using var b = d.Batch(ToyAvSplit.Train, [0, 1, 2]);
+        Assert.Equal(new long[] { 3, Data.SequenceLength, 3, Data.NumFrames, Data.TestCropSize, Data.TestCropSize }, b.Visual.shape);
+        Assert.Equal(new long[] { 3, Data.SequenceLength, 1, Data.AudioFrequency, Data.AudioTime }, b.Audio.shape);
+        Assert.Equal(new long[] { 3 }, b.Labels.shape);
+        Assert.True(b.Visual.isfinite().all().item<bool>() && b.Audio.isfinite().all().item<bool>());
+        // Normalised with mean 0.45 / std 0.225: pixels in [0,1] map to [-2, 2.45].
+        Assert.InRange(b.Visual.min().item<float>(), -2.01f, 0f);
+        Assert.InRange(b.Visual.max().item<float>(), 0f, 2.45f);
+        Assert.Equal(Enumerable.Range(0, 3).Select(i => (long)d.Label(ToyAvSplit.Train, i)), b.Labels.data<long>().ToArray());
+    }
+}
