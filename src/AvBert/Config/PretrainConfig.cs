@@ -83,3 +83,35 @@ public enum LossReduction { Sum, Mean }
 public enum CppInput { Concat, Sum }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }
+
+/// <summary>Checks of the pretrain section, registered with <see cref="ConfigValidator"/> when the library loads.</summary>
+static class PretrainConfigChecks
+{
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void Register() => ConfigValidator.ExtraChecks.Add((c, check) =>
+    {
+        var p = c.Pretrain;
+        check(p.MaskProb is > 0 and <= 1, "pretrain.mask_prob", p.MaskProb, "must be in (0, 1]");
+        check(p.MaskTokenFraction >= 0 && p.MaskRandomFraction >= 0 && p.MaskTokenFraction + p.MaskRandomFraction <= 1,
+            "pretrain.mask_token_fraction", p.MaskTokenFraction, $"and pretrain.mask_random_fraction ({p.MaskRandomFraction}) must be >= 0 and sum to at most 1");
+        check(p.Negatives >= 1, "pretrain.negatives", p.Negatives, "must be >= 1");
+        check(p.CansIntervalSigma > 0, "pretrain.cans_interval_sigma", p.CansIntervalSigma, "must be > 0");
+        check(p.MepStreams.Length > 0 || p.CppFraction > 0, "pretrain.mep_streams", p.MepStreams, "must name at least one stream (visual, audio, multimodal) unless CPP is on");
+        check(p.MepStreams.Distinct().Count() == p.MepStreams.Length, "pretrain.mep_streams", p.MepStreams, "must not repeat a stream");
+        check(p.CppFraction is >= 0 and <= 1, "pretrain.cpp_fraction", p.CppFraction, "must be in [0, 1]");
+        check(p.CppWeight >= 0, "pretrain.cpp_weight", p.CppWeight, "must be >= 0");
+        check(p.BatchSize >= 1, "pretrain.batch_size", p.BatchSize, "must be >= 1");
+        check(p.Accumulation >= 1 && p.BatchSize % p.Accumulation == 0, "pretrain.accumulation", p.Accumulation,
+            $"must be >= 1 and divide pretrain.batch_size ({p.BatchSize})");
+        check(p.Steps >= 1, "pretrain.steps", p.Steps, "must be >= 1");
+        check(p.Lr > 0, "pretrain.lr", p.Lr, "must be > 0");
+        check(p.Betas.Length == 2 && p.Betas.All(b => b is >= 0 and < 1), "pretrain.betas", p.Betas, "must be [beta1, beta2], each in [0, 1)");
+        check(p.Eps > 0, "pretrain.eps", p.Eps, "must be > 0");
+        check(p.WeightDecay >= 0, "pretrain.weight_decay", p.WeightDecay, "must be >= 0");
+        check(p.WarmupSteps >= 0, "pretrain.warmup_steps", p.WarmupSteps, "must be >= 0");
+        check(p.GradClip >= 0, "pretrain.grad_clip", p.GradClip, "must be >= 0 (0 disables clipping)");
+        check(p.LogEvery >= 1, "pretrain.log_every", p.LogEvery, "must be >= 1");
+        check(p.CheckpointEvery >= 0, "pretrain.checkpoint_every", p.CheckpointEvery, "must be >= 0 (0: only at the end)");
+        check(p.KeepCheckpoints >= 1, "pretrain.keep_checkpoints", p.KeepCheckpoints, "must be >= 1");
+    });
+}

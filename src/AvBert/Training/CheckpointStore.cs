@@ -11,8 +11,10 @@ public sealed record TrainingState
 {
     /// <summary>Optimiser steps completed.</summary>
     public long Step { get; init; }
-    /// <summary>Micro-batches taken from the data stream so far (the data position).</summary>
+    /// <summary>Micro-batches taken from the data stream so far.</summary>
     public long ConsumedBatches { get; init; }
+    /// <summary>Where the data stream continues (<see cref="IResumableData{TBatch}.Position"/>).</summary>
+    public string? DataPosition { get; init; }
     public long Seed { get; init; }
     /// <summary>Caller-defined values (epoch, best metric, ...).</summary>
     public Dictionary<string, string> Extra { get; init; } = [];

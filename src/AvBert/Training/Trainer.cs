@@ -80,10 +80,15 @@ public sealed class Trainer
     /// Trains to <see cref="TrainerOptions.Steps"/>. With <paramref name="resume"/>, continues from the newest checkpoint
     /// of the run folder (from scratch when there is none).
     /// </summary>
-    /// <param name="openData">Batches from a data position (micro-batches already consumed); must not end before the run does.</param>
+    /// <param name="openData">Batch i for i = the count of micro-batches already consumed onwards (see <see cref="IndexedData{TBatch}"/>).</param>
     /// <param name="step">One micro-step: forward and loss on a batch (the model is in training mode, torch is seeded).</param>
     /// <param name="onStep">After each optimiser step: (step, that step's values); e.g. evaluation, extra metrics.</param>
     public TrainResult Run<TBatch>(Func<long, IEnumerable<TBatch>> openData, Func<TBatch, StepOutput> step, bool resume = false,
+                                   Action<long, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken ct = default)
+        => Run(new IndexedData<TBatch>(openData), step, resume, onStep, ct);
+
+    /// <summary>Trains to <see cref="TrainerOptions.Steps"/> on a resumable data stream (its position is saved in checkpoints).</summary>
+    public TrainResult Run<TBatch>(IResumableData<TBatch> data, Func<TBatch, StepOutput> step, bool resume = false,
                                    Action<long, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken ct = default)
     {
         var state = new TrainingState { Seed = _o.Seed };
@@ -102,6 +107,9 @@ public sealed class Trainer
         long itemsTotal = 0;
         string? lastCheckpoint = null;
         long stepNo = state.Step, consumed = state.ConsumedBatches;
+        // Position after the last completed step: a step cut short (cancelled inside the data stream) is redone on resume.
+        long savedConsumed = consumed;
+        string? savedPosition = state.DataPosition;
         var window = new Dictionary<string, double>();
         int windowCount = 0;
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
@@ -109,20 +117,25 @@ public sealed class Trainer
         void Save()
         {
             if (Checkpoints is null) return;
-            lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState { Step = stepNo, ConsumedBatches = consumed, Seed = _o.Seed, Extra = Extra });
+            lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
+            {
+                Step = stepNo, ConsumedBatches = savedConsumed, DataPosition = savedPosition, Seed = _o.Seed, Extra = Extra,
+            });
         }
 
         try
         {
-            using var data = openData(consumed).GetEnumerator();
+            using var batches = data.Open(state.DataPosition ?? (state.ConsumedBatches > 0 ? state.ConsumedBatches.ToString(System.Globalization.CultureInfo.InvariantCulture) : null)).GetEnumerator();
             TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, _o.Progress, progress =>
             {
                 Progress = progress;
                 while (stepNo < _o.Steps)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var values = TrainStep(data, step, stepNo, ref consumed, out long items);
+                    var values = TrainStep(batches, step, stepNo, ref consumed, out long items);
                     stepNo++;
+                    savedConsumed = consumed;
+                    savedPosition = data.Position;
                     itemsTotal += items;
                     last = values;
                     foreach (var (k, v) in values) window[k] = window.GetValueOrDefault(k) + v;
@@ -185,8 +198,10 @@ public sealed class Trainer
                                     "Fix: check that the source has usable videos (see skipped.tsv).");
             consumed++;
             Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro));
-            var output = step(data.Current);
+            var batch = data.Current;
+            var output = step(batch);
             (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
+            if (batch is IDisposable disposable) disposable.Dispose();
             items += output.Items;
             var parts = output.Parts.ContainsKey("loss") ? output.Parts : new Dictionary<string, Tensor>(output.Parts) { ["loss"] = output.Loss };
             foreach (var (k, v) in parts)
