@@ -102,10 +102,11 @@ public sealed class BatchLoader
 
     /// <summary>True for errors that every file would hit (FFmpeg missing, out of memory): they stop the run instead of skipping.</summary>
     static bool IsFatal(Exception e) => e is OutOfMemoryException or InsufficientExecutionStackException
-                                        || e.GetType().Name == "FfmpegMissingError";
+                                        || e is Media.FfmpegMissingError;
 
     static string Reason(Exception e) => e switch
     {
+        Media.MediaError me => me.Reason,
         UserError ue => ue.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
