@@ -55,14 +55,25 @@ public sealed class BatchLoader
     readonly IClipDataset _dataset;
     readonly Action<string, string>? _onSkipped;
     readonly ConcurrentDictionary<int, string> _bad = new();
+    readonly ConcurrentDictionary<string, string> _badPaths = new();
+    readonly SkippedLog? _skippedLog;
 
     public LoaderOptions Options { get; }
     public LoaderStats Stats { get; } = new();
     public IClipDataset Dataset => _dataset;
-    /// <summary>Dataset indices that failed to load, with the reason.</summary>
+    /// <summary>Dataset indices that failed to load (or were left out because their file had failed), with the reason.</summary>
     public IReadOnlyDictionary<int, string> BadSamples => _bad;
 
-    public BatchLoader(IClipDataset dataset, LoaderOptions options, Action<string, string>? onSkipped = null)
+    /// <summary>Reports skipped files to <paramref name="skipped"/> (one line each, and RUN/skipped.tsv); files it already
+    /// lists (a resumed run) are left out without being tried again.</summary>
+    public BatchLoader(IClipDataset dataset, LoaderOptions options, SkippedLog? skipped = null)
+        : this(dataset, options, skipped is null ? null : (path, reason) => skipped.Report(path, reason))
+    {
+        _skippedLog = skipped;
+    }
+
+    /// <summary>Reports skipped files to <paramref name="onSkipped"/>(path, reason).</summary>
+    public BatchLoader(IClipDataset dataset, LoaderOptions options, Action<string, string>? onSkipped)
     {
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "batch size must be >= 1");
         if (options.PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PrefetchBatches, "prefetch must be >= 1");
@@ -86,7 +97,8 @@ public sealed class BatchLoader
     /// </summary>
     public IEnumerable<VideoBatch> Epoch(int epoch, int skipBatches = 0, CancellationToken ct = default)
     {
-        var order = Order(epoch).Skip(skipBatches * Options.BatchSize).Where(i => !_bad.ContainsKey(i)).ToArray();
+        var order = Order(epoch).Skip(skipBatches * Options.BatchSize)
+                                .Where(i => !_bad.ContainsKey(i) && _skippedLog?.Contains(_dataset.PathOf(i)) != true).ToArray();
         if (order.Length == 0) yield break;
         using var run = new EpochRun(this, order, epoch, ct);
         while (true)
@@ -170,7 +182,9 @@ public sealed class BatchLoader
                     int p = Interlocked.Increment(ref _next) - 1;
                     if (p >= _order.Length) { _window.Release(); return; }
                     Result r;
-                    try { r = new Result(ds.Load(_order[p], _loader.Options.Seed, _epoch, token), null, null); }
+                    // Another view of a file that already failed fails the same way: do not decode it again.
+                    if (_loader._badPaths.TryGetValue(ds.PathOf(_order[p]), out var known)) r = new Result(null, known, null);
+                    else try { r = new Result(ds.Load(_order[p], _loader.Options.Seed, _epoch, token), null, null); }
                     catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
                     catch (Exception e) when (IsFatal(e)) { r = new Result(null, null, e); }
                     catch (Exception e) { r = new Result(null, Reason(e), null); }
@@ -209,10 +223,12 @@ public sealed class BatchLoader
                     {
                         int index = _order[p];
                         firstError ??= $"{_loader._dataset.PathOf(index)}: {r.Error}";
-                        if (_loader._bad.TryAdd(index, r.Error))
+                        var path = _loader._dataset.PathOf(index);
+                        _loader._bad.TryAdd(index, r.Error);
+                        if (_loader._badPaths.TryAdd(path, r.Error))     // one report per file, whatever its views
                         {
                             _loader.Stats.AddSkipped();
-                            _loader._onSkipped?.Invoke(_loader._dataset.PathOf(index), r.Error);
+                            _loader._onSkipped?.Invoke(path, r.Error);
                         }
                         continue;
                     }
