@@ -28,7 +28,7 @@ internal static class FolderSources
         return new MediaSource($"list {file}", items, [], false);
     }
 
-    /// <summary><c>classes:DIR</c>: DIR/CLASS/**/file; classes are the subfolder names in ordinal order. When DIR has
+    /// <summary><c>classes:DIR</c>: DIR/CLASS/**/file; classes are the subfolder names in ordinal order (over all splits, so indices agree). When DIR has
     /// train/ and test/ (or val/) subfolders, the split picks one of them.</summary>
     public static MediaSource Classes(SourceSpec s, string split)
     {
@@ -40,7 +40,8 @@ internal static class FolderSources
               : splitDirs.Contains(split) ? [Path.Combine(dir, split)]
               : throw new SourceError($"{dir} has {string.Join("/", splitDirs)} subfolders but no '{split}'")
             : [dir];
-        var classes = roots.SelectMany(r => Directory.EnumerateDirectories(r).Select(Path.GetFileName))
+        var classRoots = splitDirs.Count >= 2 ? splitDirs.Select(d => Path.Combine(dir, d)).ToList() : roots;
+        var classes = classRoots.SelectMany(r => Directory.EnumerateDirectories(r).Select(Path.GetFileName))
                            .Where(n => n is not null && !n.StartsWith('.')).Select(n => n!)
                            .Distinct().Order(StringComparer.Ordinal).ToList();
         if (classes.Count == 0) throw new SourceError($"{dir}: no class subfolders (expected DIR/CLASS/video.mp4)");
