@@ -92,13 +92,16 @@ public sealed class BatchLoader
 
     /// <summary>
     /// The batches of <paramref name="epoch"/>. <paramref name="skipBatches"/> starts later in the epoch (resuming): it skips
-    /// the first skipBatches·BatchSize positions of the order, which is exact when no sample before them fails.
+    /// the first skipBatches·BatchSize samples not known to be bad — the same batches the interrupted run would have
+    /// produced next, provided its failures are known (pass the run's <see cref="SkippedLog"/>).
     /// The caller disposes each batch.
     /// </summary>
     public IEnumerable<VideoBatch> Epoch(int epoch, int skipBatches = 0, CancellationToken ct = default)
     {
-        var order = Order(epoch).Skip(skipBatches * Options.BatchSize)
-                                .Where(i => !_bad.ContainsKey(i) && _skippedLog?.Contains(_dataset.PathOf(i)) != true).ToArray();
+        // Known-bad samples are left out first, then the resumed part skipped: exact when every failure before the resume
+        // point is known (a SkippedLog over the same run folder remembers them across restarts).
+        var order = Order(epoch).Where(i => !_bad.ContainsKey(i) && _skippedLog?.Contains(_dataset.PathOf(i)) != true)
+                                .Skip(skipBatches * Options.BatchSize).ToArray();
         if (order.Length == 0) yield break;
         using var run = new EpochRun(this, order, epoch, ct);
         while (true)

@@ -162,4 +162,19 @@ public class BatchLoaderTests
         foreach (var b in loader.Epoch(2, skipBatches: 2)) using (b) resumed.Add(b.Indices);
         Assert.Equal(full.Skip(2).Select(b => b.Indices), resumed);
     }
+
+    [Fact]
+    public void A_resumed_run_with_its_skipped_log_continues_with_the_same_batches_despite_bad_files()
+    {
+        var runDir = TestSetup.TempDir("resume");
+        var ds = new FakeDataset(30, bad: i => i % 5 == 1);
+        var o = new LoaderOptions { BatchSize = 4, Workers = 3, Seed = 9 };
+        var full = Collect(new BatchLoader(ds, o, new SkippedLog(runDir, TextWriter.Null)), 0);
+
+        var restarted = new BatchLoader(ds, o, new SkippedLog(runDir, TextWriter.Null));   // a new process: the log is re-read
+        var resumed = new List<int[]>();
+        foreach (var b in restarted.Epoch(0, skipBatches: 3)) using (b) resumed.Add(b.Indices);
+        Assert.Equal(full.Skip(3).Select(b => b.Indices), resumed);
+        Directory.Delete(runDir, true);
+    }
 }
