@@ -10,6 +10,9 @@ foreach (var command in new[]
     ConfigCommand.Build(),
     InspectCommand.Build(),
     PretrainCommand.Build(),
+    ParamsCommand.Build(),
+    ConvertCommand.Build(),
+    ForwardCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.
