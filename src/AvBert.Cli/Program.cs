@@ -8,6 +8,11 @@ foreach (var command in new[]
 {
     InfoCommand.Build(),
     ConfigCommand.Build(),
+    InspectCommand.Build(),
+    PretrainCommand.Build(),
+    ParamsCommand.Build(),
+    ConvertCommand.Build(),
+    ForwardCommand.Build(),
     SynthCommand.Build(),
 })
     root.Subcommands.Add(command);

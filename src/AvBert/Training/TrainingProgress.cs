@@ -107,11 +107,14 @@ public sealed class TrainingProgress
         else Console.WriteLine(line);
     }
 
+    /// <summary>Values on the progress line: "loss" and its direct parts ("loss_mep", "loss_cpp"), not the finer ones.</summary>
+    public static bool Shown(string key) => key == "loss" || key.StartsWith("loss_", StringComparison.Ordinal) && key.IndexOf('_', 5) < 0;
+
     string Format(long step, IReadOnlyDictionary<string, double> values, double lr)
     {
         var inv = CultureInfo.InvariantCulture;
         var width = _total.ToString(inv).Length;
-        var parts = string.Join(" ", values.Where(kv => kv.Key.StartsWith("loss", StringComparison.Ordinal))
+        var parts = string.Join(" ", values.Where(kv => Shown(kv.Key))
                                             .Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", inv)}"));
         var eta = Eta is { } e ? (e.TotalHours >= 1 ? $"{(int)e.TotalHours}:{e:mm\\:ss}" : e.ToString("mm\\:ss")) : "--:--";
         return $"step {step.ToString(inv).PadLeft(width)}/{_total} | {parts} | lr {lr.ToString("0.00e+00", inv)} | " +
