@@ -14,6 +14,7 @@ foreach (var command in new[]
     ConvertCommand.Build(),
     ForwardCommand.Build(),
     SynthCommand.Build(),
+    DemoCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.

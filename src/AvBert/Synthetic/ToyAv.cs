@@ -40,6 +40,12 @@ public sealed class ToyAv
     public int SampleRate => _data.AudioSampleRate;
     /// <summary>Side of the square frames given to the model (the test crop size).</summary>
     public int FrameSize => _data.TestCropSize;
+    public int FramesPerClip => _data.NumFrames;
+    /// <summary>Mel bins and frames of one audio clip's log-mel.</summary>
+    public int AudioBins => _data.AudioFrequency;
+    public int AudioFrames => _data.AudioTime;
+    /// <summary>[T,3,F,H,W] of one video's visual clips.</summary>
+    public long[] VisualShape => [Clips, 3, FramesPerClip, FrameSize, FrameSize];
 
     public ToyAvScene Scene(ToyAvSplit split, int index) => _sampler.Sample(split, index);
     public int Label(ToyAvSplit split, int index) => _sampler.Label(split, index);

@@ -1,0 +1,74 @@
+using AvBert.Model;
+using static TorchSharp.torch;
+
+namespace AvBert.Downstream.Probing;
+
+/// <summary>
+/// Per-video features of a frozen model, [N,·] on the CPU: what the linear probes read.
+/// <list type="bullet">
+/// <item>Visual [N,D]: the visual Transformer's outputs at the clip positions 1..T, averaged (the projected CNN embeddings
+/// x^v when the fusion mode has no visual Transformer).</item>
+/// <item>Audio [N,D]: the same for audio.</item>
+/// <item>AudioVisual [N,2D]: the multimodal Transformer's outputs averaged over the visual clip positions, concatenated with
+/// the average over the audio clip positions (late fusion: Visual ⊕ Audio).</item>
+/// </list>
+/// Labels [N] int64 (the first label of each video).
+/// </summary>
+public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual, Tensor Labels) : IDisposable
+{
+    public long Count => Labels.shape[0];
+
+    public void Dispose()
+    {
+        Visual.Dispose();
+        Audio.Dispose();
+        AudioVisual.Dispose();
+        Labels.Dispose();
+    }
+}
+
+public static class FrozenFeatures
+{
+    /// <summary>
+    /// Runs the model in eval mode without gradients over <paramref name="batches"/> (visual [B,T,3,F,H,W], audio
+    /// [B,T,1,FREQ,TIME], labels [B]) and pools each video's outputs (see <see cref="FeatureSet"/>). The model is left in
+    /// eval mode. Batches are disposed by the caller.
+    /// </summary>
+    public static FeatureSet Extract(AvBertModel model, IEnumerable<(Tensor Visual, Tensor Audio, Tensor Labels)> batches, Device device)
+    {
+        model.eval();
+        var v = new List<Tensor>();
+        var a = new List<Tensor>();
+        var av = new List<Tensor>();
+        var y = new List<Tensor>();
+        using (no_grad())
+        {
+            foreach (var (visual, audio, labels) in batches)
+            {
+                using var scope = NewDisposeScope();
+                var outputs = model.forward(visual.to(device), audio.to(device));
+                var (pv, pa, pav) = Pool(outputs);
+                v.Add(pv.cpu().MoveToOuterDisposeScope());
+                a.Add(pa.cpu().MoveToOuterDisposeScope());
+                av.Add(pav.cpu().MoveToOuterDisposeScope());
+                y.Add((labels.dim() == 2 ? labels[.., 0] : labels).to(ScalarType.Int64).cpu().MoveToOuterDisposeScope());
+            }
+        }
+        if (y.Count == 0) throw new ArgumentException("no batches to extract features from", nameof(batches));
+        var set = new FeatureSet(cat(v, 0), cat(a, 0), cat(av, 0), cat(y, 0));
+        foreach (var t in v.Concat(a).Concat(av).Concat(y)) t.Dispose();
+        return set;
+    }
+
+    /// <summary>The three pooled features of one batch of model outputs: visual [B,D], audio [B,D], audio-visual [B,2D].</summary>
+    public static (Tensor Visual, Tensor Audio, Tensor AudioVisual) Pool(AvBertOutputs o)
+    {
+        long T = o.Xv.shape[1];
+        var visual = o.Context.Visual is { } zv ? zv[.., 1..].mean([1]) : o.Xv.mean([1]);
+        var audio = o.Context.Audio is { } za ? za[.., 1..].mean([1]) : o.Xa.mean([1]);
+        Tensor audioVisual = o.Context.Multimodal is { } zm
+            ? cat([zm[.., 1..(int)(T + 1)].mean([1]), zm[.., (int)(T + 2)..].mean([1])], 1)
+            : cat([visual, audio], 1);
+        return (visual, audio, audioVisual);
+    }
+}

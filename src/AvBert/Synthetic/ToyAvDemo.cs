@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AvBert.Config;
+using AvBert.Downstream.Probing;
+using AvBert.Model;
+using AvBert.Pretraining;
+using AvBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AvBert.Synthetic;
+
+/// <summary>Sizes of `avbert demo`. The model, data geometry and pretraining settings come from the config.</summary>
+public sealed record DemoOptions
+{
+    /// <summary>Output folder: summary.json, probes.png, loss.png, pretrain/ (the pretraining run).</summary>
+    public string OutDir { get; init; } = Path.Combine("runs", "demo");
+    public ToyAvOptions Data { get; init; } = new();
+    /// <summary>Labelled videos the probes train on (toy-av train split, indices 0..n−1).</summary>
+    public int ProbeTrainVideos { get; init; } = 480;
+    /// <summary>Videos the probes and retrieval are scored on (toy-av test split).</summary>
+    public int ProbeTestVideos { get; init; } = 240;
+    /// <summary>Test videos in the retrieval gallery (the first n of the test set); each audio is matched against all n videos.</summary>
+    public int RetrievalVideos { get; init; } = 100;
+    /// <summary>Distinct unlabelled videos per pretraining epoch (toy-av train split, after the probe videos); every epoch draws new ones.</summary>
+    public int PretrainVideosPerEpoch { get; init; } = 2000;
+    public int FeatureBatchSize { get; init; } = 32;
+    public LinearProbeOptions Probe { get; init; } = new();
+    public Device? Device { get; init; }
+    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    public TextWriter? Log { get; init; }
+
+    /// <summary>
+    /// The pretraining settings the demo uses unless the user's --set says otherwise: a short run at a higher learning rate
+    /// than the paper's (a few hundred steps instead of 220K), checkpoint only at the end.
+    /// </summary>
+    public static readonly IReadOnlyList<string> PretrainDefaults =
+    [
+        "pretrain.batch_size=16", "pretrain.steps=400", "pretrain.lr=0.0005", "pretrain.warmup_steps=40",
+        "pretrain.schedule=cosine", "pretrain.checkpoint_every=0", "pretrain.log_every=10",
+    ];
+}
+
+/// <summary>Probe accuracies (fractions) and audio→video retrieval R@1 of one model.</summary>
+public sealed record DemoScores(
+    [property: JsonPropertyName("visual")] double Visual,
+    [property: JsonPropertyName("audio")] double Audio,
+    [property: JsonPropertyName("audiovisual")] double AudioVisual,
+    [property: JsonPropertyName("retrieval_r1")] double RetrievalR1);
+
+/// <summary>DIR/summary.json.</summary>
+public sealed record DemoSummary(
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("chance")] double Chance,
+    [property: JsonPropertyName("random_init")] DemoScores RandomInit,
+    [property: JsonPropertyName("pretrained")] DemoScores Pretrained,
+    [property: JsonPropertyName("retrieval_chance")] double RetrievalChance,
+    [property: JsonPropertyName("seed")] int Seed,
+    [property: JsonPropertyName("pretrain_steps")] long PretrainSteps,
+    [property: JsonPropertyName("pretrain_seconds")] double PretrainSeconds,
+    [property: JsonPropertyName("probe_train_videos")] int ProbeTrainVideos,
+    [property: JsonPropertyName("probe_test_videos")] int ProbeTestVideos,
+    [property: JsonPropertyName("retrieval_videos")] int RetrievalVideos,
+    [property: JsonPropertyName("classes")] int Classes,
+    [property: JsonPropertyName("cpu_threads")] int CpuThreads,
+    [property: JsonPropertyName("cpu_seconds")] double CpuSeconds)
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+}
+
+/// <summary>
+/// `avbert demo`: pretrain on toy-av, then compare the random-init and the pretrained model with linear probes on frozen
+/// features (visual-only, audio-only, audio-visual) and audio→video retrieval among test videos.
+/// <para>The random-init model is the pretraining run's own starting point (same seed, same weights), so the comparison
+/// isolates what pretraining learned.</para>
+/// </summary>
+public static class ToyAvDemo
+{
+    public const string SummaryFile = "summary.json";
+
+    public static DemoSummary Run(AvBertConfig config, DemoOptions o, CancellationToken ct = default)
+    {
+        var log = o.Log ?? Console.Out;
+        var clock = Stopwatch.StartNew();
+        double cpuStart = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        var device = o.Device ?? CPU;
+        var toy = new ToyAv(o.Data, config.Data);
+        Directory.CreateDirectory(o.OutDir);
+        var runDir = Path.Combine(o.OutDir, "pretrain");
+        if (Directory.Exists(runDir))
+        {
+            log.WriteLine($"demo: replacing the previous demo run in {runDir}");
+            Directory.Delete(runDir, recursive: true);
+        }
+        int seed = config.Pretrain.Seed;
+        log.WriteLine($"demo: toy-av with {toy.Classes.Count} classes, {toy.Clips} clips of {toy.ClipSeconds:0.###} s per video; " +
+                      $"probes on {o.ProbeTrainVideos} train / {o.ProbeTestVideos} test videos; seed {seed}; {get_num_threads()} CPU threads");
+
+        // 1. The random-init model: exactly the weights pretraining starts from (PretrainRun seeds, then builds the model).
+        Seeding.Seed(seed);
+        using var initModel = new AvBertModel(config.Model, config.Data);
+        initModel.to(device);
+        var random = Evaluate("random init", initModel, RandomHeads(config), toy, o, device, log, ct);
+
+        // 2. Pretrain on fresh unlabelled toy-av videos (after the probe videos in the train split).
+        PrepareRun(runDir, config);
+        var pretrainData = new ToyAvClipDataset(toy, ToyAvSplit.Train, o.PretrainVideosPerEpoch, freshEachEpoch: true, firstIndex: o.ProbeTrainVideos);
+        var pre = PretrainRun.Run(config, pretrainData, new PretrainRunOptions
+        {
+            RunDir = runDir, Device = device, Progress = o.Progress, Log = log, Cancellation = ct,
+        });
+        var lossPng = Path.Combine(runDir, "loss.png");
+        if (File.Exists(lossPng)) File.Copy(lossPng, Path.Combine(o.OutDir, "loss.png"), overwrite: true);
+
+        // 3. The pretrained model (with its heads, for retrieval).
+        var (_, trained) = ModelDirectory.Load(pre.ModelDir, device);
+        using var trainedModel = trained;
+        var heads = TrainedHeads(config, runDir, device);
+        var pretrained = Evaluate("pretrained", trainedModel, heads, toy, o, device, log, ct);
+        heads?.Dispose();
+        random.Heads?.Dispose();
+
+        int n = Math.Min(o.RetrievalVideos, o.ProbeTestVideos);
+        var summary = new DemoSummary(clock.Elapsed.TotalSeconds, 1.0 / toy.Classes.Count, random.Scores, pretrained.Scores, n > 0 ? 1.0 / n : 0,
+                                      seed, pre.Steps, pre.Seconds, o.ProbeTrainVideos, o.ProbeTestVideos, n, toy.Classes.Count, get_num_threads(),
+                                      Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuStart);
+        File.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
+        ProbePlots.SaveBars(Path.Combine(o.OutDir, "probes.png"), $"toy-av: linear probes on frozen features and audio→video R@1 ({pre.Steps} pretraining steps)",
+            ["visual", "audio", "audio-visual", "retrieval R@1"],
+            [("random init", Values(random.Scores)), ("pretrained", Values(pretrained.Scores))], summary.Chance);
+        return summary;
+    }
+
+    static double[] Values(DemoScores s) => [s.Visual, s.Audio, s.AudioVisual, s.RetrievalR1];
+
+    static void PrepareRun(string runDir, AvBertConfig config) => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false);
+
+    sealed record Evaluation(DemoScores Scores, AvBertPretrainer? Heads);
+
+    static Evaluation Evaluate(string name, AvBertModel model, AvBertPretrainer? heads, ToyAv toy, DemoOptions o, Device device, TextWriter log, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        using var train = Features(model, toy, ToyAvSplit.Train, o.ProbeTrainVideos, o, device, ct);
+        using var test = Features(model, toy, ToyAvSplit.Test, o.ProbeTestVideos, o, device, ct);
+        double Probe(Func<FeatureSet, Tensor> pick)
+        {
+            using var probe = LinearProbe.Fit(pick(train), train.Labels, toy.Classes.Count, o.Probe);
+            return probe.Accuracy(pick(test), test.Labels);
+        }
+        double v = Probe(f => f.Visual), a = Probe(f => f.Audio), av = Probe(f => f.AudioVisual);
+        double r1 = heads is null ? 0 : RetrievalR1(heads, model, toy, Math.Min(o.RetrievalVideos, o.ProbeTestVideos), o, device, ct);
+        log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
+                      $"cpu {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:0} s so far)");
+        return new Evaluation(new DemoScores(v, a, av, r1), heads);
+    }
+
+    static FeatureSet Features(AvBertModel model, ToyAv toy, ToyAvSplit split, int count, DemoOptions o, Device device, CancellationToken ct) =>
+        FrozenFeatures.Extract(model, ToyAvStream.Range(toy, split, count, o.FeatureBatchSize)
+            .Select(b => { ct.ThrowIfCancellationRequested(); return (b.Visual, b.Audio, b.Labels); }), device);
+
+    // ---- retrieval: the pretraining's correct-pair head scores every (audio, video) pair ----
+
+    /// <summary>The pretraining heads as they are before training (same seed and order as <see cref="PretrainRun"/>).</summary>
+    static AvBertPretrainer? RandomHeads(AvBertConfig config)
+    {
+        if (config.Pretrain.CppFraction <= 0) return null;
+        Seeding.Seed(config.Pretrain.Seed);
+        var model = new AvBertModel(config.Model, config.Data);
+        return new AvBertPretrainer(model, config.Model, config.Pretrain);
+    }
+
+    static AvBertPretrainer? TrainedHeads(AvBertConfig config, string runDir, Device device)
+    {
+        if (config.Pretrain.CppFraction <= 0) return null;
+        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
+        var latest = store.Latest();
+        if (latest is null) return null;
+        var model = new AvBertModel(config.Model, config.Data);
+        var p = new AvBertPretrainer(model, config.Model, config.Pretrain);
+        CheckpointStore.Load(latest, p, null);
+        p.to(device);
+        return p;
+    }
+
+    /// <summary>
+    /// Audio→video R@1 among the first <paramref name="n"/> test videos: each video's audio is paired with every video and
+    /// scored by the correct-pair-prediction head on the multimodal BOS outputs (AVBERT has no shared embedding space: its
+    /// audio-visual matching is this head); a query is right when its own video scores highest.
+    /// </summary>
+    static double RetrievalR1(AvBertPretrainer heads, AvBertModel model, ToyAv toy, int n, DemoOptions o, Device device, CancellationToken ct)
+    {
+        if (n < 2) return 0;
+        var cpp = heads.named_modules().First(m => m.name == "cpp_head").module as CppHead
+                  ?? throw new InvalidOperationException("the pretrainer has no CPP head");
+        cpp.to(device).eval();
+        model.eval();
+        using var _ = no_grad();
+        var xvs = new List<Tensor>();
+        var xas = new List<Tensor>();
+        foreach (var b in ToyAvStream.Range(toy, ToyAvSplit.Test, n, o.FeatureBatchSize))
+        {
+            ct.ThrowIfCancellationRequested();
+            xvs.Add(model.EncodeVisual(b.Visual.to(device)));
+            xas.Add(model.EncodeAudio(b.Audio.to(device)));
+        }
+        using var xv = cat(xvs, 0);                                       // [n,T,D]
+        using var xa = cat(xas, 0);
+        foreach (var t in xvs.Concat(xas)) t.Dispose();
+        long T = xv.shape[1];
+        using var scores = zeros(n, n);                                   // [audio query, video key]
+        for (int i = 0; i < n; i++)
+        {
+            using var scope = NewDisposeScope();
+            var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
+            Tensor vBos, aBos;
+            if (ctx.Multimodal is { } m) { vBos = m[.., 0]; aBos = m[.., (int)(T + 1)]; }
+            else { vBos = ctx.Visual![.., 0]; aBos = ctx.Audio![.., 0]; }
+            scores[i] = cpp.call(vBos, aBos).cpu();
+        }
+        return Retrieval.RecallAt1(scores);
+    }
+}
