@@ -24,11 +24,12 @@ public static class DemoCommand
         var probeTest = new Option<int>("--probe-test") { Description = "Test videos the probes are scored on", DefaultValueFactory = _ => defaults.ProbeTestVideos };
         var retrieval = new Option<int>("--retrieval") { Description = "Test videos in the audio→video retrieval gallery", DefaultValueFactory = _ => defaults.RetrievalVideos };
         var probeSteps = new Option<int>("--probe-steps") { Description = "Full-batch Adam steps of each linear probe", DefaultValueFactory = _ => defaults.Probe.Steps };
+        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy max_distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
         var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data, then compare random-init and pretrained models " +
                                     "with linear probes on frozen features (visual, audio, audio-visual) and audio→video retrieval R@1. " +
                                     "Writes DIR/summary.json, DIR/probes.png, DIR/loss.png.");
-        foreach (var o in new Option[] { outDir, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { outDir, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, toy, progress }) c.Options.Add(o);
         config.AddTo(c);
         device.AddTo(c);
         c.SetAction((r, ct) =>
@@ -46,7 +47,7 @@ public static class DemoCommand
             var options = defaults with
             {
                 OutDir = r.GetValue(outDir)!,
-                Data = defaults.Data with { Seed = s, NumClasses = k },
+                Data = ToyAvOptionsParser.Apply(defaults.Data with { Seed = s, NumClasses = k }, r.GetValue(toy) ?? []),
                 ProbeTrainVideos = nTrain, ProbeTestVideos = nTest, RetrievalVideos = nRet,
                 Probe = defaults.Probe with { Steps = r.GetValue(probeSteps), Seed = s },
                 Device = device.Resolve(r), Progress = r.GetValue(progress),

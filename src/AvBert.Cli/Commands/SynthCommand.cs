@@ -17,9 +17,10 @@ public static class SynthCommand
         var size = new Option<int>("--size") { Description = "Frame side in pixels (square frames)", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Dataset seed (same seed, same videos)", DefaultValueFactory = _ => 0 };
         var classes = new Option<int>("--classes") { Description = $"Event classes (2..{ToyAvClasses.Max})", DefaultValueFactory = _ => 8 };
+        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy max_distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
         var c = new Command("synth", "Write the built-in toy-av dataset as video files (MP4, H.264 + AAC; needs FFmpeg): " +
                                      "DIR/{train,test}/<class>/*.mp4, DIR/{train,test}.csv, DIR/classes.txt");
-        foreach (var o in new Option[] { outDir, train, test, size, seed, classes }) c.Options.Add(o);
+        foreach (var o in new Option[] { outDir, train, test, size, seed, classes, toy }) c.Options.Add(o);
         config.AddTo(c);
         c.SetAction((r, ct) =>
         {
@@ -28,7 +29,7 @@ public static class SynthCommand
             if (nTrain < 0 || nTest < 0 || nTrain + nTest == 0) throw new Runtime.UserError($"--train {nTrain} --test {nTest}: need at least one video and no negative counts.");
             if (side is < 16 or > 1024 || side % 2 != 0) throw new Runtime.UserError($"--size {side}: must be an even number of pixels in 16..1024.");
             if (k is < 2 or > ToyAvClasses.Max) throw new Runtime.UserError($"--classes {k}: toy-av has 2..{ToyAvClasses.Max} classes.");
-            var data = new ToyAv(new ToyAvOptions { Seed = r.GetValue(seed), NumClasses = k }, cfg.Data);
+            var data = new ToyAv(ToyAvOptionsParser.Apply(new ToyAvOptions { Seed = r.GetValue(seed), NumClasses = k }, r.GetValue(toy) ?? []), cfg.Data);
             var dir = r.GetValue(outDir)!;
             var writer = new ToyAvWriter(data, cfg.Data.TargetFps);
             var options = new ToyAvWriteOptions { TrainVideos = nTrain, TestVideos = nTest, FrameSize = side };
