@@ -17,7 +17,7 @@ public static class SynthCommand
         var size = new Option<int>("--size") { Description = "Frame side in pixels (square frames)", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Dataset seed (same seed, same videos)", DefaultValueFactory = _ => 0 };
         var classes = new Option<int>("--classes") { Description = $"Event classes (2..{ToyAvClasses.Max})", DefaultValueFactory = _ => 8 };
-        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy max_distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
+        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
         var c = new Command("synth", "Write the built-in toy-av dataset as video files (MP4, H.264 + AAC; needs FFmpeg): " +
                                      "DIR/{train,test}/<class>/*.mp4, DIR/{train,test}.csv, DIR/classes.txt");
         foreach (var o in new Option[] { outDir, train, test, size, seed, classes, toy }) c.Options.Add(o);

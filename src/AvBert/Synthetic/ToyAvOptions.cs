@@ -14,23 +14,32 @@ public sealed record ToyAvOptions
     public double EventProbability { get; init; } = 0.75;
     /// <summary>Event length in seconds, [min, max]: the object moves and sounds for this long.</summary>
     public double[] EventSeconds { get; init; } = [0.16, 0.3];
-    /// <summary>Silent moving objects of other classes per clip window, drawn from 0..MaxDistractors.</summary>
-    public int MaxDistractors { get; init; } = 2;
+    /// <summary>
+    /// Silent objects per video, each coloured like another class (so colour alone does not say which object is the
+    /// event): they stay for the whole video and move at random times without a sound.
+    /// </summary>
+    public int Distractors { get; init; } = 2;
+    /// <summary>Chance per clip window that a distractor makes one silent move.</summary>
+    public double DistractorMoveProbability { get; init; } = 0.5;
     /// <summary>Object size as a fraction of the frame side, [min, max].</summary>
-    public double[] ObjectSize { get; init; } = [0.14, 0.24];
+    public double[] ObjectSize { get; init; } = [0.18, 0.28];
     /// <summary>How far a moving object travels, as a fraction of the frame side.</summary>
     public double MotionAmplitude { get; init; } = 0.12;
+    /// <summary>Random hue shift of an object's colour, as a fraction of the colour wheel either way.</summary>
+    public double HueJitter { get; init; } = 0.02;
     /// <summary>Largest standard deviation of per-pixel noise (RGB in [0,1]); each clip draws its own level.</summary>
-    public double PixelNoise { get; init; } = 0.08;
+    public double PixelNoise { get; init; } = 0.06;
     /// <summary>Largest standard deviation of the background audio noise (waveform in [-1,1]); each clip draws its own.</summary>
-    public double AudioNoise { get; init; } = 0.08;
-    /// <summary>Chance per clip window of a distractor sound of another class while nothing on screen moves.</summary>
+    public double AudioNoise { get; init; } = 0.05;
+    /// <summary>Base pitch of each sound, Hz, [min, max] (log-uniform): not part of the class.</summary>
+    public double[] PitchHz { get; init; } = [200, 800];
+    /// <summary>Harmonics of each sound, drawn from 1..MaxHarmonics (the timbre): not part of the class.</summary>
+    public int MaxHarmonics { get; init; } = 4;
+    /// <summary>Chance per clip window of a distractor sound (another class's contour) while nothing on screen moves.</summary>
     public double AudioDistractorProbability { get; init; } = 0.0;
-    /// <summary>Largest random pitch shift of a sound, in semitones either way.</summary>
-    public double PitchJitterSemitones { get; init; } = 1.0;
     /// <summary>
-    /// Redraw colours, positions, sizes and the background for every clip window (true), or once per video. With true,
-    /// the only things a video's clips share are the event class (what it looks and sounds like) and nothing else.
+    /// Redraw positions, sizes, shapes and the background for every clip window (true), or once per video. Object
+    /// colours are the objects' identities and stay the same for the whole video either way.
     /// </summary>
     public bool PerClipNuisance { get; init; } = true;
 }

@@ -5,7 +5,7 @@ using AvBert.Runtime;
 namespace AvBert.Synthetic;
 
 /// <summary>
-/// Applies "key=value" overrides to <see cref="ToyAvOptions"/> (snake_case keys, e.g. <c>max_distractors=1</c>,
+/// Applies "key=value" overrides to <see cref="ToyAvOptions"/> (snake_case keys, e.g. <c>distractors=1</c>,
 /// <c>object_size=[0.2,0.3]</c>, <c>per_clip_nuisance=false</c>): the <c>--toy</c> option of `avbert synth` and `avbert demo`.
 /// </summary>
 public static class ToyAvOptionsParser
@@ -23,7 +23,7 @@ public static class ToyAvOptionsParser
         foreach (var expr in overrides)
         {
             int eq = expr.IndexOf('=');
-            if (eq <= 0) throw new UserError($"--toy {expr}: expected key=value, e.g. --toy max_distractors=1. Keys: {string.Join(", ", Keys)}.");
+            if (eq <= 0) throw new UserError($"--toy {expr}: expected key=value, e.g. --toy distractors=1. Keys: {string.Join(", ", Keys)}.");
             var key = expr[..eq].Trim();
             var text = expr[(eq + 1)..].Trim();
             var prop = Properties.FirstOrDefault(p => Key(p) == key)
@@ -58,13 +58,16 @@ public static class ToyAvOptionsParser
         Check(o.NumClasses is >= 2 and <= ToyAvClasses.Max, $"num_classes {o.NumClasses}: must be 2..{ToyAvClasses.Max}");
         Check(o.EventProbability is > 0 and <= 1, $"event_probability {o.EventProbability}: must be in (0, 1]");
         Check(o.EventSeconds.Length == 2 && o.EventSeconds[0] > 0 && o.EventSeconds[0] <= o.EventSeconds[1], "event_seconds: must be [min, max] with 0 < min <= max");
-        Check(o.MaxDistractors is >= 0 and <= 8, $"max_distractors {o.MaxDistractors}: must be 0..8");
+        Check(o.Distractors is >= 0 and < ToyAvClasses.Max, $"distractors {o.Distractors}: must be 0..{ToyAvClasses.Max - 1}");
+        Check(o.DistractorMoveProbability is >= 0 and <= 1, $"distractor_move_probability {o.DistractorMoveProbability}: must be in [0, 1]");
+        Check(o.HueJitter is >= 0 and <= 0.5, $"hue_jitter {o.HueJitter}: must be in [0, 0.5]");
+        Check(o.PitchHz.Length == 2 && o.PitchHz[0] >= 20 && o.PitchHz[0] <= o.PitchHz[1] && o.PitchHz[1] <= 8000, "pitch_hz: must be [min, max] with 20 <= min <= max <= 8000");
+        Check(o.MaxHarmonics is >= 1 and <= 16, $"max_harmonics {o.MaxHarmonics}: must be 1..16");
         Check(o.ObjectSize.Length == 2 && o.ObjectSize[0] > 0 && o.ObjectSize[0] <= o.ObjectSize[1] && o.ObjectSize[1] <= 0.6, "object_size: must be [min, max] with 0 < min <= max <= 0.6");
         Check(o.MotionAmplitude is >= 0 and <= 0.3, $"motion_amplitude {o.MotionAmplitude}: must be in [0, 0.3]");
         Check(o.PixelNoise is >= 0 and <= 1, $"pixel_noise {o.PixelNoise}: must be in [0, 1]");
         Check(o.AudioNoise is >= 0 and <= 1, $"audio_noise {o.AudioNoise}: must be in [0, 1]");
         Check(o.AudioDistractorProbability is >= 0 and <= 1, $"audio_distractor_probability {o.AudioDistractorProbability}: must be in [0, 1]");
-        Check(o.PitchJitterSemitones is >= 0 and <= 12, $"pitch_jitter_semitones {o.PitchJitterSemitones}: must be in [0, 12]");
         if (errors.Count > 0) throw new UserError("toy-av options: " + string.Join("; ", errors) + ".");
     }
 }

@@ -105,7 +105,7 @@ public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double moti
 
     /// <summary>
     /// The mono waveform, <paramref name="samples"/> long at <paramref name="sampleRate"/>: white background noise per clip
-    /// window plus each sound (a harmonic tone with its class's pitch, harmonics and glide, 5 ms attack, soft release).
+    /// window plus each sound (a harmonic tone following its class's pitch contour from its base pitch, 5 ms attack, soft release).
     /// </summary>
     public float[] Waveform(ToyAvScene scene, int sampleRate, int samples)
     {
@@ -126,16 +126,16 @@ public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double moti
     {
         int s0 = (int)Math.Round(s.When.Start * sampleRate), n = (int)Math.Round(s.When.Seconds * sampleRate);
         double norm = 0;
-        for (int h = 1; h <= cls.Harmonics; h++) norm += 1.0 / h;
-        double phase = 0, f0 = cls.PitchHz * s.PitchFactor, nyquist = sampleRate / 2.0;
+        for (int h = 1; h <= s.Harmonics; h++) norm += 1.0 / h;
+        double phase = 0, nyquist = sampleRate / 2.0;
         for (int i = 0; i < n && s0 + i < wave.Length; i++)
         {
             double u = (double)i / n, t = (double)i / sampleRate;
-            double f = f0 * Math.Pow(2, cls.GlideOctaves * u);
+            double f = s.BasePitchHz * Math.Pow(2, cls.SemitonesAt(u) / 12);
             phase += 2 * Math.PI * f / sampleRate;
             double v = 0;
-            for (int h = 1; h <= cls.Harmonics && h * f < nyquist; h++) v += Math.Sin(h * phase) / h;
-            double env = Math.Min(1, t / 0.005) * (u < 0.6 ? 1 : (1 - u) / 0.4);
+            for (int h = 1; h <= s.Harmonics && h * f < nyquist; h++) v += Math.Sin(h * phase) / h;
+            double env = Math.Min(1, t / 0.005) * (u < 0.7 ? 1 : (1 - u) / 0.3);
             if (s0 + i >= 0) wave[s0 + i] += (float)(s.Gain * env * v / norm);
         }
     }

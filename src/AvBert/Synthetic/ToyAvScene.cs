@@ -10,12 +10,14 @@ public readonly record struct TimeSpanSec(double Start, double Seconds)
 /// <summary>
 /// An object on screen during [Visible.Start, Visible.End): a shape of some colour at (X, Y) (centre, fractions of the
 /// frame) of Size (fraction of the frame side), which moves with <see cref="Motion"/> during each of <see cref="Moves"/>.
+/// <see cref="Sounding"/>: the labelled object, whose moves are the sound events.
 /// </summary>
 public sealed record ToySprite(ToyShape Shape, ToyMotion Motion, float[] Rgb, double X, double Y, double Size,
                                TimeSpanSec Visible, IReadOnlyList<TimeSpanSec> Moves, bool Sounding);
 
-/// <summary>A tone of class <see cref="ClassIndex"/> during <see cref="When"/>, pitch-shifted by a factor, at a gain.</summary>
-public sealed record ToySound(int ClassIndex, TimeSpanSec When, double PitchFactor, double Gain);
+/// <summary>A sound during <see cref="When"/> with the pitch contour of class <see cref="ClassIndex"/>, starting from
+/// <see cref="BasePitchHz"/>, with 1..n harmonics, at a gain.</summary>
+public sealed record ToySound(int ClassIndex, TimeSpanSec When, double BasePitchHz, int Harmonics, double Gain);
 
 /// <summary>The background of one clip window: a two-colour linear gradient plus per-pixel noise; audio noise level.</summary>
 public sealed record ToyBackdrop(TimeSpanSec When, float[] RgbA, float[] RgbB, double AngleRadians, double PixelNoise, double AudioNoise);

@@ -4,10 +4,11 @@ public enum ToyAvSplit { Train, Test }
 
 /// <summary>
 /// Draws toy-av scenes. A video is <c>clips</c> windows of <c>clipSeconds</c> each, laid end to end (so the clip sampler of
-/// real videos picks exactly these windows). In each window the labelled object is on screen and, in most windows, has one
-/// event: it moves with its class's motion and, at the same moment, its class's tone sounds. Distractor objects of other
-/// classes move silently at random times; colours, positions, sizes and the background change from window to window
-/// (<see cref="ToyAvOptions.PerClipNuisance"/>), so what ties a video together is the event class and the timing.
+/// real videos picks exactly these windows). The labelled object (the class's colour) is on screen throughout and, in most
+/// windows, has one event: it moves with its class's motion and, at the same moment, a sound with its class's pitch contour
+/// plays. Distractor objects in other classes' colours stay on screen too and move silently at random times. Shapes,
+/// positions, sizes, the background, base pitch and timbre are nuisances (redrawn per window with
+/// <see cref="ToyAvOptions.PerClipNuisance"/>, per sound always).
 /// </summary>
 public sealed class ToyAvSceneSampler
 {
@@ -37,66 +38,80 @@ public sealed class ToyAvSceneSampler
     {
         var rng = new ToyRandom(ToyRandom.Mix(_o.Seed, (long)split, index, 0x5ce7e));
         int label = Label(split, index);
-        var cls = _classes[label];
         double cs = _clipSeconds;
 
         var hasEvent = new bool[_clips];
         for (int t = 0; t < _clips; t++) hasEvent[t] = rng.Chance(_o.EventProbability);
         if (!hasEvent.Any(e => e)) hasEvent[rng.Next(_clips)] = true;
 
+        // The objects of this video: the sounding one (the label's colour) and distractors of other classes' colours.
+        var others = Enumerable.Range(0, _classes.Count).Where(k => k != label).ToList();
+        rng.Shuffle(others);
+        var identities = new List<int> { label };
+        identities.AddRange(others.Take(Math.Min(_o.Distractors, others.Count)));
+        var colours = identities.Select(k => ObjectColour(rng, _classes[k].Hue)).ToList();
+
         var sprites = new List<ToySprite>();
         var sounds = new List<ToySound>();
         var backdrops = new List<ToyBackdrop>();
         ToyBackdrop? backdrop = null;
-        (float[] rgb, double size)? look = null;
-        (double x, double y)? place = null;
+        var looks = new (ToyShape shape, double size, double x, double y)[identities.Count];
         for (int t = 0; t < _clips; t++)
         {
             var window = new TimeSpanSec(t * cs, cs);
             bool redraw = _o.PerClipNuisance || t == 0;
             backdrop = redraw || backdrop is null
-                ? new ToyBackdrop(window, rng.Colour(0, 0.6, 0.05, 0.55), rng.Colour(0, 0.6, 0.05, 0.55), rng.Uniform(0, 2 * Math.PI),
+                ? new ToyBackdrop(window, rng.Colour(0, 0.25, 0.05, 0.5), rng.Colour(0, 0.25, 0.05, 0.5), rng.Uniform(0, 2 * Math.PI),
                                   rng.Uniform(0, _o.PixelNoise), rng.Uniform(0.1 * _o.AudioNoise, _o.AudioNoise))
                 : backdrop with { When = window };
             backdrops.Add(backdrop);
 
-            var taken = new List<(double x, double y, double s)>();
-            if (redraw || look is null) look = (rng.Colour(0.5, 1, 0.6, 1), Size(rng));
-            if (redraw || place is null) place = Place(rng, look.Value.size, taken);
-            taken.Add((place.Value.x, place.Value.y, look.Value.size));
-
-            var moves = new List<TimeSpanSec>();
-            if (hasEvent[t])
+            if (redraw)
             {
-                var when = RandomInterval(rng, window);
-                moves.Add(when);
-                double semis = rng.Uniform(-_o.PitchJitterSemitones, _o.PitchJitterSemitones);
-                sounds.Add(new ToySound(label, when, Math.Pow(2, semis / 12), rng.Uniform(0.35, 0.8)));
+                var taken = new List<(double x, double y, double s)>();
+                for (int i = 0; i < identities.Count; i++)
+                {
+                    var shape = (ToyShape)rng.Next(Enum.GetValues<ToyShape>().Length);
+                    double size = rng.Uniform(_o.ObjectSize[0], _o.ObjectSize[1]);
+                    var (x, y) = Place(rng, size, taken);
+                    taken.Add((x, y, size));
+                    looks[i] = (shape, size, x, y);
+                }
             }
-            sprites.Add(new ToySprite(cls.Shape, cls.Motion, look.Value.rgb, place.Value.x, place.Value.y, look.Value.size, window, moves, Sounding: true));
 
-            int distractors = rng.Next(_o.MaxDistractors + 1);
-            for (int d = 0; d < distractors; d++)
+            for (int i = 0; i < identities.Count; i++)
             {
-                var other = _classes[(label + 1 + rng.Next(_classes.Count - 1)) % _classes.Count];
-                double size = Size(rng);
-                var (x, y) = Place(rng, size, taken);
-                taken.Add((x, y, size));
-                var silentMoves = rng.Chance(0.75) ? new List<TimeSpanSec> { RandomInterval(rng, window) } : [];
-                sprites.Add(new ToySprite(other.Shape, other.Motion, rng.Colour(0.5, 1, 0.6, 1), x, y, size, window, silentMoves, Sounding: false));
+                var cls = _classes[identities[i]];
+                var moves = new List<TimeSpanSec>();
+                bool sounding = i == 0;
+                if (sounding && hasEvent[t])
+                {
+                    var when = RandomInterval(rng, window);
+                    moves.Add(when);
+                    sounds.Add(new ToySound(label, when, RandomPitch(rng), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.35, 0.8)));
+                }
+                else if (!sounding && rng.Chance(_o.DistractorMoveProbability))
+                    moves.Add(RandomInterval(rng, window));
+                var (shape, size, x, y) = looks[i];
+                sprites.Add(new ToySprite(shape, cls.Motion, colours[i], x, y, size, window, moves, sounding));
             }
 
             if (rng.Chance(_o.AudioDistractorProbability))
             {
-                int other = (label + 1 + rng.Next(_classes.Count - 1)) % _classes.Count;
-                double semis = rng.Uniform(-_o.PitchJitterSemitones, _o.PitchJitterSemitones);
-                sounds.Add(new ToySound(other, RandomInterval(rng, window), Math.Pow(2, semis / 12), rng.Uniform(0.2, 0.5)));
+                int other = others[rng.Next(others.Count)];
+                sounds.Add(new ToySound(other, RandomInterval(rng, window), RandomPitch(rng), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.2, 0.5)));
             }
         }
         return new ToyAvScene(label, _clips * cs, sprites, sounds, backdrops, rng.NextUInt64());
     }
 
-    double Size(ToyRandom rng) => rng.Uniform(_o.ObjectSize[0], _o.ObjectSize[1]);
+    float[] ObjectColour(ToyRandom rng, double hue)
+    {
+        double h = hue + rng.Uniform(-_o.HueJitter, _o.HueJitter);
+        return ToyRandom.Hsv(h - Math.Floor(h), rng.Uniform(0.75, 1), rng.Uniform(0.75, 1));
+    }
+
+    double RandomPitch(ToyRandom rng) => _o.PitchHz[0] * Math.Pow(_o.PitchHz[1] / _o.PitchHz[0], rng.NextDouble());
 
     TimeSpanSec RandomInterval(ToyRandom rng, TimeSpanSec window)
     {

@@ -57,9 +57,13 @@ public sealed class ToyRandom(ulong seed)
     }
 
     /// <summary>A random saturated colour (HSV with saturation and value in the given ranges), RGB in [0,1].</summary>
-    public float[] Colour(double minSat, double maxSat, double minVal, double maxVal)
+    public float[] Colour(double minSat, double maxSat, double minVal, double maxVal) =>
+        Hsv(NextDouble(), Uniform(minSat, maxSat), Uniform(minVal, maxVal));
+
+    /// <summary>HSV (each in [0,1]) to RGB in [0,1].</summary>
+    public static float[] Hsv(double hue, double s, double v)
     {
-        double h = NextDouble() * 6, s = Uniform(minSat, maxSat), v = Uniform(minVal, maxVal);
+        double h = (hue - Math.Floor(hue)) * 6;
         int i = (int)h;
         double f = h - i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
         var (r, g, b) = i switch { 0 => (v, t, p), 1 => (q, v, p), 2 => (p, v, t), 3 => (p, q, v), 4 => (t, p, v), _ => (v, p, q) };
