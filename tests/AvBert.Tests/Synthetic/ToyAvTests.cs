@@ -44,18 +44,39 @@ public class ToyAvTests
     }
 
     [Fact]
-    public void Every_video_has_an_event_and_the_sounding_object_has_its_class_shape()
+    public void Every_video_has_an_event_and_the_sounding_object_has_its_class_colour()
     {
         var d = Make();
         for (int i = 0; i < 40; i++)
         {
             var s = d.Scene(ToyAvSplit.Train, i);
             Assert.NotEmpty(s.Events);
-            Assert.All(s.Sprites.Where(x => x.Sounding), x => Assert.Equal(d.Classes[s.Label].Shape, x.Shape));
-            Assert.All(s.Sprites.Where(x => !x.Sounding), x => Assert.NotEqual(d.Classes[s.Label].Shape, x.Shape));
+            // The sounding object wears its class's hue; each distractor wears another class's hue.
+            Assert.All(s.Sprites.Where(x => x.Sounding), x => Assert.Equal(s.Label, NearestClass(d, x.Rgb)));
+            Assert.All(s.Sprites.Where(x => !x.Sounding), x => Assert.NotEqual(s.Label, NearestClass(d, x.Rgb)));
+            Assert.Equal(d.Options.Distractors * d.Clips, s.Sprites.Count(x => !x.Sounding));
             // Each sound of the class starts and ends with a move of the sounding object.
             Assert.All(s.Sounds.Where(x => x.ClassIndex == s.Label), snd => Assert.Contains(snd.When, s.Events));
+            Assert.Equal(s.Events.Count(), s.Sounds.Count);
         }
+    }
+
+    static int NearestClass(ToyAv d, float[] rgb)
+    {
+        float max = rgb.Max(), min = rgb.Min(), c = max - min;
+        double h = c == 0 ? 0 : max == rgb[0] ? ((rgb[1] - rgb[2]) / c % 6 + 6) % 6 : max == rgb[1] ? (rgb[2] - rgb[0]) / c + 2 : (rgb[0] - rgb[1]) / c + 4;
+        h /= 6;
+        return d.Classes.OrderBy(k => Math.Min(Math.Abs(k.Hue - h), 1 - Math.Abs(k.Hue - h))).First().Index;
+    }
+
+    [Fact]
+    public void Class_contours_differ_and_start_from_the_base_pitch()
+    {
+        var classes = ToyAvClasses.Table(8);
+        Assert.Equal(8, classes.Select(c => c.Contour).Distinct().Count());
+        Assert.Equal(8, classes.Select(c => c.ColourName).Distinct().Count());
+        Assert.All(classes, c => Assert.Equal(0, c.SemitonesAt(0), 6));
+        Assert.True(classes[1].SemitonesAt(0.9) > 10 && classes[2].SemitonesAt(0.9) < -10); // rise, fall
     }
 
     [Fact]
