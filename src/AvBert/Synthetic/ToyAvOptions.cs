@@ -19,6 +19,11 @@ public sealed record ToyAvOptions
     /// event): they stay for the whole video and move at random times without a sound.
     /// </summary>
     public int Distractors { get; init; } = 2;
+    /// <summary>
+    /// Distractors stay the same objects (colours) for the whole video (true), or each clip window shows new ones (false):
+    /// then the sounding object is the only one that lasts, and what persists over the clips is the class.
+    /// </summary>
+    public bool PersistentDistractors { get; init; } = true;
     /// <summary>Chance per clip window that a distractor makes one silent move.</summary>
     public double DistractorMoveProbability { get; init; } = 0.5;
     /// <summary>Object size as a fraction of the frame side, [min, max].</summary>
@@ -27,6 +32,8 @@ public sealed record ToyAvOptions
     public double MotionAmplitude { get; init; } = 0.12;
     /// <summary>Random hue shift of an object's colour, as a fraction of the colour wheel either way.</summary>
     public double HueJitter { get; init; } = 0.02;
+    /// <summary>How much the background varies: 0 = always the same dark grey, 1 = random low-saturation gradients.</summary>
+    public double BackgroundVariation { get; init; } = 1.0;
     /// <summary>Largest standard deviation of per-pixel noise (RGB in [0,1]); each clip draws its own level.</summary>
     public double PixelNoise { get; init; } = 0.06;
     /// <summary>Largest standard deviation of the background audio noise (waveform in [-1,1]); each clip draws its own.</summary>

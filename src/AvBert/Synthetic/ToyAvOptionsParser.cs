@@ -60,6 +60,7 @@ public static class ToyAvOptionsParser
         Check(o.EventSeconds.Length == 2 && o.EventSeconds[0] > 0 && o.EventSeconds[0] <= o.EventSeconds[1], "event_seconds: must be [min, max] with 0 < min <= max");
         Check(o.Distractors is >= 0 and < ToyAvClasses.Max, $"distractors {o.Distractors}: must be 0..{ToyAvClasses.Max - 1}");
         Check(o.DistractorMoveProbability is >= 0 and <= 1, $"distractor_move_probability {o.DistractorMoveProbability}: must be in [0, 1]");
+        Check(o.BackgroundVariation is >= 0 and <= 1, $"background_variation {o.BackgroundVariation}: must be in [0, 1]");
         Check(o.HueJitter is >= 0 and <= 0.5, $"hue_jitter {o.HueJitter}: must be in [0, 0.5]");
         Check(o.PitchHz.Length == 2 && o.PitchHz[0] >= 20 && o.PitchHz[0] <= o.PitchHz[1] && o.PitchHz[1] <= 8000, "pitch_hz: must be [min, max] with 20 <= min <= max <= 8000");
         Check(o.MaxHarmonics is >= 1 and <= 16, $"max_harmonics {o.MaxHarmonics}: must be 1..16");

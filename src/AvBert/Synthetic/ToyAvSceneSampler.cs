@@ -61,11 +61,21 @@ public sealed class ToyAvSceneSampler
             var window = new TimeSpanSec(t * cs, cs);
             bool redraw = _o.PerClipNuisance || t == 0;
             backdrop = redraw || backdrop is null
-                ? new ToyBackdrop(window, rng.Colour(0, 0.25, 0.05, 0.5), rng.Colour(0, 0.25, 0.05, 0.5), rng.Uniform(0, 2 * Math.PI),
+                ? new ToyBackdrop(window, Background(rng), Background(rng), rng.Uniform(0, 2 * Math.PI),
                                   rng.Uniform(0, _o.PixelNoise), rng.Uniform(0.1 * _o.AudioNoise, _o.AudioNoise))
                 : backdrop with { When = window };
             backdrops.Add(backdrop);
 
+            if (!_o.PersistentDistractors && t > 0)
+            {
+                // New distractors for this window: other classes' colours, drawn afresh.
+                rng.Shuffle(others);
+                for (int i = 1; i < identities.Count; i++)
+                {
+                    identities[i] = others[i - 1];
+                    colours[i] = ObjectColour(rng, _classes[identities[i]].Hue);
+                }
+            }
             if (redraw)
             {
                 var taken = new List<(double x, double y, double s)>();
@@ -103,6 +113,13 @@ public sealed class ToyAvSceneSampler
             }
         }
         return new ToyAvScene(label, _clips * cs, sprites, sounds, backdrops, rng.NextUInt64());
+    }
+
+    float[] Background(ToyRandom rng)
+    {
+        var random = rng.Colour(0, 0.25, 0.05, 0.5);
+        float v = (float)_o.BackgroundVariation;
+        return random.Select(c => 0.2f * (1 - v) + c * v).ToArray();
     }
 
     float[] ObjectColour(ToyRandom rng, double hue)
