@@ -57,13 +57,24 @@ public sealed class ClipReader
     }
 
     public LogMel LogMel => _logMel;
+
+    // Probing costs an ffprobe run (~0.1–0.2 s): once per file per reader, not once per view and epoch.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, MediaInfo> _probes = new();
+
+    MediaInfo Probe(string path, CancellationToken ct)
+    {
+        if (_probes.TryGetValue(path, out var info)) return info;
+        info = MediaProbe.Probe(path, ct);
+        _probes.TryAdd(path, info);
+        return info;
+    }
     double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
 
     /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
     /// <paramref name="audioRng"/> (masks).</summary>
     public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct)
     {
-        var info = MediaProbe.Probe(path, ct);
+        var info = Probe(path, ct);
         double rangeStart = Math.Clamp(request.RangeStart ?? 0, 0, info.DurationSeconds);
         double rangeEnd = Math.Clamp(request.RangeEnd ?? info.DurationSeconds, rangeStart, info.DurationSeconds);
         int T = request.Positions.Length;
