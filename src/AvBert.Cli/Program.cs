@@ -12,6 +12,10 @@ foreach (var command in new[]
     ConvertCommand.Build(),
     ForwardCommand.Build(),
     InspectCommand.Build(),
+    FinetuneCommand.Build(),
+    EvalCommand.Build(),
+    PredictCommand.Build(),
+    ExtractCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.

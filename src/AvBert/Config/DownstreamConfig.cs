@@ -19,9 +19,6 @@ public enum DownstreamTask
 /// <summary>Linear evaluation (backbone frozen, in eval mode, only the head trains) or fine-tuning (everything trains).</summary>
 public enum TransferProtocol { Linear, Finetune }
 
-/// <summary>Learning-rate policy over the whole run (per optimiser step), after an optional linear warm-up.</summary>
-public enum LrPolicy { Cosine, Linear, Constant }
-
 public enum ClassificationLoss { CrossEntropy, MultiMargin, BinaryCrossEntropy }
 
 /// <summary>How test-time view predictions become one video prediction: sum (mean) of probabilities, or their maximum.</summary>
@@ -42,7 +39,8 @@ public sealed record TaskProtocolConfig
     /// <summary>Learning rate of the pretrained backbone when fine-tuning (the reference's FINETUNE_LR).</summary>
     public double BackboneLr { get; init; } = 1e-4;
     public int Epochs { get; init; } = 20;
-    public LrPolicy Schedule { get; init; } = LrPolicy.Cosine;
+    /// <summary>Learning-rate policy over the whole run (per optimiser step), after an optional linear warm-up.</summary>
+    public LrScheduleKind Schedule { get; init; } = LrScheduleKind.Cosine;
     public double WarmupEpochs { get; init; } = 0;
     public int BatchSize { get; init; } = 32;
     /// <summary>Dropout before each head's projection(s).</summary>
@@ -87,8 +85,8 @@ public sealed record DownstreamConfig
     /// <summary>ESC-50: frozen audio CNN, linear head, multi-margin (0.1), lr 3e-3 (linear decay), 300 epochs, 2 s windows, 10 per file.</summary>
     public TaskProtocolConfig Audio { get; init; } = new()
     {
-        Protocol = TransferProtocol.Linear, Loss = ClassificationLoss.MultiMargin, HeadLr = 3e-3, BackboneLr = 0,
-        Epochs = 300, Schedule = LrPolicy.Linear, BatchSize = 128, Dropout = 0.1, TestCrops = 1, WindowSeconds = 2,
+        Protocol = TransferProtocol.Linear, Loss = ClassificationLoss.MultiMargin, HeadLr = 3e-3,
+        Epochs = 300, Schedule = LrScheduleKind.Linear, BatchSize = 128, Dropout = 0.1, TestCrops = 1, WindowSeconds = 2,
     };
 
     /// <summary>Kinetics-Sounds: whole model fine-tuned, CE on a clip head + a sequence head, lr 1e-4 / 1e-3, cosine, 20 epochs, 3 crops.</summary>

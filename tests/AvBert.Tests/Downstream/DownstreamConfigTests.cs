@@ -8,7 +8,7 @@ public class DownstreamConfigTests
     public void Defaults_are_the_reference_protocols()
     {
         var d = ConfigLoader.Load().Downstream;
-        Assert.Equal((TransferProtocol.Finetune, 3e-2, 1e-4, 20, LrPolicy.Cosine, 10, 3), (d.Visual.Protocol, d.Visual.HeadLr, d.Visual.BackboneLr, d.Visual.Epochs, d.Visual.Schedule, d.Visual.TestClips, d.Visual.TestCrops));
+        Assert.Equal((TransferProtocol.Finetune, 3e-2, 1e-4, 20, LrScheduleKind.Cosine, 10, 3), (d.Visual.Protocol, d.Visual.HeadLr, d.Visual.BackboneLr, d.Visual.Epochs, d.Visual.Schedule, d.Visual.TestClips, d.Visual.TestCrops));
         Assert.Equal((TransferProtocol.Linear, ClassificationLoss.MultiMargin, 0.1, 3e-3, 300, 2.0, 10), (d.Audio.Protocol, d.Audio.Loss, d.Audio.Margin, d.Audio.HeadLr, d.Audio.Epochs, d.Audio.WindowSeconds, d.Audio.TrainSamplesPerVideo));
         Assert.Equal((TransferProtocol.Finetune, 1e-3, 1e-4, 0.5), (d.Audiovisual.Protocol, d.Audiovisual.HeadLr, d.Audiovisual.BackboneLr, d.Audiovisual.Dropout));
         Assert.Equal(ClassificationLoss.BinaryCrossEntropy, d.Multilabel.Loss);
