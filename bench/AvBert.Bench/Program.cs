@@ -6,7 +6,8 @@ TorchRuntime.Initialize();
 switch (args.FirstOrDefault())
 {
     case "loader": return LoaderBench.Run(args[1..]);
+    case "downstream": return DownstreamBench.Run(args[1..]);
     default:
-        Console.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: loader");
+        Console.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: loader, downstream");
         return args.Length == 0 ? 0 : 1;
 }

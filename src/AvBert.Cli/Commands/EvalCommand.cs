@@ -1,13 +1,10 @@
 using AvBert.Data;
 using AvBert.Downstream;
-using AvBert.Downstream.Evaluation;
-using AvBert.Downstream.Metrics;
-using AvBert.Runtime;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
 
-/// <summary>`avbert eval`: a fine-tuned model on a labeled split → metrics.json, confusion.png, per_class.tsv, a table.</summary>
+/// <summary>`avbert eval`: a fine-tuned model on a labeled split → metrics.json, confusion.png, per_class.tsv, predictions.tsv, a table.</summary>
 public static class EvalCommand
 {
     public static Command Build()
@@ -23,30 +20,11 @@ public static class EvalCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            var dev = device.Resolve(r);
-            var (cfg, transfer) = TransferModelDirectory.Load(r.GetValue(model)!, dev);
-            using var _ = transfer;
             var skipped = new SkippedLog(null);
-            var source = SourceLoader.Open(r.GetValue(data)!, r.GetValue(split)!, skipped);
-            FinetuneRun.CheckLabels(source, cfg.Downstream.Task, "--data");
-            source = FinetuneRun.Remap(source, cfg.Downstream.ClassNames);
             var outPath = Path.GetFullPath(r.GetValue(output)!);
-            var dir = Path.GetDirectoryName(outPath)!;
-            Directory.CreateDirectory(dir);
-            var d = cfg.Downstream;
-            Console.WriteLine($"eval: {source.Items.Count} videos of {source.Name}, {d.Task.ToString().ToLowerInvariant()} task, " +
-                              $"{TaskViews.TestViewsPerVideo(d, cfg.Data)} views each, on {dev}");
-            var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
-            var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
-            var predictions = Evaluator.Run(transfer, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d, cfg.Data), dev,
-                                            r.GetValue(workers), skipped, ct: ct);
-            if (predictions.Scores.Length == 0) throw new UserError($"--data {r.GetValue(data)}: no video could be evaluated (see the skipped lines above).");
-            var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
-            report.WriteJson(outPath);
-            report.WritePerClassTsv(Path.Combine(dir, "per_class.tsv"));
-            report.WriteConfusionPng(Path.Combine(dir, "confusion.png"));
-            Prediction.WriteTsv(Path.Combine(dir, "predictions.tsv"), predictions, d.ClassNames);
+            var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped, ct: ct);
             Spectre.Console.AnsiConsole.Write(report.ToTable());
+            var dir = Path.GetDirectoryName(outPath)!;
             Console.WriteLine($"eval: wrote {outPath}, {Path.Combine(dir, "confusion.png")}, {Path.Combine(dir, "per_class.tsv")}, {Path.Combine(dir, "predictions.tsv")}");
             if (skipped.Count > 0) Console.WriteLine("eval: " + skipped.Summary());
             return Task.FromResult(0);

@@ -183,7 +183,7 @@ public static class FinetuneRun
             var (_, done) = TransferModelDirectory.Load(modelDir, device);
             using (done)
             {
-                var report = test is null ? null : Evaluate(done, config, Remap(test, classes), o, skipped, log, name);
+                var report = test is null ? null : Evaluate(done, config, Remap(test, classes), o, skipped);
                 return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
             }
         }
@@ -249,14 +249,17 @@ public static class FinetuneRun
             bool end = step == steps;
             long every = (long)d.EvalEvery * stepsPerEpoch;
             if (testSet is null || !(end || (every > 0 && step % every == 0))) return;
-            var report = Evaluate(model, config, testSet, o, skipped, null, name);
+            var report = Evaluate(model, config, testSet, o, skipped);
             trainer.Metrics?.Write(step, TestPoint(report));
             trainer.Progress?.Message($"{prefix}epoch {step / stepsPerEpoch}: test top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}" +
                                       (report.MeanAveragePrecision is { } m ? $", mAP {m:0.0000}" : ""));
             if (end) finalReport = report;
         }, o.Cancellation);
 
-        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped, null, name);
+        if (result.Seconds > 0)
+            log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
+                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
+        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped);
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
         var metricsLog = Path.Combine(runDir, "metrics.jsonl");
@@ -293,8 +296,7 @@ public static class FinetuneRun
     }
 
     /// <summary>Evaluates on a test source whose labels already use the model's class indices.</summary>
-    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, SkippedLog? skipped,
-                                              TextWriter? log, string name)
+    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, SkippedLog? skipped)
     {
         var d = config.Downstream;
         var t = d.Current;
