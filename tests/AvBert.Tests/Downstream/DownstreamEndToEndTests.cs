@@ -95,19 +95,31 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
 {
     static AvBertConfig Config(params string[] sets) => ConfigLoader.Load("small", null, [.. LabeledMediaFixture.TinySets, .. sets]);
 
-    FinetuneSummary Finetune(AvBertConfig config, string data, string run, string? init = null) =>
+    static FinetuneSummary Finetune(AvBertConfig config, string data, string run, string? init = null, bool resume = false) =>
         FinetuneRun.Run(config, new FinetuneOptions
         {
-            RunDir = run, Data = data, Init = init, Device = CPU, Progress = ProgressMode.Off, Log = TextWriter.Null,
+            RunDir = run, Data = data, Init = init, Resume = resume, Device = CPU, Progress = ProgressMode.Off, Log = TextWriter.Null,
         });
 
     [Fact]
-    public void Visual_finetuning_from_random_init_separates_the_classes_and_eval_predict_agree()
+    public void Visual_finetuning_from_random_init_separates_the_classes_resumes_and_eval_predict_agree()
     {
         var run = TestSetup.TempDir("ft-visual");
-        var cfg = Config("downstream.task=visual", "downstream.visual.epochs=5", "downstream.visual.train_samples_per_video=1",
-                         "downstream.visual.batch_size=3", "downstream.visual.test_clips=2", "downstream.visual.test_crops=2");
-        var result = Finetune(cfg, "classes:" + media.ClassesDir, run).Runs.Single();
+        var data = "classes:" + media.ClassesDir;
+        var cfg = FinetuneRun.PrepareRunDirectory(run, () => Config("downstream.task=visual", "downstream.visual.epochs=3",
+            "downstream.visual.train_samples_per_video=1", "downstream.visual.batch_size=3", "downstream.visual.test_clips=2",
+            "downstream.visual.test_crops=2"), null, resume: false);
+        Assert.Equal(9, Finetune(cfg, data, run).Runs.Single().Steps);                       // 3 epochs × 3 steps
+        Assert.Contains("--resume", Assert.Throws<AvBert.Runtime.UserError>(() =>
+            FinetuneRun.PrepareRunDirectory(run, () => cfg, null, resume: false)).Message);
+
+        // Resume with more epochs: continues from the last checkpoint (step 9) to step 15, and the logs read as one run.
+        cfg = FinetuneRun.PrepareRunDirectory(run, () => throw new InvalidOperationException(), null, resume: true, ["downstream.visual.epochs=5"]);
+        var result = Finetune(cfg, data, run, resume: true).Runs.Single();
+        Assert.Equal(15, result.Steps);
+        var steps = MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Where(r => r.Values.ContainsKey("loss")).Select(r => r.Step).ToList();
+        Assert.Equal(steps.Order(), steps);
+        Assert.Contains(steps, s => s <= 9);
         Assert.NotNull(result.Report);
         Assert.Equal(6, result.Report!.Count);
         Assert.True(result.Report.Top1 >= 0.83, $"visual top-1 {result.Report.Top1}");
@@ -185,8 +197,8 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
         using (var backbone = new AvBertModel(initCfg.Model, initCfg.Data)) ModelDirectory.Save(initDir, initCfg, backbone);
 
         var run = TestSetup.TempDir("linear-cv");
-        var cfg = FinetuneRun.PrepareRunDirectory(run, () => Config("downstream.task=audio", "downstream.audio.epochs=3", "downstream.audio.batch_size=8",
-            "downstream.audio.head_lr=0.03", "downstream.audio.train_samples_per_video=2", "downstream.audio.test_clips=2",
+        var cfg = FinetuneRun.PrepareRunDirectory(run, () => Config("downstream.task=audio", "downstream.audio.epochs=2", "downstream.audio.batch_size=8",
+            "downstream.audio.head_lr=0.03", "downstream.audio.train_samples_per_video=1", "downstream.audio.test_clips=2",
             "downstream.audio.window_seconds=0.5"), initDir, resume: false);
         var summary = Finetune(cfg, "csv:" + media.FoldsCsv, run, init: initDir);
 
