@@ -21,20 +21,32 @@ public static class AudioDecoder
     /// file has no audio stream or cannot be decoded.</summary>
     public static DecodedAudio DecodeClip(string path, double startSeconds, double? durationSeconds, int sampleRate, CancellationToken ct = default)
     {
-        if (sampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "sample rate must be positive");
         if (durationSeconds is <= 0) throw new ArgumentOutOfRangeException(nameof(durationSeconds), durationSeconds, "duration must be positive");
-        FfmpegErrors.CheckReadable(path);
+        return Decode(path, startSeconds, durationSeconds is { } d ? checked((int)Math.Round(d * sampleRate)) : null, sampleRate, ct);
+    }
 
-        int? want = durationSeconds is { } d ? checked((int)Math.Round(d * sampleRate)) : null;
+    /// <summary>Exactly <paramref name="count"/> mono samples at <paramref name="sampleRate"/> from <paramref name="startSeconds"/>
+    /// (zero-padded past the end of the track): the form to use when a clip is defined in samples (SPEC §3: 94,080).</summary>
+    public static DecodedAudio DecodeSamples(string path, double startSeconds, int count, int sampleRate, CancellationToken ct = default)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count must be positive");
+        return Decode(path, startSeconds, count, sampleRate, ct);
+    }
+
+    static DecodedAudio Decode(string path, double startSeconds, int? want, int sampleRate, CancellationToken ct)
+    {
+        if (sampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "sample rate must be positive");
+        FfmpegErrors.CheckReadable(path);
         var input = MediaProbe.FfmpegInput(path);
-        var args = Arguments(input, Math.Max(0, startSeconds), durationSeconds, sampleRate);
+        // Ask for a few samples more than needed (FFmpeg's -t may round down by one) and cut to the exact count.
+        double? seconds = want is { } w0 ? (w0 + 64.0) / sampleRate : null;
+        var args = Arguments(input, Math.Max(0, startSeconds), seconds, sampleRate);
         // WAV header (≤ 100 bytes) + interleaved float32; assume stereo for the first guess, the buffer grows if needed.
-        int hint = want is { } w ? 128 + w * 4 * 2 : 1 << 20;
+        int hint = want is { } w ? 128 + (w + 64) * 4 * 2 : 1 << 20;
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, sizeHint: hint);
         if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
 
-        var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out int channels);
-        _ = channels;
+        var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out _);
         if (want is not { } n) return new DecodedAudio(mono, sampleRate, mono.Length);
         if (mono.Length == n) return new DecodedAudio(mono, sampleRate, n);
         var exact = new float[n];
