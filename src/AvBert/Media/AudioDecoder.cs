@@ -33,6 +33,42 @@ public static class AudioDecoder
         return Decode(path, startSeconds, count, sampleRate, ct);
     }
 
+    /// <summary>Windows further apart than this are decoded by separate runs instead of one run over the gap.</summary>
+    public const double MergeGapSeconds = 30.0;
+
+    /// <summary>
+    /// Several windows of <paramref name="count"/> samples (one per start, any order) from as few decodes as possible: windows
+    /// within <see cref="MergeGapSeconds"/> of each other are cut from one decoded span, so they are sample-exact relative to
+    /// each other. Past the end of the track windows are zero-padded (RealSamples says how many are real).
+    /// </summary>
+    public static DecodedAudio[] DecodeWindows(string path, IReadOnlyList<double> startSeconds, int count, int sampleRate, CancellationToken ct = default)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count must be positive");
+        var result = new DecodedAudio[startSeconds.Count];
+        var order = Enumerable.Range(0, startSeconds.Count).OrderBy(i => startSeconds[i]).ToArray();
+        double windowSeconds = (double)count / sampleRate;
+        int g = 0;
+        while (g < order.Length)
+        {
+            int end = g + 1;
+            while (end < order.Length && Math.Max(0, startSeconds[order[end]]) - (Math.Max(0, startSeconds[order[end - 1]]) + windowSeconds) <= MergeGapSeconds) end++;
+            double first = Math.Max(0, startSeconds[order[g]]);
+            int last = order[end - 1];
+            int spanSamples = checked((int)Math.Round((Math.Max(0, startSeconds[last]) - first) * sampleRate) + count);
+            var span = DecodeSamples(path, first, spanSamples, sampleRate, ct);
+            for (int j = g; j < end; j++)
+            {
+                int i = order[j];
+                int offset = (int)Math.Round((Math.Max(0, startSeconds[i]) - first) * sampleRate);
+                var samples = new float[count];
+                Array.Copy(span.Samples, offset, samples, 0, count);
+                result[i] = new DecodedAudio(samples, sampleRate, Math.Clamp(span.RealSamples - offset, 0, count));
+            }
+            g = end;
+        }
+        return result;
+    }
+
     static DecodedAudio Decode(string path, double startSeconds, int? want, int sampleRate, CancellationToken ct)
     {
         if (sampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "sample rate must be positive");

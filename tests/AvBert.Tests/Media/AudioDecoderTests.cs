@@ -75,3 +75,24 @@ public class AudioDecoderTests(AudioFiles files) : IClassFixture<AudioFiles>
         Assert.All(late.Samples, s => Assert.Equal(0f, s));
     }
 }
+
+public class AudioWindowsTests(AudioFiles files) : IClassFixture<AudioFiles>
+{
+    [Fact]
+    public void Windows_cut_from_one_decode_match_separate_decodes_and_pad_past_the_end()
+    {
+        double[] starts = [1.2, 0.0, 0.95, 1.9];
+        var windows = AudioDecoder.DecodeWindows(files.Step, starts, 4410, 44100);
+        for (int i = 0; i < 3; i++)
+        {
+            var one = AudioDecoder.DecodeSamples(files.Step, starts[i], 4410, 44100);
+            Assert.Equal(4410, windows[i].RealSamples);
+            for (int k = 0; k < 4410; k++) Assert.Equal(one.Samples[k], windows[i].Samples[k], 1e-4f);
+        }
+        Assert.Equal(2205, windows[2].Samples.Count(s => s > 0));          // 0.95 → 1.05 s: half before the step at 1 s
+        Assert.InRange(windows[3].RealSamples, 4408, 4410);                 // 1.9 → 2.0 s: the last 0.1 s
+        var late = AudioDecoder.DecodeWindows(files.Step, [1.95, 0.5], 4410, 44100);
+        Assert.InRange(late[0].RealSamples, 2203, 2207);
+        Assert.All(late[0].Samples[late[0].RealSamples..], s => Assert.Equal(0f, s));
+    }
+}
