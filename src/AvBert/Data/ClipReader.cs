@@ -31,14 +31,16 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
 /// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
-/// <para>Visual clips close together are decoded in one FFmpeg run over their union (then sliced); clips far apart are
-/// decoded one seek each. Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> are decoded in one FFmpeg run over
+/// their union (then sliced); clips spread over longer videos are decoded one seek each. Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
 /// one window at a time. A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>
 public sealed class ClipReader
 {
     public const double WholeAudioSeconds = 120;
+    /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
+    public const double UnionDecodeMaxSeconds = 30;
     readonly DataConfig _data;
     readonly VisualTransform _transform;
     readonly LogMel _logMel;
@@ -149,9 +151,10 @@ public sealed class ClipReader
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
         int unionFrames = (int)Math.Round((last - first) * fps) + F;
-        if (unionFrames <= 1.5 * T * F)
+        if (unionFrames <= 1.5 * T * F || unionFrames <= UnionDecodeMaxSeconds * fps)
         {
-            // Dense clips (overlapping or close): one decode of their union, then each clip is a slice of it.
+            // Clips close together, or a short video: one decode of their union, then each clip is a slice of it. (A seek
+            // per clip would start a process and decode from the previous keyframe each time — often the whole file.)
             var all = VideoDecoder.DecodeFrames(path, first, unionFrames, fps, view.ScaledWidth, view.ScaledHeight, ct);
             for (int k = 0; k < T; k++)
             {

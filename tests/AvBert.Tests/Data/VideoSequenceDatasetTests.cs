@@ -115,7 +115,7 @@ public class VideoSequenceDatasetTests(DatasetMedia media) : IClassFixture<Datas
         var b = ds.Load(0, seed: 3, epoch: 0, default);
         Assert.Equal(a.Visual, b.Visual);
         Assert.Equal(a.Audio, b.Audio);
-        var others = Enumerable.Range(1, 6).Select(e => ds.Load(0, 3, e, default)).ToList();
+        var others = Enumerable.Range(1, 3).Select(e => ds.Load(0, 3, e, default)).ToList();
         Assert.Contains(others, o => !o.Visual!.SequenceEqual(a.Visual!));
 
         // The masks zero the same bins in every clip of the sequence.
