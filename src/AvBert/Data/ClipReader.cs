@@ -31,7 +31,7 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
 /// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
-/// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> are decoded in one FFmpeg run over
+/// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
 /// their union (then sliced); clips spread over longer videos are decoded one seek each. Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
 /// one window at a time. A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
@@ -40,7 +40,7 @@ public sealed class ClipReader
 {
     public const double WholeAudioSeconds = 120;
     /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
-    public const double UnionDecodeMaxSeconds = 30;
+    public double UnionDecodeMaxSeconds { get; init; } = 30;
     readonly DataConfig _data;
     readonly VisualTransform _transform;
     readonly LogMel _logMel;
