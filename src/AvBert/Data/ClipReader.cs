@@ -95,7 +95,7 @@ public sealed class ClipReader
             int F = _data.NumFrames, S = view.CropSize;
             visualShape = [T, 3, F, S, S];
             visual = new float[(long)T * 3 * F * S * S];
-            ReadVisual(path, clipStarts, view, visual, ct);
+            clipStarts = ReadVisual(path, clipStarts, view, visual, ct);
         }
 
         float[]? audio = null; long[] audioShape = [];
@@ -143,32 +143,37 @@ public sealed class ClipReader
         };
     }
 
-    void ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
+    /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
+    /// of the frames actually used (to within a source frame of the asked ones).</summary>
+    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
     {
-        int T = starts.Length, F = _data.NumFrames;
-        double fps = ClipFps;
+        int T = starts.Length, F = _data.NumFrames, step = _data.SamplingRate;
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        int unionFrames = (int)Math.Round((last - first) * fps) + F;
-        if (unionFrames <= 1.5 * T * F || unionFrames <= UnionDecodeMaxSeconds * fps)
+        if (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
         {
-            // Clips close together, or a short video: one decode of their union, then each clip is a slice of it. (A seek
-            // per clip would start a process and decode from the previous keyframe each time — often the whole file.)
-            var all = VideoDecoder.DecodeFrames(path, first, unionFrames, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
+            // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
+            // process and decode from the previous keyframe each time — often the whole file.
+            double fps = _data.TargetFps;
+            int span = (F - 1) * step + 1;
+            int count = (int)Math.Round((last - first) * fps) + span;
+            var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            var used = new double[T];
             for (int k = 0; k < T; k++)
             {
-                int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, unionFrames - F);
-                _transform.Apply(all.AsSpan(offset * frameBytes, F * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats));
+                int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, count - span);
+                used[k] = first + offset / fps;
+                _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
             }
+            return used;
         }
-        else
+        for (int k = 0; k < T; k++)
         {
-            for (int k = 0; k < T; k++)
-            {
-                var frames = VideoDecoder.DecodeFrames(path, starts[k], F, fps, view.ScaledWidth, view.ScaledHeight, ct);
-                _transform.Apply(frames, F, view, dst.AsSpan(k * clipFloats, clipFloats));
-            }
+            var frames = VideoDecoder.DecodeFrames(path, starts[k], F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
+            _transform.Apply(frames, F, view, dst.AsSpan(k * clipFloats, clipFloats));
         }
+        return starts;
     }
 }
