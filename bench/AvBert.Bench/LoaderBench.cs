@@ -75,13 +75,13 @@ public static class LoaderBench
         double probe = Lap();
         var v = info.Video!;
         var view = new AvBert.Features.VisualTransform(data).SampleTrain(v.Width, v.Height, new Random(1));
-        double fps = (double)data.TargetFps / data.SamplingRate;
-        int union = (int)Math.Round((v.DurationSeconds - data.ClipSeconds) * fps) + data.NumFrames;
+        double fps = data.TargetFps;                                   // as ClipReader: the clips' union at TARGET_FPS
+        int union = (int)Math.Round((v.DurationSeconds - data.ClipSeconds) * fps) + (data.NumFrames - 1) * data.SamplingRate + 1;
         var frames = VideoDecoder.DecodeFrames(path, 0, union, fps, view.ScaledWidth, view.ScaledHeight);
         double video = Lap();
         var dst = new float[3 * data.NumFrames * view.CropSize * view.CropSize];
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
-        for (int k = 0; k < T; k++) new AvBert.Features.VisualTransform(data).Apply(frames.AsSpan(0, data.NumFrames * frameBytes), data.NumFrames, view, dst);
+        for (int k = 0; k < T; k++) new AvBert.Features.VisualTransform(data).Apply(frames, data.NumFrames, view, dst, data.SamplingRate);
         double transform = Lap();
         var wave = AudioDecoder.Decode(path, 0, null, data.AudioSampleRate);
         double audio = Lap();
