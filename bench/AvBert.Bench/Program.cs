@@ -1,12 +1,19 @@
 using AvBert.Bench;
 using AvBert.Runtime;
 
-// Benchmarks, one file per area, dispatched by the first argument: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
+// Benchmarks, one file per area, dispatched by the first argument:
+//   dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
 TorchRuntime.Initialize();
-switch (args.FirstOrDefault())
+return args.FirstOrDefault() switch
 {
-    case "pretrain": return PretrainBench.Run(args[1..]);
-    default:
-        Console.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: pretrain");
-        return args.Length == 0 ? 0 : 1;
+    "decode" => DecodeBench.Run(args[1..]),
+    "loader" => LoaderBench.Run(args[1..]),
+    "pretrain" => PretrainBench.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: decode, loader, pretrain");
+    return 2;
 }

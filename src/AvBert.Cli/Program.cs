@@ -8,11 +8,11 @@ foreach (var command in new[]
 {
     InfoCommand.Build(),
     ConfigCommand.Build(),
-    InspectCommand.Build(),
-    PretrainCommand.Build(),
     ParamsCommand.Build(),
     ConvertCommand.Build(),
     ForwardCommand.Build(),
+    InspectCommand.Build(),
+    PretrainCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.
