@@ -54,6 +54,35 @@ public static class PretrainBench
         long parameters = pretrainer.parameters().Sum(x => x.numel());
         Console.WriteLine($"{preset,-5}: {parameters,12:N0} params, batch {batch} × {T} clips of {d.NumFrames}×{S}² + {d.AudioFrequency}×{d.AudioTime}: " +
                           $"{mean:0.000} s/step, {batch * T / mean:0.00} clips/s (mean of {timed.Count} steps after 1 warm-up)");
+        Breakdown(pretrainer, opt, visual, audio);
+    }
+
+    /// <summary>Where one step's time goes: CNN encoders, the rest of the forward (Transformers, objectives), backward, optimiser.</summary>
+    static void Breakdown(AvBertPretrainer p, TrainingOptimizer opt, Tensor visual, Tensor audio)
+    {
+        var sw = Stopwatch.StartNew();
+        double enc = 0, fwd = 0, bwd = 0, step = 0;
+        const int reps = 2;
+        for (int i = 0; i < reps; i++)
+        {
+            using var scope = NewDisposeScope();
+            opt.ZeroGrad();
+            sw.Restart();
+            using (no_grad()) { p.Model.EncodeVisual(visual); p.Model.EncodeAudio(audio); }
+            enc += sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            var l = p.forward(visual, audio);
+            l.Total.item<float>();
+            fwd += sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            l.Total.backward();
+            bwd += sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            opt.Step();
+            step += sw.Elapsed.TotalSeconds;
+        }
+        Console.WriteLine($"       breakdown per step: CNN encoders (no grad) {enc / reps:0.000} s, full forward + losses {fwd / reps:0.000} s, " +
+                          $"backward {bwd / reps:0.000} s, AdamW step {step / reps:0.000} s");
     }
 
     static IEnumerable<(Tensor V, Tensor A)> Batches(Tensor v, Tensor a) { while (true) yield return (v, a); }
