@@ -4,6 +4,7 @@ using AvBert.Pretraining;
 using AvBert.Runtime;
 using AvBert.Training;
 using System.CommandLine;
+using System.Runtime.InteropServices;
 
 namespace AvBert.Cli.Commands;
 
@@ -24,6 +25,19 @@ public static class PretrainCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
+            // Ctrl+C / SIGTERM: finish or drop the step in progress, write a checkpoint, exit 130. A second signal quits at once.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            int signals = 0;
+            void OnSignal(PosixSignalContext s)
+            {
+                if (Interlocked.Increment(ref signals) > 1) return;
+                s.Cancel = true;
+                Console.Error.WriteLine("pretrain: stopping: writing a checkpoint (signal again to quit at once; --resume continues the run)");
+                stop.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
             var runDir = Path.GetFullPath(r.GetValue(output)!);
             bool isResume = r.GetValue(resume);
             var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
@@ -33,7 +47,7 @@ public static class PretrainCommand
             var summary = PretrainRun.Run(config, PretrainRun.Dataset(source, config.Data), new PretrainRunOptions
             {
                 RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
-                Cancellation = ct,
+                Cancellation = stop.Token,
             }, skipped);
             var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
             Console.WriteLine($"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
