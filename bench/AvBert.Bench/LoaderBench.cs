@@ -17,6 +17,7 @@ public static class LoaderBench
 {
     public static int Run(string[] args)
     {
+        AvBert.Runtime.TorchRuntime.Initialize();
         int videos = Int(args, "--videos", 12), batch = Int(args, "--batch", 4);
         double seconds = double.Parse(Arg(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         var size = (Arg(args, "--size") ?? "340x256").Split('x').Select(int.Parse).ToArray();

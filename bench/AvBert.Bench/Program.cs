@@ -1,12 +1,13 @@
-using AvBert.Bench;
-using AvBert.Runtime;
-
-// Benchmarks, one file per area, dispatched by the first argument: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
-TorchRuntime.Initialize();
-switch (args.FirstOrDefault())
+// Benchmarks, one file per area; the first argument picks one: dotnet run -c Release --project bench/AvBert.Bench -- <name> [options]
+return args.FirstOrDefault() switch
 {
-    case "loader": return LoaderBench.Run(args[1..]);
-    default:
-        Console.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: loader");
-        return args.Length == 0 ? 0 : 1;
+    "decode" => AvBert.Bench.DecodeBench.Run(args[1..]),
+    "loader" => AvBert.Bench.LoaderBench.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: AvBert.Bench <decode|loader> [options]");
+    return 2;
 }

@@ -8,6 +8,9 @@ foreach (var command in new[]
 {
     InfoCommand.Build(),
     ConfigCommand.Build(),
+    ParamsCommand.Build(),
+    ConvertCommand.Build(),
+    ForwardCommand.Build(),
     InspectCommand.Build(),
 })
     root.Subcommands.Add(command);

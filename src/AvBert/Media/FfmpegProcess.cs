@@ -51,6 +51,7 @@ internal static class FfmpegProcess
             throw new FfmpegMissingError(program, e);
         }
         LiveChildren.Add(p);
+        LastStartedPid = p.Id;
 
         using var timeoutCts = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeoutCts.Token);
@@ -139,6 +140,9 @@ internal static class FfmpegProcess
         }
         catch (Exception) { /* nothing more we can do */ }
     }
+
+    /// <summary>Process id of the last child this thread started (tests check it was reaped).</summary>
+    [ThreadStatic] internal static int LastStartedPid;
 
     /// <summary>Number of ffmpeg/ffprobe children alive right now (for tests and diagnostics).</summary>
     public static int LiveCount => LiveChildren.Count;
