@@ -8,6 +8,10 @@ foreach (var command in new[]
 {
     InfoCommand.Build(),
     ConfigCommand.Build(),
+    ParamsCommand.Build(),
+    ConvertCommand.Build(),
+    ForwardCommand.Build(),
+    InspectCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.

@@ -1,17 +1,32 @@
 namespace AvBert.Config;
 
 // Defaults are the paper's / released checkpoint's numbers (SPEC.md §2, §5, §6).
+// Fields marked "reference:" mirror a key of the authors' yacs config so that `avbert convert` can map it.
+
+/// <summary>Residual block type of a ResNet stage (reference: TRANS_FUNC).</summary>
+public enum ResNetBlock { Bottleneck, Basic }
 
 /// <summary>Visual CNN: single-pathway 3D ResNet (SPEC §2).</summary>
 public sealed record VisualCnnConfig
 {
-    /// <summary>Bottleneck blocks per stage (ResNet-50: 3/4/6/3).</summary>
+    /// <summary>Blocks per stage (ResNet-50: 3/4/6/3; reference: RESNET.DEPTH 18/34/50/101).</summary>
     public int[] StageBlocks { get; init; } = [3, 4, 6, 3];
-    /// <summary>Inner width of the first stage; stage s has width·2^s inner and 4·width·2^s output channels.</summary>
+    /// <summary>bottleneck (1×1, 3×3, 1×1) or basic (3×3, 3×3) blocks (reference: RESNET.TRANS_FUNC).</summary>
+    public ResNetBlock Block { get; init; } = ResNetBlock.Bottleneck;
+    /// <summary>Stem width; stage s has num_groups·width·2^s inner and 4·width·2^s output channels (bottleneck).</summary>
     public int WidthPerGroup { get; init; } = 64;
-    /// <summary>Temporal kernel size of the first 1×1 conv of each block, per stage.</summary>
+    /// <summary>Groups of the 3×3 conv (1 = ResNet, &gt;1 = ResNeXt; reference: RESNET.NUM_GROUPS).</summary>
+    public int NumGroups { get; init; } = 1;
+    /// <summary>Temporal kernel size of the first conv of each block, per stage.</summary>
     public int[] TemporalKernels { get; init; } = [1, 1, 3, 3];
+    /// <summary>Per stage, how many leading blocks use the temporal kernel (the rest use 1); empty = all blocks
+    /// (reference: RESNET.NUM_BLOCK_TEMP_KERNEL).</summary>
+    public int[] TemporalKernelBlocks { get; init; } = [];
     public int[] SpatialStrides { get; init; } = [1, 2, 2, 2];
+    /// <summary>Spatial dilation of the 3×3 conv, per stage (reference: RESNET.SPATIAL_DILATIONS).</summary>
+    public int[] SpatialDilations { get; init; } = [1, 1, 1, 1];
+    /// <summary>Put the stage stride on the first 1×1 conv instead of the 3×3 (reference: RESNET.STRIDE_1X1).</summary>
+    public bool StrideOnFirstConv { get; init; } = false;
     public int StemTemporalKernel { get; init; } = 5;
     public int StemSpatialKernel { get; init; } = 7;
     public double BnEps { get; init; } = 1e-5;
@@ -23,13 +38,20 @@ public sealed record VisualCnnConfig
 public sealed record AudioCnnConfig
 {
     public int[] StageBlocks { get; init; } = [3, 4, 6, 3];
+    public ResNetBlock Block { get; init; } = ResNetBlock.Bottleneck;
     public int WidthPerGroup { get; init; } = 32;
+    public int NumGroups { get; init; } = 1;
     /// <summary>Stride of the 3×3 conv in the first block of each stage.</summary>
     public int[] Strides { get; init; } = [2, 2, 2, 2];
+    /// <summary>Dilation of the 3×3 conv, per stage (reference: AUDIO_RESNET.DILATIONS).</summary>
+    public int[] Dilations { get; init; } = [1, 1, 1, 1];
+    /// <summary>Put the stage stride on the first 1×1 conv (reference: AUDIO_RESNET.STRIDE_1X1; as there, it strides the time axis only).</summary>
+    public bool StrideOnFirstConv { get; init; } = false;
     /// <summary>Stem kernel length (a k×1 conv then a 1×k conv).</summary>
     public int StemKernel { get; init; } = 9;
-    /// <summary>Per stage: replace the 3×3 conv by a 3×1 then 1×3 conv (each with BN+ReLU).</summary>
-    public bool[] SeparableStages { get; init; } = [false, true, true, false];
+    /// <summary>Per stage: replace the 3×3 conv by a 3×1 then 1×3 conv (each with BN+ReLU). The reference does this in
+    /// its first two stages (PySlowFast's s2 and s3).</summary>
+    public bool[] SeparableStages { get; init; } = [true, true, false, false];
     public double BnEps { get; init; } = 1e-5;
     public double BnMomentum { get; init; } = 0.1;
     public bool ZeroInitFinalBn { get; init; } = true;
@@ -37,8 +59,25 @@ public sealed record AudioCnnConfig
 
 public enum Fusion { Early, Mid, Late }
 
-/// <summary>How Transformer weights are shared across Transformers (SPEC §6).</summary>
-public enum CrossTransformerSharing { None, All, Partial }
+/// <summary>How Transformer weights are shared across the visual, audio and multimodal Transformers (SPEC §6).</summary>
+public enum CrossTransformerSharing
+{
+    /// <summary>Every Transformer has its own weights.</summary>
+    None,
+    /// <summary>One set of layer weights serves every Transformer.</summary>
+    All,
+    /// <summary>The paper's method: each weight is U·(normalize(V_iᵀx)·Σ_i)+b with U, b shared and V_i, Σ_i private to Transformer i.</summary>
+    Partial,
+    /// <summary>Nothing shared, but each Transformer's weights are factorised as U·(normalize(Vᵀx)·Σ)+b
+    /// (the reference's SHARING_ACROSS_MODELS=false with USE_DECOMPOSITION=true).</summary>
+    LowRank,
+}
+
+/// <summary>Map from a skew-symmetric matrix to the orthogonal Σ (reference: TRANSFORMER.ORTHOGONAL_MODE).</summary>
+public enum OrthogonalMap { Expm, Cayley }
+
+/// <summary>Initial skew-symmetric parameter of Σ (reference: TRANSFORMER.ORTHOGONAL_INIT).</summary>
+public enum OrthogonalInit { Cayley, Henaff }
 
 /// <summary>Transformers and embeddings (SPEC §1, §5, §6).</summary>
 public sealed record TransformerConfig
@@ -47,16 +86,28 @@ public sealed record TransformerConfig
     public int NumHeads { get; init; } = 12;
     public int IntermediateSize { get; init; } = 3072;
     public int NumLayers { get; init; } = 6;
+    /// <summary>Feed-forward activation: gelu (erf), gelu_new (tanh approximation), relu, swish, mish, identity.</summary>
+    public string HiddenAct { get; init; } = "gelu";
     public double HiddenDropout { get; init; } = 0.1;
     public double AttentionDropout { get; init; } = 0.1;
     public double LayerNormEps { get; init; } = 1e-12;
     public int MaxPositions { get; init; } = 22;
+    /// <summary>Rows of the modality (token type) embedding of the multimodal Transformer.</summary>
+    public int TypeVocabSize { get; init; } = 2;
     public double InitializerRange { get; init; } = 0.02;
     /// <summary>ALBERT-style: one layer's weights reused by all layers of a Transformer.</summary>
     public bool ShareAcrossLayers { get; init; } = true;
+    /// <summary>With cross-layer sharing: number of distinct layer groups (ALBERT num_hidden_groups; layers are split evenly).</summary>
+    public int NumLayerGroups { get; init; } = 1;
+    /// <summary>With cross-layer sharing: distinct layers applied in a row inside each group (ALBERT inner_group_num).</summary>
+    public int InnerLayersPerGroup { get; init; } = 1;
     public CrossTransformerSharing ShareAcrossTransformers { get; init; } = CrossTransformerSharing.Partial;
     /// <summary>Rank O of the low-rank partial sharing.</summary>
     public int Rank { get; init; } = 128;
+    public OrthogonalMap OrthogonalMap { get; init; } = OrthogonalMap.Expm;
+    public OrthogonalInit OrthogonalInit { get; init; } = OrthogonalInit.Cayley;
+    /// <summary>BOS_m = LayerNorm(bos_m + mean_t(x_t + sinusoid_t)) instead of the plain learned vector (reference: USE_MEAN_POOLING).</summary>
+    public bool BosMeanPooling { get; init; } = false;
 }
 
 public sealed record ModelConfig

@@ -1,0 +1,201 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AvBert.Model;
+
+/// <summary>
+/// The audio CNN (SPEC §2): a 2D ResNet over log-mel spectrograms. Stem = 9×1 conv → BN → ReLU → 1×9 conv → BN → ReLU
+/// (no stride, no pool); four residual stages (stride 2 each by default; the first two use separable 3×1 + 1×3 convs);
+/// global average pool. [N, 1, FREQ, TIME] → [N, C] (C = 1024 at width 32; 80×128 inputs give a 1024×5×8 map).
+/// </summary>
+public sealed class AudioResNet2D : Module<Tensor, Tensor>
+{
+    readonly AudioStem stem;
+    readonly ModuleList<Module<Tensor, Tensor>> stage1, stage2, stage3, stage4;
+
+    public int OutputChannels { get; }
+
+    public AudioResNet2D(AudioCnnConfig c) : base(nameof(AudioResNet2D))
+    {
+        int w = c.WidthPerGroup;
+        stem = new AudioStem(1, w, c.StemKernel, c.BnEps, c.BnMomentum);
+        var stages = new ModuleList<Module<Tensor, Tensor>>[4];
+        for (int s = 0; s < 4; s++)
+        {
+            var stage = new ModuleList<Module<Tensor, Tensor>>();
+            for (int b = 0; b < c.StageBlocks[s]; b++)
+            {
+                var o = new ResBlockOptions(
+                    In: b == 0 ? ResNetWidths.StageIn(c.Block, w, s) : ResNetWidths.StageOut(c.Block, w, s),
+                    Out: ResNetWidths.StageOut(c.Block, w, s),
+                    Inner: ResNetWidths.StageInner(w, c.NumGroups, s),
+                    TemporalKernel: 1,
+                    Stride: b == 0 ? c.Strides[s] : 1,
+                    Dilation: c.Dilations[s],
+                    Groups: c.NumGroups,
+                    StrideOnFirstConv: c.StrideOnFirstConv,
+                    Separable: c.SeparableStages[s],
+                    BnEps: c.BnEps, BnMomentum: c.BnMomentum);
+                stage.Add(c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck2D(o) : new ResNetBasicBlock2D(o));
+            }
+            stages[s] = stage;
+        }
+        (stage1, stage2, stage3, stage4) = (stages[0], stages[1], stages[2], stages[3]);
+        OutputChannels = ResNetWidths.FeatureDim(c.Block, w);
+        RegisterComponents();
+    }
+
+    /// <summary>The last stage's feature map [N, C, FREQ', TIME'] (before pooling).</summary>
+    public Tensor FeatureMap(Tensor spectrograms)
+    {
+        var x = stem.call(spectrograms);
+        foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
+            foreach (var block in stage) x = block.call(x);
+        return x;
+    }
+
+    /// <summary>[N, 1, FREQ, TIME] → pooled [N, C].</summary>
+    public override Tensor forward(Tensor spectrograms)
+    {
+        using var scope = NewDisposeScope();
+        return FeatureMap(spectrograms).mean([2L, 3L]).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>A k×1 conv (frequency) → BN → ReLU → 1×k conv (time) → BN → ReLU, stride 1, 'same' padding.</summary>
+public sealed class AudioStem : Module<Tensor, Tensor>
+{
+    readonly Conv2d conv_freq, conv_time;
+    readonly BatchNorm2d bn_freq, bn_time;
+
+    public AudioStem(int inChannels, int outChannels, int kernel, double eps, double momentum) : base(nameof(AudioStem))
+    {
+        conv_freq = Conv2d(inChannels, outChannels, (kernel, 1), padding: (kernel / 2, 0), bias: false);
+        bn_freq = BatchNorm2d(outChannels, eps, momentum);
+        conv_time = Conv2d(outChannels, outChannels, (1, kernel), padding: (0, kernel / 2), bias: false);
+        bn_time = BatchNorm2d(outChannels, eps, momentum);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        x = functional.relu(bn_freq.call(conv_freq.call(x)));
+        return functional.relu(bn_time.call(conv_time.call(x)));
+    }
+}
+
+/// <summary>
+/// 2D bottleneck: 1×1 → BN → ReLU → 3×3 (or 3×1 → BN → ReLU → 1×3) → BN → ReLU → 1×1 → BN, plus the (projected)
+/// input, → ReLU.
+/// </summary>
+public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
+{
+    readonly Conv2d conv1, conv3;
+    readonly BatchNorm2d bn1, bn3;
+    readonly Conv2d? conv2, conv2_freq, conv2_time;
+    readonly BatchNorm2d? bn2, bn2_freq, bn2_time;
+    readonly Conv2d? shortcut_conv;
+    readonly BatchNorm2d? shortcut_bn;
+
+    public ResNetBottleneck2D(ResBlockOptions o) : base(nameof(ResNetBottleneck2D))
+    {
+        var (s1, s3) = o.StrideOnFirstConv ? (o.Stride, 1) : (1, o.Stride);
+        int d = o.Dilation;
+        // As in the reference, a stride on the 1×1 conv strides the time axis only.
+        conv1 = Conv2d(o.In, o.Inner, (1, 1), stride: (1, s1), bias: false);
+        bn1 = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+        if (o.Separable)
+        {
+            conv2_freq = Conv2d(o.Inner, o.Inner, (3, 1), stride: (s3, 1), padding: (d, 0), dilation: (d, 1), groups: o.Groups, bias: false);
+            bn2_freq = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+            conv2_time = Conv2d(o.Inner, o.Inner, (1, 3), stride: (1, s3), padding: (0, d), dilation: (1, d), groups: o.Groups, bias: false);
+            bn2_time = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+        }
+        else
+        {
+            conv2 = Conv2d(o.Inner, o.Inner, (3, 3), stride: (s3, s3), padding: (d, d), dilation: (d, d), groups: o.Groups, bias: false);
+            bn2 = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+        }
+        conv3 = Conv2d(o.Inner, o.Out, (1, 1), bias: false);
+        bn3 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        if (o.ProjectShortcut)
+        {
+            shortcut_conv = Conv2d(o.In, o.Out, (1, 1), stride: (o.Stride, o.Stride), bias: false);
+            shortcut_bn = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        RegisterComponents();
+    }
+
+    public BatchNorm2d FinalBn => bn3;
+
+    public override Tensor forward(Tensor x)
+    {
+        var h = functional.relu(bn1.call(conv1.call(x)));
+        if (conv2 is not null)
+            h = functional.relu(bn2!.call(conv2.call(h)));
+        else
+        {
+            h = functional.relu(bn2_freq!.call(conv2_freq!.call(h)));
+            h = functional.relu(bn2_time!.call(conv2_time!.call(h)));
+        }
+        h = bn3.call(conv3.call(h));
+        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
+        return functional.relu(skip + h);
+    }
+}
+
+/// <summary>2D basic block: 3×3 (or 3×1 → BN → ReLU → 1×3) → BN → ReLU → 3×3 → BN, plus the (projected) input, → ReLU.</summary>
+public sealed class ResNetBasicBlock2D : Module<Tensor, Tensor>
+{
+    readonly Conv2d conv2;
+    readonly BatchNorm2d bn2;
+    readonly Conv2d? conv1, conv1_freq, conv1_time;
+    readonly BatchNorm2d? bn1, bn1_freq, bn1_time;
+    readonly Conv2d? shortcut_conv;
+    readonly BatchNorm2d? shortcut_bn;
+
+    public ResNetBasicBlock2D(ResBlockOptions o) : base(nameof(ResNetBasicBlock2D))
+    {
+        int s = o.Stride;
+        if (o.Separable)
+        {
+            conv1_freq = Conv2d(o.In, o.Out, (3, 1), stride: (s, 1), padding: (1, 0), bias: false);
+            bn1_freq = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            conv1_time = Conv2d(o.Out, o.Out, (1, 3), stride: (1, s), padding: (0, 1), bias: false);
+            bn1_time = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        else
+        {
+            conv1 = Conv2d(o.In, o.Out, (3, 3), stride: (s, s), padding: (1, 1), bias: false);
+            bn1 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        conv2 = Conv2d(o.Out, o.Out, (3, 3), padding: (1, 1), bias: false);
+        bn2 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        if (o.ProjectShortcut)
+        {
+            shortcut_conv = Conv2d(o.In, o.Out, (1, 1), stride: (s, s), bias: false);
+            shortcut_bn = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        RegisterComponents();
+    }
+
+    public BatchNorm2d FinalBn => bn2;
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor h;
+        if (conv1 is not null)
+            h = functional.relu(bn1!.call(conv1.call(x)));
+        else
+        {
+            h = functional.relu(bn1_freq!.call(conv1_freq!.call(x)));
+            h = functional.relu(bn1_time!.call(conv1_time!.call(h)));
+        }
+        h = bn2.call(conv2.call(h));
+        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
+        return functional.relu(skip + h);
+    }
+}

@@ -1,0 +1,225 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AvBert.Model;
+
+/// <summary>Outputs of the Transformers. Position 0 of each modality sequence is its BOS; clip t is at position t+1.</summary>
+/// <param name="Visual">visual Transformer output [B, T+1, D]; null for early fusion</param>
+/// <param name="Audio">audio Transformer output [B, T+1, D]; null for early fusion</param>
+/// <param name="Multimodal">multimodal Transformer output [B, 2(T+1), D]: visual BOS at 0, audio BOS at T+1; null for late fusion</param>
+public sealed record ContextOutputs(Tensor? Visual, Tensor? Audio, Tensor? Multimodal);
+
+/// <param name="VisualPooled">pooled visual CNN features [B, T, Cv] (before the projection)</param>
+/// <param name="AudioPooled">pooled audio CNN features [B, T, Ca]</param>
+/// <param name="Xv">projected, normalised visual embeddings x^v [B, T, D]</param>
+/// <param name="Xa">projected, normalised audio embeddings x^a [B, T, D]</param>
+public sealed record AvBertOutputs(Tensor VisualPooled, Tensor AudioPooled, Tensor Xv, Tensor Xa, ContextOutputs Context);
+
+/// <summary>
+/// AVBERT (SPEC §1): per clip, a visual 3D ResNet and an audio 2D ResNet, each average-pooled, projected to D and
+/// layer-normalised (x^v, x^a); then BOS + embeddings + the visual, audio and multimodal Transformers as the fusion mode
+/// says, with the Transformer weights shared as the sharing settings say (SPEC §6).
+/// <see cref="EncodeVisual"/>/<see cref="EncodeAudio"/> and <see cref="Contextualize"/> are separate so that
+/// pretraining can mask x^v, x^a in between.
+/// </summary>
+public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
+{
+    public const string Visual = "visual", Audio = "audio", Multimodal = "multimodal";
+
+    readonly VisualResNet3D visual_cnn;
+    readonly AudioResNet2D audio_cnn;
+    readonly Linear visual_projection, audio_projection;
+    readonly LayerNorm visual_norm, audio_norm;
+    readonly BosEmbeddings bos;
+    readonly ModalityEmbeddings? visual_embeddings, audio_embeddings;
+    readonly MultimodalEmbeddings? multimodal_embeddings;
+    // Weight stacks, registered under their names below (a dictionary is not picked up by RegisterComponents).
+    readonly Dictionary<string, TransformerEncoder> stacks = new();
+    // How each Transformer runs (bound views of the stacks; they own nothing).
+    readonly Dictionary<string, Module<Tensor, Tensor>> transformers = new();
+
+    public ModelConfig Config { get; }
+    public int VisualFeatureDim { get; }
+    public int AudioFeatureDim { get; }
+    public int HiddenSize { get; }
+
+    public AvBertModel(ModelConfig model, DataConfig data) : base(nameof(AvBertModel))
+    {
+        ModelConfigChecks.Validate(model, data);
+        Config = model;
+        var t = model.Transformer;
+        HiddenSize = t.HiddenSize;
+
+        visual_cnn = new VisualResNet3D(model.Visual);
+        audio_cnn = new AudioResNet2D(model.Audio);
+        VisualFeatureDim = visual_cnn.OutputChannels;
+        AudioFeatureDim = audio_cnn.OutputChannels;
+        visual_projection = Linear(VisualFeatureDim, t.HiddenSize);
+        visual_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
+        audio_projection = Linear(AudioFeatureDim, t.HiddenSize);
+        audio_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
+        bos = new BosEmbeddings(t.HiddenSize, t.BosMeanPooling, t.LayerNormEps);
+        if (model.Fusion != Fusion.Early)
+        {
+            visual_embeddings = new ModalityEmbeddings(t);
+            audio_embeddings = new ModalityEmbeddings(t);
+        }
+        if (model.Fusion != Fusion.Late) multimodal_embeddings = new MultimodalEmbeddings(t);
+        RegisterComponents();
+
+        foreach (var (stackName, users, lowRank) in TransformerSharing.Plan(model))
+        {
+            var stack = new TransformerEncoder(t, lowRank);
+            register_module(stackName, stack);
+            stacks[stackName] = stack;
+            foreach (var user in users) transformers[user] = stack.For(user);
+        }
+        InitializeWeights();
+    }
+
+    public VisualResNet3D VisualCnn => visual_cnn;
+    public AudioResNet2D AudioCnn => audio_cnn;
+
+    /// <summary>The Transformers this fusion mode has: visual, audio, multimodal (mid); visual, audio (late); multimodal (early).</summary>
+    public IReadOnlyList<string> TransformerNames => transformers.Keys.ToList();
+
+    /// <summary>The registered weight stacks: "transformer" when shared across Transformers, else one per Transformer.</summary>
+    public IReadOnlyDictionary<string, TransformerEncoder> TransformerStacks => stacks;
+
+    /// <summary>[B, T, 3, F, H, W] → pooled visual CNN features [B, T, Cv].</summary>
+    public Tensor PoolVisual(Tensor clips)
+    {
+        long b = clips.shape[0], n = clips.shape[1];
+        var flat = clips.reshape([b * n, .. clips.shape[2..]]);
+        return visual_cnn.call(flat).view(b, n, -1);
+    }
+
+    /// <summary>[B, T, 1, FREQ, TIME] → pooled audio CNN features [B, T, Ca].</summary>
+    public Tensor PoolAudio(Tensor clips)
+    {
+        long b = clips.shape[0], n = clips.shape[1];
+        var flat = clips.reshape([b * n, .. clips.shape[2..]]);
+        return audio_cnn.call(flat).view(b, n, -1);
+    }
+
+    /// <summary>Pooled [B, T, Cv] → x^v = LayerNorm(Linear(pooled)) [B, T, D].</summary>
+    public Tensor ProjectVisual(Tensor pooled) => visual_norm.call(visual_projection.call(pooled));
+
+    /// <summary>Pooled [B, T, Ca] → x^a [B, T, D].</summary>
+    public Tensor ProjectAudio(Tensor pooled) => audio_norm.call(audio_projection.call(pooled));
+
+    /// <summary>[B, T, 3, F, H, W] → x^v [B, T, D] (CNN, pool, Linear, LayerNorm).</summary>
+    public Tensor EncodeVisual(Tensor clips) => ProjectVisual(PoolVisual(clips));
+
+    /// <summary>[B, T, 1, FREQ, TIME] → x^a [B, T, D].</summary>
+    public Tensor EncodeAudio(Tensor clips) => ProjectAudio(PoolAudio(clips));
+
+    /// <summary>x^v, x^a [B, T, D] → BOS + embeddings + Transformers per the fusion mode.</summary>
+    public ContextOutputs Contextualize(Tensor xv, Tensor xa)
+    {
+        var visualSeq = bos.Prepend(xv, Modality.Visual);      // [B, T+1, D]
+        var audioSeq = bos.Prepend(xa, Modality.Audio);
+        switch (Config.Fusion)
+        {
+            case Fusion.Early:
+                return new ContextOutputs(null, null, transformers[Multimodal].call(multimodal_embeddings!.call(visualSeq, audioSeq)));
+            case Fusion.Late:
+                return new ContextOutputs(transformers[Visual].call(visual_embeddings!.call(visualSeq)),
+                                          transformers[Audio].call(audio_embeddings!.call(audioSeq)), null);
+            default:
+                var yv = transformers[Visual].call(visual_embeddings!.call(visualSeq));
+                var ya = transformers[Audio].call(audio_embeddings!.call(audioSeq));
+                return new ContextOutputs(yv, ya, transformers[Multimodal].call(multimodal_embeddings!.call(yv, ya)));
+        }
+    }
+
+    /// <summary>visual [B, T, 3, F, H, W], audio [B, T, 1, FREQ, TIME] → everything, pooled CNN features included.</summary>
+    public override AvBertOutputs forward(Tensor visual, Tensor audio)
+    {
+        var vp = PoolVisual(visual);
+        var ap = PoolAudio(audio);
+        var xv = ProjectVisual(vp);
+        var xa = ProjectAudio(ap);
+        return new AvBertOutputs(vp, ap, xv, xa, Contextualize(xv, xa));
+    }
+
+    /// <summary>
+    /// Training-from-scratch initialisation, following the reference: convs Kaiming-normal (fan-out, ReLU), BN 1/0 with
+    /// the last BN of every residual branch 0 (when configured), linears and embeddings N(0, initializer_range) with zero
+    /// biases, LayerNorms 1/0, orthogonal parameters the Cayley (or Henaff) start with an identity base.
+    /// </summary>
+    public void InitializeWeights()
+    {
+        var t = Config.Transformer;
+        using var _ = no_grad();
+        foreach (var (_, m) in named_modules())
+        {
+            switch (m)
+            {
+                case Conv3d c: init.kaiming_normal_(c.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU); break;
+                case Conv2d c: init.kaiming_normal_(c.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU); break;
+                case BatchNorm3d bn: bn.weight!.fill_(1); bn.bias!.zero_(); break;
+                case BatchNorm2d bn: bn.weight!.fill_(1); bn.bias!.zero_(); break;
+                case LayerNorm ln: ln.weight!.fill_(1); ln.bias!.zero_(); break;
+                case Linear l:
+                    init.normal_(l.weight!, 0, t.InitializerRange);
+                    l.bias?.zero_();
+                    break;
+                case Embedding e: init.normal_(e.weight!, 0, t.InitializerRange); break;
+                case OrthogonalMatrix o: o.ResetParameters(t.OrthogonalInit); break;
+            }
+        }
+        foreach (var (_, m) in named_modules())
+        {
+            switch (m)
+            {
+                case ResNetBottleneck3D b when Config.Visual.ZeroInitFinalBn: b.FinalBn.weight!.zero_(); break;
+                case ResNetBasicBlock3D b when Config.Visual.ZeroInitFinalBn: b.FinalBn.weight!.zero_(); break;
+                case ResNetBottleneck2D b when Config.Audio.ZeroInitFinalBn: b.FinalBn.weight!.zero_(); break;
+                case ResNetBasicBlock2D b when Config.Audio.ZeroInitFinalBn: b.FinalBn.weight!.zero_(); break;
+            }
+        }
+    }
+}
+
+/// <summary>Which weight stacks exist and which Transformers run each (SPEC §6).</summary>
+public static class TransformerSharing
+{
+    /// <summary>The Transformers of a fusion mode, in the reference's index order (visual 0, audio 1, multimodal 2).</summary>
+    public static IReadOnlyList<string> TransformersOf(Fusion fusion) => fusion switch
+    {
+        Fusion.Early => [AvBertModel.Multimodal],
+        Fusion.Late => [AvBertModel.Visual, AvBertModel.Audio],
+        _ => [AvBertModel.Visual, AvBertModel.Audio, AvBertModel.Multimodal],
+    };
+
+    /// <summary>Name of the stack that holds a Transformer's own weights when nothing is shared across Transformers.</summary>
+    public static string OwnStackName(string transformer) => transformer + "_transformer";
+
+    /// <summary>The shared stack's name.</summary>
+    public const string SharedStackName = "transformer";
+
+    /// <summary>(stack name, Transformers using it, low-rank factorisation or null).</summary>
+    public static IEnumerable<(string Stack, IReadOnlyList<string> Users, LowRankOptions? LowRank)> Plan(ModelConfig model)
+    {
+        var t = model.Transformer;
+        var names = TransformersOf(model.Fusion);
+        LowRankOptions LowRank(IReadOnlyList<string> users) => new(t.Rank, users, t.OrthogonalMap, t.OrthogonalInit);
+        switch (t.ShareAcrossTransformers)
+        {
+            case CrossTransformerSharing.All when names.Count > 1:
+                yield return (SharedStackName, names, null);
+                break;
+            case CrossTransformerSharing.Partial when names.Count > 1:
+                yield return (SharedStackName, names, LowRank(names));
+                break;
+            default:
+                bool factorised = t.ShareAcrossTransformers is CrossTransformerSharing.Partial or CrossTransformerSharing.LowRank;
+                foreach (var n in names) yield return (OwnStackName(n), [n], factorised ? LowRank([n]) : null);
+                break;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch.nn;
+using static TorchSharp.torch;
+
+namespace AvBert.Model;
+
+/// <summary>
+/// An O×O orthogonal matrix trained by autograd through a free parameter (SPEC §6):
+/// Σ = base · map(S − Sᵀ), S = the strict upper triangle of <c>a</c>, map = matrix exponential (default) or the Cayley
+/// map (I+X)⁻¹(I−X). <c>base</c> is a buffer (the identity unless a checkpoint brings another one), so Σ stays exactly
+/// orthogonal whatever the optimiser does to <c>a</c>.
+/// </summary>
+public sealed class OrthogonalMatrix : Module
+{
+    readonly Parameter a;      // [O, O] free parameter; only its strict upper triangle is used
+    readonly Tensor @base;     // [O, O] buffer
+    readonly OrthogonalMap map;
+
+    public int Size { get; }
+
+    public OrthogonalMatrix(int size, OrthogonalMap map = OrthogonalMap.Expm, OrthogonalInit init = OrthogonalInit.Cayley)
+        : base(nameof(OrthogonalMatrix))
+    {
+        Size = size;
+        this.map = map;
+        a = new Parameter(zeros(size, size));
+        @base = eye(size);
+        register_parameter("a", a);
+        register_buffer("base", @base);
+        ResetParameters(init);
+    }
+
+    public Parameter A => a;
+
+    /// <summary>
+    /// Block-diagonal skew-symmetric start: the first super-diagonal gets d at every other entry (and −d mirrored),
+    /// d = −tan(θ/2), θ ~ U(0, π/2) ("cayley") or d = θ ~ U(−π, π) ("henaff"); everything else zero.
+    /// </summary>
+    public void ResetParameters(OrthogonalInit init)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        int n = Size, pairs = n / 2;
+        var values = init switch
+        {
+            OrthogonalInit.Cayley => -tan(rand(pairs, dtype: float64) * (Math.PI / 2) / 2),
+            OrthogonalInit.Henaff => (rand(pairs, dtype: float64) * 2 - 1) * Math.PI,
+            _ => throw new ArgumentOutOfRangeException(nameof(init)),
+        };
+        var start = zeros(n, n, dtype: float64);
+        for (int k = 0; k < pairs; k++)
+        {
+            double d = values[k].item<double>();
+            start[2 * k, 2 * k + 1] = d;
+            start[2 * k + 1, 2 * k] = -d;
+        }
+        a.copy_(start.to(a.dtype));
+        @base.copy_(eye(n, dtype: @base.dtype, device: @base.device));
+    }
+
+    /// <summary>Σ [O, O], differentiable with respect to <c>a</c>.</summary>
+    public Tensor forward()
+    {
+        using var scope = NewDisposeScope();
+        var upper = a.triu(1);
+        var skew = upper - upper.t();
+        Tensor rotation = map switch
+        {
+            OrthogonalMap.Expm => linalg.matrix_exp(skew),
+            OrthogonalMap.Cayley => CayleyMap(skew),
+            _ => throw new InvalidOperationException(),
+        };
+        return @base.mm(rotation).MoveToOuterDisposeScope();
+    }
+
+    static Tensor CayleyMap(Tensor skew)
+    {
+        var id = eye(skew.shape[0], dtype: skew.dtype, device: skew.device);
+        return linalg.solve(id + skew, id - skew);
+    }
+}

@@ -1,0 +1,340 @@
+using System.Globalization;
+using AvBert.Config;
+using AvBert.Runtime;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace AvBert.Model.Reference;
+
+/// <summary>An authors' config mapped onto ours, with what could not be carried over.</summary>
+public sealed record ReferenceConfigConversion(AvBertConfig Config, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// Reads the authors' yacs YAML (RESNET.*, AUDIO_RESNET.*, MODEL.*, TRANSFORMER.*, DATA.*, ...; the keys of their
+/// code/config.py) and maps the parts that shape the model and its inputs onto <see cref="AvBertConfig"/>. Keys the
+/// reference does not know give a warning; values the reference's model code would reject give a <see cref="ConfigError"/>.
+/// </summary>
+public static class ReferenceConfig
+{
+    /// <summary>Every key of the reference's defaults (code/config.py), by section; "" = top level.</summary>
+    static readonly Dictionary<string, string[]> KnownKeys = new()
+    {
+        [""] = ["NUM_GPUS", "NUM_SHARDS", "SHARD_ID", "DATASET_ROOT", "DATASET_DIR", "OUTPUT_ROOT", "SAVE_DIR", "LOG_DIR",
+                "RNG_SEED", "LOG_PERIOD", "DIST_INIT_METHOD", "DIST_BACKEND"],
+        ["BN"] = ["WEIGHT_DECAY"],
+        ["PRETRAIN"] = ["CHECKPOINT_FILE_PATH"],
+        ["TRAIN"] = ["ENABLE", "DATASET", "DATASET_SPLIT", "NUM_SAMPLES", "BATCH_SIZE", "EVAL_PERIOD", "TEST_PERIOD",
+                     "SAVE_EVERY_EPOCH", "CHECKPOINT_FILE_PATH", "PREEMPTIBLE"],
+        ["VAL"] = ["ENABLE", "DATASET", "DATASET_SPLIT"],
+        ["TEST"] = ["ENABLE", "DATASET", "DATASET_SPLIT", "BATCH_SIZE", "CHECKPOINT_FILE_PATH", "NUM_SAMPLES",
+                    "NUM_ENSEMBLE_VIEWS", "NUM_SPATIAL_CROPS"],
+        ["VIS"] = ["ARCH", "MODEL_NAME"],
+        ["RESNET"] = ["TRANS_FUNC", "NUM_GROUPS", "WIDTH_PER_GROUP", "INPLACE_RELU", "STRIDE_1X1", "DEPTH",
+                      "NUM_BLOCK_TEMP_KERNEL", "SPATIAL_STRIDES", "SPATIAL_DILATIONS"],
+        ["AUD"] = ["ARCH", "MODEL_NAME"],
+        ["AUDIO_RESNET"] = ["TRANS_FUNC", "NUM_GROUPS", "WIDTH_PER_GROUP", "INPLACE_RELU", "STRIDE_1X1", "DEPTH", "STRIDES", "DILATIONS"],
+        ["MODEL"] = ["TASK", "DOWNSTREAM_FUSION", "FC_INIT_STD", "ZERO_INIT_FINAL_BN", "EPSILON", "MOMENTUM", "NUM_CLASSES",
+                     "DROPOUT_RATE", "POOLING", "LOSS_FUNC", "MARGIN", "HEAD_ACT", "ARCH", "FUSION", "USE_TRANSFORMER"],
+        ["TRANSFORMER"] = ["ATTENTION_PROBS_DROPOUT_PROB", "HIDDEN_ACT", "HIDDEN_DROPOUT_PROB", "HIDDEN_SIZE", "INITIALIZER_RANGE",
+                           "INTERMEDIATE_SIZE", "MAX_POSITION_EMBEDDINGS", "NUM_ATTENTION_HEADS", "NUM_HIDDEN_LAYERS",
+                           "NUM_HIDDEN_GROUPS", "NET_STRUCTURE_TYPE", "GAP_SIZE", "NUM_MEMORY_BLOCKS", "INNER_GROUP_NUM",
+                           "DOWN_SCALE_FACTOR", "TYPE_VOCAB_SIZE", "OUTPUT_HIDDEN_STATES", "USE_MEAN_POOLING",
+                           "SHARING_ACROSS_LAYERS", "SHARING_ACROSS_MODELS", "USE_DECOMPOSITION", "ORTHOGONAL_SIZE",
+                           "ORTHOGONAL_MODE", "ORTHOGONAL_INIT", "ORTHOGONAL_K"],
+        ["DATA"] = ["CROP_SIZE", "NUM_FRAMES", "SAMPLING_RATE", "TARGET_FPS", "INPUT_CHANNEL_NUM", "MEAN", "STD",
+                    "TRAIN_CROP_SIZE", "TRAIN_JITTER_SCALES", "TEST_CROP_SIZE", "CLIP_DURATION", "TARGET_AUDIO_RATE",
+                    "AUDIO_FREQUENCY", "AUDIO_TIME", "FREQUENCY_MASK_RATE", "TIME_MASK_RATE", "ENSEMBLE_METHOD",
+                    "TRANSFORMATIONS", "SEQUENCE_LENGTH"],
+        ["SOLVER"] = ["BASE_LR", "FINETUNE_LR", "PROTOCOL", "LR_POLICY", "MAX_EPOCH", "NUM_STEPS", "MOMENTUM", "DAMPENING",
+                      "NESTEROV", "USE_AMSGRAD", "WEIGHT_DECAY", "FINETUNE_WEIGHT_DECAY", "WARMUP_START_LR",
+                      "WARMUP_START_FINETUNE_LR", "WARMUP_STEPS", "WARMUP_EPOCHS", "WARMUP_PROPORTION", "OPTIMIZING_METHOD"],
+        ["DATA_LOADER"] = ["NUM_WORKERS", "PIN_MEMORY"],
+    };
+
+    public static ReferenceConfigConversion Load(string path)
+    {
+        if (!File.Exists(path)) throw new UserError($"--reference-config {path}: file not found.");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static ReferenceConfigConversion Parse(string yaml, string source)
+    {
+        var values = Flatten(ParseYaml(yaml, source), source);
+        var warnings = new List<string>();
+        foreach (var key in values.Keys.Where(k => !IsKnown(k)).OrderBy(k => k))
+            warnings.Add($"{source}: unknown key '{key}' (not in the reference's config.py); ignored.");
+        var r = new Reader(values, source);
+
+        // Checks the reference's model code makes (asserts, registry lookups).
+        r.Require("VIS.ARCH", "resnet", "resnet");
+        r.Require("VIS.MODEL_NAME", "ResNet", "ResNet (the single-pathway 3D ResNet)");
+        r.Require("AUD.ARCH", "resnet", "resnet");
+        r.Require("AUD.MODEL_NAME", "AudioResNet", "AudioResNet");
+        r.Require("MODEL.ARCH", "visual_audio", "visual_audio (AVBERT.NET builds the audio-visual model only)");
+        var inputChannels = r.IntList("DATA.INPUT_CHANNEL_NUM", [3]);
+        if (inputChannels.Length != 1 || inputChannels[0] != 3)
+            throw new ConfigError($"{source}: 'DATA.INPUT_CHANNEL_NUM: [{string.Join(", ", inputChannels)}]' is not supported; expected [3] (RGB).");
+
+        double eps = r.Double("MODEL.EPSILON", 1e-5), momentum = r.Double("MODEL.MOMENTUM", 0.1);
+        bool zeroInit = r.Bool("MODEL.ZERO_INIT_FINAL_BN", true);
+
+        var visualBlocks = r.Depth("RESNET.DEPTH");
+        var visual = new VisualCnnConfig
+        {
+            StageBlocks = visualBlocks,
+            Block = r.Block("RESNET.TRANS_FUNC"),
+            WidthPerGroup = r.Int("RESNET.WIDTH_PER_GROUP", 64),
+            NumGroups = r.Int("RESNET.NUM_GROUPS", 1),
+            TemporalKernels = [1, 1, 3, 3],                          // VIS.ARCH resnet
+            TemporalKernelBlocks = r.PerStage("RESNET.NUM_BLOCK_TEMP_KERNEL", [3, 4, 6, 3]),
+            SpatialStrides = r.PerStage("RESNET.SPATIAL_STRIDES", [1, 2, 2, 2]),
+            SpatialDilations = r.PerStage("RESNET.SPATIAL_DILATIONS", [1, 1, 1, 1]),
+            StrideOnFirstConv = r.Bool("RESNET.STRIDE_1X1", false),
+            StemTemporalKernel = 5,
+            StemSpatialKernel = 7,
+            BnEps = eps, BnMomentum = momentum, ZeroInitFinalBn = zeroInit,
+        };
+        for (int s = 0; s < 4; s++)
+            if (visual.TemporalKernelBlocks[s] > visualBlocks[s])
+                throw new ConfigError($"{source}: 'RESNET.NUM_BLOCK_TEMP_KERNEL' stage {s + 1} is {visual.TemporalKernelBlocks[s]}, " +
+                                      $"more than that stage's {visualBlocks[s]} blocks (RESNET.DEPTH); the reference asserts this.");
+        // All blocks use the temporal kernel: store the short form.
+        if (visual.TemporalKernelBlocks.SequenceEqual(visualBlocks)) visual = visual with { TemporalKernelBlocks = [] };
+
+        var audio = new AudioCnnConfig
+        {
+            StageBlocks = r.Depth("AUDIO_RESNET.DEPTH"),
+            Block = r.Block("AUDIO_RESNET.TRANS_FUNC"),
+            WidthPerGroup = r.Int("AUDIO_RESNET.WIDTH_PER_GROUP", 32),
+            NumGroups = r.Int("AUDIO_RESNET.NUM_GROUPS", 1),
+            Strides = r.IntList("AUDIO_RESNET.STRIDES", [2, 2, 2, 2], length: 4),
+            Dilations = r.IntList("AUDIO_RESNET.DILATIONS", [1, 1, 1, 1], length: 4),
+            StrideOnFirstConv = r.Bool("AUDIO_RESNET.STRIDE_1X1", false),
+            StemKernel = 9,
+            SeparableStages = [true, true, false, false],
+            BnEps = eps, BnMomentum = momentum, ZeroInitFinalBn = zeroInit,
+        };
+
+        var fusion = r.String("MODEL.FUSION", "mid") switch
+        {
+            "early" => Fusion.Early,
+            "mid" => Fusion.Mid,
+            "late" => Fusion.Late,
+            var f => throw new ConfigError($"{source}: 'MODEL.FUSION: {f}' is not supported by the reference; expected early, mid or late."),
+        };
+        bool acrossModels = r.Bool("TRANSFORMER.SHARING_ACROSS_MODELS", true);
+        bool decomposition = r.Bool("TRANSFORMER.USE_DECOMPOSITION", true);
+        var sharing = (acrossModels, decomposition) switch
+        {
+            (true, true) => CrossTransformerSharing.Partial,
+            (true, false) => CrossTransformerSharing.All,
+            (false, true) => CrossTransformerSharing.LowRank,
+            (false, false) => CrossTransformerSharing.None,
+        };
+        if (fusion == Fusion.Early && decomposition)
+            warnings.Add($"{source}: early fusion with TRANSFORMER.USE_DECOMPOSITION: the reference builds one factor set but looks up " +
+                         "set 2 at run time (it cannot run this model); converted with its one factor set.");
+        var mode = r.String("TRANSFORMER.ORTHOGONAL_MODE", "static");
+        var map = mode switch
+        {
+            "static" => OrthogonalMap.Expm,
+            "dtriv" => OrthogonalMap.Expm,
+            "cayley" => OrthogonalMap.Cayley,
+            _ => throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_MODE: {mode}' is not supported by the reference; expected static, dtriv or cayley."),
+        };
+        if (mode == "dtriv")
+            warnings.Add($"{source}: TRANSFORMER.ORTHOGONAL_MODE dtriv: Σ = base·expm(S−Sᵀ) is converted exactly (forward is identical); " +
+                         "its periodic re-basing during training is not reproduced (training continues as 'static').");
+        var orthoInit = r.String("TRANSFORMER.ORTHOGONAL_INIT", "cayley") switch
+        {
+            "cayley" => OrthogonalInit.Cayley,
+            "henaff" => OrthogonalInit.Henaff,
+            var i => throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_INIT: {i}' is not supported by the reference; expected cayley or henaff."),
+        };
+        var act = r.String("TRANSFORMER.HIDDEN_ACT", "gelu");
+        if (!Activations.Names.Contains(act))
+            throw new ConfigError($"{source}: 'TRANSFORMER.HIDDEN_ACT: {act}' is not an activation of the reference; expected one of {string.Join(", ", Activations.Names)}.");
+        if (r.Bool("TRANSFORMER.OUTPUT_HIDDEN_STATES", false))
+            warnings.Add($"{source}: TRANSFORMER.OUTPUT_HIDDEN_STATES only adds outputs; ignored.");
+
+        var transformer = new TransformerConfig
+        {
+            HiddenSize = r.Int("TRANSFORMER.HIDDEN_SIZE", 768),
+            NumHeads = r.Int("TRANSFORMER.NUM_ATTENTION_HEADS", 12),
+            IntermediateSize = r.Int("TRANSFORMER.INTERMEDIATE_SIZE", 3072),
+            NumLayers = r.Int("TRANSFORMER.NUM_HIDDEN_LAYERS", 6),
+            HiddenAct = act,
+            HiddenDropout = r.Double("TRANSFORMER.HIDDEN_DROPOUT_PROB", 0.1),
+            AttentionDropout = r.Double("TRANSFORMER.ATTENTION_PROBS_DROPOUT_PROB", 0.1),
+            LayerNormEps = 1e-12,                                    // fixed in the reference's Albert/BertConfig
+            MaxPositions = r.Int("TRANSFORMER.MAX_POSITION_EMBEDDINGS", 22),
+            TypeVocabSize = r.Int("TRANSFORMER.TYPE_VOCAB_SIZE", 2),
+            InitializerRange = r.Double("TRANSFORMER.INITIALIZER_RANGE", 0.02),
+            ShareAcrossLayers = r.Bool("TRANSFORMER.SHARING_ACROSS_LAYERS", true),
+            NumLayerGroups = r.Int("TRANSFORMER.NUM_HIDDEN_GROUPS", 1),
+            InnerLayersPerGroup = r.Int("TRANSFORMER.INNER_GROUP_NUM", 1),
+            ShareAcrossTransformers = sharing,
+            Rank = r.Int("TRANSFORMER.ORTHOGONAL_SIZE", 128),
+            OrthogonalMap = map,
+            OrthogonalInit = orthoInit,
+            BosMeanPooling = r.Bool("TRANSFORMER.USE_MEAN_POOLING", false),
+        };
+        if (!transformer.ShareAcrossLayers)      // BERT layers: the ALBERT group settings do not apply
+            transformer = transformer with { NumLayerGroups = 1, InnerLayersPerGroup = 1 };
+
+        var defaults = new DataConfig();
+        var data = new DataConfig
+        {
+            NumFrames = r.Int("DATA.NUM_FRAMES", 32),
+            SamplingRate = r.Int("DATA.SAMPLING_RATE", 2),
+            TargetFps = r.Int("DATA.TARGET_FPS", 30),
+            SequenceLength = r.Int("DATA.SEQUENCE_LENGTH", 10),
+            TrainCropSize = r.Int("DATA.TRAIN_CROP_SIZE", 112),
+            TestCropSize = r.Int("DATA.TEST_CROP_SIZE", 128),
+            TrainJitterScales = r.IntList("DATA.TRAIN_JITTER_SCALES", [128, 160], length: 2),
+            TestSpatialCrops = r.Int("TEST.NUM_SPATIAL_CROPS", 3),
+            Mean = r.DoubleList("DATA.MEAN", defaults.Mean, 3),
+            Std = r.DoubleList("DATA.STD", defaults.Std, 3),
+            AudioSampleRate = r.Int("DATA.TARGET_AUDIO_RATE", 44100),
+            AudioFrequency = r.Int("DATA.AUDIO_FREQUENCY", 80),
+            AudioTime = r.Int("DATA.AUDIO_TIME", 128),
+            FrequencyMaskRate = r.Double("DATA.FREQUENCY_MASK_RATE", 0.05),
+            TimeMaskRate = r.Double("DATA.TIME_MASK_RATE", 0.05),
+        };
+        var config = new AvBertConfig
+        {
+            Model = new ModelConfig { Visual = visual, Audio = audio, Transformer = transformer, Fusion = fusion },
+            Data = data,
+        };
+        ConfigValidator.Validate(config, $"{source} (as converted)");
+        return new ReferenceConfigConversion(config, warnings);
+    }
+
+    static bool IsKnown(string dotted)
+    {
+        int dot = dotted.IndexOf('.');
+        var (section, key) = dot < 0 ? ("", dotted) : (dotted[..dot], dotted[(dot + 1)..]);
+        return KnownKeys.TryGetValue(section, out var keys) && keys.Contains(key);
+    }
+
+    static YamlMappingNode ParseYaml(string yaml, string source)
+    {
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            if (stream.Documents.Count == 0) return new YamlMappingNode();
+            return stream.Documents[0].RootNode as YamlMappingNode
+                   ?? throw new ConfigError($"{source}: the top level must be a mapping of sections (RESNET:, TRANSFORMER:, ...).");
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigError($"{source}: not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}");
+        }
+    }
+
+    static Dictionary<string, YamlNode> Flatten(YamlMappingNode root, string source)
+    {
+        var result = new Dictionary<string, YamlNode>();
+        foreach (var (k, v) in root.Children)
+        {
+            var section = ((YamlScalarNode)k).Value!;
+            if (v is YamlMappingNode m)
+                foreach (var (kk, vv) in m.Children) result[$"{section}.{((YamlScalarNode)kk).Value}"] = vv;
+            else result[section] = v;
+        }
+        return result;
+    }
+
+    /// <summary>Typed access to the flattened keys, with errors that name the key and the value.</summary>
+    sealed class Reader(Dictionary<string, YamlNode> values, string source)
+    {
+        string? Scalar(string key) => values.TryGetValue(key, out var n) ? (n as YamlScalarNode)?.Value
+            ?? throw Bad(key, n.ToString(), "a single value") : null;
+
+        ConfigError Bad(string key, string value, string expected) => new($"{source}: '{key}: {value}' is not valid; expected {expected}.");
+
+        public int Int(string key, int fallback)
+        {
+            var s = Scalar(key);
+            if (s is null) return fallback;
+            return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw Bad(key, s, "an integer");
+        }
+
+        public double Double(string key, double fallback)
+        {
+            var s = Scalar(key);
+            if (s is null) return fallback;
+            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw Bad(key, s, "a number");
+        }
+
+        public bool Bool(string key, bool fallback)
+        {
+            var s = Scalar(key);
+            if (s is null) return fallback;
+            return s.ToLowerInvariant() switch
+            {
+                "true" or "yes" or "on" => true,
+                "false" or "no" or "off" => false,
+                _ => throw Bad(key, s, "true or false"),
+            };
+        }
+
+        public string String(string key, string fallback) => Scalar(key) ?? fallback;
+
+        public void Require(string key, string expected, string description)
+        {
+            var s = String(key, expected);
+            if (s != expected) throw new ConfigError($"{source}: '{key}: {s}' is not supported; expected {description}.");
+        }
+
+        public int[] IntList(string key, int[] fallback, int? length = null)
+        {
+            if (!values.TryGetValue(key, out var n)) return fallback;
+            if (n is not YamlSequenceNode seq) throw Bad(key, n.ToString(), "a list of integers");
+            var result = seq.Children.Select(c => c is YamlScalarNode sc && int.TryParse(sc.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)
+                ? v : throw Bad(key, n.ToString(), "a list of integers")).ToArray();
+            if (length is int l && result.Length != l) throw Bad(key, n.ToString(), $"a list of {l} integers");
+            return result;
+        }
+
+        public double[] DoubleList(string key, double[] fallback, int length)
+        {
+            if (!values.TryGetValue(key, out var n)) return fallback;
+            if (n is not YamlSequenceNode seq || seq.Children.Count != length) throw Bad(key, n.ToString(), $"a list of {length} numbers");
+            return seq.Children.Select(c => c is YamlScalarNode sc && double.TryParse(sc.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
+                ? v : throw Bad(key, n.ToString(), $"a list of {length} numbers")).ToArray();
+        }
+
+        /// <summary>A per-stage list, written [[a], [b], [c], [d]] (one entry per pathway) or [a, b, c, d].</summary>
+        public int[] PerStage(string key, int[] fallback)
+        {
+            if (!values.TryGetValue(key, out var n)) return fallback;
+            if (n is YamlSequenceNode seq && seq.Children.Count == 4)
+            {
+                var result = new int[4];
+                for (int i = 0; i < 4; i++)
+                {
+                    var item = seq.Children[i] is YamlSequenceNode inner && inner.Children.Count == 1 ? inner.Children[0] : seq.Children[i];
+                    if (item is not YamlScalarNode sc || !int.TryParse(sc.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result[i]))
+                        throw Bad(key, n.ToString(), "4 stages of one pathway, like [[1], [2], [2], [2]]");
+                }
+                return result;
+            }
+            throw Bad(key, n.ToString(), "4 stages of one pathway, like [[1], [2], [2], [2]]");
+        }
+
+        public int[] Depth(string key)
+        {
+            int depth = Int(key, 50);
+            return ResNetWidths.StageBlocksForDepth(depth) ?? throw new ConfigError($"{source}: '{key}: {depth}' is not a depth of the reference; expected 18, 34, 50 or 101.");
+        }
+
+        public ResNetBlock Block(string key) => String(key, "bottleneck_transform") switch
+        {
+            "bottleneck_transform" => ResNetBlock.Bottleneck,
+            "basic_transform" => ResNetBlock.Basic,
+            var s => throw new ConfigError($"{source}: '{key}: {s}' is not supported by the reference; expected bottleneck_transform or basic_transform."),
+        };
+    }
+}

@@ -1,0 +1,159 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AvBert.Model;
+
+/// <summary>
+/// The visual CNN (SPEC §2): a single-pathway 3D ResNet. Stem = conv (5×7×7, stride 2 in time and space) → BN → ReLU →
+/// max-pool (1×3×3, spatial stride 2); four residual stages; global average pool.
+/// [N, 3, F, H, W] → [N, C] (C = 2048 for ResNet-50; 32×112×112 clips give a 2048×16×4×4 map before the pool).
+/// </summary>
+public sealed class VisualResNet3D : Module<Tensor, Tensor>
+{
+    readonly VisualStem stem;
+    readonly ModuleList<Module<Tensor, Tensor>> stage1, stage2, stage3, stage4;
+
+    /// <summary>Channels of the pooled feature.</summary>
+    public int OutputChannels { get; }
+
+    public VisualResNet3D(VisualCnnConfig c, int inputChannels = 3) : base(nameof(VisualResNet3D))
+    {
+        int w = c.WidthPerGroup;
+        stem = new VisualStem(inputChannels, w, c.StemTemporalKernel, c.StemSpatialKernel, c.BnEps, c.BnMomentum);
+        var stages = new ModuleList<Module<Tensor, Tensor>>[4];
+        for (int s = 0; s < 4; s++)
+        {
+            var stage = new ModuleList<Module<Tensor, Tensor>>();
+            int withKernel = c.TemporalKernelBlocks.Length == 0 ? c.StageBlocks[s] : c.TemporalKernelBlocks[s];
+            for (int b = 0; b < c.StageBlocks[s]; b++)
+            {
+                var o = new ResBlockOptions(
+                    In: b == 0 ? ResNetWidths.StageIn(c.Block, w, s) : ResNetWidths.StageOut(c.Block, w, s),
+                    Out: ResNetWidths.StageOut(c.Block, w, s),
+                    Inner: ResNetWidths.StageInner(w, c.NumGroups, s),
+                    TemporalKernel: b < withKernel ? c.TemporalKernels[s] : 1,
+                    Stride: b == 0 ? c.SpatialStrides[s] : 1,
+                    Dilation: c.SpatialDilations[s],
+                    Groups: c.NumGroups,
+                    StrideOnFirstConv: c.StrideOnFirstConv,
+                    Separable: false,
+                    BnEps: c.BnEps, BnMomentum: c.BnMomentum);
+                stage.Add(c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck3D(o) : new ResNetBasicBlock3D(o));
+            }
+            stages[s] = stage;
+        }
+        (stage1, stage2, stage3, stage4) = (stages[0], stages[1], stages[2], stages[3]);
+        OutputChannels = ResNetWidths.FeatureDim(c.Block, w);
+        RegisterComponents();
+    }
+
+    /// <summary>The last stage's feature map [N, C, F', H', W'] (before pooling).</summary>
+    public Tensor FeatureMap(Tensor clips)
+    {
+        var x = stem.call(clips);
+        foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
+            foreach (var block in stage) x = block.call(x);
+        return x;
+    }
+
+    /// <summary>[N, 3, F, H, W] → pooled [N, C].</summary>
+    public override Tensor forward(Tensor clips)
+    {
+        using var scope = NewDisposeScope();
+        return FeatureMap(clips).mean([2L, 3L, 4L]).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Conv (T×k×k, stride 2 in time and space) → BN → ReLU → max-pool (1×3×3, spatial stride 2).</summary>
+public sealed class VisualStem : Module<Tensor, Tensor>
+{
+    readonly Conv3d conv;
+    readonly BatchNorm3d bn;
+
+    public VisualStem(int inChannels, int outChannels, int temporalKernel, int spatialKernel, double eps, double momentum)
+        : base(nameof(VisualStem))
+    {
+        conv = Conv3d(inChannels, outChannels, (temporalKernel, spatialKernel, spatialKernel), stride: (2, 2, 2),
+                      padding: (temporalKernel / 2, spatialKernel / 2, spatialKernel / 2), bias: false);
+        bn = BatchNorm3d(outChannels, eps, momentum);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) =>
+        functional.max_pool3d(functional.relu(bn.call(conv.call(x))), [1, 3, 3], [1, 2, 2], [0, 1, 1]);
+}
+
+/// <summary>3D bottleneck: T×1×1 → BN → ReLU → 1×3×3 → BN → ReLU → 1×1×1 → BN, plus the (projected) input, → ReLU.</summary>
+public sealed class ResNetBottleneck3D : Module<Tensor, Tensor>
+{
+    readonly Conv3d conv1, conv2, conv3;
+    readonly BatchNorm3d bn1, bn2, bn3;
+    readonly Conv3d? shortcut_conv;
+    readonly BatchNorm3d? shortcut_bn;
+
+    public ResNetBottleneck3D(ResBlockOptions o) : base(nameof(ResNetBottleneck3D))
+    {
+        var (s1, s3) = o.StrideOnFirstConv ? (o.Stride, 1) : (1, o.Stride);
+        conv1 = Conv3d(o.In, o.Inner, (o.TemporalKernel, 1, 1), stride: (1, s1, s1), padding: (o.TemporalKernel / 2, 0, 0), bias: false);
+        bn1 = BatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
+        conv2 = Conv3d(o.Inner, o.Inner, (1, 3, 3), stride: (1, s3, s3), padding: (0, o.Dilation, o.Dilation),
+                       dilation: (1, o.Dilation, o.Dilation), groups: o.Groups, bias: false);
+        bn2 = BatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
+        conv3 = Conv3d(o.Inner, o.Out, (1, 1, 1), bias: false);
+        bn3 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        if (o.ProjectShortcut)
+        {
+            shortcut_conv = Conv3d(o.In, o.Out, (1, 1, 1), stride: (1, o.Stride, o.Stride), bias: false);
+            shortcut_bn = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The BN closing the residual branch (zero-initialised when training from scratch).</summary>
+    public BatchNorm3d FinalBn => bn3;
+
+    public override Tensor forward(Tensor x)
+    {
+        var h = functional.relu(bn1.call(conv1.call(x)));
+        h = functional.relu(bn2.call(conv2.call(h)));
+        h = bn3.call(conv3.call(h));
+        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
+        return functional.relu(skip + h);
+    }
+}
+
+/// <summary>3D basic block: T×3×3 → BN → ReLU → 1×3×3 → BN, plus the (projected) input, → ReLU.</summary>
+public sealed class ResNetBasicBlock3D : Module<Tensor, Tensor>
+{
+    readonly Conv3d conv1, conv2;
+    readonly BatchNorm3d bn1, bn2;
+    readonly Conv3d? shortcut_conv;
+    readonly BatchNorm3d? shortcut_bn;
+
+    public ResNetBasicBlock3D(ResBlockOptions o) : base(nameof(ResNetBasicBlock3D))
+    {
+        conv1 = Conv3d(o.In, o.Out, (o.TemporalKernel, 3, 3), stride: (1, o.Stride, o.Stride), padding: (o.TemporalKernel / 2, 1, 1), bias: false);
+        bn1 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        conv2 = Conv3d(o.Out, o.Out, (1, 3, 3), padding: (0, 1, 1), bias: false);
+        bn2 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        if (o.ProjectShortcut)
+        {
+            shortcut_conv = Conv3d(o.In, o.Out, (1, 1, 1), stride: (1, o.Stride, o.Stride), bias: false);
+            shortcut_bn = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        }
+        RegisterComponents();
+    }
+
+    public BatchNorm3d FinalBn => bn2;
+
+    public override Tensor forward(Tensor x)
+    {
+        var h = functional.relu(bn1.call(conv1.call(x)));
+        h = bn2.call(conv2.call(h));
+        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
+        return functional.relu(skip + h);
+    }
+}
