@@ -9,6 +9,7 @@ return args.FirstOrDefault() switch
     "model" => ModelBench.Run(args[1..]),
     "decode" => DecodeBench.Run(args[1..]),
     "loader" => LoaderBench.Run(args[1..]),
+    "pretrain" => PretrainBench.Run(args[1..]),
     _ => Usage(),
 };
 
