@@ -1,13 +1,20 @@
-// Benchmarks, one file per area; the first argument picks one: dotnet run -c Release --project bench/AvBert.Bench -- <name> [options]
+using AvBert.Bench;
+using AvBert.Runtime;
+
+// Benchmarks, one file per area, dispatched by the first argument:
+//   dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
+TorchRuntime.Initialize();
 return args.FirstOrDefault() switch
 {
-    "decode" => AvBert.Bench.DecodeBench.Run(args[1..]),
-    "loader" => AvBert.Bench.LoaderBench.Run(args[1..]),
+    "model" => ModelBench.Run(args[1..]),
+    "decode" => DecodeBench.Run(args[1..]),
+    "loader" => LoaderBench.Run(args[1..]),
+    "pretrain" => PretrainBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AvBert.Bench <decode|loader> [options]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain");
     return 2;
 }

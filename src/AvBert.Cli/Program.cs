@@ -12,6 +12,7 @@ foreach (var command in new[]
     ConvertCommand.Build(),
     ForwardCommand.Build(),
     InspectCommand.Build(),
+    PretrainCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.
