@@ -6,6 +6,7 @@ using AvBert.Runtime;
 TorchRuntime.Initialize();
 return args.FirstOrDefault() switch
 {
+    "model" => ModelBench.Run(args[1..]),
     "decode" => DecodeBench.Run(args[1..]),
     "loader" => LoaderBench.Run(args[1..]),
     "pretrain" => PretrainBench.Run(args[1..]),
@@ -14,6 +15,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: decode, loader, pretrain");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain");
     return 2;
 }

@@ -32,13 +32,15 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
 /// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
-/// their union (then sliced); clips spread over longer videos are decoded one seek each. Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
-/// one window at a time. A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
+/// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
+/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>
 public sealed class ClipReader
 {
-    public const double WholeAudioSeconds = 120;
+    /// <summary>Audio ranges up to this many seconds are decoded whole, then windowed; longer ones window by window.</summary>
+    public double WholeAudioSeconds { get; init; } = 120;
     /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
     public double UnionDecodeMaxSeconds { get; init; } = 30;
     readonly DataConfig _data;
@@ -120,11 +122,9 @@ public sealed class ClipReader
                 long total = (long)Math.Round(seconds * sr);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
                 windows = new float[(long)T * W];
+                var decoded = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
                 for (int k = 0; k < T; k++)
-                {
-                    var w = AudioDecoder.Decode(path, rangeStart + (double)audioStarts[k] / sr, (double)W / sr, sr, ct);
-                    w.AsSpan(0, Math.Min(W, w.Length)).CopyTo(windows.AsSpan(k * W, W));
-                }
+                    decoded[k].Samples.AsSpan(0, Math.Min(W, decoded[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
             }
             ct.ThrowIfCancellationRequested();
             audio = _logMel.Compute(windows, T, W);                              // [T, FREQ, TIME]
@@ -169,11 +169,10 @@ public sealed class ClipReader
             }
             return used;
         }
+        // Clips spread over a long video: one FFmpeg run that seeks to each group of nearby clips.
+        var clips = VideoDecoder.DecodeClips(path, starts, F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
         for (int k = 0; k < T; k++)
-        {
-            var frames = VideoDecoder.DecodeFrames(path, starts[k], F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
-            _transform.Apply(frames, F, view, dst.AsSpan(k * clipFloats, clipFloats));
-        }
+            _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
         return starts;
     }
 }

@@ -187,4 +187,17 @@ public class VideoSequenceDatasetTests(DatasetMedia media) : IClassFixture<Datas
         Assert.Equal((1, 9, 2), ds.ViewOf(59));
         Assert.Equal(media.Red, ds.PathOf(30));
     }
+
+    [Fact]
+    public void Long_audio_read_window_by_window_equals_the_whole_track_cut_into_windows()
+    {
+        var whole = new ClipReader(Tiny, Modalities.Audio);
+        var windowed = new ClipReader(Tiny, Modalities.Audio) { WholeAudioSeconds = 0 };
+        var request = new ClipRequest([0, 0.4, 1], SampleMode.Test);
+        var a = whole.Read(media.Wav, request, null, null, default);
+        var b = windowed.Read(media.Wav, request, null, null, default);
+        Assert.Equal(a.AudioClipStarts, b.AudioClipStarts);
+        Assert.Equal(a.Audio!.Length, b.Audio!.Length);
+        Assert.True(a.Audio.Zip(b.Audio).Max(p => Math.Abs(p.First - p.Second)) < 1e-4);
+    }
 }

@@ -106,4 +106,42 @@ public class LowRankSharingTests
         Assert.True(after.Visual!.allclose(before.Visual!, 0, 0));      // the visual Transformer does not use audio's V
         Assert.False(after.Audio!.allclose(before.Audio!, 1e-4, 1e-4));
     }
+
+    [Theory]
+    [InlineData(0.01)]
+    [InlineData(0.3)]
+    [InlineData(3.0)]
+    public void Matrix_exponential_matches_libtorch_in_value_and_gradient(double scale)
+    {
+        torch.manual_seed(6);
+        var a = (randn(12, 12, dtype: float64) * scale).requires_grad_();
+        var g = randn(12, 12, dtype: float64);
+        var upper = a.triu(1);
+        var ours = MatrixExponential.Expm(upper - upper.t());
+        (ours * g).sum().backward();
+        var ourGrad = a.grad!.clone();
+        a.grad!.zero_();
+        upper = a.triu(1);
+        var exact = linalg.matrix_exp(upper - upper.t());
+        (exact * g).sum().backward();
+        Assert.True(ours.allclose(exact, 1e-9, 1e-9), $"max diff {(ours - exact).abs().max().item<double>():g3}");
+        Assert.True(ourGrad.allclose(a.grad!, 1e-7, 1e-7), $"max grad diff {(ourGrad - a.grad!).abs().max().item<double>():g3}");
+        // float32 at the paper's rank: orthogonal to float precision.
+        var s32 = (randn(128, 128) * scale).triu(1);
+        Assert.True(OrthogonalityError(MatrixExponential.Expm(s32 - s32.t())) < 1e-5);
+    }
+
+    [Fact]
+    public void Inside_a_pass_each_sigma_is_computed_once()
+    {
+        using var sigma = new OrthogonalMatrix(8);
+        Assert.False(ReferenceEquals(sigma.forward(), sigma.forward()));
+        using (OrthogonalMatrix.Pass())
+        {
+            var first = sigma.forward();
+            using (OrthogonalMatrix.Pass()) Assert.Same(first, sigma.forward());    // nested passes join
+            Assert.Same(first, sigma.forward());
+        }
+        Assert.False(ReferenceEquals(sigma.forward(), sigma.forward()));
+    }
 }
