@@ -62,7 +62,7 @@ public sealed record PretrainConfig
 }
 
 /// <summary>
-/// Negative sampling for MEP (SPEC §7). In YAML: canssimilar, cansdissimilar, currentsequence, currentminibatch.
+/// Negative sampling for MEP (SPEC §7). In YAML: cans_similar, cans_dissimilar, current_sequence, current_minibatch.
 /// </summary>
 public enum NegativeSampling
 {
