@@ -1,16 +1,20 @@
 using AvBert.Bench;
+using AvBert.Runtime;
 
-// Benchmarks, one area per file, chosen by the first argument: dotnet run -c Release --project bench/AvBert.Bench -- <area> [args]
-var area = args.FirstOrDefault() ?? "";
-var rest = args.Skip(1).ToArray();
-return area switch
+// Benchmarks, one file per area, dispatched by the first argument:
+//   dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
+TorchRuntime.Initialize();
+return args.FirstOrDefault() switch
 {
-    "model" => ModelBench.Run(rest),
+    "model" => ModelBench.Run(args[1..]),
+    "decode" => DecodeBench.Run(args[1..]),
+    "loader" => LoaderBench.Run(args[1..]),
+    "pretrain" => PretrainBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AvBert.Bench <area> [args]; areas: model");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain");
     return 2;
 }

@@ -11,6 +11,8 @@ foreach (var command in new[]
     ParamsCommand.Build(),
     ConvertCommand.Build(),
     ForwardCommand.Build(),
+    InspectCommand.Build(),
+    PretrainCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.

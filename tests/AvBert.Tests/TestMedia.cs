@@ -22,6 +22,10 @@ public sealed record TestMediaSpec
     /// <summary>Codecs; null lets FFmpeg choose the container's default.</summary>
     public string? VideoCodec { get; init; } = "mpeg4";
     public string? AudioCodec { get; init; } = "aac";
+    /// <summary>lavfi audio source replacing the sine tone, e.g. "aevalsrc=0.5|0.1:s=44100" (duration is appended).</summary>
+    public string? AudioSource { get; init; }
+    /// <summary>Extra output options, e.g. ["-g", "30"].</summary>
+    public string[] ExtraOutputArgs { get; init; } = [];
 }
 
 /// <summary>Generates small media files for tests with the ffmpeg program.</summary>
@@ -40,11 +44,13 @@ public static class TestMedia
             args.AddRange(["-f", "lavfi", "-i", $"{src}:d={spec.Seconds.ToString(inv)}"]);
         }
         if (spec.Audio)
-            args.AddRange(["-f", "lavfi", "-i", $"sine=frequency={spec.ToneHz.ToString(inv)}:sample_rate={spec.SampleRate}:duration={spec.Seconds.ToString(inv)}"]);
+            args.AddRange(["-f", "lavfi", "-i", spec.AudioSource is { } a ? $"{a}:d={spec.Seconds.ToString(inv)}"
+                : $"sine=frequency={spec.ToneHz.ToString(inv)}:sample_rate={spec.SampleRate}:duration={spec.Seconds.ToString(inv)}"]);
         if (spec.Video && spec.VideoCodec is not null) args.AddRange(["-c:v", spec.VideoCodec]);
         if (spec.Video) args.AddRange(["-pix_fmt", "yuv420p"]);
         if (spec.Audio && spec.AudioCodec is not null) args.AddRange(["-c:a", spec.AudioCodec]);
         if (spec.Audio) args.AddRange(["-ac", spec.Channels.ToString(inv)]);
+        args.AddRange(spec.ExtraOutputArgs);
         args.Add("-shortest");
         args.Add(path);
         Run(args);

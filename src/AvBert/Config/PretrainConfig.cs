@@ -1,6 +1,121 @@
 namespace AvBert.Config;
 
-/// <summary>Self-supervised pretraining (SPEC §7). Owned by the pretraining issue; [ours] choices are options here.</summary>
+/// <summary>
+/// Self-supervised pretraining (SPEC §7). [paper] numbers are defaults where the paper states them; every [ours]
+/// choice is an option here with the SPEC default. Data sizes (clips per video, clip geometry) live in <see cref="DataConfig"/>.
+/// </summary>
 public sealed record PretrainConfig
 {
+    // ---- Masked embedding prediction (MEP) ----
+    /// <summary>[ours] Fraction of positions masked per sequence and modality: max(1, round(mask_prob·T)) positions.</summary>
+    public double MaskProb { get; init; } = 0.15;
+    /// <summary>[ours] BERT rule: of the masked positions, this fraction is replaced by the learned mask vector...</summary>
+    public double MaskTokenFraction { get; init; } = 0.8;
+    /// <summary>[ours] ...this fraction by a random other embedding of the minibatch (same modality); the rest stay unchanged.</summary>
+    public double MaskRandomFraction { get; init; } = 0.1;
+    /// <summary>[ours] Negatives per masked position (K). The positive is always in the denominator as well.</summary>
+    public int Negatives { get; init; } = 16;
+    /// <summary>Negative sampling strategy (SPEC §7); CANS-Similar is the paper's best.</summary>
+    public NegativeSampling Sampler { get; init; } = NegativeSampling.CansSimilar;
+    /// <summary>[ours] CANS drops candidates whose normalised distance is outside mean ± this many standard deviations (1.96: the 95% interval).</summary>
+    public double CansIntervalSigma { get; init; } = 1.96;
+    /// <summary>[ours] Output streams that get an MEP loss (a stream missing for the fusion mode is skipped).</summary>
+    public MepStream[] MepStreams { get; init; } = [MepStream.Visual, MepStream.Audio, MepStream.Multimodal];
+    /// <summary>[ours] How the per-stream MEP losses combine into L_MEP.</summary>
+    public LossReduction MepReduction { get; init; } = LossReduction.Sum;
+    /// <summary>[ours] One MEP head (g and W) for all streams instead of one per stream.</summary>
+    public bool ShareMepHeads { get; init; } = false;
+
+    // ---- Correct pair prediction (CPP) ----
+    /// <summary>[ours] Fraction of the batch whose audio sequence is replaced by another video's (a derangement within that part). 0 disables CPP.</summary>
+    public double CppFraction { get; init; } = 0.5;
+    /// <summary>[ours] CPP head input: concatenation or sum of the visual and audio BOS outputs.</summary>
+    public CppInput CppInput { get; init; } = CppInput.Concat;
+    /// <summary>Weight of L_CPP in the total loss (paper: L = L_MEP + L_CPP).</summary>
+    public double CppWeight { get; init; } = 1.0;
+
+    // ---- Optimisation ([paper]: AdamW + AMSGrad, β=(0.9, 0.98), weight decay 1e-4, batch 256, 220K iterations) ----
+    /// <summary>Videos per optimiser step (the effective batch: batch_size = micro-batch × accumulation).</summary>
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Micro-batches per optimiser step (gradient accumulation); batch_size must divide by it.</summary>
+    public int Accumulation { get; init; } = 1;
+    public int Steps { get; init; } = 220_000;
+    /// <summary>[ours] Peak learning rate.</summary>
+    public double Lr { get; init; } = 1e-4;
+    public double[] Betas { get; init; } = [0.9, 0.98];
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Decoupled weight decay; not applied to biases, norms and other 1-D parameters.</summary>
+    public double WeightDecay { get; init; } = 1e-4;
+    public bool Amsgrad { get; init; } = true;
+    /// <summary>[ours] Linear warm-up steps, then <see cref="Schedule"/> decay to zero at <see cref="Steps"/>.</summary>
+    public int WarmupSteps { get; init; } = 10_000;
+    public LrScheduleKind Schedule { get; init; } = LrScheduleKind.Linear;
+    /// <summary>[ours] Global gradient-norm clip; 0 disables.</summary>
+    public double GradClip { get; init; } = 1.0;
+
+    // ---- Run bookkeeping ----
+    public int Seed { get; init; } = 0;
+    public int LogEvery { get; init; } = 10;
+    public int CheckpointEvery { get; init; } = 1000;
+    /// <summary>Most recent checkpoints kept on disk (older ones are deleted).</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+}
+
+/// <summary>
+/// Negative sampling for MEP (SPEC §7). In YAML: canssimilar, cansdissimilar, currentsequence, currentminibatch.
+/// </summary>
+public enum NegativeSampling
+{
+    /// <summary>CANS, p ∝ 1 − d: prefers candidates near the anchor (paper's best).</summary>
+    CansSimilar,
+    /// <summary>CANS, p ∝ d: prefers candidates far from the anchor.</summary>
+    CansDissimilar,
+    /// <summary>Other steps of the anchor's own sequence.</summary>
+    CurrentSequence,
+    /// <summary>Uniform over every other embedding of the minibatch.</summary>
+    CurrentMinibatch,
+}
+
+public enum MepStream { Visual, Audio, Multimodal }
+
+public enum LossReduction { Sum, Mean }
+
+public enum CppInput { Concat, Sum }
+
+public enum LrScheduleKind { Linear, Cosine, Constant }
+
+/// <summary>Checks of the pretrain section, registered with <see cref="ConfigValidator"/> when the library loads.</summary>
+static class PretrainConfigChecks
+{
+    // The validator is the lead's; a module initializer registers these checks without touching it (CA2255 is about
+    // libraries surprising their hosts: here the registration is the library's own and side-effect free).
+#pragma warning disable CA2255
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() => ConfigValidator.ExtraChecks.Add((c, check) =>
+    {
+        var p = c.Pretrain;
+        check(p.MaskProb is > 0 and <= 1, "pretrain.mask_prob", p.MaskProb, "must be in (0, 1]");
+        check(p.MaskTokenFraction >= 0 && p.MaskRandomFraction >= 0 && p.MaskTokenFraction + p.MaskRandomFraction <= 1,
+            "pretrain.mask_token_fraction", p.MaskTokenFraction, $"and pretrain.mask_random_fraction ({p.MaskRandomFraction}) must be >= 0 and sum to at most 1");
+        check(p.Negatives >= 1, "pretrain.negatives", p.Negatives, "must be >= 1");
+        check(p.CansIntervalSigma > 0, "pretrain.cans_interval_sigma", p.CansIntervalSigma, "must be > 0");
+        check(p.MepStreams.Length > 0 || p.CppFraction > 0, "pretrain.mep_streams", p.MepStreams, "must name at least one stream (visual, audio, multimodal) unless CPP is on");
+        check(p.MepStreams.Distinct().Count() == p.MepStreams.Length, "pretrain.mep_streams", p.MepStreams, "must not repeat a stream");
+        check(p.CppFraction is >= 0 and <= 1, "pretrain.cpp_fraction", p.CppFraction, "must be in [0, 1]");
+        check(p.CppWeight >= 0, "pretrain.cpp_weight", p.CppWeight, "must be >= 0");
+        check(p.BatchSize >= 1, "pretrain.batch_size", p.BatchSize, "must be >= 1");
+        check(p.Accumulation >= 1 && p.BatchSize % p.Accumulation == 0, "pretrain.accumulation", p.Accumulation,
+            $"must be >= 1 and divide pretrain.batch_size ({p.BatchSize})");
+        check(p.Steps >= 1, "pretrain.steps", p.Steps, "must be >= 1");
+        check(p.Lr > 0, "pretrain.lr", p.Lr, "must be > 0");
+        check(p.Betas.Length == 2 && p.Betas.All(b => b is >= 0 and < 1), "pretrain.betas", p.Betas, "must be [beta1, beta2], each in [0, 1)");
+        check(p.Eps > 0, "pretrain.eps", p.Eps, "must be > 0");
+        check(p.WeightDecay >= 0, "pretrain.weight_decay", p.WeightDecay, "must be >= 0");
+        check(p.WarmupSteps >= 0, "pretrain.warmup_steps", p.WarmupSteps, "must be >= 0");
+        check(p.GradClip >= 0, "pretrain.grad_clip", p.GradClip, "must be >= 0 (0 disables clipping)");
+        check(p.LogEvery >= 1, "pretrain.log_every", p.LogEvery, "must be >= 1");
+        check(p.CheckpointEvery >= 0, "pretrain.checkpoint_every", p.CheckpointEvery, "must be >= 0 (0: only at the end)");
+        check(p.KeepCheckpoints >= 1, "pretrain.keep_checkpoints", p.KeepCheckpoints, "must be >= 1");
+    });
 }

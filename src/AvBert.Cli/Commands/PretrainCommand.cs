@@ -1,0 +1,46 @@
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Pretraining;
+using AvBert.Runtime;
+using AvBert.Training;
+using System.CommandLine;
+
+namespace AvBert.Cli.Commands;
+
+public static class PretrainCommand
+{
+    public static Command Build()
+    {
+        var opts = new ConfigOptions();
+        var device = new DeviceOption();
+        var data = new Option<string>("--data") { Description = "Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources", Required = true };
+        var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
+        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var c = new Command("pretrain", "Self-supervised pretraining (MEP + CPP, SPEC §7) on unlabeled videos");
+        opts.AddTo(c);
+        foreach (var o in new Option[] { data, output, resume, workers, progress }) c.Options.Add(o);
+        device.AddTo(c);
+        c.SetAction((r, ct) =>
+        {
+            var runDir = Path.GetFullPath(r.GetValue(output)!);
+            bool isResume = r.GetValue(resume);
+            var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
+            var dev = device.Resolve(r);
+            var skipped = new SkippedLog(runDir);
+            var source = SourceLoader.Open(r.GetValue(data)!, "train", skipped);
+            var summary = PretrainRun.Run(config, PretrainRun.Dataset(source, config.Data), new PretrainRunOptions
+            {
+                RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
+                Cancellation = ct,
+            }, skipped);
+            var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
+            Console.WriteLine($"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
+            if (summary.SkippedFiles > 0) Console.WriteLine($"pretrain: {summary.SkippedFiles} file(s) skipped, listed in {skipped.FilePath}");
+            Console.WriteLine($"pretrain: model written to {summary.ModelDir} (use it with --init {summary.ModelDir})");
+            return Task.FromResult(0);
+        });
+        return c;
+    }
+}

@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using AvBert.Runtime;
+
+namespace AvBert.Data;
+
+/// <summary>Batch size, parallelism and order of a <see cref="BatchLoader"/>.</summary>
+public sealed record LoaderOptions
+{
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Decode worker threads; 0 = one per core.</summary>
+    public int Workers { get; init; } = 0;
+    /// <summary>Collated batches kept ready ahead of the consumer.</summary>
+    public int PrefetchBatches { get; init; } = 2;
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Drop the last, smaller batch of an epoch.</summary>
+    public bool DropLast { get; init; } = false;
+    public int Seed { get; init; } = 0;
+
+    public int ResolvedWorkers => Workers > 0 ? Workers : Math.Max(1, Environment.ProcessorCount);
+}
+
+/// <summary>Counters of a loader, over all epochs so far.</summary>
+public sealed class LoaderStats
+{
+    long _loaded, _skipped, _batches, _waitTicks;
+    public long Loaded => Interlocked.Read(ref _loaded);
+    public long Skipped => Interlocked.Read(ref _skipped);
+    public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Time the consumer spent waiting for a batch (zero when loading keeps ahead of the model).</summary>
+    public TimeSpan ConsumerWait => TimeSpan.FromTicks(Interlocked.Read(ref _waitTicks));
+    internal void AddLoaded() => Interlocked.Increment(ref _loaded);
+    internal void AddSkipped() => Interlocked.Increment(ref _skipped);
+    internal void AddBatch() => Interlocked.Increment(ref _batches);
+    internal void AddWait(TimeSpan t) => Interlocked.Add(ref _waitTicks, t.Ticks);
+}
+
+/// <summary>
+/// Parallel, prefetching, deterministic batches from an <see cref="IClipDataset"/>.
+/// <para>Worker threads take positions of the epoch's order (a seeded permutation) one after another and load them in
+/// parallel; a collator puts the results back in order (a reorder buffer), drops the samples that failed, groups the rest
+/// into batches of exactly <see cref="LoaderOptions.BatchSize"/> consecutive good samples (the last may be smaller unless
+/// DropLast) and collates them into a bounded queue of ready batches. So the batches of an epoch are the same for a seed
+/// whatever the worker timing, and the model only waits when decoding is slower than training.</para>
+/// <para>Bad files: a sample whose load throws (missing, unreadable, corrupt, a stream missing, a decoder that hung) is
+/// reported once through <c>onSkipped(path, reason)</c> — pass <c>SkippedLog.Report</c> — and left out; later epochs skip it
+/// without retrying. Failures are deterministic per file, so leaving them out keeps the order deterministic. Only an epoch
+/// in which every sample fails stops the run (a <see cref="UserError"/> naming the first reason).</para>
+/// <para>Memory is bounded: at most Workers + BatchSize samples in flight plus PrefetchBatches collated batches.
+/// Cancellation (the token, or leaving the foreach early) stops the workers and their FFmpeg children and frees the batches
+/// not handed out.</para>
+/// </summary>
+public sealed class BatchLoader
+{
+    readonly IClipDataset _dataset;
+    readonly Action<string, string>? _onSkipped;
+    readonly ConcurrentDictionary<int, string> _bad = new();
+    readonly ConcurrentDictionary<string, string> _badPaths = new();
+    readonly SkippedLog? _skippedLog;
+
+    public LoaderOptions Options { get; }
+    public LoaderStats Stats { get; } = new();
+    public IClipDataset Dataset => _dataset;
+    /// <summary>Dataset indices that failed to load (or were left out because their file had failed), with the reason.</summary>
+    public IReadOnlyDictionary<int, string> BadSamples => _bad;
+
+    /// <summary>Reports skipped files to <paramref name="skipped"/> (one line each, and RUN/skipped.tsv); files it already
+    /// lists (a resumed run) are left out without being tried again.</summary>
+    public BatchLoader(IClipDataset dataset, LoaderOptions options, SkippedLog? skipped = null)
+        : this(dataset, options, skipped is null ? null : (path, reason) => skipped.Report(path, reason))
+    {
+        _skippedLog = skipped;
+    }
+
+    /// <summary>Reports skipped files to <paramref name="onSkipped"/>(path, reason).</summary>
+    public BatchLoader(IClipDataset dataset, LoaderOptions options, Action<string, string>? onSkipped)
+    {
+        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "batch size must be >= 1");
+        if (options.PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PrefetchBatches, "prefetch must be >= 1");
+        _dataset = dataset;
+        Options = options;
+        _onSkipped = onSkipped;
+    }
+
+    /// <summary>Batches in an epoch when no sample fails.</summary>
+    public int BatchesPerEpoch => Options.DropLast ? _dataset.Count / Options.BatchSize
+                                                   : (_dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
+
+    /// <summary>The dataset indices of <paramref name="epoch"/> in order (before failures are left out).</summary>
+    public int[] Order(int epoch) => Options.Shuffle ? Seeds.Permutation(_dataset.Count, Options.Seed, epoch)
+                                                     : Enumerable.Range(0, _dataset.Count).ToArray();
+
+    /// <summary>
+    /// The batches of <paramref name="epoch"/>. <paramref name="skipBatches"/> starts later in the epoch (resuming): it skips
+    /// the first skipBatches·BatchSize samples not known to be bad — the same batches the interrupted run would have
+    /// produced next, provided its failures are known (pass the run's <see cref="SkippedLog"/>).
+    /// The caller disposes each batch.
+    /// </summary>
+    public IEnumerable<VideoBatch> Epoch(int epoch, int skipBatches = 0, CancellationToken ct = default)
+    {
+        // Known-bad samples are left out first, then the resumed part skipped: exact when every failure before the resume
+        // point is known (a SkippedLog over the same run folder remembers them across restarts).
+        var order = Order(epoch).Where(i => !_bad.ContainsKey(i) && _skippedLog?.Contains(_dataset.PathOf(i)) != true)
+                                .Skip(skipBatches * Options.BatchSize).ToArray();
+        if (order.Length == 0) yield break;
+        using var run = new EpochRun(this, order, epoch, ct);
+        while (true)
+        {
+            var sw = Stopwatch.StartNew();
+            var batch = run.Take();
+            Stats.AddWait(sw.Elapsed);
+            if (batch is null) break;
+            Stats.AddBatch();
+            yield return batch;
+        }
+    }
+
+    /// <summary>True for errors that every file would hit (FFmpeg missing, out of memory): they stop the run instead of skipping.</summary>
+    static bool IsFatal(Exception e) => e is OutOfMemoryException or InsufficientExecutionStackException
+                                        || e is Media.FfmpegMissingError;
+
+    static string Reason(Exception e) => e switch
+    {
+        Media.MediaError me => me.Reason,
+        UserError ue => ue.Message,
+        _ => $"{e.GetType().Name}: {e.Message}",
+    };
+
+    /// <summary>One epoch in flight: the worker threads, the collator thread, the reorder buffer and the batch queue.</summary>
+    sealed class EpochRun : IDisposable
+    {
+        readonly BatchLoader _loader;
+        readonly int[] _order;
+        readonly int _epoch;
+        readonly CancellationTokenSource _cts;
+        readonly SemaphoreSlim _window;
+        readonly object _gate = new();
+        readonly Result?[] _slots;
+        readonly BlockingCollection<VideoBatch> _queue;
+        readonly List<Thread> _threads = [];
+        int _next;
+        Exception? _fatal;
+
+        sealed record Result(ClipSequence? Sample, string? Error, Exception? Fatal);
+
+        public EpochRun(BatchLoader loader, int[] order, int epoch, CancellationToken ct)
+        {
+            _loader = loader;
+            _order = order;
+            _epoch = epoch;
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var o = loader.Options;
+            int workers = Math.Min(o.ResolvedWorkers, order.Length);
+            _window = new SemaphoreSlim(workers + o.BatchSize);
+            _slots = new Result?[order.Length];
+            _queue = new BlockingCollection<VideoBatch>(o.PrefetchBatches);
+            for (int w = 0; w < workers; w++)
+                _threads.Add(new Thread(Work) { IsBackground = true, Name = $"avbert-loader-{w}" });
+            _threads.Add(new Thread(Collate) { IsBackground = true, Name = "avbert-collator" });
+            foreach (var t in _threads) t.Start();
+        }
+
+        /// <summary>The next batch in order, or null at the end of the epoch.</summary>
+        public VideoBatch? Take()
+        {
+            try
+            {
+                if (_queue.TryTake(out var b, Timeout.Infinite, _cts.Token)) return b;
+            }
+            catch (OperationCanceledException) when (_fatal is not null) { }
+            if (_fatal is not null) throw _fatal is UserError ? _fatal : new InvalidOperationException($"data loading failed: {_fatal.Message}", _fatal);
+            _cts.Token.ThrowIfCancellationRequested();
+            return null;
+        }
+
+        void Work()
+        {
+            var token = _cts.Token;
+            var ds = _loader._dataset;
+            try
+            {
+                while (true)
+                {
+                    _window.Wait(token);
+                    int p = Interlocked.Increment(ref _next) - 1;
+                    if (p >= _order.Length) { _window.Release(); return; }
+                    Result r;
+                    // Another view of a file that already failed fails the same way: do not decode it again.
+                    if (_loader._badPaths.TryGetValue(ds.PathOf(_order[p]), out var known)) r = new Result(null, known, null);
+                    else try { r = new Result(ds.Load(_order[p], _loader.Options.Seed, _epoch, token), null, null); }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
+                    catch (Exception e) when (IsFatal(e)) { r = new Result(null, null, e); }
+                    catch (Exception e) { r = new Result(null, Reason(e), null); }
+                    lock (_gate) { _slots[p] = r; Monitor.PulseAll(_gate); }
+                }
+            }
+            catch (OperationCanceledException) { }
+            catch (ObjectDisposedException) { }
+        }
+
+        void Collate()
+        {
+            var token = _cts.Token;
+            var o = _loader.Options;
+            var pending = new List<ClipSequence>(o.BatchSize);
+            string? firstError = null;
+            int good = 0;
+            try
+            {
+                for (int p = 0; p < _order.Length; p++)
+                {
+                    Result r;
+                    lock (_gate)
+                    {
+                        while (_slots[p] is null)
+                        {
+                            token.ThrowIfCancellationRequested();
+                            Monitor.Wait(_gate, 100);
+                        }
+                        r = _slots[p]!;
+                        _slots[p] = null;
+                    }
+                    _window.Release();
+                    if (r.Fatal is not null) throw r.Fatal;
+                    if (r.Error is not null)
+                    {
+                        int index = _order[p];
+                        firstError ??= $"{_loader._dataset.PathOf(index)}: {r.Error}";
+                        var path = _loader._dataset.PathOf(index);
+                        _loader._bad.TryAdd(index, r.Error);
+                        if (_loader._badPaths.TryAdd(path, r.Error))     // one report per file, whatever its views
+                        {
+                            _loader.Stats.AddSkipped();
+                            _loader._onSkipped?.Invoke(path, r.Error);
+                        }
+                        continue;
+                    }
+                    good++;
+                    _loader.Stats.AddLoaded();
+                    pending.Add(r.Sample!);
+                    if (pending.Count == o.BatchSize) Emit(pending, token);
+                }
+                if (pending.Count > 0 && !o.DropLast) Emit(pending, token);
+                if (good == 0)
+                    throw new UserError($"none of the {_order.Length} samples of this epoch could be loaded (first: {firstError}). " +
+                                        "Fix: check the data path and the files (see skipped.tsv).");
+                _queue.CompleteAdding();
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                _fatal = e;
+                _cts.Cancel();
+            }
+        }
+
+        void Emit(List<ClipSequence> pending, CancellationToken token)
+        {
+            var batch = VideoBatch.Collate(pending);
+            pending.Clear();
+            try { _queue.Add(batch, token); }
+            catch { batch.Dispose(); throw; }
+        }
+
+        public void Dispose()
+        {
+            _cts.Cancel();
+            foreach (var t in _threads) t.Join();
+            while (_queue.TryTake(out var b)) b.Dispose();
+            _queue.Dispose();
+            _window.Dispose();
+            _cts.Dispose();
+        }
+    }
+}

@@ -1,0 +1,178 @@
+using AvBert.Config;
+using AvBert.Features;
+using AvBert.Media;
+using static TorchSharp.torch;
+
+namespace AvBert.Data;
+
+/// <summary>How one sample's clips are chosen: relative positions (see <see cref="ClipSampling"/>), train or test crop.</summary>
+public sealed record ClipRequest(double[] Positions, SampleMode Mode, int SpatialCrop = 1)
+{
+    /// <summary>Usable part of the file in seconds (a segment of an untrimmed video); null = from the start / to the end.</summary>
+    public double? RangeStart { get; init; }
+    public double? RangeEnd { get; init; }
+    /// <summary>Keep the whole decoded waveform of the range (for <c>inspect</c>).</summary>
+    public bool KeepWaveform { get; init; }
+}
+
+/// <summary>The clips read from one file: arrays laid out as in <see cref="ClipSequence"/>.</summary>
+public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audio, long[] AudioShape,
+                              double[] ClipStartSeconds, long[] AudioClipStarts, MediaInfo Info)
+{
+    public VisualView? View { get; init; }
+    public SpectrogramMasks? Masks { get; init; }
+    /// <summary>The decoded mono waveform of the usable range (only when asked for); AudioClipStarts index into it.</summary>
+    public float[]? Waveform { get; init; }
+    /// <summary>Start of <see cref="Waveform"/> (and of AudioClipStarts' origin) in seconds from the start of the file.</summary>
+    public double RangeStart { get; init; }
+}
+
+/// <summary>
+/// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
+/// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
+/// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
+/// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
+/// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
+/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
+/// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
+/// </summary>
+public sealed class ClipReader
+{
+    /// <summary>Audio ranges up to this many seconds are decoded whole, then windowed; longer ones window by window.</summary>
+    public double WholeAudioSeconds { get; init; } = 120;
+    /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
+    public double UnionDecodeMaxSeconds { get; init; } = 30;
+    readonly DataConfig _data;
+    readonly VisualTransform _transform;
+    readonly LogMel _logMel;
+
+    public Modalities Modalities { get; }
+    /// <summary>Audio samples per clip window (AudioClipSamples unless overridden, e.g. 2 s for ESC-50).</summary>
+    public int AudioWindowSamples { get; }
+
+    public ClipReader(DataConfig data, Modalities modalities, int? audioWindowSamples = null)
+    {
+        _data = data;
+        Modalities = modalities;
+        AudioWindowSamples = audioWindowSamples ?? data.AudioClipSamples;
+        _transform = new VisualTransform(data);
+        _logMel = new LogMel(new LogMelOptions(data.AudioSampleRate, data.AudioFrequency, data.AudioTime));
+    }
+
+    public LogMel LogMel => _logMel;
+
+    // Probing costs an ffprobe run (~0.1–0.2 s): once per file per reader, not once per view and epoch.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, MediaInfo> _probes = new();
+
+    MediaInfo Probe(string path, CancellationToken ct)
+    {
+        if (_probes.TryGetValue(path, out var info)) return info;
+        info = MediaProbe.Probe(path, ct);
+        _probes.TryAdd(path, info);
+        return info;
+    }
+    double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
+
+    /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
+    /// <paramref name="audioRng"/> (masks).</summary>
+    public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct)
+    {
+        var info = Probe(path, ct);
+        double rangeStart = Math.Clamp(request.RangeStart ?? 0, 0, info.DurationSeconds);
+        double rangeEnd = Math.Clamp(request.RangeEnd ?? info.DurationSeconds, rangeStart, info.DurationSeconds);
+        int T = request.Positions.Length;
+
+        float[]? visual = null; long[] visualShape = [];
+        double[] clipStarts = [];
+        VisualView? view = null;
+        if (Modalities.HasFlag(Modalities.Visual))
+        {
+            var v = info.Video ?? throw new MediaError(path, "no video stream");
+            double duration = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
+            clipStarts = request.Positions.Select(r => rangeStart + ClipSampling.VisualStart(r, duration, _data.ClipSeconds)).ToArray();
+            view = request.Mode == SampleMode.Train
+                ? _transform.SampleTrain(v.Width, v.Height, visualRng ?? throw new ArgumentNullException(nameof(visualRng)))
+                : _transform.Test(v.Width, v.Height, request.SpatialCrop);
+            int F = _data.NumFrames, S = view.CropSize;
+            visualShape = [T, 3, F, S, S];
+            visual = new float[(long)T * 3 * F * S * S];
+            clipStarts = ReadVisual(path, clipStarts, view, visual, ct);
+        }
+
+        float[]? audio = null; long[] audioShape = [];
+        long[] audioStarts = [];
+        float[]? waveform = null;
+        SpectrogramMasks? masks = null;
+        if (Modalities.HasFlag(Modalities.Audio))
+        {
+            if (info.Audio is null) throw new MediaError(path, "no audio stream");
+            int sr = _data.AudioSampleRate, W = AudioWindowSamples;
+            double seconds = rangeEnd - rangeStart;
+            float[] windows;
+            if (request.KeepWaveform || seconds <= WholeAudioSeconds)
+            {
+                var wave = AudioDecoder.Decode(path, rangeStart, request.RangeEnd is null ? null : seconds, sr, ct);
+                audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, wave.Length, W)).ToArray();
+                windows = ClipSampling.CutWindows(wave, audioStarts, W);
+                if (request.KeepWaveform) waveform = wave;
+            }
+            else
+            {
+                long total = (long)Math.Round(seconds * sr);
+                audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
+                windows = new float[(long)T * W];
+                var decoded = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
+                for (int k = 0; k < T; k++)
+                    decoded[k].Samples.AsSpan(0, Math.Min(W, decoded[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
+            }
+            ct.ThrowIfCancellationRequested();
+            audio = _logMel.Compute(windows, T, W);                              // [T, FREQ, TIME]
+            if (request.Mode == SampleMode.Train)
+            {
+                masks = SpectrogramMasks.Sample(audioRng ?? throw new ArgumentNullException(nameof(audioRng)),
+                                                _data.AudioFrequency, _data.AudioTime, _data.FrequencyMaskRate, _data.TimeMaskRate);
+                masks.Apply(audio, _data.AudioFrequency, _data.AudioTime);
+            }
+            audioShape = [T, 1, _data.AudioFrequency, _data.AudioTime];
+        }
+
+        return new ClipData(visual, visualShape, audio, audioShape, clipStarts, audioStarts, info)
+        {
+            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart,
+        };
+    }
+
+    /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
+    /// of the frames actually used (to within a source frame of the asked ones).</summary>
+    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
+    {
+        int T = starts.Length, F = _data.NumFrames, step = _data.SamplingRate;
+        int clipFloats = 3 * F * view.CropSize * view.CropSize;
+        int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
+        double first = starts.Min(), last = starts.Max();
+        if (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+        {
+            // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
+            // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
+            // process and decode from the previous keyframe each time — often the whole file.
+            double fps = _data.TargetFps;
+            int span = (F - 1) * step + 1;
+            int count = (int)Math.Round((last - first) * fps) + span;
+            var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            var used = new double[T];
+            for (int k = 0; k < T; k++)
+            {
+                int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, count - span);
+                used[k] = first + offset / fps;
+                _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
+            }
+            return used;
+        }
+        // Clips spread over a long video: one FFmpeg run that seeks to each group of nearby clips.
+        var clips = VideoDecoder.DecodeClips(path, starts, F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
+        for (int k = 0; k < T; k++)
+            _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
+        return starts;
+    }
+}

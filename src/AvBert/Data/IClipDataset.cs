@@ -1,0 +1,21 @@
+namespace AvBert.Data;
+
+/// <summary>
+/// Anything the <see cref="BatchLoader"/> can load from: a fixed number of samples, each loaded independently (from any
+/// thread) and deterministically from (seed, epoch, index). <see cref="VideoSequenceDataset"/> is the media one; tests and
+/// synthetic data can implement their own.
+/// </summary>
+public interface IClipDataset
+{
+    int Count { get; }
+
+    /// <summary>The file behind sample <paramref name="index"/> (for skip reports).</summary>
+    string PathOf(int index);
+
+    /// <summary>
+    /// Loads sample <paramref name="index"/>. Its randomness must come only from (seed, epoch, index) — see
+    /// <see cref="Seeds.ForItem"/>. Throws a <see cref="Runtime.UserError"/> (e.g. MediaError) for a bad file, which the
+    /// loader reports and skips, and <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires.
+    /// </summary>
+    ClipSequence Load(int index, int seed, int epoch, CancellationToken ct);
+}

@@ -1,0 +1,58 @@
+namespace AvBert.Data.Sources;
+
+/// <summary>Unlabeled folders and list files; labeled folder-per-class trees.</summary>
+internal static class FolderSources
+{
+    /// <summary><c>folder:DIR</c>: every media file under DIR, unlabeled (pretraining). Splits are ignored.</summary>
+    public static MediaSource Unlabeled(SourceSpec s)
+    {
+        s.Allow();
+        var dir = SourceFiles.RequireDirectory(s.Path, "media folder");
+        var items = SourceFiles.MediaFiles(dir).Select(f => new MediaItem(f, [])).ToList();
+        return new MediaSource($"folder {dir}", items, [], false);
+    }
+
+    /// <summary><c>list:FILE</c>: one media path a line, relative to the list's folder (or <c>root=DIR</c>); '#' comments.</summary>
+    public static MediaSource List(SourceSpec s)
+    {
+        s.Allow("root");
+        var file = SourceFiles.RequireFile(s.Path, "list file");
+        var root = s.Option("root") ?? Path.GetDirectoryName(file)!;
+        var items = new List<MediaItem>();
+        foreach (var raw in File.ReadLines(file))
+        {
+            var line = raw.Trim().TrimStart('\uFEFF');
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            items.Add(new MediaItem(SourceFiles.Resolve(root, line), []));
+        }
+        return new MediaSource($"list {file}", items, [], false);
+    }
+
+    /// <summary><c>classes:DIR</c>: DIR/CLASS/**/file; classes are the subfolder names in ordinal order (over all splits, so indices agree). When DIR has
+    /// train/ and test/ (or val/) subfolders, the split picks one of them.</summary>
+    public static MediaSource Classes(SourceSpec s, string split)
+    {
+        s.Allow();
+        var dir = SourceFiles.RequireDirectory(s.Path, "class folder");
+        var splitDirs = new[] { "train", "val", "test" }.Where(d => Directory.Exists(Path.Combine(dir, d))).ToList();
+        var roots = splitDirs.Count >= 2
+            ? split == "all" ? splitDirs.Select(d => Path.Combine(dir, d)).ToList()
+              : splitDirs.Contains(split) ? [Path.Combine(dir, split)]
+              : throw new SourceError($"{dir} has {string.Join("/", splitDirs)} subfolders but no '{split}'")
+            : [dir];
+        var classRoots = splitDirs.Count >= 2 ? splitDirs.Select(d => Path.Combine(dir, d)).ToList() : roots;
+        var classes = classRoots.SelectMany(r => Directory.EnumerateDirectories(r).Select(Path.GetFileName))
+                           .Where(n => n is not null && !n.StartsWith('.')).Select(n => n!)
+                           .Distinct().Order(StringComparer.Ordinal).ToList();
+        if (classes.Count == 0) throw new SourceError($"{dir}: no class subfolders (expected DIR/CLASS/video.mp4)");
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i, StringComparer.Ordinal);
+        var items = new List<MediaItem>();
+        foreach (var r in roots)
+            foreach (var c in classes)
+            {
+                var cdir = Path.Combine(r, c);
+                if (Directory.Exists(cdir)) items.AddRange(SourceFiles.MediaFiles(cdir).Select(f => new MediaItem(f, [index[c]])));
+            }
+        return new MediaSource($"classes {dir} ({split})", items, classes, false);
+    }
+}

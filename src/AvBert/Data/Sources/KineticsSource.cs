@@ -1,0 +1,65 @@
+using System.Globalization;
+
+namespace AvBert.Data.Sources;
+
+/// <summary>
+/// Kinetics-style CSV (label,youtube_id,time_start,time_end,split[,is_cc]) over a video folder (<c>videos=DIR</c>,
+/// default: the CSV's folder). A row's video is found by file name anywhere under DIR: the trimmed clip
+/// <c>ID_000010_000020.*</c> (used whole), or the untrimmed <c>ID.*</c> (then the item carries Start/End).
+/// Rows of other splits are skipped when the CSV has a split column. Classes: the labels in ordinal order, or
+/// <c>classes=FILE</c> (one name a line) to fix the list and keep only those rows — which is how Kinetics-Sounds is read.
+/// </summary>
+internal static class KineticsSource
+{
+    public static MediaSource Open(SourceSpec s, string split)
+    {
+        s.Allow("videos", "classes");
+        var csv = SourceFiles.RequireFile(s.Path, "Kinetics CSV");
+        var videos = SourceFiles.RequireDirectory(s.Option("videos") ?? Path.GetDirectoryName(csv)!, "Kinetics video folder");
+        var t = CsvTable.Read(csv, hasHeader: true);
+        int cId = t.RequireColumn("YouTube id", "youtube_id"), cStart = t.RequireColumn("start second", "time_start"),
+            cEnd = t.RequireColumn("end second", "time_end"), cLabel = t.Column("label"), cSplit = t.Column("split");
+
+        var rows = new List<(int Line, string Label, string Id, double Start, double End)>();
+        foreach (var (line, cells) in t.Rows)
+        {
+            if (cSplit >= 0 && split != "all" && SplitName(t.Cell(line, cells, cSplit, "split")) != split) continue;
+            var id = t.Cell(line, cells, cId, "youtube_id");
+            if (!double.TryParse(t.Cell(line, cells, cStart, "time_start"), NumberStyles.Float, CultureInfo.InvariantCulture, out var start) ||
+                !double.TryParse(t.Cell(line, cells, cEnd, "time_end"), NumberStyles.Float, CultureInfo.InvariantCulture, out var end) || end <= start)
+                throw new SourceError($"{csv}:{line}: time_start/time_end must be numbers with start < end");
+            rows.Add((line, cLabel >= 0 ? t.Cell(line, cells, cLabel, "label") : "", id, start, end));
+        }
+
+        List<string> classes;
+        if (s.Option("classes") is { } classFile)
+        {
+            classes = SourceFiles.ClassFile(classFile);
+            var keep = classes.ToHashSet(StringComparer.Ordinal);
+            rows = rows.Where(r => keep.Contains(r.Label)).ToList();
+        }
+        else classes = cLabel < 0 ? [] : rows.Select(r => r.Label).Where(l => l.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+
+        var byStem = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var f in SourceFiles.MediaFiles(videos)) byStem.TryAdd(Path.GetFileNameWithoutExtension(f), f);
+
+        var items = new List<MediaItem>(rows.Count);
+        foreach (var r in rows)
+        {
+            int[] labels = index.TryGetValue(r.Label, out int l) ? [l] : [];
+            var clip = $"{r.Id}_{(long)r.Start:000000}_{(long)r.End:000000}";
+            if (byStem.TryGetValue(clip, out var trimmed)) items.Add(new MediaItem(trimmed, labels));
+            else if (byStem.TryGetValue(r.Id, out var full)) items.Add(new MediaItem(full, labels, r.Start, r.End));
+            else items.Add(new MediaItem(Path.Combine(videos, clip + ".mp4"), labels)); // missing: reported by the loader
+        }
+        return new MediaSource($"kinetics {Path.GetFileName(csv)} ({split})", items, classes, false);
+    }
+
+    static string SplitName(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "validate" or "validation" or "valid" or "val" => "val",
+        "training" => "train",
+        var x => x,
+    };
+}

@@ -1,0 +1,91 @@
+using AvBert.Data.Sources;
+
+namespace AvBert.Data;
+
+/// <summary>
+/// Opens a data source from a spec string: <c>KIND:PATH[,key=value...]</c> or a bare path (auto-detected).
+/// <list type="bullet">
+/// <item><c>folder:DIR</c> unlabeled, every media file under DIR (recursive); <c>list:FILE</c> unlabeled, one path a line.</item>
+/// <item><c>classes:DIR</c> labeled, one subfolder per class (DIR/train, DIR/test used for splits when present).</item>
+/// <item><c>ucf101:ROOT[,fold=1..3]</c>, <c>esc50:ROOT[,fold=1..5][,esc10=true]</c>,
+/// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>.</item>
+/// </list>
+/// Splits: "train", "test" (also "val"/"validate" where the format has it) or "all". See docs/readme/media.md.
+/// </summary>
+public static class SourceLoader
+{
+    /// <summary>File extensions taken for media when scanning folders.</summary>
+    public static readonly IReadOnlySet<string> MediaExtensions = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts", ".mts", ".ogv", ".vob",
+        ".wav", ".mp3", ".flac", ".ogg", ".oga", ".m4a", ".aac", ".opus", ".wma", ".aiff", ".aif",
+    };
+
+    /// <summary>Opens <paramref name="spec"/> and returns the items of <paramref name="split"/>. With <paramref name="skipped"/>,
+    /// items whose file is missing are reported there and left out; without it they stay (and fail at decode time).
+    /// Throws <see cref="SourceError"/> (a UserError) when the source itself is missing or malformed.</summary>
+    public static MediaSource Open(string spec, string split = "train", SkippedLog? skipped = null)
+    {
+        var s = SourceSpec.Parse(spec);
+        split = NormaliseSplit(split);
+        var kind = s.Kind ?? Detect(s.Path);
+        var source = kind switch
+        {
+            "folder" => FolderSources.Unlabeled(s),
+            "list" => FolderSources.List(s),
+            "classes" => FolderSources.Classes(s, split),
+            "ucf101" => Ucf101Source.Open(s, split),
+            "esc50" => Esc50Source.Open(s, split),
+            "kinetics" => KineticsSource.Open(s, split),
+            "charades" => CharadesSource.Open(s, split),
+            "csv" => CsvSource.Open(s, split),
+            _ => throw new SourceError($"unknown data source kind '{kind}'"),
+        };
+        return DropMissing(source, skipped);
+    }
+
+    /// <summary>Which kind a bare path is: a folder with meta/esc50.csv → esc50; with ucfTrainTestlist or classInd.txt →
+    /// ucf101; with Charades_v1_train.csv → charades; any other folder → folder (unlabeled). A .csv file by its header
+    /// (youtube_id → kinetics, actions → charades, filename+fold+target → esc50, else csv); any other file → list.</summary>
+    public static string Detect(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            if (File.Exists(Path.Combine(path, "meta", "esc50.csv"))) return "esc50";
+            if (Directory.Exists(Path.Combine(path, "ucfTrainTestlist")) || File.Exists(Path.Combine(path, "classInd.txt"))) return "ucf101";
+            if (File.Exists(Path.Combine(path, "Charades_v1_train.csv"))) return "charades";
+            return "folder";
+        }
+        if (!File.Exists(path)) throw new SourceError($"data source not found: {path} (give an existing folder or file, or KIND:PATH)");
+        if (!path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return "list";
+        var first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0)?.TrimStart('\uFEFF').ToLowerInvariant() ?? "";
+        var cols = first.Split(',').Select(c => c.Trim().Trim('"')).ToHashSet();
+        if (cols.Contains("youtube_id")) return "kinetics";
+        if (cols.Contains("actions") && cols.Contains("id")) return "charades";
+        if (cols.Contains("filename") && cols.Contains("fold") && cols.Contains("target")) return "esc50";
+        return "csv";
+    }
+
+    static string NormaliseSplit(string split) => split.Trim().ToLowerInvariant() switch
+    {
+        "train" or "training" => "train",
+        "test" or "testing" => "test",
+        "val" or "valid" or "validate" or "validation" => "val",
+        "all" or "" => "all",
+        var other => throw new SourceError($"unknown split '{split}': use train, val, test or all"),
+    };
+
+    static MediaSource DropMissing(MediaSource source, SkippedLog? skipped)
+    {
+        if (skipped is null) return source;
+        var kept = new List<MediaItem>(source.Items.Count);
+        int missing = 0;
+        foreach (var item in source.Items)
+        {
+            if (File.Exists(item.Path)) { kept.Add(item); continue; }
+            missing++;
+            skipped.Report(item.Path, $"file not found (listed by {source.Name})");
+        }
+        return missing == 0 ? source : source with { Items = kept, MissingFiles = missing };
+    }
+}

@@ -1,0 +1,29 @@
+namespace AvBert.Media;
+
+/// <summary>Process-wide settings of the FFmpeg front end. Defaults suit data loading; tests shorten the timeouts.</summary>
+public static class MediaOptions
+{
+    /// <summary>Environment variable naming a folder that holds ffmpeg and ffprobe (default: found on PATH).</summary>
+    public const string FfmpegDirVariable = "AVBERT_FFMPEG_DIR";
+
+    static string Program(string name)
+    {
+        var dir = Environment.GetEnvironmentVariable(FfmpegDirVariable);
+        return string.IsNullOrEmpty(dir) ? name : System.IO.Path.Combine(dir, name);
+    }
+
+    public static string Ffmpeg { get; set; } = Program("ffmpeg");
+    public static string Ffprobe { get; set; } = Program("ffprobe");
+
+    /// <summary>Longest a probe may run before it is killed and the file reported as hung.</summary>
+    public static TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest one decode may run before it is killed and the file reported as hung.</summary>
+    public static TimeSpan DecodeTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Decoder threads per ffmpeg process; 0 lets FFmpeg choose. Set 1 when many workers decode in parallel.</summary>
+    public static int DecoderThreads { get; set; } = 0;
+
+    /// <summary>Scaler used by ffmpeg's scale filter (bilinear: fast, and what video pipelines usually train with).</summary>
+    public static string ScaleFlags { get; set; } = "bilinear";
+}

@@ -1,0 +1,72 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AvBert.Pretraining;
+
+/// <summary>Which audio sequence each video gets for CPP, and whether it is its own.</summary>
+/// <param name="AudioSource">[B] long: index of the video whose audio sample b receives.</param>
+/// <param name="Labels">[B] float: 1 = the correct pair, 0 = another video's audio.</param>
+public sealed record CppPairing(Tensor AudioSource, Tensor Labels);
+
+/// <summary>
+/// Correct pair prediction (SPEC §7, [ours] details): a random subset of round(fraction·B) videos (at least 2 when
+/// any, none when B &lt; 2) gets another video's audio sequence — a derangement within the subset (a random cycle, so
+/// no video keeps its own audio) — and a binary head on the multimodal BOS outputs predicts whether the pair is correct.
+/// </summary>
+public static class CorrectPairPrediction
+{
+    public static int SwapCount(long batch, double fraction)
+    {
+        if (batch < 2 || fraction <= 0) return 0;
+        var m = (int)Math.Round(fraction * batch, MidpointRounding.AwayFromZero);
+        return (int)Math.Clamp(m, 2, batch);
+    }
+
+    /// <summary>Draws the pairing with torch's generator (reproducible under the trainer's per-step seeding).</summary>
+    public static CppPairing Pair(long batch, double fraction, Device? device = null)
+    {
+        var source = arange(batch, dtype: int64, device: device);
+        var labels = ones(batch, device: device);
+        int m = SwapCount(batch, fraction);
+        if (m == 0) return new CppPairing(source, labels);
+        var chosen = randperm(batch, device: device)[..m];                       // the swapped videos
+        source = source.index_copy(0, chosen, chosen.roll(1, 0));                  // chosen[i] gets chosen[i-1]'s audio
+        labels = labels.index_fill(0, chosen, 0.0);
+        return new CppPairing(source, labels);
+    }
+
+    /// <summary>Binary cross-entropy on the head's logits; accuracy detached.</summary>
+    public static (Tensor Loss, Tensor Accuracy) Loss(Tensor logits, Tensor labels)
+    {
+        var loss = functional.binary_cross_entropy_with_logits(logits, labels);
+        var acc = ((logits.detach() > 0).to(float32) == labels).to(float32).mean();
+        return (loss, acc);
+    }
+}
+
+/// <summary>CPP head: (visual BOS, audio BOS) → concat or sum → Linear → GELU → LayerNorm → Linear → 1 logit.</summary>
+public sealed class CppHead : Module<Tensor, Tensor, Tensor>
+{
+    readonly Linear dense, output;
+    readonly LayerNorm norm;
+    readonly CppInput _input;
+
+    public CppHead(string name, int hidden, CppInput input, double layerNormEps = 1e-12) : base(name)
+    {
+        _input = input;
+        dense = Linear(input == CppInput.Concat ? 2 * hidden : hidden, hidden);
+        norm = LayerNorm(hidden, layerNormEps);
+        output = Linear(hidden, 1);
+        RegisterComponents();
+    }
+
+    /// <summary>visualBos, audioBos [B,D] → logits [B].</summary>
+    public override Tensor forward(Tensor visualBos, Tensor audioBos)
+    {
+        var h = _input == CppInput.Concat ? cat([visualBos, audioBos], -1) : visualBos + audioBos;
+        return output.call(norm.call(functional.gelu(dense.call(h)))).squeeze(-1);
+    }
+}

@@ -1,0 +1,73 @@
+using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace AvBert.Pretraining;
+
+/// <summary>
+/// The MEP score head: I(x, o) = exp(g(o)ᵀ W x), with g a small MLP (Linear → GELU → LayerNorm → Linear) on the
+/// contextual output o and W a bilinear matrix (initialised to the identity, so the first scores are plain dot products).
+/// </summary>
+public sealed class MepHead : Module<Tensor, Tensor>
+{
+    readonly Linear dense, output;
+    readonly LayerNorm norm;
+    readonly Parameter bilinear; // W [D,D]
+
+    public MepHead(string name, int hidden, double layerNormEps = 1e-12) : base(name)
+    {
+        dense = Linear(hidden, hidden);
+        norm = LayerNorm(hidden, layerNormEps);
+        output = Linear(hidden, hidden);
+        bilinear = new Parameter(eye(hidden));
+        RegisterComponents();
+    }
+
+    /// <summary>o [N,D] → q = g(o)ᵀ W [N,D]; the score of a target x is q·x.</summary>
+    public override Tensor forward(Tensor o) => output.call(norm.call(functional.gelu(dense.call(o)))).matmul(bilinear);
+}
+
+/// <summary>The contrastive MEP objective on one stream's masked positions.</summary>
+public static class MaskedEmbeddingPrediction
+{
+    /// <summary>
+    /// InfoNCE with the positive in the denominator, averaged over anchors:
+    /// L = −mean_n log( exp(q_n·x⁺_n) / (exp(q_n·x⁺_n) + Σ_k exp(q_n·x⁻_{n,k})) ).
+    /// </summary>
+    /// <param name="queries">[N,D] q = g(o)ᵀW at the masked positions.</param>
+    /// <param name="positives">[N,D] the true (unmasked) embeddings x; not detached: the CNNs learn through them.</param>
+    /// <param name="negatives">[N,K,D] the sampled negatives; not detached either.</param>
+    /// <returns>(loss scalar, accuracy scalar: fraction of anchors whose positive scores highest, detached).</returns>
+    public static (Tensor Loss, Tensor Accuracy) InfoNce(Tensor queries, Tensor positives, Tensor negatives)
+    {
+        var pos = (queries * positives).sum(-1, keepdim: true);                     // [N,1]
+        var neg = negatives.bmm(queries.unsqueeze(-1)).squeeze(-1);                 // [N,K]
+        var logits = cat([pos, neg], 1);                                            // [N,1+K]
+        var loss = -logits.log_softmax(1).select(1, 0).mean();
+        var acc = (logits.detach().argmax(1) == 0).to(float32).mean();
+        return (loss, acc);
+    }
+
+    /// <summary>
+    /// MEP for one modality's masked positions seen through one output stream.
+    /// </summary>
+    /// <param name="head">The stream's head.</param>
+    /// <param name="outputs">[B,T,D] the stream's contextual outputs for the modality's T clip positions (BOS removed).</param>
+    /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
+    /// <param name="positions">[B,M] masked steps.</param>
+    public static (Tensor Loss, Tensor Accuracy) Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions,
+                                                      NegativeSampling sampler, int negatives, double intervalSigma)
+    {
+        long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
+        var anchors = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();   // [N] flat b·T+t
+        var flatTargets = targets.reshape(B * T, D);
+        var o = outputs.reshape(B * T, D).index_select(0, anchors);                                // [N,D]
+        var q = head.call(o);
+        var pos = flatTargets.index_select(0, anchors);
+        var negIdx = NegativeSampler.Sample(sampler, targets, anchors, negatives, intervalSigma);   // [N,K]
+        var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
+        return InfoNce(q, pos, neg);
+    }
+}

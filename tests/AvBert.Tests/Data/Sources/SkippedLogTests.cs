@@ -1,0 +1,47 @@
+using AvBert.Data;
+using AvBert.Media;
+
+namespace AvBert.Tests.Data.Sources;
+
+public sealed class SkippedLogTests : IDisposable
+{
+    readonly string _run = TestSetup.TempDir("skipped");
+    public void Dispose() => Directory.Delete(_run, true);
+
+    [Fact]
+    public void Prints_one_line_and_appends_a_tsv_row_once_per_file()
+    {
+        var console = new StringWriter();
+        var log = new SkippedLog(_run, console);
+        Assert.True(log.Report("/d/a b.mp4", "no audio stream"));
+        Assert.False(log.Report("/d/a b.mp4", "no audio stream"));
+        log.Report(new MediaError("/d/tab\there.mp4", "not a media file\nFFmpeg can read"));
+        Assert.Equal("skipped: /d/a b.mp4: no audio stream" + Environment.NewLine +
+                     "skipped: /d/tab\there.mp4: not a media file FFmpeg can read" + Environment.NewLine, console.ToString());
+        Assert.Equal(["path\treason", "/d/a b.mp4\tno audio stream", "/d/tab\\there.mp4\tnot a media file FFmpeg can read"],
+                     File.ReadAllLines(Path.Combine(_run, "skipped.tsv")));
+        Assert.True(log.Contains("/d/a b.mp4"));
+        Assert.Equal(2, log.Count);
+    }
+
+    [Fact]
+    public void A_resumed_run_reloads_the_list_and_does_not_repeat_rows()
+    {
+        new SkippedLog(_run, TextWriter.Null).Report("/d/x\ty.mp4", "file not found");
+        var again = new SkippedLog(_run, TextWriter.Null);
+        Assert.True(again.Contains("/d/x\ty.mp4"));
+        Assert.False(again.Report("/d/x\ty.mp4", "file not found"));
+        again.Report("/d/z.mp4", "empty file (0 bytes)");
+        Assert.Equal(3, File.ReadAllLines(again.FilePath!).Length);
+    }
+
+    [Fact]
+    public void Is_safe_to_report_from_many_threads()
+    {
+        var log = new SkippedLog(_run, TextWriter.Null);
+        Parallel.For(0, 200, i => log.Report($"/d/{i % 50}.mp4", "file not found"));
+        Assert.Equal(50, log.Count);
+        Assert.Equal(51, File.ReadAllLines(log.FilePath!).Length);
+        Assert.Equal($"50 files skipped (50 × file not found), listed in {log.FilePath}", log.Summary());
+    }
+}

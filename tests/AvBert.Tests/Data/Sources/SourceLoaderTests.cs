@@ -1,0 +1,170 @@
+using AvBert.Data;
+
+namespace AvBert.Tests.Data.Sources;
+
+public sealed class SourceLoaderTests : IDisposable
+{
+    readonly string _root = TestSetup.TempDir("sources");
+    public void Dispose() => Directory.Delete(_root, true);
+    string P(string rel) => Path.Combine(_root, rel);
+
+    [Fact]
+    public void Folder_lists_media_files_recursively_in_ordinal_order_and_ignores_other_files()
+    {
+        Layout.Touch(_root, "v/b.mp4"); Layout.Touch(_root, "v/a b/ü clip.MKV"); Layout.Touch(_root, "v/a b/notes.txt");
+        Layout.Touch(_root, "v/.hidden.mp4"); Layout.Touch(_root, "v/sub/deep/x.wav");
+        var s = SourceLoader.Open(P("v"));
+        Assert.Equal([P("v/a b/ü clip.MKV"), P("v/b.mp4"), P("v/sub/deep/x.wav")], s.Items.Select(i => i.Path));
+        Assert.All(s.Items, i => Assert.Empty(i.Labels));
+        Assert.False(s.Labeled);
+        Assert.Equal(s.Items.Select(i => i.Path), SourceLoader.Open("folder:" + P("v"), "test").Items.Select(i => i.Path));
+    }
+
+    [Fact]
+    public void List_resolves_paths_relative_to_the_list_file_and_skips_comments()
+    {
+        var list = Layout.Write(_root, "lists/pretrain.txt", "# my videos\nclips/one.mp4\n\n/abs/two.webm\n  ../three.avi  \n");
+        var s = SourceLoader.Open(list);
+        Assert.Equal([P("lists/clips/one.mp4"), "/abs/two.webm", P("three.avi")], s.Items.Select(i => i.Path));
+        Assert.Equal(s.Items.Count, SourceLoader.Open("list:" + list).Items.Count);
+    }
+
+    [Fact]
+    public void Classes_are_subfolders_in_ordinal_order_and_train_test_subfolders_are_splits()
+    {
+        Layout.Touch(_root, "c/train/dog/1.mp4"); Layout.Touch(_root, "c/train/cat/2.mp4"); Layout.Touch(_root, "c/train/cat/3.mp4");
+        Layout.Touch(_root, "c/test/dog/4.mp4"); Layout.Touch(_root, "c/test/bird/5.mp4");
+        var train = SourceLoader.Open("classes:" + P("c"), "train");
+        Assert.Equal(["bird", "cat", "dog"], train.ClassNames);  // union over splits: same indices everywhere
+        Assert.Equal([(P("c/train/cat/2.mp4"), 1), (P("c/train/cat/3.mp4"), 1), (P("c/train/dog/1.mp4"), 2)],
+                     train.Items.Select(i => (i.Path, i.Labels.Single())));
+        var test = SourceLoader.Open("classes:" + P("c"), "test");
+        Assert.Equal([0, 2], test.Items.Select(i => i.Labels.Single()));
+        Assert.Equal(5, SourceLoader.Open("classes:" + P("c"), "all").Items.Count);
+    }
+
+    [Fact]
+    public void Ucf101_reads_classInd_and_the_chosen_split_with_labels_from_class_folders()
+    {
+        Layout.Write(_root, "ucf/ucfTrainTestlist/classInd.txt", "1 ApplyEyeMakeup\n2 HandstandPushups\n3 YoYo\n");
+        Layout.Write(_root, "ucf/ucfTrainTestlist/trainlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\nYoYo/v_YoYo_g09_c02.avi 3\n");
+        Layout.Write(_root, "ucf/ucfTrainTestlist/testlist01.txt", "HandStandPushups/v_HandStandPushups_g01_c01.avi\n");
+        Layout.Write(_root, "ucf/ucfTrainTestlist/trainlist02.txt", "YoYo/v_YoYo_g01_c01.avi 3\n");
+        Directory.CreateDirectory(P("ucf/UCF-101"));
+        var train = SourceLoader.Open(P("ucf")); // auto-detected
+        Assert.Equal(["ApplyEyeMakeup", "HandstandPushups", "YoYo"], train.ClassNames);
+        Assert.Equal([(P("ucf/UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi"), 0), (P("ucf/UCF-101/YoYo/v_YoYo_g09_c02.avi"), 2)],
+                     train.Items.Select(i => (i.Path, i.Labels.Single())));
+        var test = SourceLoader.Open("ucf101:" + P("ucf"), "test");
+        Assert.Equal(1, test.Items.Single().Labels.Single()); // "HandStandPushups" folder matched case-insensitively
+        Assert.Equal(P("ucf/UCF-101/YoYo/v_YoYo_g01_c01.avi"), SourceLoader.Open("ucf101:" + P("ucf") + ",fold=2").Items.Single().Path);
+    }
+
+    [Fact]
+    public void Esc50_holds_out_the_chosen_fold_orders_classes_by_target_and_marks_audio_only()
+    {
+        Layout.Write(_root, "esc/meta/esc50.csv",
+            "filename,fold,target,category,esc10,src_file,take\n" +
+            "1-100032-A-0.wav,1,0,dog,True,100032,A\n" +
+            "1-100038-A-14.wav,1,14,chirping_birds,False,100038,A\n" +
+            "2-100648-A-43.wav,2,43,chainsaw,False,100648,A\n" +
+            "3-1-A-1.wav,3,1,rooster,True,1,A\n");
+        var train = SourceLoader.Open(P("esc"));
+        Assert.True(train.AudioOnly);
+        Assert.Equal(["dog", "rooster", "chirping_birds", "chainsaw"], train.ClassNames);
+        Assert.Equal([(P("esc/audio/2-100648-A-43.wav"), 3, 2), (P("esc/audio/3-1-A-1.wav"), 1, 3)],
+                     train.Items.Select(i => (i.Path, i.Labels.Single(), i.Fold!.Value)));
+        Assert.Equal(2, SourceLoader.Open("esc50:" + P("esc"), "test").Items.Count);
+        Assert.Equal([P("esc/audio/2-100648-A-43.wav")], SourceLoader.Open("esc50:" + P("esc") + ",fold=2", "test").Items.Select(i => i.Path));
+        var esc10 = SourceLoader.Open("esc50:" + P("esc") + ",esc10=true", "all");
+        Assert.Equal(["dog", "rooster"], esc10.ClassNames);
+        Assert.Equal([0, 1], esc10.Items.Select(i => i.Labels.Single()));
+    }
+
+    [Fact]
+    public void Kinetics_finds_trimmed_and_untrimmed_videos_filters_the_split_and_restricts_classes()
+    {
+        var csv = Layout.Write(_root, "k/train.csv",
+            "label,youtube_id,time_start,time_end,split,is_cc\n" +
+            "\"passing American football (in game)\",abc123,10,20,train,0\n" +
+            "abseiling,--07WQ2iBlw,1,11,train,0\n" +
+            "abseiling,zzz,5,15,validate,0\n" +
+            "playing drums,gone,0,10,train,0\n");
+        Layout.Touch(_root, "k/videos/passing American football (in game)/abc123_000010_000020.mp4");
+        Layout.Touch(_root, "k/videos/--07WQ2iBlw.mkv");
+        var s = SourceLoader.Open(csv + ",videos=" + P("k/videos"));
+        Assert.Equal(["abseiling", "passing American football (in game)", "playing drums"], s.ClassNames);
+        Assert.Equal(3, s.Items.Count);
+        var trimmed = s.Items[0];
+        Assert.Equal((P("k/videos/passing American football (in game)/abc123_000010_000020.mp4"), 1, (double?)null), (trimmed.Path, trimmed.Labels.Single(), trimmed.Start));
+        var untrimmed = s.Items[1];
+        Assert.Equal((P("k/videos/--07WQ2iBlw.mkv"), 0, 1.0, 11.0), (untrimmed.Path, untrimmed.Labels.Single(), untrimmed.Start!.Value, untrimmed.End!.Value));
+        Assert.Equal(P("k/videos/gone_000000_000010.mp4"), s.Items[2].Path); // missing: kept without a SkippedLog...
+
+        var log = new SkippedLog(null, TextWriter.Null);
+        var dropped = SourceLoader.Open("kinetics:" + csv + ",videos=" + P("k/videos"), "train", log);  // ...dropped and reported with one
+        Assert.Equal(2, dropped.Items.Count);
+        Assert.Equal(1, dropped.MissingFiles);
+        Assert.Contains("file not found", log.Items.Single().Reason);
+
+        Assert.Equal("zzz", Path.GetFileName(SourceLoader.Open(csv + ",videos=" + P("k/videos"), "val").Items.Single().Path)[..3]);
+        var sounds = Layout.Write(_root, "k/sounds.txt", "playing drums\nabseiling\n");
+        var ks = SourceLoader.Open(csv + ",videos=" + P("k/videos") + ",classes=" + sounds);
+        Assert.Equal(["playing drums", "abseiling"], ks.ClassNames);
+        Assert.Equal([1, 0], ks.Items.Select(i => i.Labels.Single()));
+    }
+
+    [Fact]
+    public void Charades_is_multi_label_with_time_spans_and_class_names_from_the_classes_file()
+    {
+        Layout.Write(_root, "ch/Charades_v1_classes.txt", "c000 Holding some clothes\nc001 Putting clothes somewhere\nc002 Taking a laptop\n");
+        Layout.Write(_root, "ch/Charades_v1_train.csv",
+            "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n" +
+            "46GP8,HR43,Kitchen,6,7,Yes,\"A person cooks, then eats.\",food;dish,\"desc\",c002 11.90 21.20;c000 0.00 12.60;c002 25.0 30.0,24.83\n" +
+            "N11GT,0KZ7,Stairs,6,7,Yes,script,,desc,,17.38\n");
+        Layout.Write(_root, "ch/Charades_v1_test.csv", "id,actions,length\nX1,c001 1 2,5\n");
+        Layout.Touch(_root, "ch/Charades_v1_480/46GP8.mp4");
+        var s = SourceLoader.Open(P("ch"));
+        Assert.True(s.MultiLabel);
+        Assert.Equal(["Holding some clothes", "Putting clothes somewhere", "Taking a laptop"], s.ClassNames);
+        Assert.Equal(P("ch/Charades_v1_480/46GP8.mp4"), s.Items[0].Path);
+        Assert.Equal([0, 2], s.Items[0].Labels);
+        Assert.Equal([new LabelSpan(2, 11.9, 21.2), new LabelSpan(0, 0, 12.6), new LabelSpan(2, 25, 30)], s.Items[0].Spans!);
+        Assert.Empty(s.Items[1].Labels);
+        Assert.Equal([1], SourceLoader.Open("charades:" + P("ch"), "test").Items.Single().Labels);
+    }
+
+    [Fact]
+    public void Csv_reads_path_and_labels_with_or_without_a_header()
+    {
+        var named = Layout.Write(_root, "g/data.csv", "path,labels,split,start,end\n" +
+                                                      "a.mp4,dog;cat,train,,\n\"b, c.mp4\",bird,train,1.5,4\nz.mp4,dog,test,,\n");
+        var s = SourceLoader.Open(named);
+        Assert.True(s.MultiLabel);
+        Assert.Equal(["bird", "cat", "dog"], s.ClassNames);
+        Assert.Equal([1, 2], s.Items[0].Labels);
+        Assert.Equal((P("g/b, c.mp4"), 1.5, 4.0), (s.Items[1].Path, s.Items[1].Start!.Value, s.Items[1].End!.Value));
+        Assert.Equal(2, s.Items.Count);
+
+        var bare = Layout.Write(_root, "g/plain.csv", "x/1.mp4,2\nx/2.mp4,0\n");
+        var b = SourceLoader.Open("csv:" + bare + ",root=/media");
+        Assert.Equal(["0", "1", "2"], b.ClassNames); // whole numbers are indices
+        Assert.Equal([("/media/x/1.mp4", 2), ("/media/x/2.mp4", 0)], b.Items.Select(i => (i.Path, i.Labels.Single())));
+        Assert.False(b.MultiLabel);
+    }
+
+    [Fact]
+    public void Malformed_sources_are_user_errors_naming_file_and_line()
+    {
+        Layout.Write(_root, "bad/ucfTrainTestlist/classInd.txt", "1 A\n3 C\n");
+        var e = Assert.Throws<SourceError>(() => SourceLoader.Open(P("bad")));
+        Assert.Contains("classInd.txt:2", e.Message);
+        Assert.Throws<SourceError>(() => SourceLoader.Open(P("does-not-exist")));
+        Assert.Throws<SourceError>(() => SourceLoader.Open("ucf101:" + P("bad") + ",fold=7"));
+        var typo = Assert.Throws<SourceError>(() => SourceLoader.Open("esc50:" + P("bad") + ",flod=2"));
+        Assert.Contains("flod", typo.Message);
+        var k = Layout.Write(_root, "bad.csv", "label,youtube_id,time_start,time_end,split\nx,id,ten,20,train\n");
+        Assert.Contains("bad.csv:2", Assert.Throws<SourceError>(() => SourceLoader.Open(k)).Message);
+        Assert.Contains("unknown data source kind", Assert.Throws<SourceError>(() => SourceLoader.Open("kinetic:" + k)).Message);
+    }
+}
