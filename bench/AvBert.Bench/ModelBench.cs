@@ -10,7 +10,7 @@ namespace AvBert.Bench;
 /// <summary>
 /// Model throughput: forward+backward clips/s (a clip = one visual + one audio clip of a sequence; a step processes
 /// B·T clips) and the process's peak resident memory, for the tiny (tiny-a) sizes, the small preset and the full model.
-/// Usage: model [tiny|small|full|all] [--device cpu|cuda|auto] [--steps N]
+/// Usage: model [tiny|small|full|all] [--device cpu|cuda|auto] [--steps N] [--threads N]
 /// </summary>
 public static class ModelBench
 {
@@ -22,6 +22,7 @@ public static class ModelBench
         string which = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "all";
         var device = TorchRuntime.ResolveDevice(Value(args, "--device") ?? "cpu");
         int steps = int.Parse(Value(args, "--steps") ?? "3");
+        if (Value(args, "--threads") is string threads) set_num_threads(int.Parse(threads));
 
         var tiny = new AvBertConfig
         {
@@ -42,7 +43,7 @@ public static class ModelBench
         if (cases.Count == 0) { Console.Error.WriteLine("model bench: expected tiny, small, full or all"); return 2; }
 
         Console.WriteLine($"device {device}, torch threads {get_num_threads()}, {steps} timed steps after 1 warm-up");
-        Console.WriteLine($"{"case",-26} {"B×T",5} {"clip",-22} {"params",12} {"fwd+bwd s/step",15} {"clips/s",9} {"peak RSS MiB",13}");
+        Console.WriteLine($"{"case",-26} {"B×T",5} {"clip",-22} {"params",12} {"fwd+bwd s/step (median)",24} {"clips/s",9} {"peak RSS MiB",13}");
         foreach (var c in cases)
         {
             ResetPeakRss();
@@ -65,10 +66,10 @@ public static class ModelBench
                 return sw.Elapsed.TotalSeconds;
             }
             Step();                                             // warm-up (allocator, kernels)
-            var times = Enumerable.Range(0, steps).Select(_ => Step()).ToList();
-            double perStep = times.Average();
+            var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToList();
+            double perStep = times[times.Count / 2];            // median: the machine may be shared
             Console.WriteLine($"{c.Name,-26} {$"{c.Batch}×{c.Clips}",5} {$"{d.NumFrames}×{d.TrainCropSize}² + {d.AudioFrequency}×{d.AudioTime}",-22} " +
-                              $"{parameters,12:N0} {perStep,15:F3} {c.Batch * c.Clips / perStep,9:F2} {PeakRssMiB(),13:F0}");
+                              $"{parameters,12:N0} {perStep,24:F3} {c.Batch * c.Clips / perStep,9:F2} {PeakRssMiB(),13:F0}");
         }
         return 0;
     }
