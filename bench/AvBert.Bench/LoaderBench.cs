@@ -11,12 +11,14 @@ namespace AvBert.Bench;
 /// in clips per second, with 1 worker and with one per core. Media: Kinetics-like clips made with FFmpeg lavfi
 /// (testsrc2 + sine, H.264 + AAC). Usage:
 /// <c>dotnet run -c Release --project bench/AvBert.Bench -- loader [--videos 12] [--seconds 10] [--size 340x256]
-/// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4]</c>
+/// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4] [--step-ms 0]</c>; --step-ms simulates a model
+/// step per batch and reports how long the consumer waited for data.
 /// </summary>
 public static class LoaderBench
 {
     public static int Run(string[] args)
     {
+        AvBert.Runtime.TorchRuntime.Initialize();
         int videos = Int(args, "--videos", 12), batch = Int(args, "--batch", 4);
         double seconds = double.Parse(Arg(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         var size = (Arg(args, "--size") ?? "340x256").Split('x').Select(int.Parse).ToArray();
@@ -49,6 +51,7 @@ public static class LoaderBench
         ds.Load(0, 0, 0, default);
         Stages(files[0], data, T);
         MediaOptions.DecoderThreads = 1;   // many workers decode in parallel: one FFmpeg thread each
+        int stepMs = Int(args, "--step-ms", 0);   // simulated model step per batch: shows whether the model would wait
         foreach (var workers in workerCounts)
         {
             // A fresh dataset per setting; epoch 0 includes probing each file once, epoch 1 is the steady state.
@@ -58,10 +61,18 @@ public static class LoaderBench
             {
                 var sw = Stopwatch.StartNew();
                 int samples = 0;
-                foreach (var b in loader.Epoch(epoch)) using (b) samples += b.Count;
+                var waitBefore = loader.Stats.ConsumerWait;
+                foreach (var b in loader.Epoch(epoch))
+                    using (b)
+                    {
+                        samples += b.Count;
+                        if (stepMs > 0) Thread.Sleep(stepMs);
+                    }
                 var s = sw.Elapsed.TotalSeconds;
+                var waited = (loader.Stats.ConsumerWait - waitBefore).TotalSeconds;
                 Console.WriteLine($"  workers {workers,2}, epoch {epoch}{(epoch == 0 ? " (probes)" : "         ")}: {samples} sequences in {s:0.00} s = " +
-                                  $"{samples / s:0.00} seq/s = {samples * T / s:0.0} clips/s ({samples * T * data.NumFrames / s:0} frames/s)");
+                                  $"{samples / s:0.00} seq/s = {samples * T / s:0.0} clips/s ({samples * T * data.NumFrames / s:0} frames/s)" +
+                                  (stepMs > 0 ? $", model step {stepMs} ms: waited {waited:0.00} s in all ({waited / s:P0})" : ""));
             }
         }
         return 0;
@@ -75,13 +86,13 @@ public static class LoaderBench
         double probe = Lap();
         var v = info.Video!;
         var view = new AvBert.Features.VisualTransform(data).SampleTrain(v.Width, v.Height, new Random(1));
-        double fps = (double)data.TargetFps / data.SamplingRate;
-        int union = (int)Math.Round((v.DurationSeconds - data.ClipSeconds) * fps) + data.NumFrames;
+        double fps = data.TargetFps;                                   // as ClipReader: the clips' union at TARGET_FPS
+        int union = (int)Math.Round((v.DurationSeconds - data.ClipSeconds) * fps) + (data.NumFrames - 1) * data.SamplingRate + 1;
         var frames = VideoDecoder.DecodeFrames(path, 0, union, fps, view.ScaledWidth, view.ScaledHeight);
         double video = Lap();
         var dst = new float[3 * data.NumFrames * view.CropSize * view.CropSize];
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
-        for (int k = 0; k < T; k++) new AvBert.Features.VisualTransform(data).Apply(frames.AsSpan(0, data.NumFrames * frameBytes), data.NumFrames, view, dst);
+        for (int k = 0; k < T; k++) new AvBert.Features.VisualTransform(data).Apply(frames, data.NumFrames, view, dst, data.SamplingRate);
         double transform = Lap();
         var wave = AudioDecoder.Decode(path, 0, null, data.AudioSampleRate);
         double audio = Lap();

@@ -1,13 +1,21 @@
 using AvBert.Bench;
 using AvBert.Runtime;
 
-// Benchmarks, one file per area, dispatched by the first argument: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
+// Benchmarks, one file per area, dispatched by the first argument:
+//   dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
 TorchRuntime.Initialize();
-switch (args.FirstOrDefault())
+return args.FirstOrDefault() switch
 {
-    case "loader": return LoaderBench.Run(args[1..]);
-    case "downstream": return DownstreamBench.Run(args[1..]);
-    default:
-        Console.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: loader, downstream");
-        return args.Length == 0 ? 0 : 1;
+    "model" => ModelBench.Run(args[1..]),
+    "decode" => DecodeBench.Run(args[1..]),
+    "loader" => LoaderBench.Run(args[1..]),
+    "pretrain" => PretrainBench.Run(args[1..]),
+    "downstream" => DownstreamBench.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream");
+    return 2;
 }

@@ -12,6 +12,7 @@ foreach (var command in new[]
     ConvertCommand.Build(),
     ForwardCommand.Build(),
     InspectCommand.Build(),
+    PretrainCommand.Build(),
     FinetuneCommand.Build(),
     EvalCommand.Build(),
     PredictCommand.Build(),

@@ -1,0 +1,64 @@
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Pretraining;
+using AvBert.Runtime;
+using AvBert.Training;
+using System.CommandLine;
+using System.Runtime.InteropServices;
+
+namespace AvBert.Cli.Commands;
+
+public static class PretrainCommand
+{
+    public static Command Build()
+    {
+        var opts = new ConfigOptions();
+        var device = new DeviceOption();
+        var data = new Option<string>("--data") { Description = "Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources", Required = true };
+        var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
+        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var c = new Command("pretrain", "Self-supervised pretraining (MEP + CPP, SPEC §7) on unlabeled videos");
+        opts.AddTo(c);
+        foreach (var o in new Option[] { data, output, resume, workers, progress }) c.Options.Add(o);
+        device.AddTo(c);
+        c.SetAction((r, ct) =>
+        {
+            // Ctrl+C / SIGTERM: finish or drop the step in progress, write a checkpoint, exit 130. A second signal quits at once.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            int signals = 0;
+            void OnSignal(PosixSignalContext s)
+            {
+                if (Interlocked.Increment(ref signals) > 1) return;
+                s.Cancel = true;
+                Console.Error.WriteLine("pretrain: stopping: writing a checkpoint (signal again to quit at once; --resume continues the run)");
+                stop.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+            var runDir = Path.GetFullPath(r.GetValue(output)!);
+            bool isResume = r.GetValue(resume);
+            if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
+                Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
+            var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
+            var dev = device.Resolve(r);
+            var skipped = new SkippedLog(runDir);
+            var source = SourceLoader.Open(r.GetValue(data)!, "train", skipped);
+            var summary = PretrainRun.Run(config, PretrainRun.Dataset(source, config.Data), new PretrainRunOptions
+            {
+                RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
+                Cancellation = stop.Token,
+            }, skipped);
+            var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
+            Console.WriteLine(summary.LastValues.Count == 0
+                ? $"pretrain: the run is already at step {summary.Steps} (raise it with --set pretrain.steps=N)"
+                : $"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
+            if (summary.SkippedFiles > 0) Console.WriteLine($"pretrain: {summary.SkippedFiles} file(s) skipped, listed in {skipped.FilePath}");
+            Console.WriteLine($"pretrain: model written to {summary.ModelDir} (use it with --init {summary.ModelDir})");
+            return Task.FromResult(0);
+        });
+        return c;
+    }
+}

@@ -1,0 +1,126 @@
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Model;
+using AvBert.Runtime;
+using AvBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AvBert.Pretraining;
+
+/// <summary>How to run a pretraining job (everything that is not in the config).</summary>
+public sealed record PretrainRunOptions
+{
+    /// <summary>RUN folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/.</summary>
+    public required string RunDir { get; init; }
+    public bool Resume { get; init; }
+    public Device? Device { get; init; }
+    /// <summary>Decode threads of the loader; 0 = one per core.</summary>
+    public int Workers { get; init; }
+    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    /// <summary>Where the run prints its few lines besides the progress (stdout by default).</summary>
+    public TextWriter? Log { get; init; }
+    /// <summary>Called after each optimiser step (tests, demos).</summary>
+    public Action<long, IReadOnlyDictionary<string, double>>? OnStep { get; init; }
+    public CancellationToken Cancellation { get; init; }
+}
+
+/// <summary>The end of a pretraining run.</summary>
+public sealed record PretrainSummary(long Steps, IReadOnlyDictionary<string, double> LastValues, double Seconds, double ClipsPerSecond,
+                                     string ModelDir, int SkippedFiles);
+
+/// <summary>
+/// `avbert pretrain` as a library call: builds the model and the pretraining heads, the loader over any
+/// <see cref="IClipDataset"/> (real videos through <see cref="VideoSequenceDataset"/>, or synthetic data), the AdamW
+/// optimiser and schedule, and drives <see cref="Trainer"/>; at the end writes RUN/model (config.yaml + weights) for
+/// downstream <c>--init RUN/model</c>.
+/// </summary>
+public static class PretrainRun
+{
+    public const string ConfigFile = "config.yaml";
+    public const string ModelDir = "model";
+
+    /// <summary>
+    /// The config of a run: for a new run, <paramref name="config"/> (written to RUN/config.yaml; a RUN that already has
+    /// checkpoints is refused); for --resume, RUN/config.yaml with <paramref name="resumeOverrides"/> applied on top
+    /// (e.g. more pretrain.steps).
+    /// </summary>
+    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> config, bool resume, IEnumerable<string>? resumeOverrides = null)
+    {
+        var configPath = Path.Combine(runDir, ConfigFile);
+        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
+        if (resume)
+        {
+            if (!File.Exists(configPath))
+                throw new UserError($"--resume: {configPath} not found: {runDir} is not a pretraining run folder. Fix: drop --resume to start a new run there.");
+            var cfg = ConfigLoader.LoadFile(configPath, resumeOverrides);
+            ConfigLoader.Save(cfg, configPath);
+            return cfg;
+        }
+        if (store.Latest() is { } existing)
+            throw new UserError($"--out {runDir}: the folder already holds a run (checkpoint {existing}). Fix: add --resume to continue it, or choose another --out.");
+        var fresh = config();
+        Directory.CreateDirectory(runDir);
+        ConfigLoader.Save(fresh, configPath);
+        return fresh;
+    }
+
+    /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source.</summary>
+    public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data) =>
+        new(source, data, new SequenceOptions { Mode = SampleMode.Train, Modalities = Modalities.Both });
+
+    public static PretrainSummary Run(AvBertConfig config, IClipDataset dataset, PretrainRunOptions o, SkippedLog? skipped = null)
+    {
+        var log = o.Log ?? Console.Out;
+        var p = config.Pretrain;
+        var device = o.Device ?? CPU;
+        if (dataset.Count == 0) throw new UserError("pretrain: the data source has no videos. Fix: check --data.");
+        int micro = p.BatchSize / p.Accumulation;
+        if (micro < 2 && p.CppFraction > 0)
+            log.WriteLine("note: a micro-batch of 1 video has no other video to swap audio with: CPP is skipped.");
+
+        Seeding.Seed(p.Seed);
+        var model = new AvBertModel(config.Model, config.Data);
+        var pretrainer = new AvBertPretrainer(model, config.Model, p);
+        pretrainer.to(device);
+        using var optimizer = TrainingOptimizer.Create(
+            TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
+            new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });
+        var schedule = new LrSchedule(p.Schedule, p.WarmupSteps, p.Steps);
+
+        var loader = new BatchLoader(dataset, new LoaderOptions
+        {
+            BatchSize = micro,
+            Workers = o.Workers,
+            Shuffle = true,
+            DropLast = dataset.Count >= micro, // contrastive losses want full batches; tiny sources keep their one batch
+            Seed = p.Seed,
+        }, skipped);
+        var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
+
+        var trainer = new Trainer(pretrainer, optimizer, schedule, new TrainerOptions
+        {
+            Steps = p.Steps, Accumulation = p.Accumulation, GradClip = p.GradClip, Seed = p.Seed,
+            LogEvery = p.LogEvery, CheckpointEvery = p.CheckpointEvery, KeepCheckpoints = p.KeepCheckpoints,
+            ItemName = "clips", Title = "pretrain", Progress = o.Progress,
+        }, o.RunDir);
+
+        log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +
+                      $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}" +
+                      (o.Resume ? ", resuming" : ""));
+        var result = trainer.Run(data, batch =>
+        {
+            if (batch.Visual is null || batch.Audio is null)
+                throw new InvalidOperationException("pretraining needs both modalities in every batch");
+            var losses = pretrainer.forward(batch.Visual.to(device), batch.Audio.to(device));
+            return new StepOutput(losses.Total, losses.Parts, batch.Visual.shape[0] * batch.Visual.shape[1]);
+        }, o.Resume, o.OnStep, o.Cancellation);
+
+        var modelDir = Path.Combine(o.RunDir, ModelDir);
+        ModelDirectory.Save(modelDir, config, model);
+        return new PretrainSummary(result.Step, result.LastValues, result.Seconds, result.ItemsPerSecond, modelDir,
+                                   skipped?.Items.Count ?? 0);
+    }
+
+    static long Parameters(TorchSharp.torch.nn.Module m) => m.parameters().Sum(x => x.numel());
+}
