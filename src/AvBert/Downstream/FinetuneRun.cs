@@ -171,6 +171,8 @@ public static class FinetuneRun
         var t = d.Current;
         var device = o.Device ?? CPU;
         CheckLabels(train, d.Task, "--data");
+        if (train.AudioOnly && d.Task != DownstreamTask.Audio)
+            throw new UserError($"--data {o.Data}: {train.Name} has audio files only, but the {Lower(d.Task)} task needs video. Fix: --task audio.");
         var classes = train.ClassNames.ToArray();
         config = config with { Downstream = d with { ClassNames = classes } };
         var modelDir = Path.Combine(runDir, TransferModelDirectory.ModelSubdirectory);
