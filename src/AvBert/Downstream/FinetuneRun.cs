@@ -100,6 +100,7 @@ public static class FinetuneRun
         if (folds is null)
         {
             var train = SourceLoader.Open(o.Data, o.TrainSplit, skipped);
+            CheckLabels(train, d.Task, "--data");
             MediaSource? test = null;
             try { test = SourceLoader.Open(o.Data, o.TestSplit, skipped); }
             catch (UserError e) { log.WriteLine($"note: no '{o.TestSplit}' split ({e.Message}); training without a held-out test."); }

@@ -29,7 +29,7 @@ public class DownstreamConfigTests
     }
 
     [Theory]
-    [InlineData("downstream.multilabel.loss=crossentropy", "'downstream.multilabel.loss: CrossEntropy' must be binarycrossentropy")]
+    [InlineData("downstream.multilabel.loss=crossentropy", "'downstream.multilabel.loss: crossentropy' must be binarycrossentropy")]
     [InlineData("downstream.visual.loss=binarycrossentropy", "must be crossentropy or multimargin")]
     [InlineData("downstream.audio.test_crops=4", "downstream.audio.test_crops")]
     [InlineData("downstream.task=speech", "expected one of visual, audio, audiovisual, multilabel")]
