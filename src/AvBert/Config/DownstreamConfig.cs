@@ -128,8 +128,11 @@ public sealed record DownstreamConfig
     [YamlIgnore]
     public bool UsesSequences => Task is DownstreamTask.Audiovisual or DownstreamTask.Multilabel;
 
-    /// <summary>Registers <see cref="Check"/> with the validator when the library loads.</summary>
+    /// <summary>Registers <see cref="Check"/> with the validator when the library loads (the validator is the lead's; CA2255
+    /// warns about library module initializers in general, and this one only adds a check).</summary>
+#pragma warning disable CA2255
     [ModuleInitializer]
+#pragma warning restore CA2255
     internal static void Register() => ConfigValidator.ExtraChecks.Add(Check);
 
     internal static void Check(AvBertConfig c, ConfigValidator.Checker check)
