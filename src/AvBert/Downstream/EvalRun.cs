@@ -29,8 +29,16 @@ public static class EvalRun
                       $"{TaskViews.TestViewsPerVideo(d, cfg.Data)} views each, on {device}");
         var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double lastLine = 0;
         var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d, cfg.Data), device,
-                                        workers, skipped, ct: ct);
+                                        workers, skipped, (done, total) =>
+                                        {
+                                            double now = clock.Elapsed.TotalSeconds;
+                                            if (now - lastLine < 10 || done == total) return;
+                                            lastLine = now;
+                                            log.WriteLine($"eval: {done}/{total} samples, {now:0} s, ETA {(total - done) * now / done:0} s");
+                                        }, ct);
         if (predictions.Scores.Length == 0) throw new UserError($"--data {data}: no video could be evaluated (see the skipped lines above).");
         var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
         FinetuneRun.WriteReport(report, dir, Path.GetFileName(outPath));

@@ -121,7 +121,7 @@ public static class FinetuneRun
                 var foldDir = Path.Combine(o.RunDir, name);
                 Directory.CreateDirectory(foldDir);
                 ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile));
-                runs.Add(TrainOne(config, train, test, o with { Resume = o.Resume }, foldDir, name, skipped, log));
+                runs.Add(TrainOne(config, train, test, o, foldDir, name, skipped, log));
                 WriteCrossValidation(o.RunDir, runs);
             }
         }
