@@ -24,7 +24,7 @@ public sealed record FinetuneOptions
     public string TrainSplit { get; init; } = "train";
     /// <summary>Held-out split evaluated during and after training; a source without it trains without a test.</summary>
     public string TestSplit { get; init; } = "test";
-    /// <summary>"auto" (cross-validate the audio task when the items have folds), "all", "none" or a list like "1,3".</summary>
+    /// <summary>"auto" (cross-validate the audio task when the items have folds and the spec names no fold), "all", "none" or a list like "1,3".</summary>
     public string Folds { get; init; } = "auto";
     public bool Resume { get; init; }
     public Device? Device { get; init; }
@@ -138,8 +138,14 @@ public static class FinetuneRun
         all = null;
         var spec = o.Folds.Trim().ToLowerInvariant();
         if (spec == "none") return null;
-        if (spec == "auto" && config.Downstream.Task != DownstreamTask.Audio) return null;
-        var source = SourceLoader.Open(o.Data, "all");
+        // auto: the ESC-50 protocol cross-validates, unless the spec already names its held-out fold (esc50:ROOT,fold=2).
+        if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
+            return null;
+        MediaSource source;
+        try { source = SourceLoader.Open(o.Data, "all"); }
+        catch (UserError) when (spec == "auto") { return null; }   // a source without an "all" split has no folds to cross
+        if (spec != "auto" && o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase))
+            throw new UserError($"--folds {o.Folds}: the data spec names a held-out fold ({o.Data}); cross-validation picks the folds itself. Fix: drop ',fold=N' or use --folds none.");
         var present = source.Items.Where(i => i.Fold is not null).Select(i => i.Fold!.Value).Distinct().Order().ToList();
         bool everyItem = source.Items.All(i => i.Fold is not null);
         if (spec == "auto")
