@@ -180,7 +180,7 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
     public void Multilabel_finetuning_learns_colour_and_sound_labels_with_high_map()
     {
         var run = TestSetup.TempDir("ft-multi");
-        var cfg = Config("downstream.task=multilabel", "downstream.multilabel.epochs=10", "downstream.multilabel.batch_size=4",
+        var cfg = Config("downstream.task=multilabel", "downstream.multilabel.epochs=6", "downstream.multilabel.batch_size=4",
                          "downstream.multilabel.head_lr=0.02", "downstream.multilabel.backbone_lr=0.001", "downstream.multilabel.test_crops=1");
         var report = Finetune(cfg, "csv:" + media.MultiLabelCsv, run).Runs.Single().Report!;
         Assert.Equal(4, report.Count);
