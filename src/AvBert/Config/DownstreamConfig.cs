@@ -162,8 +162,10 @@ public sealed record DownstreamConfig
             check(t.TestCrops is >= 1 and <= 3, p + ".test_crops", t.TestCrops, "must be 1, 2 or 3 (centre; or left/top, centre, right/bottom)");
             check(t.WindowSeconds >= 0, p + ".window_seconds", t.WindowSeconds, "must be >= 0 (0: the visual-aligned clip window)");
             bool multi = task == DownstreamTask.Multilabel;
-            check(multi == (t.Loss == ClassificationLoss.BinaryCrossEntropy), p + ".loss", t.Loss.ToString().ToLowerInvariant(),
-                multi ? "must be binarycrossentropy for multi-label classification" : "must be crossentropy or multimargin for single-label classification (binarycrossentropy is the multilabel task's)");
+            check(multi == (t.Loss == ClassificationLoss.BinaryCrossEntropy), p + ".loss",
+                YamlDotNet.Serialization.NamingConventions.UnderscoredNamingConvention.Instance.Apply(t.Loss.ToString()),
+                multi ? "must be binary_cross_entropy for multi-label classification"
+                      : "must be cross_entropy or multi_margin for single-label classification (binary_cross_entropy is the multilabel task's)");
         }
     }
 }

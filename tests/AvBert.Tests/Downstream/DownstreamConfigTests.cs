@@ -29,8 +29,8 @@ public class DownstreamConfigTests
     }
 
     [Theory]
-    [InlineData("downstream.multilabel.loss=crossentropy", "'downstream.multilabel.loss: crossentropy' must be binarycrossentropy")]
-    [InlineData("downstream.visual.loss=binarycrossentropy", "must be crossentropy or multimargin")]
+    [InlineData("downstream.multilabel.loss=cross_entropy", "'downstream.multilabel.loss: cross_entropy' must be binary_cross_entropy")]
+    [InlineData("downstream.visual.loss=binary_cross_entropy", "must be cross_entropy or multi_margin")]
     [InlineData("downstream.audio.test_crops=4", "downstream.audio.test_crops")]
     [InlineData("downstream.task=speech", "expected one of visual, audio, audiovisual, multilabel")]
     public void Bad_downstream_settings_name_the_field(string set, string expected)
