@@ -4,8 +4,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-# libtorch's OpenMP threads spin while idle; on small or shared machines that costs far more than it saves.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 if ! command -v ffmpeg >/dev/null 2>&1; then
   echo "test: FFmpeg not found, installing it with apt-get..."
