@@ -4,7 +4,6 @@ using AvBert.Pretraining;
 using AvBert.Runtime;
 using AvBert.Training;
 using System.CommandLine;
-using System.Runtime.InteropServices;
 
 namespace AvBert.Cli.Commands;
 
@@ -25,19 +24,8 @@ public static class PretrainCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            // Ctrl+C / SIGTERM: finish or drop the step in progress, write a checkpoint, exit 130. A second signal quits at once.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            int signals = 0;
-            void OnSignal(PosixSignalContext s)
-            {
-                if (Interlocked.Increment(ref signals) > 1) return;
-                s.Cancel = true;
-                Console.Error.WriteLine("pretrain: stopping: writing a checkpoint (signal again to quit at once; --resume continues the run)");
-                stop.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
+            // Ctrl+C / SIGTERM (CliRunner) cancel ct: the run stops after the step, writes a checkpoint, exits 130.
+            using var note = ct.Register(() => Console.Error.WriteLine("pretrain: writing a checkpoint; --resume continues the run"));
             var runDir = Path.GetFullPath(r.GetValue(output)!);
             bool isResume = r.GetValue(resume);
             if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
@@ -49,7 +37,7 @@ public static class PretrainCommand
             var summary = PretrainRun.Run(config, PretrainRun.Dataset(source, config.Data), new PretrainRunOptions
             {
                 RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
-                Cancellation = stop.Token,
+                Cancellation = ct,
             }, skipped);
             var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
             Console.WriteLine(summary.LastValues.Count == 0
