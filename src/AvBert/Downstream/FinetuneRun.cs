@@ -54,7 +54,7 @@ public sealed record FinetuneSummary(IReadOnlyList<FinetuneResult> Runs, IReadOn
 /// </summary>
 public static class FinetuneRun
 {
-    public const string ConfigFile = "config.yaml";
+    public const string ConfigFile = RunFolder.ConfigFile;
 
     /// <summary>
     /// The config of a run. New run: <paramref name="userConfig"/> (defaults ← preset ← file ← --set), with the model and
@@ -64,18 +64,14 @@ public static class FinetuneRun
     public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> userConfig, string? init, bool resume,
                                                    IEnumerable<string>? overrides = null)
     {
-        var configPath = Path.Combine(runDir, ConfigFile);
-        if (resume)
-        {
-            if (!File.Exists(configPath))
-                throw new UserError($"--resume: {configPath} not found: {runDir} is not a finetune run folder. Fix: drop --resume to start a new run there.");
-            var resumed = ConfigLoader.LoadFile(configPath, overrides);
-            ConfigLoader.Save(resumed, configPath);
-            return resumed;
-        }
-        if (File.Exists(configPath) && (Directory.Exists(Path.Combine(runDir, "checkpoints")) ||
-                                        Directory.EnumerateDirectories(runDir, "fold-*").Any()))
-            throw new UserError($"--out {runDir}: the folder already holds a run. Fix: add --resume to continue it, or choose another --out.");
+        return RunFolder.Prepare(runDir, "finetune", resume,
+            holdsRun: () => File.Exists(Path.Combine(runDir, ConfigFile)) &&
+                            (Directory.Exists(Path.Combine(runDir, "checkpoints")) || Directory.EnumerateDirectories(runDir, "fold-*").Any()),
+            freshConfig: () => FreshConfig(userConfig, init, overrides), overrides);
+    }
+
+    static AvBertConfig FreshConfig(Func<AvBertConfig> userConfig, string? init, IEnumerable<string>? overrides)
+    {
         var cfg = userConfig();
         if (init is not null)
         {
@@ -84,10 +80,7 @@ public static class FinetuneRun
             cfg = cfg with { Model = initCfg.Model, Data = initCfg.Data };
             ConfigValidator.Validate(cfg, $"--init {init} with the downstream settings");
         }
-        cfg = cfg with { Downstream = cfg.Downstream with { ClassNames = [] } };
-        Directory.CreateDirectory(runDir);
-        ConfigLoader.Save(cfg, configPath);
-        return cfg;
+        return cfg with { Downstream = cfg.Downstream with { ClassNames = [] } };
     }
 
     public static FinetuneSummary Run(AvBertConfig config, FinetuneOptions o)
