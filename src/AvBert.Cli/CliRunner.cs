@@ -1,24 +1,43 @@
 using AvBert.Runtime;
 using System.CommandLine;
+using System.Runtime.InteropServices;
 
 namespace AvBert.Cli;
 
-/// <summary>Runs the parsed command; user errors become one line on stderr and exit code 2, never a stack trace.</summary>
+/// <summary>
+/// Runs the parsed command. User errors become one line on stderr and exit code 2, never a stack trace.
+/// Ctrl+C / SIGTERM cancel the token every action receives (long runs stop after the step in progress and write a
+/// checkpoint; --resume continues); a second signal quits at once.
+/// </summary>
 public static class CliRunner
 {
     public static int Run(RootCommand root, string[] args)
     {
-        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        using var stop = new CancellationTokenSource();
+        int signals = 0;
+        void OnSignal(PosixSignalContext s)
+        {
+            if (Interlocked.Increment(ref signals) > 1) return; // second signal: the default action (terminate)
+            s.Cancel = true;
+            Console.Error.WriteLine("stopping after the current step (signal again to quit at once)...");
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        // The library's own signal handling is off: ours above cancels the same token.
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
-            return root.Parse(args).Invoke(config);
+            int rc = root.Parse(args).InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
+            return stop.IsCancellationRequested && rc == 0 ? 130 : rc;
         }
         catch (Exception e) when (Unwrap(e) is UserError ue)
         {
             Console.Error.WriteLine($"error: {ue.Message}");
             return 2;
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled.");
             return 130;

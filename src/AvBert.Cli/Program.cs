@@ -8,11 +8,15 @@ foreach (var command in new[]
 {
     InfoCommand.Build(),
     ConfigCommand.Build(),
-    InspectCommand.Build(),
-    PretrainCommand.Build(),
     ParamsCommand.Build(),
     ConvertCommand.Build(),
     ForwardCommand.Build(),
+    InspectCommand.Build(),
+    PretrainCommand.Build(),
+    FinetuneCommand.Build(),
+    EvalCommand.Build(),
+    PredictCommand.Build(),
+    ExtractCommand.Build(),
     SynthCommand.Build(),
     DemoCommand.Build(),
 })

@@ -20,9 +20,8 @@ public static class ConvertCommand
         c.SetAction(r =>
         {
             TorchRuntime.Initialize();
-            var import = ReferenceCheckpoint.Convert(r.GetValue(from)!, r.GetValue(refConfig)!);
+            var import = ReferenceCheckpoint.Convert(r.GetValue(from)!, r.GetValue(refConfig)!, w => Console.Error.WriteLine($"warning: {w}"));
             using var model = import.Model;
-            foreach (var w in import.Warnings) Console.Error.WriteLine($"warning: {w}");
             var dir = r.GetValue(output)!;
             ModelDirectory.Save(dir, import.Config, model);
             var counts = ParameterCounts.Of(model);

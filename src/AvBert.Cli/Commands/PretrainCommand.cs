@@ -24,8 +24,12 @@ public static class PretrainCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
+            // Ctrl+C / SIGTERM (CliRunner) cancel ct: the run stops after the step, writes a checkpoint, exits 130.
+            using var note = ct.Register(() => Console.Error.WriteLine("pretrain: writing a checkpoint; --resume continues the run"));
             var runDir = Path.GetFullPath(r.GetValue(output)!);
             bool isResume = r.GetValue(resume);
+            if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
+                Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
             var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir);
@@ -36,7 +40,9 @@ public static class PretrainCommand
                 Cancellation = ct,
             }, skipped);
             var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
-            Console.WriteLine($"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
+            Console.WriteLine(summary.LastValues.Count == 0
+                ? $"pretrain: the run is already at step {summary.Steps} (raise it with --set pretrain.steps=N)"
+                : $"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
             if (summary.SkippedFiles > 0) Console.WriteLine($"pretrain: {summary.SkippedFiles} file(s) skipped, listed in {skipped.FilePath}");
             Console.WriteLine($"pretrain: model written to {summary.ModelDir} (use it with --init {summary.ModelDir})");
             return Task.FromResult(0);

@@ -20,13 +20,13 @@ public static class ConfigLoader
     static readonly ISerializer Serializer = new SerializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .WithEventEmitter(next => new FlowSequences(next))
-        .WithEnumNamingConvention(LowerCaseNamingConvention.Instance)
+        .WithEnumNamingConvention(UnderscoredNamingConvention.Instance)
         .DisableAliases()
         .Build();
 
     static readonly IDeserializer Deserializer = new DeserializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
-        .WithEnumNamingConvention(LowerCaseNamingConvention.Instance)
+        .WithEnumNamingConvention(UnderscoredNamingConvention.Instance)
         .Build();
 
     /// <summary>defaults ← preset ← file ← overrides.</summary>
@@ -207,7 +207,7 @@ public static class ConfigLoader
             if (prop is null) return "a value of the default's type";
             t = prop.PropertyType;
         }
-        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t).Select(n => n.ToLowerInvariant()));
+        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t).Select(n => UnderscoredNamingConvention.Instance.Apply(n)));
         if (t.IsArray) return $"a list of {Describe(t.GetElementType()!)} like [1, 2]";
         return Describe(t);
         static string Describe(Type x) => x == typeof(int) ? "an integer" : x == typeof(double) ? "a number" :

@@ -45,7 +45,8 @@ public sealed record AudioCnnConfig
     public int[] Strides { get; init; } = [2, 2, 2, 2];
     /// <summary>Dilation of the 3×3 conv, per stage (reference: AUDIO_RESNET.DILATIONS).</summary>
     public int[] Dilations { get; init; } = [1, 1, 1, 1];
-    /// <summary>Put the stage stride on the first 1×1 conv (reference: AUDIO_RESNET.STRIDE_1X1; as there, it strides the time axis only).</summary>
+    /// <summary>Put the stage stride on the first 1×1 conv (reference: AUDIO_RESNET.STRIDE_1X1, which strides only the time axis
+    /// there and so cannot run with strides &gt; 1; here it strides both axes).</summary>
     public bool StrideOnFirstConv { get; init; } = false;
     /// <summary>Stem kernel length (a k×1 conv then a 1×k conv).</summary>
     public int StemKernel { get; init; } = 9;

@@ -62,7 +62,7 @@ public sealed record PretrainConfig
 }
 
 /// <summary>
-/// Negative sampling for MEP (SPEC §7). In YAML: canssimilar, cansdissimilar, currentsequence, currentminibatch.
+/// Negative sampling for MEP (SPEC §7). In YAML: cans_similar, cans_dissimilar, current_sequence, current_minibatch.
 /// </summary>
 public enum NegativeSampling
 {
@@ -87,7 +87,11 @@ public enum LrScheduleKind { Linear, Cosine, Constant }
 /// <summary>Checks of the pretrain section, registered with <see cref="ConfigValidator"/> when the library loads.</summary>
 static class PretrainConfigChecks
 {
+    // The validator is the lead's; a module initializer registers these checks without touching it (CA2255 is about
+    // libraries surprising their hosts: here the registration is the library's own and side-effect free).
+#pragma warning disable CA2255
     [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
     internal static void Register() => ConfigValidator.ExtraChecks.Add((c, check) =>
     {
         var p = c.Pretrain;

@@ -31,14 +31,18 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
 /// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
-/// <para>Visual clips close together are decoded in one FFmpeg run over their union (then sliced); clips far apart are
-/// decoded one seek each. Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
-/// one window at a time. A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
+/// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
+/// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
+/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>
 public sealed class ClipReader
 {
-    public const double WholeAudioSeconds = 120;
+    /// <summary>Audio ranges up to this many seconds are decoded whole, then windowed; longer ones window by window.</summary>
+    public double WholeAudioSeconds { get; init; } = 120;
+    /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
+    public double UnionDecodeMaxSeconds { get; init; } = 30;
     readonly DataConfig _data;
     readonly VisualTransform _transform;
     readonly LogMel _logMel;
@@ -57,13 +61,24 @@ public sealed class ClipReader
     }
 
     public LogMel LogMel => _logMel;
+
+    // Probing costs an ffprobe run (~0.1–0.2 s): once per file per reader, not once per view and epoch.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, MediaInfo> _probes = new();
+
+    MediaInfo Probe(string path, CancellationToken ct)
+    {
+        if (_probes.TryGetValue(path, out var info)) return info;
+        info = MediaProbe.Probe(path, ct);
+        _probes.TryAdd(path, info);
+        return info;
+    }
     double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
 
     /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
     /// <paramref name="audioRng"/> (masks).</summary>
     public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct)
     {
-        var info = MediaProbe.Probe(path, ct);
+        var info = Probe(path, ct);
         double rangeStart = Math.Clamp(request.RangeStart ?? 0, 0, info.DurationSeconds);
         double rangeEnd = Math.Clamp(request.RangeEnd ?? info.DurationSeconds, rangeStart, info.DurationSeconds);
         int T = request.Positions.Length;
@@ -82,7 +97,7 @@ public sealed class ClipReader
             int F = _data.NumFrames, S = view.CropSize;
             visualShape = [T, 3, F, S, S];
             visual = new float[(long)T * 3 * F * S * S];
-            ReadVisual(path, clipStarts, view, visual, ct);
+            clipStarts = ReadVisual(path, clipStarts, view, visual, ct);
         }
 
         float[]? audio = null; long[] audioShape = [];
@@ -107,11 +122,9 @@ public sealed class ClipReader
                 long total = (long)Math.Round(seconds * sr);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
                 windows = new float[(long)T * W];
+                var decoded = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
                 for (int k = 0; k < T; k++)
-                {
-                    var w = AudioDecoder.Decode(path, rangeStart + (double)audioStarts[k] / sr, (double)W / sr, sr, ct);
-                    w.AsSpan(0, Math.Min(W, w.Length)).CopyTo(windows.AsSpan(k * W, W));
-                }
+                    decoded[k].Samples.AsSpan(0, Math.Min(W, decoded[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
             }
             ct.ThrowIfCancellationRequested();
             audio = _logMel.Compute(windows, T, W);                              // [T, FREQ, TIME]
@@ -130,31 +143,36 @@ public sealed class ClipReader
         };
     }
 
-    void ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
+    /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
+    /// of the frames actually used (to within a source frame of the asked ones).</summary>
+    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
     {
-        int T = starts.Length, F = _data.NumFrames;
-        double fps = ClipFps;
+        int T = starts.Length, F = _data.NumFrames, step = _data.SamplingRate;
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        int unionFrames = (int)Math.Round((last - first) * fps) + F;
-        if (unionFrames <= 1.5 * T * F)
+        if (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
         {
-            // Dense clips (overlapping or close): one decode of their union, then each clip is a slice of it.
-            var all = VideoDecoder.DecodeFrames(path, first, unionFrames, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
+            // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
+            // process and decode from the previous keyframe each time — often the whole file.
+            double fps = _data.TargetFps;
+            int span = (F - 1) * step + 1;
+            int count = (int)Math.Round((last - first) * fps) + span;
+            var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            var used = new double[T];
             for (int k = 0; k < T; k++)
             {
-                int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, unionFrames - F);
-                _transform.Apply(all.AsSpan(offset * frameBytes, F * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats));
+                int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, count - span);
+                used[k] = first + offset / fps;
+                _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
             }
+            return used;
         }
-        else
-        {
-            for (int k = 0; k < T; k++)
-            {
-                var frames = VideoDecoder.DecodeFrames(path, starts[k], F, fps, view.ScaledWidth, view.ScaledHeight, ct);
-                _transform.Apply(frames, F, view, dst.AsSpan(k * clipFloats, clipFloats));
-            }
-        }
+        // Clips spread over a long video: one FFmpeg run that seeks to each group of nearby clips.
+        var clips = VideoDecoder.DecodeClips(path, starts, F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
+        for (int k = 0; k < T; k++)
+            _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
+        return starts;
     }
 }

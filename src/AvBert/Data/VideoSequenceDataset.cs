@@ -16,6 +16,15 @@ public sealed record SequenceOptions
     public int? SpatialCrops { get; init; }
     /// <summary>Audio window length; null = aligned with the visual clip (data.AudioClipSamples). ESC-50: 2 s.</summary>
     public double? AudioWindowSeconds { get; init; }
+
+    /// <summary>Pretraining (and Kinetics-Sounds): sequences of T clips, both streams, one view per video (test: × crops).</summary>
+    public static SequenceOptions Sequences(SampleMode mode) => new() { Mode = mode };
+    /// <summary>UCF101 as the reference: visual only, single clips, 10 temporal views per video (test: 10 × 3 crops = 30).</summary>
+    public static SequenceOptions Ucf101(SampleMode mode, int views = 10) =>
+        new() { Mode = mode, Modalities = Modalities.Visual, ClipsPerSample = 1, ViewsPerVideo = views };
+    /// <summary>ESC-50 as the reference: audio only, single 2 s windows, 10 per file.</summary>
+    public static SequenceOptions Esc50(SampleMode mode, int views = 10, double windowSeconds = 2) =>
+        new() { Mode = mode, Modalities = Modalities.Audio, ClipsPerSample = 1, ViewsPerVideo = views, AudioWindowSeconds = windowSeconds };
 }
 
 /// <summary>

@@ -66,12 +66,12 @@ public sealed class VisualTransform(DataConfig data)
 
     /// <summary>
     /// Crops, flips and normalises <paramref name="frameCount"/> RGB24 frames of the scaled size (HWC, as decoded) into
-    /// <paramref name="dst"/> laid out [3, frameCount, S, S].
+    /// <paramref name="dst"/> laid out [3, frameCount, S, S]. Frame f is read from decoded frame f·<paramref name="frameStride"/>.
     /// </summary>
-    public void Apply(ReadOnlySpan<byte> rgb, int frameCount, VisualView v, Span<float> dst)
+    public void Apply(ReadOnlySpan<byte> rgb, int frameCount, VisualView v, Span<float> dst, int frameStride = 1)
     {
         int s = v.CropSize, w = v.ScaledWidth;
-        if (rgb.Length < (long)frameCount * v.ScaledHeight * w * 3) throw new ArgumentException("not enough frame bytes for the view", nameof(rgb));
+        if (rgb.Length < ((long)(frameCount - 1) * frameStride + 1) * v.ScaledHeight * w * 3) throw new ArgumentException("not enough frame bytes for the view", nameof(rgb));
         if (dst.Length < 3L * frameCount * s * s) throw new ArgumentException("destination too small", nameof(dst));
         if (v.CropX + s > w || v.CropY + s > v.ScaledHeight) throw new ArgumentException($"crop {s} at ({v.CropX},{v.CropY}) exceeds {w}x{v.ScaledHeight}");
         Span<float> scale = stackalloc float[3], shift = stackalloc float[3];
@@ -83,7 +83,7 @@ public sealed class VisualTransform(DataConfig data)
         int plane = s * s, channelStride = frameCount * plane;
         for (int f = 0; f < frameCount; f++)
         {
-            var frame = rgb.Slice(f * v.ScaledHeight * w * 3, v.ScaledHeight * w * 3);
+            var frame = rgb.Slice(f * frameStride * v.ScaledHeight * w * 3, v.ScaledHeight * w * 3);
             for (int y = 0; y < s; y++)
             {
                 var row = frame.Slice(((v.CropY + y) * w + v.CropX) * 3, s * 3);

@@ -21,20 +21,68 @@ public static class AudioDecoder
     /// file has no audio stream or cannot be decoded.</summary>
     public static DecodedAudio DecodeClip(string path, double startSeconds, double? durationSeconds, int sampleRate, CancellationToken ct = default)
     {
-        if (sampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "sample rate must be positive");
         if (durationSeconds is <= 0) throw new ArgumentOutOfRangeException(nameof(durationSeconds), durationSeconds, "duration must be positive");
-        FfmpegErrors.CheckReadable(path);
+        return Decode(path, startSeconds, durationSeconds is { } d ? checked((int)Math.Round(d * sampleRate)) : null, sampleRate, ct);
+    }
 
-        int? want = durationSeconds is { } d ? checked((int)Math.Round(d * sampleRate)) : null;
+    /// <summary>Exactly <paramref name="count"/> mono samples at <paramref name="sampleRate"/> from <paramref name="startSeconds"/>
+    /// (zero-padded past the end of the track): the form to use when a clip is defined in samples (SPEC §3: 94,080).</summary>
+    public static DecodedAudio DecodeSamples(string path, double startSeconds, int count, int sampleRate, CancellationToken ct = default)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count must be positive");
+        return Decode(path, startSeconds, count, sampleRate, ct);
+    }
+
+    /// <summary>Windows further apart than this are decoded by separate runs instead of one run over the gap.</summary>
+    public const double MergeGapSeconds = 30.0;
+
+    /// <summary>
+    /// Several windows of <paramref name="count"/> samples (one per start, any order) from as few decodes as possible: windows
+    /// within <see cref="MergeGapSeconds"/> of each other are cut from one decoded span, so they are sample-exact relative to
+    /// each other. Past the end of the track windows are zero-padded (RealSamples says how many are real).
+    /// </summary>
+    public static DecodedAudio[] DecodeWindows(string path, IReadOnlyList<double> startSeconds, int count, int sampleRate, CancellationToken ct = default)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count must be positive");
+        var result = new DecodedAudio[startSeconds.Count];
+        var order = Enumerable.Range(0, startSeconds.Count).OrderBy(i => startSeconds[i]).ToArray();
+        double windowSeconds = (double)count / sampleRate;
+        int g = 0;
+        while (g < order.Length)
+        {
+            int end = g + 1;
+            while (end < order.Length && Math.Max(0, startSeconds[order[end]]) - (Math.Max(0, startSeconds[order[end - 1]]) + windowSeconds) <= MergeGapSeconds) end++;
+            double first = Math.Max(0, startSeconds[order[g]]);
+            int last = order[end - 1];
+            int spanSamples = checked((int)Math.Round((Math.Max(0, startSeconds[last]) - first) * sampleRate) + count);
+            var span = DecodeSamples(path, first, spanSamples, sampleRate, ct);
+            for (int j = g; j < end; j++)
+            {
+                int i = order[j];
+                int offset = (int)Math.Round((Math.Max(0, startSeconds[i]) - first) * sampleRate);
+                var samples = new float[count];
+                Array.Copy(span.Samples, offset, samples, 0, count);
+                result[i] = new DecodedAudio(samples, sampleRate, Math.Clamp(span.RealSamples - offset, 0, count));
+            }
+            g = end;
+        }
+        return result;
+    }
+
+    static DecodedAudio Decode(string path, double startSeconds, int? want, int sampleRate, CancellationToken ct)
+    {
+        if (sampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "sample rate must be positive");
+        FfmpegErrors.CheckReadable(path);
         var input = MediaProbe.FfmpegInput(path);
-        var args = Arguments(input, Math.Max(0, startSeconds), durationSeconds, sampleRate);
+        // Ask for a few samples more than needed (FFmpeg's -t may round down by one) and cut to the exact count.
+        double? seconds = want is { } w0 ? (w0 + 64.0) / sampleRate : null;
+        var args = Arguments(input, Math.Max(0, startSeconds), seconds, sampleRate);
         // WAV header (≤ 100 bytes) + interleaved float32; assume stereo for the first guess, the buffer grows if needed.
-        int hint = want is { } w ? 128 + w * 4 * 2 : 1 << 20;
+        int hint = want is { } w ? 128 + (w + 64) * 4 * 2 : 1 << 20;
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, sizeHint: hint);
         if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
 
-        var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out int channels);
-        _ = channels;
+        var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out _);
         if (want is not { } n) return new DecodedAudio(mono, sampleRate, mono.Length);
         if (mono.Length == n) return new DecodedAudio(mono, sampleRate, n);
         var exact = new float[n];

@@ -30,6 +30,7 @@ internal static class FfmpegProcess
                                    CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16)
     {
         ct.ThrowIfCancellationRequested();
+        ThrowIfInterrupted();
         var psi = new ProcessStartInfo(program)
         {
             UseShellExecute = false,
@@ -51,6 +52,7 @@ internal static class FfmpegProcess
             throw new FfmpegMissingError(program, e);
         }
         LiveChildren.Add(p);
+        LastStartedPid = p.Id;
 
         using var timeoutCts = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeoutCts.Token);
@@ -65,6 +67,7 @@ internal static class FfmpegProcess
             p.WaitForExit();
             var err = errTask.GetAwaiter().GetResult();
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
+            ThrowIfInterrupted(); // the child died of our Ctrl+C, not of its file: not a bad file
             if (timeoutCts.IsCancellationRequested)
                 throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed");
             return new FfmpegResult(buffer, length, err, p.ExitCode);
@@ -73,6 +76,7 @@ internal static class FfmpegProcess
         {
             // The pipe broke because we killed the process (cancel/timeout) or it died: report what happened.
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
+            ThrowIfInterrupted();
             if (timeoutCts.IsCancellationRequested)
                 throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e);
             throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} failed: {e.Message}", e);
@@ -140,6 +144,19 @@ internal static class FfmpegProcess
         catch (Exception) { /* nothing more we can do */ }
     }
 
+    /// <summary>Process id of the last child this thread started (tests check it was reaped).</summary>
+    [ThreadStatic] internal static int LastStartedPid;
+
+    /// <summary>True once this process got SIGINT/SIGTERM/SIGHUP/SIGQUIT. A terminal's Ctrl+C also reaches the children
+    /// (same process group), so decodes failing from then on say "interrupted" (OperationCanceledException) instead of
+    /// blaming their files — good files must not land in skipped.tsv because the user pressed Ctrl+C.</summary>
+    public static bool Interrupted => LiveChildren.Interrupted;
+
+    static void ThrowIfInterrupted()
+    {
+        if (LiveChildren.Interrupted) throw new OperationCanceledException("interrupted (Ctrl+C or a termination signal)");
+    }
+
     /// <summary>Number of ffmpeg/ffprobe children alive right now (for tests and diagnostics).</summary>
     public static int LiveCount => LiveChildren.Count;
 
@@ -152,10 +169,10 @@ internal static class FfmpegProcess
         static LiveChildren()
         {
             AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
-            Console.CancelKeyPress += (_, _) => KillAll();
+            Console.CancelKeyPress += (_, _) => Interrupt();
             foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
             {
-                try { Signals.Add(PosixSignalRegistration.Create(sig, _ => KillAll())); } // default action still runs
+                try { Signals.Add(PosixSignalRegistration.Create(sig, _ => Interrupt())); } // default action still runs
                 catch (Exception) { /* signal not supported on this platform */ }
             }
         }
@@ -163,6 +180,15 @@ internal static class FfmpegProcess
         public static int Count => Set.Count;
         public static void Add(Process p) => Set.TryAdd(p, 0);
         public static void Remove(Process p) => Set.TryRemove(p, out _);
+
+        static volatile bool _interrupted;
+        public static bool Interrupted => _interrupted;
+
+        internal static void Interrupt()
+        {
+            _interrupted = true;
+            KillAll();
+        }
 
         static void KillAll()
         {

@@ -14,15 +14,26 @@ public static class MediaProbe
 
     /// <summary>Probes <paramref name="path"/>. Throws <see cref="MediaError"/> when the file is missing, empty, unreadable,
     /// not media, has neither audio nor video, or has no known duration.</summary>
+    /// <remarks>Results are cached in memory by full path, size and modification time, so later epochs do not start
+    /// ffprobe again (about as costly as decoding a short clip); a changed file is probed afresh.</remarks>
     public static MediaInfo Probe(string path, CancellationToken ct = default)
     {
         FfmpegErrors.CheckReadable(path);
+        var file = new FileInfo(path);
+        var key = (file.FullName, file.Length, file.LastWriteTimeUtc.Ticks);
+        if (Cache.TryGetValue(key, out var cached)) return cached with { Path = path };
         var input = FfmpegInput(path);
         var r = FfmpegProcess.Run(MediaOptions.Ffprobe, ["-v", "error", "-of", "json", "-show_entries", Entries, input],
                                   path, MediaOptions.ProbeTimeout, ct);
         if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
-        return Parse(path, Encoding.UTF8.GetString(r.Output, 0, r.Length));
+        var info = Parse(path, Encoding.UTF8.GetString(r.Output, 0, r.Length));
+        if (Cache.Count >= MaxCached) Cache.Clear();
+        Cache[key] = info;
+        return info;
     }
+
+    const int MaxCached = 1_000_000;
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, long, long), MediaInfo> Cache = new();
 
     /// <summary>How we name a file to FFmpeg: "file:" + absolute path, so names with ':' or a leading '-' are not
     /// taken for protocols or options.</summary>

@@ -43,15 +43,135 @@ public static class VideoDecoder
         return new DecodedFrames(rgb, count, width, height, real);
     }
 
+    /// <summary>
+    /// Several clips of one video in one ffmpeg run: <c>count</c> frames at <c>fps</c> from each start (any order), with the
+    /// same frame timing as <see cref="Decode"/>. Clips close together share one seek and one decoding pass (FFmpeg splits the
+    /// scaled frames into one branch per clip); clips far apart (over <see cref="MergeGapSeconds"/>) get their own seek,
+    /// as separate inputs of the same process. Much faster than one <see cref="Decode"/> per clip when clips overlap or
+    /// the video is short (one process, and each frame decoded once). A clip past the end repeats its last frame, or the
+    /// previous clip's last frame when it has none (RealFrames 0). Throws <see cref="MediaError"/> when no clip has a frame.
+    /// </summary>
+    public static DecodedFrames[] DecodeClips(string path, IReadOnlyList<double> startSeconds, int count, double fps, int width, int height,
+                                              CancellationToken ct = default)
+    {
+        if (startSeconds.Count == 0) return [];
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "frame count must be positive");
+        if (!(fps > 0)) throw new ArgumentOutOfRangeException(nameof(fps), fps, "fps must be positive");
+        if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"{width}x{height}", "size must be positive");
+        if (startSeconds.Count == 1) return [Decode(path, startSeconds[0], count, fps, width, height, ct)];
+        FfmpegErrors.CheckReadable(path);
+
+        int frameBytes = checked(width * height * 3);
+        long clipBytes = (long)frameBytes * count;
+        if (clipBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "clip too large for one array");
+        var input = MediaProbe.FfmpegInput(path);
+        var dir = Directory.CreateTempSubdirectory("avbert-clips-").FullName;
+        try
+        {
+            var (args, outputs) = ClipsArguments(input, startSeconds, count, fps, width, height, dir);
+            var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, sizeHint: 4096);
+            var clips = new byte[startSeconds.Count][];
+            var real = new int[startSeconds.Count];
+            for (int i = 0; i < clips.Length; i++)
+            {
+                clips[i] = new byte[clipBytes];
+                if (!File.Exists(outputs[i])) continue;
+                using var fs = new FileStream(outputs[i], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                int n = fs.ReadAtLeast(clips[i], clips[i].Length, throwOnEndOfStream: false);
+                real[i] = n / frameBytes;
+            }
+            if (real.All(x => x == 0))
+            {
+                if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+                throw new MediaError(path, $"no video frame at or after {startSeconds.Min().ToString("0.###", CultureInfo.InvariantCulture)} s" +
+                                           (r.Error.Length > 0 ? $" ({FfmpegErrors.Reason(r.Error, input, r.ExitCode)})" : ""));
+            }
+            // Pad: repeat a clip's last frame; a clip with no frame takes the last frame of the latest clip before it in time
+            // (or the first frame of the earliest clip that has one).
+            var order = Enumerable.Range(0, clips.Length).OrderBy(i => startSeconds[i]).ToArray();
+            byte[]? lastFrame = null;
+            var result = new DecodedFrames[clips.Length];
+            foreach (int i in order)
+            {
+                var rgb = clips[i];
+                int from = real[i];
+                if (from > 0) lastFrame = rgb.AsSpan((from - 1) * frameBytes, frameBytes).ToArray();
+                lastFrame ??= FirstFrame(order, clips, real, frameBytes);
+                for (int k = from; k < count; k++) lastFrame.CopyTo(rgb, k * frameBytes);
+                result[i] = new DecodedFrames(rgb, count, width, height, real[i]);
+            }
+            return result;
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    static byte[] FirstFrame(int[] order, byte[][] clips, int[] real, int frameBytes)
+    {
+        int i = order.First(j => real[j] > 0);
+        return clips[i].AsSpan(0, frameBytes).ToArray();
+    }
+
+    /// <summary>Clips whose starts are within this many seconds of the previous clip's end share one seek and decoding pass.</summary>
+    public const double MergeGapSeconds = 3.0;
+
+    internal static (List<string> Args, string[] Outputs) ClipsArguments(string input, IReadOnlyList<double> starts, int count, double fps,
+                                                                         int width, int height, string dir)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        double span = count / fps;
+        var order = Enumerable.Range(0, starts.Count).OrderBy(i => starts[i]).ToArray();
+        var groups = new List<List<int>>();
+        foreach (int i in order)
+        {
+            if (groups.Count > 0 && Math.Max(0, starts[i]) - (Math.Max(0, starts[groups[^1][^1]]) + span) <= MergeGapSeconds) groups[^1].Add(i);
+            else groups.Add([i]);
+        }
+        var args = new List<string> { "-nostdin", "-hide_banner", "-v", "error" };
+        var graph = new List<string>();
+        var outputs = new string[starts.Count];
+        string threads = MediaOptions.DecoderThreads.ToString(inv);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            double seek = Math.Max(0, Math.Max(0, starts[groups[g][0]]) - SeekLead);
+            if (MediaOptions.DecoderThreads > 0) args.AddRange(["-threads", threads]);
+            if (seek > 0) args.AddRange(["-ss", seek.ToString("0.######", inv)]);
+            args.AddRange(["-i", input]);
+            var branches = string.Concat(groups[g].Select(i => $"[b{i}]"));
+            graph.Add($"[{g}:v:0]scale={width}:{height}:flags={MediaOptions.ScaleFlags},split={groups[g].Count}{branches}");
+            foreach (int i in groups[g])
+                graph.Add($"[b{i}]{Ticks(Math.Max(0, starts[i]) - seek, fps)},trim=end_frame={count.ToString(inv)}[c{i}]");
+        }
+        if (MediaOptions.DecoderThreads > 0) args.AddRange(["-filter_complex_threads", threads]);
+        args.AddRange(["-filter_complex", string.Join(';', graph)]);
+        for (int i = 0; i < starts.Count; i++)
+        {
+            outputs[i] = System.IO.Path.Combine(dir, $"clip{i}.rgb");
+            args.AddRange(["-map", $"[c{i}]", "-vsync", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "file:" + outputs[i]]);
+        }
+        return (args, outputs);
+    }
+
     /// <summary>Seek this much before the start so the frame showing at the start (which began earlier) is still decoded.</summary>
     const double SeekLead = 0.25;
     /// <summary>Timestamp slack: a frame stamped up to 3 ms after a tick (millisecond time bases) still counts for it.</summary>
     const double TickSlack = 0.003;
 
     /// <summary>
-    /// ffmpeg arguments. Seek to start − lead; shift timestamps 3 ms earlier; then <c>fps=F:round=up:start_time=lead</c>
-    /// gives for tick k the last frame stamped at or before start + k/F (+3 ms), i.e. the frame showing at that time.
+    /// The filters that pick frame k = the last frame stamped at or before clip start + k/F (+3 ms slack), i.e. the frame
+    /// showing at that time: shift timestamps so the clip start is 0 (the fps filter's grid is anchored at 0, so a
+    /// start_time off the grid would shift every tick), then <c>fps=F:round=up</c> maps frame t to tick ceil(t·F) and
+    /// keeps the latest frame per tick; earlier frames (negative times) only serve as the frame showing at tick 0.
     /// </summary>
+    static string Ticks(double lead, double fps)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return $"setpts=PTS-{(lead + TickSlack).ToString("0.#########", inv)}/TB,fps=fps={fps.ToString("0.#########", inv)}:round=up:start_time=0";
+    }
+
+    /// <summary>ffmpeg arguments of <see cref="Decode"/>: seek to start − lead, then <see cref="Ticks"/>, scale, RGB24 to stdout.</summary>
     internal static List<string> Arguments(string input, double start, int count, double fps, int width, int height)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -60,9 +180,8 @@ public static class VideoDecoder
         if (MediaOptions.DecoderThreads > 0) args.AddRange(["-threads", MediaOptions.DecoderThreads.ToString(inv)]);
         if (seek > 0) args.AddRange(["-ss", seek.ToString("0.######", inv)]);
         args.AddRange(["-i", input, "-map", "0:v:0", "-an", "-sn", "-dn",
-                       "-vf", $"setpts=PTS-{TickSlack.ToString(inv)}/TB,fps=fps={fps.ToString("0.######", inv)}:round=up:start_time={lead.ToString("0.######", inv)}," +
-                              $"scale={width}:{height}:flags={MediaOptions.ScaleFlags}",
-                       "-frames:v", count.ToString(inv), "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]);
+                       "-vf", $"{Ticks(lead, fps)},scale={width}:{height}:flags={MediaOptions.ScaleFlags}",
+                       "-frames:v", count.ToString(inv), "-vsync", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]);
         if (MediaOptions.DecoderThreads > 0) args.InsertRange(args.IndexOf("-vf"), ["-filter_threads", MediaOptions.DecoderThreads.ToString(inv)]);
         return args;
     }

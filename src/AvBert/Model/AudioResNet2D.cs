@@ -104,8 +104,9 @@ public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
     {
         var (s1, s3) = o.StrideOnFirstConv ? (o.Stride, 1) : (1, o.Stride);
         int d = o.Dilation;
-        // As in the reference, a stride on the 1×1 conv strides the time axis only.
-        conv1 = Conv2d(o.In, o.Inner, (1, 1), stride: (1, s1), bias: false);
+        // The reference strides only the time axis here, which cannot run (its shortcut strides both axes);
+        // we stride both, so the option works.
+        conv1 = Conv2d(o.In, o.Inner, (1, 1), stride: (s1, s1), bias: false);
         bn1 = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
         if (o.Separable)
         {

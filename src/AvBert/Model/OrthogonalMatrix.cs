@@ -60,15 +60,49 @@ public sealed class OrthogonalMatrix : Module
         @base.copy_(eye(n, dtype: @base.dtype, device: @base.device));
     }
 
-    /// <summary>Σ [O, O], differentiable with respect to <c>a</c>.</summary>
+    /// <summary>Σ [O, O], differentiable with respect to <c>a</c>. Inside a <see cref="Pass"/> it is computed once.</summary>
     public Tensor forward()
+    {
+        if (pass is not null && pass.TryGetValue(this, out var cached)) return cached;
+        var sigma = Compute();
+        if (pass is not null) pass[this] = sigma;
+        return sigma;
+    }
+
+    // Σ of every matrix used in the current pass (per thread): with cross-layer sharing each Σ serves every layer
+    // application, and the matrix exponential's backward is costly (a 2O×2O exponential), so compute it once per pass.
+    [ThreadStatic] static Dictionary<OrthogonalMatrix, Tensor>? pass;
+
+    /// <summary>
+    /// Until disposed, each Σ is computed once and reused (same values, one autograd node). Nested passes join the
+    /// outer one. Use around one forward; do not change <c>a</c> inside a pass.
+    /// </summary>
+    public static IDisposable Pass()
+    {
+        if (pass is not null) return NoPass.Instance;
+        pass = new Dictionary<OrthogonalMatrix, Tensor>(ReferenceEqualityComparer.Instance);
+        return new PassScope();
+    }
+
+    sealed class PassScope : IDisposable
+    {
+        public void Dispose() => pass = null;
+    }
+
+    sealed class NoPass : IDisposable
+    {
+        public static readonly NoPass Instance = new();
+        public void Dispose() { }
+    }
+
+    Tensor Compute()
     {
         using var scope = NewDisposeScope();
         var upper = a.triu(1);
         var skew = upper - upper.t();
         Tensor rotation = map switch
         {
-            OrthogonalMap.Expm => linalg.matrix_exp(skew),
+            OrthogonalMap.Expm => MatrixExponential.Expm(skew),
             OrthogonalMap.Cayley => CayleyMap(skew),
             _ => throw new InvalidOperationException(),
         };

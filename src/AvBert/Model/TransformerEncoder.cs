@@ -57,6 +57,7 @@ public sealed class TransformerEncoder : Module
     {
         public override Tensor forward(Tensor x)
         {
+            using var sigmas = OrthogonalMatrix.Pass();
             foreach (var layer in applications) x = layer.call(x);
             return x;
         }

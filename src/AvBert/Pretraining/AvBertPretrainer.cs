@@ -49,6 +49,23 @@ public sealed class AvBertPretrainer : nn.Module
         mep_heads = nn.ModuleDict(HeadNames().Select(name => (name, new MepHead(name, hidden, t.LayerNormEps))).ToArray());
         if (pretrain.CppFraction > 0) cpp_head = new CppHead("cpp_head", hidden, pretrain.CppInput, t.LayerNormEps);
         RegisterComponents();
+        InitializeHeads(t.InitializerRange);
+    }
+
+    /// <summary>Head linears N(0, initializer_range) with zero biases, as the model's own linears (BERT); W stays the identity.</summary>
+    void InitializeHeads(double range)
+    {
+        using var _ = no_grad();
+        foreach (var head in new nn.Module?[] { mep_heads, cpp_head })
+        {
+            if (head is null) continue;
+            foreach (var (_, m) in head.named_modules())
+                if (m is TorchSharp.Modules.Linear linear)
+                {
+                    linear.weight!.normal_(0, range);
+                    linear.bias?.zero_();
+                }
+        }
     }
 
     public AvBertModel Model => model;

@@ -37,7 +37,7 @@ public sealed record PretrainSummary(long Steps, IReadOnlyDictionary<string, dou
 /// </summary>
 public static class PretrainRun
 {
-    public const string ConfigFile = "config.yaml";
+    public const string ConfigFile = RunFolder.ConfigFile;
     public const string ModelDir = "model";
 
     /// <summary>
@@ -45,25 +45,9 @@ public static class PretrainRun
     /// checkpoints is refused); for --resume, RUN/config.yaml with <paramref name="resumeOverrides"/> applied on top
     /// (e.g. more pretrain.steps).
     /// </summary>
-    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> config, bool resume, IEnumerable<string>? resumeOverrides = null)
-    {
-        var configPath = Path.Combine(runDir, ConfigFile);
-        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
-        if (resume)
-        {
-            if (!File.Exists(configPath))
-                throw new UserError($"--resume: {configPath} not found: {runDir} is not a pretraining run folder. Fix: drop --resume to start a new run there.");
-            var cfg = ConfigLoader.LoadFile(configPath, resumeOverrides);
-            ConfigLoader.Save(cfg, configPath);
-            return cfg;
-        }
-        if (store.Latest() is { } existing)
-            throw new UserError($"--out {runDir}: the folder already holds a run (checkpoint {existing}). Fix: add --resume to continue it, or choose another --out.");
-        var fresh = config();
-        Directory.CreateDirectory(runDir);
-        ConfigLoader.Save(fresh, configPath);
-        return fresh;
-    }
+    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> config, bool resume, IEnumerable<string>? resumeOverrides = null) =>
+        RunFolder.Prepare(runDir, "pretrain", resume, () => new CheckpointStore(Path.Combine(runDir, "checkpoints")).Latest() is not null,
+                          config, resumeOverrides);
 
     /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source.</summary>
     public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data) =>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,9 +12,27 @@ public static class TorchRuntime
     public static void Initialize()
     {
         if (_initialised) return;
+        QuietOpenMpThreads();
         NativeLibraryFix.Apply();
         _initialised = true;
     }
+
+    /// <summary>
+    /// libtorch's OpenMP threads spin while idle unless OMP_WAIT_POLICY says otherwise; on small or shared machines
+    /// (and beside our decode workers) that costs far more than it saves: a tiny training step measured 1001 ms spinning
+    /// vs 33 ms passive on a busy 2-core VM. OpenMP reads the variable when libtorch loads, so it must be in the
+    /// process environment (libc setenv; .NET's own environment copy is not seen) before the first torch call.
+    /// A value the user set wins.
+    /// </summary>
+    static void QuietOpenMpThreads()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        try { _ = setenv("OMP_WAIT_POLICY", "PASSIVE", 0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int setenv(string name, string value, int overwrite);
 
     /// <summary>Resolves "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU).</summary>
     public static Device ResolveDevice(string spec)

@@ -10,7 +10,7 @@ public sealed record MetricsRow(long Step, IReadOnlyDictionary<string, double> V
 
 /// <summary>
 /// Metrics of a run in three forms: DIR/metrics.jsonl (one JSON object per point: {"step": N, "name": value, ...}),
-/// DIR/metrics.csv (same, columns fixed by the first point) and TensorBoard event files under DIR/tb/. Opening with
+/// DIR/metrics.csv (same; a point with new names widens the table, earlier rows get empty cells) and TensorBoard event files under DIR/tb/. Opening with
 /// <c>resumeStep</c> keeps the rows up to that step and drops the later ones a killed run had logged past its last
 /// checkpoint, so a resumed run's logs read as if it had never stopped.
 /// </summary>
@@ -18,28 +18,22 @@ public sealed class MetricsLog : IDisposable
 {
     readonly string _jsonl, _csv;
     readonly TorchSharp.Modules.SummaryWriter? _tb;
-    List<string>? _csvColumns;
-    readonly StreamWriter _jsonWriter, _csvWriter;
+    readonly List<string> _csvColumns = [];
+    readonly List<MetricsRow> _rows = [];
+    readonly StreamWriter _jsonWriter;
+    StreamWriter _csvWriter;
 
     public MetricsLog(string directory, long? resumeStep = null, bool tensorboard = true)
     {
         Directory.CreateDirectory(directory);
         _jsonl = Path.Combine(directory, "metrics.jsonl");
         _csv = Path.Combine(directory, "metrics.csv");
-        if (resumeStep is long keep)
-        {
-            var rows = File.Exists(_jsonl) ? Read(_jsonl).Where(r => r.Step <= keep).ToList() : [];
-            File.WriteAllLines(_jsonl, rows.Select(ToJson));
-            if (rows.Count > 0) _csvColumns = rows[0].Values.Keys.ToList();
-            File.WriteAllText(_csv, _csvColumns is null ? "" : CsvHeader(_csvColumns) + string.Concat(rows.Select(r => CsvLine(r, _csvColumns) + "\n")));
-        }
-        else
-        {
-            File.WriteAllText(_jsonl, "");
-            File.WriteAllText(_csv, "");
-        }
+        if (resumeStep is long keep && File.Exists(_jsonl))
+            _rows.AddRange(Read(_jsonl).Where(r => r.Step <= keep));
+        File.WriteAllLines(_jsonl, _rows.Select(ToJson));
+        foreach (var r in _rows) AddColumns(r);
+        _csvWriter = RewriteCsv();
         _jsonWriter = new StreamWriter(new FileStream(_jsonl, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-        _csvWriter = new StreamWriter(new FileStream(_csv, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
         if (tensorboard) _tb = TorchSharp.torch.utils.tensorboard.SummaryWriter(Path.Combine(directory, "tb"));
     }
 
@@ -50,15 +44,37 @@ public sealed class MetricsLog : IDisposable
     {
         var row = new MetricsRow(step, values);
         _jsonWriter.WriteLine(ToJson(row));
-        if (_csvColumns is null)
+        _rows.Add(row);
+        if (AddColumns(row))
         {
-            _csvColumns = values.Keys.ToList();
-            _csvWriter.Write(CsvHeader(_csvColumns));
+            _csvWriter.Dispose();
+            _csvWriter = RewriteCsv();
         }
-        _csvWriter.WriteLine(CsvLine(row, _csvColumns));
+        else _csvWriter.WriteLine(CsvLine(row, _csvColumns));
         if (_tb is not null)
             foreach (var (k, v) in values)
                 if (double.IsFinite(v)) _tb.add_scalar(k, (float)v, (int)Math.Min(step, int.MaxValue));
+    }
+
+    bool AddColumns(MetricsRow r)
+    {
+        bool added = false;
+        foreach (var k in r.Values.Keys)
+            if (!_csvColumns.Contains(k)) { _csvColumns.Add(k); added = true; }
+        return added;
+    }
+
+    StreamWriter RewriteCsv()
+    {
+        var w = new StreamWriter(new FileStream(_csv, FileMode.Create, FileAccess.Write, FileShare.Read)) { AutoFlush = false };
+        if (_csvColumns.Count > 0)
+        {
+            w.Write(CsvHeader(_csvColumns));
+            foreach (var r in _rows) w.WriteLine(CsvLine(r, _csvColumns));
+        }
+        w.Flush();
+        w.AutoFlush = true;
+        return w;
     }
 
     /// <summary>Reads a metrics.jsonl file.</summary>

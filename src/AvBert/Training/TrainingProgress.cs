@@ -27,7 +27,9 @@ public sealed class TrainingProgress
     readonly Stopwatch _clock = Stopwatch.StartNew();
     long _items;
     double _lastPlain = double.NegativeInfinity;
-    ProgressTask? _task;
+    LiveDisplayContext? _live;
+    string _title = "";
+    string _metricsText = "";
 
     public double PlainIntervalSeconds { get; init; } = 10;
     /// <summary>Items per second over the recent window (0 before two reports).</summary>
@@ -55,17 +57,13 @@ public sealed class TrainingProgress
         var p = new TrainingProgress(itemName, startStep, totalSteps, mode);
         if (mode != ProgressMode.Live) return body(p);
         T result = default!;
-        AnsiConsole.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                p._task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(1, totalSteps));
-                p._task.Value = startStep;
-                result = body(p);
-                p._task.StopTask();
-            });
+        p._title = title;
+        AnsiConsole.Live(p.Render(startStep)).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).Start(ctx =>
+        {
+            p._live = ctx;
+            result = body(p);
+            p._live = null;
+        });
         return result;
     }
 
@@ -85,9 +83,9 @@ public sealed class TrainingProgress
         LastLine = Format(step, values, lr);
         switch (_mode)
         {
-            case ProgressMode.Live when _task is not null:
-                _task.Description = Markup.Escape(LastLine);
-                _task.Value = step;
+            case ProgressMode.Live when _live is not null:
+                _metricsText = ShortLine(values, lr);
+                _live.UpdateTarget(Render(step));
                 break;
             case ProgressMode.Plain:
                 if (now - _lastPlain >= PlainIntervalSeconds || step >= _total)
@@ -110,13 +108,34 @@ public sealed class TrainingProgress
     /// <summary>Values on the progress line: "loss" and its direct parts ("loss_mep", "loss_cpp"), not the finer ones.</summary>
     public static bool Shown(string key) => key == "loss" || key.StartsWith("loss_", StringComparison.Ordinal) && key.IndexOf('_', 5) < 0;
 
+    /// <summary>The live bar's text after the bar: losses, lr, rate, ETA (the step is in the description).</summary>
+    string ShortLine(IReadOnlyDictionary<string, double> values, double lr)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = string.Join(" ", values.Where(kv => Shown(kv.Key)).Select(kv => $"{(kv.Key == "loss" ? "loss" : kv.Key[5..])} {kv.Value.ToString("0.000", inv)}"));
+        return $"{parts} | lr {lr.ToString("0.0e+00", inv)} | {Rate.ToString("0.0", inv)} {_itemName}/s";
+    }
+
+    string EtaText => Eta is { } e ? (e.TotalHours >= 1 ? $"{(int)e.TotalHours}:{e:mm\\:ss}" : e.ToString("mm\\:ss")) : "--:--";
+
+    /// <summary>Two lines: "title ━━━━╸━━━━ 45% step 450/1000 ETA 01:02" and the losses, lr and rate.</summary>
+    Spectre.Console.Rendering.IRenderable Render(long step)
+    {
+        const int width = 30;
+        double frac = _total > 0 ? Math.Clamp(step / (double)_total, 0, 1) : 0;
+        int done = (int)Math.Round(frac * width);
+        var bar = $"[green]{new string('━', done)}[/][grey]{new string('━', width - done)}[/]";
+        var head = $"[bold]{Markup.Escape(_title)}[/] {bar} {frac * 100,3:0}%  step {step}/{_total}  ETA {EtaText}";
+        return new Rows(new Markup(head), new Text(_metricsText) { Overflow = Overflow.Ellipsis });
+    }
+
     string Format(long step, IReadOnlyDictionary<string, double> values, double lr)
     {
         var inv = CultureInfo.InvariantCulture;
         var width = _total.ToString(inv).Length;
         var parts = string.Join(" ", values.Where(kv => Shown(kv.Key))
                                             .Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", inv)}"));
-        var eta = Eta is { } e ? (e.TotalHours >= 1 ? $"{(int)e.TotalHours}:{e:mm\\:ss}" : e.ToString("mm\\:ss")) : "--:--";
+        var eta = EtaText;
         return $"step {step.ToString(inv).PadLeft(width)}/{_total} | {parts} | lr {lr.ToString("0.00e+00", inv)} | " +
                $"{Rate.ToString("0.0", inv)} {_itemName}/s | ETA {eta}";
     }

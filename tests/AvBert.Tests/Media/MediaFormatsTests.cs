@@ -53,3 +53,45 @@ public class MediaFormatsTests
 
     internal static double Rms(float[] x) => Math.Sqrt(x.Sum(v => (double)v * v) / Math.Max(1, x.Length));
 }
+
+public class MediaProbeTests
+{
+    [Fact]
+    public void Probe_reads_rotation_attached_pictures_and_caches_until_the_file_changes()
+    {
+        var dir = TestSetup.TempDir("probe");
+        try
+        {
+            var clip = TestMedia.Make(dir, "clip", new TestMediaSpec { Seconds = 1, Width = 64, Height = 48 });
+            var rotated = Path.Combine(dir, "rotated.mp4");
+            TestMedia.Run(["-y", "-v", "error", "-i", clip, "-c", "copy", "-metadata:s:v", "rotate=90", rotated]);
+            Assert.Equal((48, 64), (MediaProbe.Probe(rotated).Video!.Width, MediaProbe.Probe(rotated).Video!.Height));
+            Assert.Equal(48 * 64 * 3, VideoDecoder.DecodeFrames(rotated, 0, 1, 15, 48, 64).Length); // FFmpeg turns the frames too
+
+            // An mp3 with a cover picture: the picture is not a video stream.
+            var png = Path.Combine(dir, "cover.png");
+            TestMedia.Run(["-y", "-v", "error", "-f", "lavfi", "-i", "color=red:s=32x32:d=0.04", "-frames:v", "1", png]);
+            var mp3 = Path.Combine(dir, "song.mp3");
+            TestMedia.Run(["-y", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", "-i", png, "-map", "0:a", "-map", "1:v", "-c:v", "png",
+                           "-disposition:v", "attached_pic", mp3]);
+            var song = MediaProbe.Probe(mp3);
+            Assert.Null(song.Video);
+            Assert.NotNull(song.Audio);
+
+            var first = MediaProbe.Probe(clip);
+            Assert.Same(first.Video, MediaProbe.Probe(clip).Video);               // cached
+            TestMedia.Make(dir, "clip", new TestMediaSpec { Seconds = 2, Width = 64, Height = 48 });
+            File.SetLastWriteTimeUtc(clip, DateTime.UtcNow.AddSeconds(5));
+            Assert.Equal(2, MediaProbe.Probe(clip).DurationSeconds, 0.1);         // changed file: probed again
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Frame_rates_are_read_from_fractions()
+    {
+        Assert.Equal(29.97, MediaProbe.Rate("30000/1001"), 0.001);
+        Assert.Equal(0, MediaProbe.Rate("0/0"));
+        Assert.Equal(25, MediaProbe.Rate("25"));
+    }
+}

@@ -51,4 +51,20 @@ public class ReferenceParityTests(ITestOutputHelper output)
         Assert.Empty(import.Warnings);
         Assert.Equal(279_472, model.parameters().Sum(p => p.numel()));   // tiny-a.json n_params
     }
+
+    [Fact]
+    public void A_converted_model_directory_still_reproduces_the_reference_after_reloading()
+    {
+        var dir = TestSetup.TempDir("tiny-a");
+        var import = ReferenceCheckpoint.Convert(Ref("tiny-a.pyth"), Ref("tiny-a.config.yaml"));
+        using (import.Model) ModelDirectory.Save(dir, import.Config, import.Model);
+        var (_, model) = ModelDirectory.Load(dir, CPU);
+        using var _m = model;
+        model.eval();
+        var io = Safetensors.LoadStateDict(Ref("tiny-a.io.safetensors"));
+        using var _ = no_grad();
+        var outs = model.forward(io["input.visual"], io["input.audio"]);
+        Assert.True(RelativeError(outs.Context.Multimodal!, io["output.multimodal_transformer"]) <= 2e-4);
+        Assert.True(RelativeError(outs.VisualPooled, io["output.visual_pooled"]) <= 2e-4);
+    }
 }

@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Model;
 using AvBert.Pretraining;
 using AvBert.Tests.Training;
+using AvBert.Training;
 using static TorchSharp.torch;
 
 namespace AvBert.Tests.Pretraining;
@@ -93,5 +94,49 @@ public class PretrainerTests
         var l3 = p.forward(v, a).Total.item<float>();
         Assert.Equal(l1, l2);
         Assert.NotEqual(l1, l3);
+    }
+}
+
+[Collection(TorchRngCollection.Name)]
+public class PretrainerResumeTests
+{
+    [Fact]
+    public void Resumed_pretraining_gives_the_same_losses_as_an_uninterrupted_run()
+    {
+        // The real model (BatchNorm statistics, dropout) and every random choice of the objectives (masks, negatives, CPP).
+        var c = PretrainerTests.Tiny("pretrain.batch_size=2", "data.sequence_length=2");
+        var d = c.Data;
+        IEnumerable<(Tensor V, Tensor A)> Data(long start)
+        {
+            for (long i = start; ; i++)
+            {
+                var g = new TorchSharp.torch.Generator(77 + (ulong)i);
+                yield return (randn([2, d.SequenceLength, 3, d.NumFrames, d.TrainCropSize, d.TrainCropSize], generator: g),
+                              randn([2, d.SequenceLength, 1, d.AudioFrequency, d.AudioTime], generator: g));
+            }
+        }
+        List<double> Train(string run, int seed, bool resume, CancellationToken ct = default, Action<long>? after = null)
+        {
+            manual_seed(seed);
+            var p = new AvBertPretrainer(new AvBertModel(c.Model, c.Data), c.Model, c.Pretrain);
+            using var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(p.named_parameters(), 1e-3, 1e-4), new AdamOptions());
+            var losses = new List<double>();
+            try
+            {
+                new Trainer(p, opt, new LrSchedule(LrScheduleKind.Linear, 1, 3),
+                        new TrainerOptions { Steps = 3, Seed = 5, Progress = ProgressMode.Off, CheckpointEvery = 0, TensorBoard = false, PlotCurves = false }, run)
+                    .Run(s => Data(s), b => { var l = p.forward(b.V, b.A); return new StepOutput(l.Total, l.Parts, 2); },
+                         resume, (s, v) => { losses.Add(v["loss"]); after?.Invoke(s); }, ct);
+            }
+            catch (OperationCanceledException) { }
+            return losses;
+        }
+        var full = Train(TestSetup.TempDir("pt-full"), 1, false);
+        var run = TestSetup.TempDir("pt-resume");
+        using var cts = new CancellationTokenSource();
+        var first = Train(run, 1, false, cts.Token, s => { if (s == 1) cts.Cancel(); });
+        var second = Train(run, 2, true);
+        Assert.Single(first);
+        Assert.Equal(full, first.Concat(second).ToList());
     }
 }

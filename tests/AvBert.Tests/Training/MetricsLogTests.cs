@@ -46,3 +46,19 @@ public class MetricsLogTests
         Assert.Matches(@"^step\s+2/100 \| loss 2\.0000 loss_mep 1\.0000 \| lr 2\.00e-04 \| \d+\.\d clips/s \| ETA \d\d:\d\d", line);
     }
 }
+
+public class MetricsLogColumnsTests
+{
+    [Fact]
+    public void Csv_widens_when_a_new_metric_appears()
+    {
+        var dir = TestSetup.TempDir("metrics-cols");
+        using (var log = new MetricsLog(dir, tensorboard: false))
+        {
+            log.Write(1, new Dictionary<string, double> { ["loss"] = 2 });
+            log.Write(2, new Dictionary<string, double> { ["val_acc"] = 0.5 });
+            log.Write(3, new Dictionary<string, double> { ["loss"] = 1 });
+        }
+        Assert.Equal(["step,loss,val_acc", "1,2,", "2,,0.5", "3,1,"], File.ReadAllLines(Path.Combine(dir, "metrics.csv")));
+    }
+}

@@ -19,14 +19,17 @@ public sealed record ReferenceImport(AvBertConfig Config, AvBertModel Model, IRe
 /// </summary>
 public static class ReferenceCheckpoint
 {
-    public static ReferenceImport Convert(string checkpointPath, string referenceConfigPath)
+    /// <param name="onWarning">told each warning as soon as it is known (config warnings before any checkpoint error)</param>
+    public static ReferenceImport Convert(string checkpointPath, string referenceConfigPath, Action<string>? onWarning = null)
     {
         var converted = ReferenceConfig.Load(referenceConfigPath);
+        foreach (var w in converted.Warnings) onWarning?.Invoke(w);
         var state = ReadStateDict(checkpointPath);
         var model = new AvBertModel(converted.Config.Model, converted.Config.Data);
         try
         {
             var (loaded, warnings) = LoadInto(model, state, checkpointPath);
+            foreach (var w in warnings) onWarning?.Invoke(w);
             return new ReferenceImport(converted.Config, model, [.. converted.Warnings, .. warnings], loaded);
         }
         catch

@@ -1,0 +1,34 @@
+using AvBert.Data;
+using AvBert.Downstream;
+using System.CommandLine;
+
+namespace AvBert.Cli.Commands;
+
+/// <summary>`avbert eval`: a fine-tuned model on a labeled split → metrics.json, confusion.png, per_class.tsv, predictions.tsv, a table.</summary>
+public static class EvalCommand
+{
+    public static Command Build()
+    {
+        var device = new DeviceOption();
+        var model = new Option<string>("--model") { Description = "A finetune run folder (or its model/ directory)", Required = true };
+        var data = new Option<string>("--data") { Description = "Labeled source (the same kinds as finetune --data)", Required = true };
+        var split = new Option<string>("--split") { Description = "Split to evaluate", DefaultValueFactory = _ => "test" };
+        var output = new Option<string>("--out") { Description = "metrics.json to write; confusion.png, per_class.tsv and predictions.tsv go beside it", Required = true };
+        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var c = new Command("eval", "Evaluate a fine-tuned model with test-time views: top-1, top-5, mean per-class accuracy, mAP (multilabel), per-class table, confusion matrix");
+        foreach (var o in new Option[] { model, data, split, output, workers }) c.Options.Add(o);
+        device.AddTo(c);
+        c.SetAction((r, ct) =>
+        {
+            var skipped = new SkippedLog(null);
+            var outPath = Path.GetFullPath(r.GetValue(output)!);
+            var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped, ct: ct);
+            Spectre.Console.AnsiConsole.Write(report.ToTable());
+            var dir = Path.GetDirectoryName(outPath)!;
+            Console.WriteLine($"eval: wrote {outPath}, {Path.Combine(dir, "confusion.png")}, {Path.Combine(dir, "per_class.tsv")}, {Path.Combine(dir, "predictions.tsv")}");
+            if (skipped.Count > 0) Console.WriteLine("eval: " + skipped.Summary());
+            return Task.FromResult(0);
+        });
+        return c;
+    }
+}

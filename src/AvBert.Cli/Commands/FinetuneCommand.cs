@@ -1,0 +1,72 @@
+using AvBert.Config;
+using AvBert.Downstream;
+using AvBert.Runtime;
+using AvBert.Training;
+using System.CommandLine;
+
+namespace AvBert.Cli.Commands;
+
+/// <summary>`avbert finetune`: train a task head (and, when fine-tuning, the backbone) on labeled videos (SPEC §8).</summary>
+public static class FinetuneCommand
+{
+    public static Command Build()
+    {
+        var opts = new ConfigOptions();
+        var device = new DeviceOption();
+        var task = new Option<DownstreamTask?>("--task") { Description = "visual (UCF101 protocol), audio (ESC-50), audiovisual (Kinetics-Sounds), multilabel (Charades-style)" };
+        var protocol = new Option<TransferProtocol?>("--protocol") { Description = "linear (frozen backbone, head only) or finetune (everything); default: the task's protocol" };
+        var data = new Option<string>("--data") { Description = "Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, csv:FILE, ...", Required = true };
+        var init = new Option<string?>("--init") { Description = "Start from this model (a pretrain/finetune run folder or model directory, or `avbert convert` output); default: random init" };
+        var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it)" };
+        var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
+        var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
+        var testSplit = new Option<string>("--test-split") { Description = "Held-out split evaluated during and after training", DefaultValueFactory = _ => "test" };
+        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var c = new Command("finetune", "Fine-tune or linearly evaluate a model on labeled videos: visual, audio, audiovisual or multilabel task (SPEC §8)");
+        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, workers, progress }) c.Options.Add(o);
+        opts.AddTo(c);
+        device.AddTo(c);
+        c.SetAction((r, ct) =>
+        {
+            var runDir = Path.GetFullPath(r.GetValue(output)!);
+            bool isResume = r.GetValue(resume);
+            var chosenTask = r.GetValue(task);
+            var chosenProtocol = r.GetValue(protocol);
+            if (chosenTask is null && !isResume)
+                throw new UserError("finetune: --task is required (visual, audio, audiovisual or multilabel).");
+            // --task and --protocol are config fields; they go last so they win over --config/--set.
+            var sets = (r.GetValue(opts.Set) ?? []).ToList();
+            if (chosenTask is { } tk) sets.Add($"downstream.task={tk.ToString().ToLowerInvariant()}");
+            var config = FinetuneRun.PrepareRunDirectory(runDir, () =>
+            {
+                var cfg = ConfigLoader.Load(r.GetValue(opts.Preset), r.GetValue(opts.File), sets);
+                return WithProtocol(cfg, chosenProtocol);
+            }, r.GetValue(init), isResume, sets);
+            if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
+                throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");
+            var summary = FinetuneRun.Run(config, new FinetuneOptions
+            {
+                RunDir = runDir, Data = r.GetValue(data)!, Init = r.GetValue(init), Resume = isResume, Device = device.Resolve(r),
+                Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
+                TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
+            });
+            foreach (var run in summary.Runs.Where(x => x.Report is not null))
+            {
+                var table = run.Report!.ToTable();
+                table.Title = new Spectre.Console.TableTitle(run.Name.Length > 0 ? run.Name : "test");
+                Spectre.Console.AnsiConsole.Write(table);
+            }
+            return Task.FromResult(0);
+        });
+        return c;
+    }
+
+    static AvBertConfig WithProtocol(AvBertConfig cfg, TransferProtocol? protocol)
+    {
+        if (protocol is not { } p) return cfg;
+        var d = cfg.Downstream;
+        return cfg with { Downstream = d.With(d.Task, d.Current with { Protocol = p }) };
+    }
+}

@@ -1,0 +1,48 @@
+using AvBert.Data;
+using AvBert.Downstream.Evaluation;
+using AvBert.Downstream.Metrics;
+using AvBert.Runtime;
+using static TorchSharp.torch;
+
+namespace AvBert.Downstream;
+
+/// <summary>
+/// `avbert eval` as a library call: a fine-tuned model on a labeled split, with the task's test-time views; writes
+/// metrics.json (at <c>outJson</c>) and, beside it, confusion.png, per_class.tsv and predictions.tsv.
+/// </summary>
+public static class EvalRun
+{
+    public static EvaluationReport Run(string modelPath, string data, string split, string outJson, Device device, int workers = 0,
+                                       SkippedLog? skipped = null, TextWriter? log = null, CancellationToken ct = default)
+    {
+        log ??= Console.Out;
+        var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
+        using var _ = model;
+        var d = cfg.Downstream;
+        var source = SourceLoader.Open(data, split, skipped);
+        FinetuneRun.CheckLabels(source, d.Task, "--data");
+        source = FinetuneRun.Remap(source, d.ClassNames);
+        var outPath = Path.GetFullPath(outJson);
+        var dir = Path.GetDirectoryName(outPath)!;
+        Directory.CreateDirectory(dir);
+        log.WriteLine($"eval: {source.Items.Count} videos of {source.Name}, {d.Task.ToString().ToLowerInvariant()} task, " +
+                      $"{TaskViews.TestViewsPerVideo(d, cfg.Data)} views each, on {device}");
+        var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
+        var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double lastLine = 0;
+        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d, cfg.Data), device,
+                                        workers, skipped, (done, total) =>
+                                        {
+                                            double now = clock.Elapsed.TotalSeconds;
+                                            if (now - lastLine < 10 || done == total) return;
+                                            lastLine = now;
+                                            log.WriteLine($"eval: {done}/{total} samples, {now:0} s, ETA {(total - done) * now / done:0} s");
+                                        }, ct);
+        if (predictions.Scores.Length == 0) throw new UserError($"--data {data}: no video could be evaluated (see the skipped lines above).");
+        var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
+        FinetuneRun.WriteReport(report, dir, Path.GetFileName(outPath));
+        Prediction.WriteTsv(Path.Combine(dir, "predictions.tsv"), predictions, d.ClassNames);
+        return report;
+    }
+}

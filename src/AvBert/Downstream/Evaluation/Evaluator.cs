@@ -1,0 +1,57 @@
+using AvBert.Config;
+using AvBert.Data;
+using static TorchSharp.torch;
+
+namespace AvBert.Downstream.Evaluation;
+
+/// <summary>Video-level predictions of a test pass: one score row and one label set per video that had at least one view.</summary>
+/// <param name="Items">Dataset item (video) index of each row.</param>
+public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<string> Paths, float[][] Scores, int[][] Labels, int ViewsPerVideo);
+
+/// <summary>
+/// Runs a <see cref="TransferModel"/> over every test view of a dataset (model in eval mode, no gradients), turns each
+/// view's logits into probabilities (softmax or sigmoid, averaged over the heads) and aggregates them per video with
+/// <see cref="ViewAggregator"/>. Videos whose file could not be decoded are left out (reported by the loader).
+/// </summary>
+public static class Evaluator
+{
+    public static VideoPredictions Run(TransferModel model, VideoSequenceDataset dataset, ClassificationObjective objective, ViewEnsemble ensemble,
+                                       int batchSize, Device device, int workers = 0, SkippedLog? skipped = null,
+                                       Action<int, int>? onBatch = null, CancellationToken ct = default)
+    {
+        var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
+        var aggregator = new ViewAggregator(dataset.Items.Count, objective.NumClasses, ensemble);
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            int done = 0;
+            using var _ = no_grad();
+            foreach (var batch in loader.Epoch(0, 0, ct))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    var logits = model.Forward(batch.Visual?.to(device), batch.Audio?.to(device));
+                    var probs = objective.Probabilities(logits);        // [B·T, C]: every clip of every sample is a view
+                    long perSample = probs.shape[0] / batch.Count;
+                    var videos = new int[probs.shape[0]];
+                    for (int i = 0; i < videos.Length; i++) videos[i] = batch.ItemIndices[i / perSample];
+                    aggregator.Add(videos, probs);
+                }
+                done += batch.Count;
+                onBatch?.Invoke(done, dataset.Count);
+            }
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+
+        var scores = aggregator.Scores();
+        var seen = Enumerable.Range(0, dataset.Items.Count).Where(i => aggregator.ViewCounts[i] > 0).ToList();
+        int views = dataset.ViewsPerItem * dataset.ClipsPerSample;
+        return new VideoPredictions(seen, seen.Select(i => dataset.Items[i].Path).ToList(), seen.Select(i => scores[i]).ToArray(),
+                                    seen.Select(i => dataset.Items[i].Labels).ToArray(), views);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text;
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Model;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace AvBert.Downstream;
+
+/// <summary>One exported video.</summary>
+public sealed record ExportedFile(string Source, string Features, IReadOnlyList<string> Tensors);
+
+/// <summary>
+/// `avbert extract`: per video, one safetensors file with the features researchers feed to other benchmarks, from one
+/// test view (data.sequence_length clips at uniform positions, centre crop, no augmentation):
+/// <c>visual_pooled</c> [T, Cv] and <c>audio_pooled</c> [T, Ca] (pooled CNN features, before the projection),
+/// <c>visual_embeddings</c>/<c>audio_embeddings</c> [T, D] (x^v, x^a), <c>visual_transformer</c>/<c>audio_transformer</c>
+/// [T+1, D] and <c>multimodal_transformer</c> [2(T+1), D] (position 0 = BOS; the ones the fusion mode has), and
+/// <c>clip_positions</c> [T] (float64: clip t starts at position·(duration − clip span), SPEC §4). Audio-only sources give the audio tensors only. DIR/index.tsv lists
+/// source path, features file and labels.
+/// </summary>
+public static class FeatureExport
+{
+    public const string IndexFile = "index.tsv";
+
+    public static IReadOnlyList<ExportedFile> Run(AvBertModel model, AvBertConfig config, MediaSource source, string outDir, Device device,
+                                                  int batchSize = 4, int workers = 0, SkippedLog? skipped = null,
+                                                  Action<int, int>? onProgress = null, CancellationToken ct = default)
+    {
+        var modalities = source.AudioOnly ? Modalities.Audio : Modalities.Both;
+        var dataset = new VideoSequenceDataset(source, config.Data,
+            new SequenceOptions { Mode = SampleMode.Test, Modalities = modalities, ViewsPerVideo = 1, SpatialCrops = 1 });
+        var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
+        var positions = Features.ClipSampling.UniformPositions(dataset.ClipsPerSample);
+        var names = OutputNames(source.Items.Select(i => i.Path).ToList());
+        Directory.CreateDirectory(outDir);
+        var exported = new List<ExportedFile>();
+        model.eval();
+        using var _ = no_grad();
+        int done = 0;
+        foreach (var batch in loader.Epoch(0, 0, ct))
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                var tensors = new Dictionary<string, Tensor>();
+                if (modalities == Modalities.Both)
+                {
+                    var o = model.forward(batch.Visual!.to(device), batch.Audio!.to(device));
+                    tensors["visual_pooled"] = o.VisualPooled;
+                    tensors["audio_pooled"] = o.AudioPooled;
+                    tensors["visual_embeddings"] = o.Xv;
+                    tensors["audio_embeddings"] = o.Xa;
+                    if (o.Context.Visual is { } v) tensors["visual_transformer"] = v;
+                    if (o.Context.Audio is { } a) tensors["audio_transformer"] = a;
+                    if (o.Context.Multimodal is { } m) tensors["multimodal_transformer"] = m;
+                }
+                else
+                {
+                    var pooled = model.PoolAudio(batch.Audio!.to(device));
+                    tensors["audio_pooled"] = pooled;
+                    tensors["audio_embeddings"] = model.ProjectAudio(pooled);
+                }
+                for (int b = 0; b < batch.Count; b++)
+                {
+                    int item = batch.ItemIndices[b];
+                    var sample = tensors.ToDictionary(kv => kv.Key, kv => kv.Value[b].cpu().contiguous());
+                    sample["clip_positions"] = tensor(positions, dtype: float64);
+                    var path = Path.Combine(outDir, names[item]);
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    Safetensors.SaveStateDict(path + ".tmp", sample);
+                    File.Move(path + ".tmp", path, overwrite: true);
+                    exported.Add(new ExportedFile(source.Items[item].Path, path, sample.Keys.Order(StringComparer.Ordinal).ToList()));
+                }
+            }
+            done += batch.Count;
+            onProgress?.Invoke(done, dataset.Count);
+        }
+        WriteIndex(Path.Combine(outDir, IndexFile), exported, source);
+        return exported;
+    }
+
+    /// <summary>
+    /// Output names mirroring the inputs' paths below their deepest common folder, with .safetensors for the extension
+    /// (collisions get a numeric suffix).
+    /// </summary>
+    public static string[] OutputNames(IReadOnlyList<string> paths)
+    {
+        var full = paths.Select(Path.GetFullPath).ToList();
+        var root = full.Count == 0 ? "" : Path.GetDirectoryName(full[0])!;
+        foreach (var p in full)
+            while (root.Length > 0 && !p.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal))
+                root = Path.GetDirectoryName(root) ?? "";
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        return full.Select(p =>
+        {
+            var rel = root.Length > 0 ? Path.GetRelativePath(root, p) : Path.GetFileName(p);
+            var stem = Path.ChangeExtension(rel, null);
+            var name = stem + ".safetensors";
+            for (int k = 2; !used.Add(name); k++) name = $"{stem}-{k}.safetensors";
+            return name;
+        }).ToArray();
+    }
+
+    static void WriteIndex(string path, IReadOnlyList<ExportedFile> files, MediaSource source)
+    {
+        var labels = source.Items.ToDictionary(i => i.Path, i => string.Join(';', i.Labels.Select(l => source.ClassNames.Count > l ? source.ClassNames[l] : l.ToString())));
+        var sb = new StringBuilder("source\tfeatures\tlabels\n");
+        foreach (var f in files)
+            sb.Append(f.Source).Append('\t').Append(Path.GetRelativePath(Path.GetDirectoryName(path)!, f.Features)).Append('\t')
+              .Append(labels.GetValueOrDefault(f.Source, "")).Append('\n');
+        File.WriteAllText(path, sb.ToString());
+    }
+}

@@ -1,0 +1,384 @@
+using System.Globalization;
+using System.Text.Json;
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Downstream.Evaluation;
+using AvBert.Downstream.Metrics;
+using AvBert.Model;
+using AvBert.Runtime;
+using AvBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AvBert.Downstream;
+
+/// <summary>How to run `finetune` (everything that is not in the config).</summary>
+public sealed record FinetuneOptions
+{
+    /// <summary>RUN folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/.</summary>
+    public required string RunDir { get; init; }
+    /// <summary>Labeled data source spec (see SourceLoader).</summary>
+    public required string Data { get; init; }
+    /// <summary>Model directory or run folder to start from; null: random initialisation.</summary>
+    public string? Init { get; init; }
+    public string TrainSplit { get; init; } = "train";
+    /// <summary>Held-out split evaluated during and after training; a source without it trains without a test.</summary>
+    public string TestSplit { get; init; } = "test";
+    /// <summary>"auto" (cross-validate the audio task when the items have folds and the spec names no fold), "all", "none" or a list like "1,3".</summary>
+    public string Folds { get; init; } = "auto";
+    public bool Resume { get; init; }
+    public Device? Device { get; init; }
+    /// <summary>Decode threads of the loaders; 0 = one per core.</summary>
+    public int Workers { get; init; }
+    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    public TextWriter? Log { get; init; }
+    public Action<long, IReadOnlyDictionary<string, double>>? OnStep { get; init; }
+    public CancellationToken Cancellation { get; init; }
+}
+
+/// <summary>One trained model and its held-out result.</summary>
+/// <param name="Name">"" for a single run, "fold-N" in cross-validation.</param>
+/// <param name="Report">Null when there was no held-out split.</param>
+public sealed record FinetuneResult(string Name, string RunDir, string ModelDir, EvaluationReport? Report, long Steps, double Seconds);
+
+/// <summary>The end of `finetune`: one result, or one per fold with their mean.</summary>
+public sealed record FinetuneSummary(IReadOnlyList<FinetuneResult> Runs, IReadOnlyDictionary<string, double>? FoldMean, int SkippedFiles);
+
+/// <summary>
+/// `avbert finetune` as a library call (SPEC §8): builds the backbone (random, or from --init), the task's heads, the
+/// task's training samples and test views, Adam with a backbone group and a head group, the schedule, and drives the
+/// shared <see cref="Trainer"/> (checkpoints every epoch, exact resume, metrics, progress, loss curve). Evaluates the
+/// held-out split every downstream.eval_every epochs and at the end (metrics.json, confusion.png, per_class.tsv), and
+/// saves RUN/model for `eval`, `predict` and `extract`. With folds, runs one such training per held-out fold
+/// (RUN/fold-N/) and writes each fold's result and the mean to RUN/crossval.json.
+/// </summary>
+public static class FinetuneRun
+{
+    public const string ConfigFile = RunFolder.ConfigFile;
+
+    /// <summary>
+    /// The config of a run. New run: <paramref name="userConfig"/> (defaults ← preset ← file ← --set), with the model and
+    /// data sections taken from <paramref name="init"/>'s config.yaml (plus <paramref name="overrides"/>) when given, since
+    /// the architecture must fit the weights. --resume: RUN/config.yaml with <paramref name="overrides"/> on top.
+    /// </summary>
+    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> userConfig, string? init, bool resume,
+                                                   IEnumerable<string>? overrides = null)
+    {
+        return RunFolder.Prepare(runDir, "finetune", resume,
+            holdsRun: () => File.Exists(Path.Combine(runDir, ConfigFile)) &&
+                            (Directory.Exists(Path.Combine(runDir, "checkpoints")) || Directory.EnumerateDirectories(runDir, "fold-*").Any()),
+            freshConfig: () => FreshConfig(userConfig, init, overrides), overrides);
+    }
+
+    static AvBertConfig FreshConfig(Func<AvBertConfig> userConfig, string? init, IEnumerable<string>? overrides)
+    {
+        var cfg = userConfig();
+        if (init is not null)
+        {
+            var initDir = TransferModelDirectory.Resolve(init, "--init");
+            var initCfg = ConfigLoader.LoadFile(Path.Combine(initDir, ModelDirectory.ConfigFile), overrides);
+            cfg = cfg with { Model = initCfg.Model, Data = initCfg.Data };
+            ConfigValidator.Validate(cfg, $"--init {init} with the downstream settings");
+        }
+        return cfg with { Downstream = cfg.Downstream with { ClassNames = [] } };
+    }
+
+    public static FinetuneSummary Run(AvBertConfig config, FinetuneOptions o)
+    {
+        var log = o.Log ?? Console.Out;
+        var d = config.Downstream;
+        var skipped = new SkippedLog(o.RunDir);
+        var folds = ChooseFolds(config, o, out var all);
+        var runs = new List<FinetuneResult>();
+        if (folds is null)
+        {
+            var train = SourceLoader.Open(o.Data, o.TrainSplit, skipped);
+            CheckLabels(train, d.Task, "--data");
+            MediaSource? test = null;
+            try { test = SourceLoader.Open(o.Data, o.TestSplit, skipped); }
+            catch (UserError e) { log.WriteLine($"note: no '{o.TestSplit}' split ({e.Message}); training without a held-out test."); }
+            if (test is not null && SamePaths(train, test))
+            {
+                log.WriteLine($"note: the source has no separate '{o.TestSplit}' split (it lists the training videos): the test result below is on the training videos.");
+            }
+            runs.Add(TrainOne(config, train, test, o, o.RunDir, "", skipped, log));
+        }
+        else
+        {
+            log.WriteLine($"cross-validation over folds {string.Join(", ", folds)} of {all!.Name}: one model per held-out fold.");
+            foreach (var f in folds)
+            {
+                var name = $"fold-{f}";
+                var train = all with { Name = $"{all.Name} (folds ≠ {f})", Items = all.Items.Where(i => i.Fold != f).ToList() };
+                var test = all with { Name = $"{all.Name} (fold {f})", Items = all.Items.Where(i => i.Fold == f).ToList() };
+                var foldDir = Path.Combine(o.RunDir, name);
+                Directory.CreateDirectory(foldDir);
+                ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile));
+                runs.Add(TrainOne(config, train, test, o, foldDir, name, skipped, log));
+                WriteCrossValidation(o.RunDir, runs);
+            }
+        }
+        var mean = folds is null ? null : WriteCrossValidation(o.RunDir, runs);
+        if (mean is not null)
+            log.WriteLine("cross-validation mean: " + string.Join("  ", mean.Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", CultureInfo.InvariantCulture)}")));
+        if (skipped.Count > 0) log.WriteLine(skipped.Summary());
+        return new FinetuneSummary(runs, mean, skipped.Count);
+    }
+
+    /// <summary>Null: one run on train/test splits. Otherwise the held-out folds to run, and the whole source.</summary>
+    static List<int>? ChooseFolds(AvBertConfig config, FinetuneOptions o, out MediaSource? all)
+    {
+        all = null;
+        var spec = o.Folds.Trim().ToLowerInvariant();
+        if (spec == "none") return null;
+        // auto: the ESC-50 protocol cross-validates, unless the spec already names its held-out fold (esc50:ROOT,fold=2).
+        if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
+            return null;
+        MediaSource source;
+        try { source = SourceLoader.Open(o.Data, "all"); }
+        catch (UserError) when (spec == "auto") { return null; }   // a source without an "all" split has no folds to cross
+        if (spec != "auto" && o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase))
+            throw new UserError($"--folds {o.Folds}: the data spec names a held-out fold ({o.Data}); cross-validation picks the folds itself. Fix: drop ',fold=N' or use --folds none.");
+        var present = source.Items.Where(i => i.Fold is not null).Select(i => i.Fold!.Value).Distinct().Order().ToList();
+        bool everyItem = source.Items.All(i => i.Fold is not null);
+        if (spec == "auto")
+        {
+            if (present.Count < 2 || !everyItem) return null;
+        }
+        else if (present.Count < 2 || !everyItem)
+            throw new UserError($"--folds {o.Folds}: {source.Name} does not give every item a fold (folds found: {(present.Count == 0 ? "none" : string.Join(", ", present))}). " +
+                                "Fix: use a source with folds (esc50:ROOT, a CSV with a fold column) or --folds none.");
+        all = source;
+        if (spec is "auto" or "all") return present;
+        var chosen = new List<int>();
+        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, out var f) || !present.Contains(f))
+                throw new UserError($"--folds {o.Folds}: '{part}' is not one of the source's folds ({string.Join(", ", present)}). Fix: --folds all, none, or a list like 1,3.");
+            chosen.Add(f);
+        }
+        return chosen.Distinct().ToList();
+    }
+
+    static bool SamePaths(MediaSource a, MediaSource b) =>
+        a.Items.Count == b.Items.Count && a.Items.Select(i => i.Path).Order(StringComparer.Ordinal).SequenceEqual(b.Items.Select(i => i.Path).Order(StringComparer.Ordinal));
+
+    /// <summary>Trains one model on <paramref name="train"/> and evaluates it on <paramref name="test"/>.</summary>
+    static FinetuneResult TrainOne(AvBertConfig config, MediaSource train, MediaSource? test, FinetuneOptions o, string runDir, string name,
+                                   SkippedLog skipped, TextWriter log)
+    {
+        var d = config.Downstream;
+        var t = d.Current;
+        var device = o.Device ?? CPU;
+        CheckLabels(train, d.Task, "--data");
+        if (train.AudioOnly && d.Task != DownstreamTask.Audio)
+            throw new UserError($"--data {o.Data}: {train.Name} has audio files only, but the {Lower(d.Task)} task needs video. Fix: --task audio.");
+        var classes = train.ClassNames.ToArray();
+        config = config with { Downstream = d with { ClassNames = classes } };
+        var modelDir = Path.Combine(runDir, TransferModelDirectory.ModelSubdirectory);
+        var metricsPath = Path.Combine(runDir, "metrics.json");
+
+        // A finished fold of a resumed cross-validation is not trained again.
+        if (o.Resume && name.Length > 0 && File.Exists(Path.Combine(modelDir, TransferModelDirectory.HeadFile)) && File.Exists(metricsPath))
+        {
+            log.WriteLine($"{name}: already finished, kept.");
+            var (_, done) = TransferModelDirectory.Load(modelDir, device);
+            using (done)
+            {
+                var report = test is null ? null : Evaluate(done, config, Remap(test, classes), o, skipped);
+                return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
+            }
+        }
+
+        Seeding.Seed(d.Seed);
+        AvBertModel backbone = o.Init is null
+            ? new AvBertModel(config.Model, config.Data)
+            : ModelDirectory.Load(TransferModelDirectory.Resolve(o.Init, "--init"), CPU).Model;
+        using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
+        model.to(device);
+        var objective = new ClassificationObjective(t.Loss, t.Margin, classes.Length);
+
+        var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
+        if (!model.Frozen) groups.AddRange(TrainingOptimizer.DecayGroups(model.BackboneParameters(), t.BackboneLr, d.WeightDecay, "backbone_"));
+        using var optimizer = TrainingOptimizer.Create(groups,
+            new AdamOptions { Kind = OptimizerKind.Adam, Beta1 = d.AdamBetas[0], Beta2 = d.AdamBetas[1], Eps = d.AdamEps, AmsGrad = false });
+
+        var trainSet = new VideoSequenceDataset(train, config.Data, TaskViews.Train(d));
+        if (trainSet.Count == 0) throw new UserError($"--data {o.Data}: the training split has no videos.");
+        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = t.BatchSize, Workers = o.Workers, Shuffle = true, Seed = d.Seed }, skipped);
+        int stepsPerEpoch = loader.BatchesPerEpoch;
+        long steps = (long)t.Epochs * stepsPerEpoch;
+        var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
+        var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
+        var testSet = test is null ? null : Remap(test, classes);
+
+        string itemName = d.Task == DownstreamTask.Audio ? "windows" : "clips";
+        var trainer = new Trainer(model, optimizer, schedule, new TrainerOptions
+        {
+            Steps = steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = stepsPerEpoch,
+            ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
+        }, runDir);
+
+        string prefix = name.Length > 0 ? name + ": " : "";
+        log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
+                      $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
+                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.TestViewsPerVideo(d, config.Data)} views")}; {device}" +
+                      (o.Resume ? ", resuming" : ""));
+
+        EvaluationReport? finalReport = null;
+        var result = trainer.Run(data, batch =>
+        {
+            var logits = model.Forward(batch.Visual?.to(device), batch.Audio?.to(device));
+            long rows = logits[0].shape[0];
+            var targets = objective.Targets(batch.Labels, (int)(rows / batch.Count), device);
+            var parts = new Dictionary<string, Tensor>();
+            Tensor loss;
+            if (logits.Count == 1) loss = objective.Compute(logits[0], targets);
+            else
+            {
+                var clip = objective.Compute(logits[0], targets);
+                var sequence = objective.Compute(logits[1], targets);
+                parts["loss_clip"] = clip;
+                parts["loss_sequence"] = sequence;
+                loss = clip + sequence;
+            }
+            parts["loss"] = loss;
+            parts["train_top1"] = TrainTop1(objective, logits, targets);
+            return new StepOutput(loss, parts, rows);
+        }, o.Resume, (step, values) =>
+        {
+            o.OnStep?.Invoke(step, values);
+            bool end = step == steps;
+            long every = (long)d.EvalEvery * stepsPerEpoch;
+            if (testSet is null || !(end || (every > 0 && step % every == 0))) return;
+            var report = Evaluate(model, config, testSet, o, skipped);
+            trainer.Metrics?.Write(step, TestPoint(report));
+            trainer.Progress?.Message($"{prefix}epoch {step / stepsPerEpoch}: test top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}" +
+                                      (report.MeanAveragePrecision is { } m ? $", mAP {m:0.0000}" : ""));
+            if (end) finalReport = report;
+        }, o.Cancellation);
+
+        if (result.Seconds > 0)
+            log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
+                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
+        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped);
+        TransferModelDirectory.Save(modelDir, config, model);
+        ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
+        var metricsLog = Path.Combine(runDir, "metrics.jsonl");
+        if (File.Exists(metricsLog))
+            CurvePlots.Save(MetricsLog.Read(metricsLog), Path.Combine(runDir, "accuracy.png"),
+                            n => n is "train_top1" or "test_top1" or "test_top5" or "test_mAP", "accuracy");
+        if (finalReport is not null)
+        {
+            WriteReport(finalReport, runDir);
+            log.WriteLine($"{prefix}test: {finalReport.Count} videos, top-1 {finalReport.Top1:0.0000}, top-5 {finalReport.Top5:0.0000}, " +
+                          $"mean class acc {finalReport.MeanClassAccuracy:0.0000}" + (finalReport.MeanAveragePrecision is { } map ? $", mAP {map:0.0000}" : "") +
+                          $" → {Path.Combine(runDir, "metrics.json")}");
+        }
+        log.WriteLine($"{prefix}model: {modelDir}");
+        return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds);
+    }
+
+    /// <summary>Top-1 accuracy of the summed head probabilities on a training batch (multi-label: the top class is a label).</summary>
+    static Tensor TrainTop1(ClassificationObjective objective, IReadOnlyList<Tensor> logits, Tensor targets)
+    {
+        using var _ = no_grad();
+        using var probs = objective.Probabilities(logits.Select(l => l.detach()).ToList());
+        using var top = probs.argmax(-1);
+        if (!objective.MultiLabel) return top.eq(targets).to(float32).mean();
+        using var hit = targets.gather(1, top.unsqueeze(1));
+        return hit.mean();
+    }
+
+    static Dictionary<string, double> TestPoint(EvaluationReport r)
+    {
+        var p = new Dictionary<string, double> { ["test_top1"] = r.Top1, ["test_top5"] = r.Top5, ["test_mean_class_acc"] = r.MeanClassAccuracy };
+        if (r.MeanAveragePrecision is { } m) p["test_mAP"] = m;
+        return p;
+    }
+
+    /// <summary>Evaluates on a test source whose labels already use the model's class indices.</summary>
+    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, SkippedLog? skipped)
+    {
+        var d = config.Downstream;
+        var t = d.Current;
+        var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
+        var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
+        int batch = EvalBatchSize(d, config.Data);
+        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
+        return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
+    }
+
+    /// <summary>Test samples per batch: each holds test_clips clips (or a sequence), so fewer samples than training.</summary>
+    public static int EvalBatchSize(DownstreamConfig d, DataConfig data)
+    {
+        var t = d.Current;
+        int clipsPerSample = d.UsesSequences ? data.SequenceLength : t.TestClips;
+        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / clipsPerSample);
+    }
+
+    public static void WriteReport(EvaluationReport report, string dir, string jsonName = "metrics.json")
+    {
+        report.WriteJson(Path.Combine(dir, jsonName));
+        report.WritePerClassTsv(Path.Combine(dir, "per_class.tsv"));
+        report.WriteConfusionPng(Path.Combine(dir, "confusion.png"));
+    }
+
+    /// <summary>
+    /// The source with its labels renumbered to the model's classes (by name). A class the model does not know is an error.
+    /// </summary>
+    public static MediaSource Remap(MediaSource source, IReadOnlyList<string> modelClasses)
+    {
+        if (source.ClassNames.SequenceEqual(modelClasses)) return source;
+        var index = modelClasses.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var unknown = source.ClassNames.Where(c => !index.ContainsKey(c)).ToList();
+        var used = source.Items.SelectMany(i => i.Labels).Distinct().Select(l => source.ClassNames[l]).ToHashSet();
+        var unknownUsed = unknown.Where(used.Contains).ToList();
+        if (unknownUsed.Count > 0)
+            throw new UserError($"{source.Name}: {unknownUsed.Count} class(es) the model was not trained on (e.g. '{unknownUsed[0]}'); " +
+                                $"the model knows {modelClasses.Count}: {string.Join(", ", modelClasses.Take(8))}{(modelClasses.Count > 8 ? ", ..." : "")}. " +
+                                "Fix: evaluate on data with the model's classes.");
+        var items = source.Items.Select(i => i with { Labels = i.Labels.Select(l => index[source.ClassNames[l]]).ToArray() }).ToList();
+        return source with { Items = items, ClassNames = modelClasses.ToList() };
+    }
+
+    /// <summary>Labels must exist, and single-label tasks need exactly one per video.</summary>
+    public static void CheckLabels(MediaSource source, DownstreamTask task, string option)
+    {
+        if (!source.Labeled)
+            throw new UserError($"{option}: {source.Name} has no labels. Fix: use a labeled source (classes:DIR, ucf101:, esc50:, kinetics:, charades:, csv: with a label column).");
+        if (task == DownstreamTask.Multilabel) return;
+        var bad = source.Items.FirstOrDefault(i => i.Labels.Length != 1);
+        if (bad is not null)
+            throw new UserError($"{option}: {bad.Path} has {bad.Labels.Length} labels, but the {Lower(task)} task is single-label. " +
+                                "Fix: --task multilabel for multi-label data, or give each video one label.");
+    }
+
+    static Dictionary<string, double>? WriteCrossValidation(string runDir, IReadOnlyList<FinetuneResult> runs)
+    {
+        var reports = runs.Where(r => r.Report is not null).ToList();
+        if (reports.Count == 0) return null;
+        var keys = new[] { "top1", "top5", "mean_class_acc", "mAP" };
+        double? Get(EvaluationReport r, string k) => k switch
+        {
+            "top1" => r.Top1, "top5" => r.Top5, "mean_class_acc" => r.MeanClassAccuracy, _ => r.MeanAveragePrecision,
+        };
+        var mean = new Dictionary<string, double>();
+        foreach (var k in keys)
+        {
+            var vals = reports.Select(r => Get(r.Report!, k)).Where(v => v is { } x && !double.IsNaN(x)).Select(v => v!.Value).ToList();
+            if (vals.Count > 0) mean[k] = vals.Average();
+        }
+        var doc = new Dictionary<string, object>
+        {
+            ["folds"] = reports.ToDictionary(r => r.Name, r => (object)JsonSerializer.Deserialize<JsonElement>(r.Report!.ToJson())),
+            ["mean"] = mean.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
+        };
+        var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(path + ".tmp", path, overwrite: true);
+        return mean;
+    }
+
+    static string Lower<T>(T e) where T : Enum => e.ToString().ToLowerInvariant();
+}
