@@ -9,11 +9,11 @@ public enum ToyMotion { Bounce, Shake, Pulse, Orbit }
 public enum ToyContour { Flat, Rise, Fall, RiseFall, FallRise, Trill, StepUp, StepDown }
 
 /// <summary>
-/// One event class: the colour (hue) of the sounding object, how it moves when it sounds, and the pitch contour of its
-/// sound. Shapes, sizes, base pitch and timbre are not part of the class: they vary from object to object and from
-/// sound to sound.
+/// One event class: the colour (hue) of the sounding object, how it moves when it sounds, and its sound: a base pitch and
+/// a pitch contour. Shapes, sizes and timbre are not part of the class: they vary from object to object and from sound
+/// to sound (and the pitch is jittered).
 /// </summary>
-public sealed record ToyAvClass(int Index, string ColourName, double Hue, ToyContour Contour, ToyMotion Motion)
+public sealed record ToyAvClass(int Index, string ColourName, double Hue, ToyContour Contour, ToyMotion Motion, double PitchHz)
 {
     /// <summary>Folder-friendly name, e.g. "03-green-risefall".</summary>
     public string Name => $"{Index:D2}-{ColourName}-{Contour.ToString().ToLowerInvariant()}";
@@ -32,7 +32,7 @@ public sealed record ToyAvClass(int Index, string ColourName, double Hue, ToyCon
     };
 }
 
-/// <summary>The fixed table of event classes: class k has hue k and contour k; motions repeat every four classes.</summary>
+/// <summary>The fixed table of event classes: class k has hue k, pitch k and contour k; motions repeat every four classes.</summary>
 public static class ToyAvClasses
 {
     public const int Max = 8;
@@ -42,6 +42,9 @@ public static class ToyAvClasses
         ("red", 0 / 360.0), ("orange", 32 / 360.0), ("yellow", 58 / 360.0), ("green", 120 / 360.0),
         ("cyan", 182 / 360.0), ("blue", 228 / 360.0), ("purple", 275 / 360.0), ("magenta", 318 / 360.0),
     ];
+
+    // Base pitches spread over two octaves, in an order unrelated to the colour order.
+    static readonly double[] Pitches = [262, 523, 330, 784, 415, 988, 294, 659];
 
     static readonly ToyContour[] Contours =
         [ToyContour.Flat, ToyContour.Rise, ToyContour.Fall, ToyContour.RiseFall, ToyContour.FallRise, ToyContour.Trill, ToyContour.StepUp, ToyContour.StepDown];
@@ -53,7 +56,7 @@ public static class ToyAvClasses
         // With fewer classes, spread them over the colour wheel and the contour list.
         return Enumerable.Range(0, numClasses)
             .Select(k => (k, j: k * Max / numClasses))
-            .Select(p => new ToyAvClass(p.k, Colours[p.j].Name, Colours[p.j].Hue, Contours[p.j], (ToyMotion)(p.k % 4)))
+            .Select(p => new ToyAvClass(p.k, Colours[p.j].Name, Colours[p.j].Hue, Contours[p.j], (ToyMotion)(p.k % 4), Pitches[p.j]))
             .ToList();
     }
 }

@@ -18,7 +18,7 @@ public sealed record ToyAvOptions
     /// Silent objects per video, each coloured like another class (so colour alone does not say which object is the
     /// event): they stay for the whole video and move at random times without a sound.
     /// </summary>
-    public int Distractors { get; init; } = 2;
+    public int Distractors { get; init; } = 1;
     /// <summary>
     /// Distractors stay the same objects (colours) for the whole video (true), or each clip window shows new ones (false):
     /// then the sounding object is the only one that lasts, and what persists over the clips is the class.
@@ -38,12 +38,17 @@ public sealed record ToyAvOptions
     public double PixelNoise { get; init; } = 0.06;
     /// <summary>Largest standard deviation of the background audio noise (waveform in [-1,1]); each clip draws its own.</summary>
     public double AudioNoise { get; init; } = 0.05;
-    /// <summary>Base pitch of each sound, Hz, [min, max] (log-uniform): not part of the class.</summary>
-    public double[] PitchHz { get; init; } = [200, 800];
+    /// <summary>Random shift of each sound's base pitch from its class's, in semitones either way.</summary>
+    public double PitchJitterSemitones { get; init; } = 1.0;
     /// <summary>Harmonics of each sound, drawn from 1..MaxHarmonics (the timbre): not part of the class.</summary>
     public int MaxHarmonics { get; init; } = 4;
-    /// <summary>Chance per clip window of a distractor sound (another class's contour) while nothing on screen moves.</summary>
-    public double AudioDistractorProbability { get; init; } = 0.0;
+    /// <summary>
+    /// Off-screen sounds per video: classes that are neither the event nor a distractor on screen, heard at random times
+    /// with no object moving along (so the soundtrack alone does not say which class the event is either).
+    /// </summary>
+    public int OffscreenSounds { get; init; } = 1;
+    /// <summary>Chance per clip window that each off-screen sound plays once.</summary>
+    public double OffscreenSoundProbability { get; init; } = 0.75;
     /// <summary>
     /// Redraw positions, sizes, shapes and the background for every clip window (true), or once per video. Object
     /// colours are the objects' identities and stay the same for the whole video either way.

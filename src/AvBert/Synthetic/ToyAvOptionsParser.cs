@@ -62,13 +62,14 @@ public static class ToyAvOptionsParser
         Check(o.DistractorMoveProbability is >= 0 and <= 1, $"distractor_move_probability {o.DistractorMoveProbability}: must be in [0, 1]");
         Check(o.BackgroundVariation is >= 0 and <= 1, $"background_variation {o.BackgroundVariation}: must be in [0, 1]");
         Check(o.HueJitter is >= 0 and <= 0.5, $"hue_jitter {o.HueJitter}: must be in [0, 0.5]");
-        Check(o.PitchHz.Length == 2 && o.PitchHz[0] >= 20 && o.PitchHz[0] <= o.PitchHz[1] && o.PitchHz[1] <= 8000, "pitch_hz: must be [min, max] with 20 <= min <= max <= 8000");
+        Check(o.PitchJitterSemitones is >= 0 and <= 24, $"pitch_jitter_semitones {o.PitchJitterSemitones}: must be in [0, 24]");
+        Check(o.OffscreenSounds >= 0 && o.Distractors + o.OffscreenSounds < o.NumClasses, $"offscreen_sounds {o.OffscreenSounds}: distractors + offscreen_sounds must be below num_classes ({o.NumClasses})");
+        Check(o.OffscreenSoundProbability is >= 0 and <= 1, $"offscreen_sound_probability {o.OffscreenSoundProbability}: must be in [0, 1]");
         Check(o.MaxHarmonics is >= 1 and <= 16, $"max_harmonics {o.MaxHarmonics}: must be 1..16");
         Check(o.ObjectSize.Length == 2 && o.ObjectSize[0] > 0 && o.ObjectSize[0] <= o.ObjectSize[1] && o.ObjectSize[1] <= 0.6, "object_size: must be [min, max] with 0 < min <= max <= 0.6");
         Check(o.MotionAmplitude is >= 0 and <= 0.3, $"motion_amplitude {o.MotionAmplitude}: must be in [0, 0.3]");
         Check(o.PixelNoise is >= 0 and <= 1, $"pixel_noise {o.PixelNoise}: must be in [0, 1]");
         Check(o.AudioNoise is >= 0 and <= 1, $"audio_noise {o.AudioNoise}: must be in [0, 1]");
-        Check(o.AudioDistractorProbability is >= 0 and <= 1, $"audio_distractor_probability {o.AudioDistractorProbability}: must be in [0, 1]");
         if (errors.Count > 0) throw new UserError("toy-av options: " + string.Join("; ", errors) + ".");
     }
 }

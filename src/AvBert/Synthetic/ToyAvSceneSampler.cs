@@ -49,6 +49,7 @@ public sealed class ToyAvSceneSampler
         rng.Shuffle(others);
         var identities = new List<int> { label };
         identities.AddRange(others.Take(Math.Min(_o.Distractors, others.Count)));
+        var offscreen = others.Skip(identities.Count - 1).Take(_o.OffscreenSounds).ToList();
         var colours = identities.Select(k => ObjectColour(rng, _classes[k].Hue)).ToList();
 
         var sprites = new List<ToySprite>();
@@ -98,7 +99,7 @@ public sealed class ToyAvSceneSampler
                 {
                     var when = RandomInterval(rng, window);
                     moves.Add(when);
-                    sounds.Add(new ToySound(label, when, RandomPitch(rng), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.35, 0.8)));
+                    sounds.Add(new ToySound(label, when, Pitch(rng, label), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.35, 0.8)));
                 }
                 else if (!sounding && rng.Chance(_o.DistractorMoveProbability))
                     moves.Add(RandomInterval(rng, window));
@@ -106,11 +107,9 @@ public sealed class ToyAvSceneSampler
                 sprites.Add(new ToySprite(shape, cls.Motion, colours[i], x, y, size, window, moves, sounding));
             }
 
-            if (rng.Chance(_o.AudioDistractorProbability))
-            {
-                int other = others[rng.Next(others.Count)];
-                sounds.Add(new ToySound(other, RandomInterval(rng, window), RandomPitch(rng), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.2, 0.5)));
-            }
+            foreach (var other in offscreen)
+                if (rng.Chance(_o.OffscreenSoundProbability))
+                    sounds.Add(new ToySound(other, RandomInterval(rng, window), Pitch(rng, other), 1 + rng.Next(_o.MaxHarmonics), rng.Uniform(0.35, 0.8)));
         }
         return new ToyAvScene(label, _clips * cs, sprites, sounds, backdrops, rng.NextUInt64());
     }
@@ -128,7 +127,7 @@ public sealed class ToyAvSceneSampler
         return ToyRandom.Hsv(h - Math.Floor(h), rng.Uniform(0.75, 1), rng.Uniform(0.75, 1));
     }
 
-    double RandomPitch(ToyRandom rng) => _o.PitchHz[0] * Math.Pow(_o.PitchHz[1] / _o.PitchHz[0], rng.NextDouble());
+    double Pitch(ToyRandom rng, int cls) => _classes[cls].PitchHz * Math.Pow(2, rng.Uniform(-_o.PitchJitterSemitones, _o.PitchJitterSemitones) / 12);
 
     TimeSpanSec RandomInterval(ToyRandom rng, TimeSpanSec window)
     {

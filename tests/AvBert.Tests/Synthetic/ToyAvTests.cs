@@ -7,7 +7,8 @@ public class ToyAvTests
 {
     static readonly DataConfig Data = ConfigLoader.Load("small").Data;
 
-    static ToyAv Make(int seed = 0, int classes = 8) => new(new ToyAvOptions { Seed = seed, NumClasses = classes }, Data);
+    static ToyAv Make(int seed = 0, int classes = 8, int offscreen = 1) =>
+        new(new ToyAvOptions { Seed = seed, NumClasses = classes, OffscreenSounds = offscreen }, Data);
 
     [Fact]
     public void Same_seed_split_and_index_give_identical_videos()
@@ -55,9 +56,13 @@ public class ToyAvTests
             Assert.All(s.Sprites.Where(x => x.Sounding), x => Assert.Equal(s.Label, NearestClass(d, x.Rgb)));
             Assert.All(s.Sprites.Where(x => !x.Sounding), x => Assert.NotEqual(s.Label, NearestClass(d, x.Rgb)));
             Assert.Equal(d.Options.Distractors * d.Clips, s.Sprites.Count(x => !x.Sounding));
-            // Each sound of the class starts and ends with a move of the sounding object.
+            // Each sound of the class starts and ends with a move of the sounding object; other sounds are of classes
+            // that are not on screen.
             Assert.All(s.Sounds.Where(x => x.ClassIndex == s.Label), snd => Assert.Contains(snd.When, s.Events));
-            Assert.Equal(s.Events.Count(), s.Sounds.Count);
+            Assert.Equal(s.Events.Count(), s.Sounds.Count(x => x.ClassIndex == s.Label));
+            var onScreen = s.Sprites.Select(x => NearestClass(d, x.Rgb)).ToHashSet();
+            Assert.All(s.Sounds.Where(x => x.ClassIndex != s.Label), snd => Assert.DoesNotContain(snd.ClassIndex, onScreen));
+            Assert.True(s.Sounds.Select(x => x.ClassIndex).Distinct().Count() <= 1 + d.Options.OffscreenSounds);
         }
     }
 
@@ -82,7 +87,7 @@ public class ToyAvTests
     [Fact]
     public void Sound_energy_is_high_exactly_when_the_sounding_object_moves()
     {
-        var d = Make();
+        var d = Make(offscreen: 0); // without off-screen sounds, all sound is the event's
         for (int i = 0; i < 8; i++)
         {
             var s = d.Scene(ToyAvSplit.Train, i);
