@@ -29,6 +29,12 @@ public static class ForwardCommand
         c.SetAction(r =>
         {
             var dev = device.Resolve(r);
+            if (dev.type == DeviceType.CUDA)
+            {
+                // A parity check runs in strict fp32: no TF32 tensor-core maths in cuDNN convolutions or cuBLAS matmuls.
+                torch.backends.cudnn.allow_tf32 = false;
+                torch.backends.cuda.matmul.allow_tf32 = false;
+            }
             var inputsPath = r.GetValue(inputs)!;
             if (!File.Exists(inputsPath)) throw new UserError($"--inputs {inputsPath}: file not found.");
             var (cfg, model) = ModelDirectory.Load(r.GetValue(modelDir)!, dev);

@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Pretraining;
 using AvBert.Runtime;
+using AvBert.Synthetic;
 using AvBert.Training;
 using System.CommandLine;
 
@@ -13,7 +14,8 @@ public static class PretrainCommand
     {
         var opts = new ConfigOptions();
         var device = new DeviceOption();
-        var data = new Option<string>("--data") { Description = "Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources", Required = true };
+        var data = new Option<string>("--data") { Description = "Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources; " +
+                                                              "toy-av[:N] = the built-in generated data (N new videos per epoch, default 2000; no files, no FFmpeg)", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
@@ -33,8 +35,11 @@ public static class PretrainCommand
             var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir);
-            var source = SourceLoader.Open(r.GetValue(data)!, "train", skipped);
-            var summary = PretrainRun.Run(config, PretrainRun.Dataset(source, config.Data), new PretrainRunOptions
+            var spec = r.GetValue(data)!;
+            IClipDataset dataset = ToyAvSpec.TryParse(spec, out int toyVideos)
+                ? (IClipDataset)new ToyAvClipDataset(new ToyAv(new ToyAvOptions { Seed = config.Pretrain.Seed }, config.Data), ToyAvSplit.Train, toyVideos, freshEachEpoch: true)
+                : PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
+            var summary = PretrainRun.Run(config, dataset, new PretrainRunOptions
             {
                 RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
                 Cancellation = ct,
@@ -48,5 +53,18 @@ public static class PretrainCommand
             return Task.FromResult(0);
         });
         return c;
+    }
+}
+
+/// <summary>`--data toy-av[:N]`: the built-in toy-av data instead of files.</summary>
+static class ToyAvSpec
+{
+    public static bool TryParse(string spec, out int videosPerEpoch)
+    {
+        videosPerEpoch = 2000;
+        if (spec == "toy-av") return true;
+        if (!spec.StartsWith("toy-av:")) return false;
+        if (int.TryParse(spec["toy-av:".Length..], out videosPerEpoch) && videosPerEpoch > 0) return true;
+        throw new UserError($"--data {spec}: toy-av:N needs a positive number of videos per epoch, e.g. toy-av:2000.");
     }
 }

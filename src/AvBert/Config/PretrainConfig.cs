@@ -25,6 +25,18 @@ public sealed record PretrainConfig
     public LossReduction MepReduction { get; init; } = LossReduction.Sum;
     /// <summary>[ours] One MEP head (g and W) for all streams instead of one per stream.</summary>
     public bool ShareMepHeads { get; init; } = false;
+    /// <summary>
+    /// [ours] The MEP score: dot = the paper's g(o)ᵀWx; cosine = the same with g(o)ᵀW and every x scaled to unit length,
+    /// divided by <see cref="MepTemperature"/> (better conditioned when the CNN embeddings start out nearly alike).
+    /// </summary>
+    public MepScore MepScore { get; init; } = MepScore.Dot;
+    /// <summary>[ours] Temperature of the cosine MEP score (ignored for dot).</summary>
+    public double MepTemperature { get; init; } = 0.1;
+    /// <summary>
+    /// [ours] Stop gradients through the MEP targets and negatives (the paper's targets are not detached: the CNNs learn
+    /// through them). When true the CNNs learn only through the Transformers' inputs.
+    /// </summary>
+    public bool DetachMepTargets { get; init; } = false;
 
     // ---- Correct pair prediction (CPP) ----
     /// <summary>[ours] Fraction of the batch whose audio sequence is replaced by another video's (a derangement within that part). 0 disables CPP.</summary>
@@ -78,6 +90,9 @@ public enum NegativeSampling
 
 public enum MepStream { Visual, Audio, Multimodal }
 
+/// <summary>How MEP scores a (context output, target) pair. In YAML: dot, cosine.</summary>
+public enum MepScore { Dot, Cosine }
+
 public enum LossReduction { Sum, Mean }
 
 public enum CppInput { Concat, Sum }
@@ -99,6 +114,7 @@ static class PretrainConfigChecks
         check(p.MaskTokenFraction >= 0 && p.MaskRandomFraction >= 0 && p.MaskTokenFraction + p.MaskRandomFraction <= 1,
             "pretrain.mask_token_fraction", p.MaskTokenFraction, $"and pretrain.mask_random_fraction ({p.MaskRandomFraction}) must be >= 0 and sum to at most 1");
         check(p.Negatives >= 1, "pretrain.negatives", p.Negatives, "must be >= 1");
+        check(p.MepTemperature > 0, "pretrain.mep_temperature", p.MepTemperature, "must be > 0");
         check(p.CansIntervalSigma > 0, "pretrain.cans_interval_sigma", p.CansIntervalSigma, "must be > 0");
         check(p.MepStreams.Length > 0 || p.CppFraction > 0, "pretrain.mep_streams", p.MepStreams, "must name at least one stream (visual, audio, multimodal) unless CPP is on");
         check(p.MepStreams.Distinct().Count() == p.MepStreams.Length, "pretrain.mep_streams", p.MepStreams, "must not repeat a stream");

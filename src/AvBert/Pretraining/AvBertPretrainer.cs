@@ -148,5 +148,6 @@ public sealed class AvBertPretrainer : nn.Module
     }
 
     (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
-        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _p.Sampler, _p.Negatives, _p.CansIntervalSigma);
+        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _p.Sampler, _p.Negatives, _p.CansIntervalSigma,
+                                       _p.MepScore, _p.MepTemperature, _p.DetachMepTargets);
 }

@@ -40,11 +40,13 @@ public static class MaskedEmbeddingPrediction
     /// <param name="positives">[N,D] the true (unmasked) embeddings x; not detached: the CNNs learn through them.</param>
     /// <param name="negatives">[N,K,D] the sampled negatives; not detached either.</param>
     /// <returns>(loss scalar, accuracy scalar: fraction of anchors whose positive scores highest, detached).</returns>
-    public static (Tensor Loss, Tensor Accuracy) InfoNce(Tensor queries, Tensor positives, Tensor negatives)
+    /// <param name="temperature">Scores are divided by it (1 = the paper's plain scores).</param>
+    public static (Tensor Loss, Tensor Accuracy) InfoNce(Tensor queries, Tensor positives, Tensor negatives, double temperature = 1.0)
     {
         var pos = (queries * positives).sum(-1, keepdim: true);                     // [N,1]
         var neg = negatives.bmm(queries.unsqueeze(-1)).squeeze(-1);                 // [N,K]
         var logits = cat([pos, neg], 1);                                            // [N,1+K]
+        if (temperature != 1.0) logits = logits / temperature;
         var loss = -logits.log_softmax(1).select(1, 0).mean();
         var acc = (logits.detach().argmax(1) == 0).to(float32).mean();
         return (loss, acc);
@@ -57,9 +59,13 @@ public static class MaskedEmbeddingPrediction
     /// <param name="outputs">[B,T,D] the stream's contextual outputs for the modality's T clip positions (BOS removed).</param>
     /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
     /// <param name="positions">[B,M] masked steps.</param>
+    /// <param name="score">dot (paper) or cosine with <paramref name="temperature"/>.</param>
+    /// <param name="detachTargets">Stop gradients through the targets and negatives.</param>
     public static (Tensor Loss, Tensor Accuracy) Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions,
-                                                      NegativeSampling sampler, int negatives, double intervalSigma)
+                                                      NegativeSampling sampler, int negatives, double intervalSigma,
+                                                      MepScore score = MepScore.Dot, double temperature = 0.1, bool detachTargets = false)
     {
+        if (detachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
         var anchors = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();   // [N] flat b·T+t
         var flatTargets = targets.reshape(B * T, D);
@@ -68,6 +74,7 @@ public static class MaskedEmbeddingPrediction
         var pos = flatTargets.index_select(0, anchors);
         var negIdx = NegativeSampler.Sample(sampler, targets, anchors, negatives, intervalSigma);   // [N,K]
         var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
-        return InfoNce(q, pos, neg);
+        if (score == MepScore.Dot) return InfoNce(q, pos, neg);
+        return InfoNce(functional.normalize(q, dim: -1), functional.normalize(pos, dim: -1), functional.normalize(neg, dim: -1), temperature);
     }
 }

@@ -47,7 +47,9 @@ public static class NativeLibraryFix
     public static string? FindTorchSharpNative()
     {
         var dirs = new List<string> { AppContext.BaseDirectory };
+#pragma warning disable IL3000 // empty in a single-file app: AppContext.BaseDirectory covers that case
         var torchDir = Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location);
+#pragma warning restore IL3000
         if (!string.IsNullOrEmpty(torchDir)) dirs.Add(torchDir);
         foreach (var d in dirs.Distinct())
         {

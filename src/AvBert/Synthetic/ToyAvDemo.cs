@@ -176,8 +176,10 @@ public static class ToyAvDemo
             return probe.Accuracy(pick(test), test.Labels);
         }
         double v = Probe(f => f.Visual), a = Probe(f => f.Audio), av = Probe(f => f.AudioVisual);
+        double vc = Probe(f => f.VisualCnn), ac = Probe(f => f.AudioCnn), avc = Probe(f => cat([f.VisualCnn, f.AudioCnn], 1));
         double r1 = heads is null ? 0 : RetrievalR1(heads, model, toy, Math.Min(o.RetrievalVideos, o.ProbeTestVideos), o, device, ct);
-        log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
+        log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1}; " +
+                      $"CNN features: visual {vc:P1}, audio {ac:P1}, audio-visual {avc:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
                       $"cpu {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:0} s so far)");
         return new Evaluation(new DemoScores(v, a, av, r1), heads);
     }

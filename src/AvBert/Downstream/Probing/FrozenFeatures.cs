@@ -11,10 +11,12 @@ namespace AvBert.Downstream.Probing;
 /// <item>Audio [N,D]: the same for audio.</item>
 /// <item>AudioVisual [N,2D]: the multimodal Transformer's outputs averaged over the visual clip positions, concatenated with
 /// the average over the audio clip positions (late fusion: Visual ⊕ Audio).</item>
+/// <item>VisualCnn [N,Cv], AudioCnn [N,Ca]: the CNNs' pooled features (before the projection), averaged over the clips —
+/// the features of the paper's frozen-CNN protocol (ESC-50: linear on the frozen audio CNN).</item>
 /// </list>
 /// Labels [N] int64 (the first label of each video).
 /// </summary>
-public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual, Tensor Labels) : IDisposable
+public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual, Tensor VisualCnn, Tensor AudioCnn, Tensor Labels) : IDisposable
 {
     public long Count => Labels.shape[0];
 
@@ -23,6 +25,8 @@ public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual,
         Visual.Dispose();
         Audio.Dispose();
         AudioVisual.Dispose();
+        VisualCnn.Dispose();
+        AudioCnn.Dispose();
         Labels.Dispose();
     }
 }
@@ -40,6 +44,8 @@ public static class FrozenFeatures
         var v = new List<Tensor>();
         var a = new List<Tensor>();
         var av = new List<Tensor>();
+        var vc = new List<Tensor>();
+        var ac = new List<Tensor>();
         var y = new List<Tensor>();
         using (no_grad())
         {
@@ -51,12 +57,14 @@ public static class FrozenFeatures
                 v.Add(pv.cpu().MoveToOuterDisposeScope());
                 a.Add(pa.cpu().MoveToOuterDisposeScope());
                 av.Add(pav.cpu().MoveToOuterDisposeScope());
+                vc.Add(outputs.VisualPooled.mean([1]).cpu().MoveToOuterDisposeScope());
+                ac.Add(outputs.AudioPooled.mean([1]).cpu().MoveToOuterDisposeScope());
                 y.Add((labels.dim() == 2 ? labels[.., 0] : labels).to(ScalarType.Int64).cpu().MoveToOuterDisposeScope());
             }
         }
         if (y.Count == 0) throw new ArgumentException("no batches to extract features from", nameof(batches));
-        var set = new FeatureSet(cat(v, 0), cat(a, 0), cat(av, 0), cat(y, 0));
-        foreach (var t in v.Concat(a).Concat(av).Concat(y)) t.Dispose();
+        var set = new FeatureSet(cat(v, 0), cat(a, 0), cat(av, 0), cat(vc, 0), cat(ac, 0), cat(y, 0));
+        foreach (var t in v.Concat(a).Concat(av).Concat(vc).Concat(ac).Concat(y)) t.Dispose();
         return set;
     }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One prepared GPU session (about 9 minutes): CUDA parity with the authors' reference, pretraining speed and peak GPU
+# memory for the demo preset and the full-size model, and the demo on CUDA. Runs the CLI published by
+# scripts/publish-external-libtorch.sh against the machine's PyTorch libtorch. Usage, from the repo root on the GPU machine:
+#   bench/gpu/check.sh [OUT]      (needs publish/external-libtorch and publish/reference: see bench/gpu/README.md)
+# Extra demo configurations to compare run in parallel from bench/gpu/sweep.txt when that file exists (one line of demo
+# arguments each, NAME first).
+set -u
+OUT="${1:-${OUT:-/tmp/gpu-check}}"
+mkdir -p "$OUT"
+P="publish/external-libtorch/avbert"
+REF="publish/reference"
+DEV="${DEVICE:-cuda}"
+# QUICK=1: a few steps of everything, to check the script itself on any machine (DEVICE=cpu).
+if [[ "${QUICK:-0}" == 1 ]]; then S_SMALL=3; S_FULL=1; B_FULL=2; DEMO_ARGS="--steps 3 --probe-train 16 --probe-test 8 --retrieval 4"
+else S_SMALL=150; S_FULL=15; B_FULL=8; DEMO_ARGS=""; fi
+# The sweep starts no configuration after DEADLINE seconds and cuts each one off there.
+DEADLINE="${DEADLINE:-560}"
+START=$(date +%s)
+elapsed() { echo $(( $(date +%s) - START )); }
+step() { echo; echo "== [$(elapsed) s] $*"; }
+exec > >(tee "$OUT/log.txt") 2>&1
+
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())'
+nproc
+"$P" info
+
+# GPU memory in use, sampled every 200 ms for the whole session (peak per phase is read from the timestamps).
+nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/gpu-memory.csv" 2>/dev/null &
+SMI=$!
+mark() { echo "$(date '+%Y/%m/%d %H:%M:%S.000'), MARK $*" >> "$OUT/gpu-memory.csv"; }
+
+step "parity: tiny-a on CUDA, strict fp32 (tolerance max|ours-ref| <= 2e-4 max|ref|)"
+"$P" convert --from-reference "$REF/tiny-a.pyth" --reference-config "$REF/tiny-a.config.yaml" --out "$OUT/tiny-a" > /dev/null
+"$P" forward --model "$OUT/tiny-a" --inputs "$REF/tiny-a.io.safetensors" --out "$OUT/tiny-a.cuda.safetensors" --device "$DEV"
+echo "forward exit $?"
+
+step "pretraining speed: small preset (the demo's model), batch 16, 150 steps, toy-av"
+mark small
+timeout 120 "$P" pretrain --data toy-av --preset small --device "$DEV" --progress off --out "$OUT/pretrain-small" \
+  --set pretrain.batch_size=16 --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 --set pretrain.checkpoint_every=0 | tail -3
+rm -rf "$OUT/pretrain-small/checkpoints" "$OUT/pretrain-small/model" "$OUT/pretrain-small/tb"
+
+step "pretraining speed: full preset (the paper's model, 10 clips x 32 x 128^2), batch 8, 15 steps, toy-av"
+mark full
+timeout 100 "$P" pretrain --data toy-av --preset full --device "$DEV" --progress off --out "$OUT/pretrain-full" \
+  --set pretrain.batch_size=$B_FULL --set pretrain.steps=$S_FULL --set pretrain.warmup_steps=5 --set pretrain.checkpoint_every=0 | tail -3
+mark end
+rm -rf "$OUT/pretrain-full/checkpoints" "$OUT/pretrain-full/model" "$OUT/pretrain-full/tb"
+
+if [[ -f bench/gpu/sweep.txt ]]; then
+  step "demo configurations, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
+  mkdir -p "$OUT/sweep"
+  grep -v '^#' bench/gpu/sweep.txt | grep -v '^ *$' | \
+    xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" '"$DEMO_ARGS"' "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"; rm -rf "$d/pretrain/checkpoints" "$d/pretrain/model" "$d/pretrain/tb"'
+  for f in "$OUT"/sweep/*.log; do echo "--- $(basename "$f" .log)"; grep "^demo: \(random\|pretrained\)" "$f" | sed 's/ (.*//'; done
+fi
+kill $SMI 2>/dev/null
+step "done"
