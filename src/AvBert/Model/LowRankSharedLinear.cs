@@ -32,7 +32,7 @@ public sealed class LowRankFactor : Module
 public sealed class LowRankSharedLinear : Module
 {
     readonly Linear u;
-    readonly ModuleDict<LowRankFactor> @private;
+    readonly NamedModules<LowRankFactor> @private;
 
     public int InFeatures { get; }
     public int OutFeatures { get; }
@@ -46,18 +46,17 @@ public sealed class LowRankSharedLinear : Module
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Rank = rank;
-        @private = new ModuleDict<LowRankFactor>();
-        foreach (var t in transformers) @private.Add(t, new LowRankFactor(inFeatures, rank, map, init));
+        @private = new NamedModules<LowRankFactor>(transformers.Select(t => (t, new LowRankFactor(inFeatures, rank, map, init))));
         u = Linear(rank, outFeatures);
         register_module("private", @private);
         register_module("u", u);
     }
 
     public Linear U => u;
-    public IReadOnlyList<string> Transformers => @private.Keys.ToList();
+    public IReadOnlyList<string> Transformers => @private.Names;
     public LowRankFactor Factor(string transformer) =>
-        @private.TryGetValue(transformer, out var f) ? f
-            : throw new ArgumentException($"no private factors for Transformer '{transformer}' (have: {string.Join(", ", @private.Keys)})");
+        @private.TryGet(transformer, out var f) ? f
+            : throw new ArgumentException($"no private factors for Transformer '{transformer}' (have: {string.Join(", ", @private.Names)})");
 
     /// <summary>A module computing this linear with <paramref name="transformer"/>'s private V and Σ. It owns nothing.</summary>
     public Module<Tensor, Tensor> For(string transformer) => new View(this, Factor(transformer));

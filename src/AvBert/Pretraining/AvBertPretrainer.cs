@@ -20,7 +20,7 @@ public sealed class AvBertPretrainer : nn.Module
 {
     readonly AvBertModel model;
     readonly EmbeddingMasker visual_mask, audio_mask;
-    readonly TorchSharp.Modules.ModuleDict<MepHead> mep_heads;
+    readonly NamedModules<MepHead> mep_heads;
     readonly CppHead? cpp_head;
     readonly PretrainConfig _p;
     readonly Fusion _fusion;
@@ -46,7 +46,7 @@ public sealed class AvBertPretrainer : nn.Module
         var masking = new MaskingOptions(pretrain.MaskProb, pretrain.MaskTokenFraction, pretrain.MaskRandomFraction);
         visual_mask = new EmbeddingMasker("visual_mask", hidden, masking, t.InitializerRange);
         audio_mask = new EmbeddingMasker("audio_mask", hidden, masking, t.InitializerRange);
-        mep_heads = nn.ModuleDict(HeadNames().Select(name => (name, new MepHead(name, hidden, t.LayerNormEps))).ToArray());
+        mep_heads = new NamedModules<MepHead>(HeadNames().Select(name => (name, new MepHead(name, hidden, t.LayerNormEps))));
         if (pretrain.CppFraction > 0) cpp_head = new CppHead("cpp_head", hidden, pretrain.CppInput, t.LayerNormEps);
         RegisterComponents();
         InitializeHeads(t.InitializerRange);
@@ -73,7 +73,7 @@ public sealed class AvBertPretrainer : nn.Module
     public IReadOnlyList<MepStream> Streams => _streams;
 
     IEnumerable<string> HeadNames() => _p.ShareMepHeads ? (_streams.Length > 0 ? ["shared"] : []) : _streams.Select(StreamName);
-    MepHead Head(MepStream s) => mep_heads[_p.ShareMepHeads ? "shared" : StreamName(s)];
+    MepHead Head(MepStream s) => mep_heads.Get(_p.ShareMepHeads ? "shared" : StreamName(s));
     static string StreamName(MepStream s) => s.ToString().ToLowerInvariant();
 
     /// <summary>visual [B,T,3,F,H,W], audio [B,T,1,FREQ,TIME] → losses.</summary>
