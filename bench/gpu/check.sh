@@ -30,8 +30,10 @@ nproc
 # GPU memory in use, sampled every 200 ms for the whole session (peak per phase is read from the timestamps).
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/gpu-memory.csv" 2>/dev/null &
 SMI=$!
-mark() { echo "$(date '+%Y/%m/%d %H:%M:%S.000'), MARK $*" >> "$OUT/gpu-memory.csv"; }
+mark() { echo "$(date '+%Y/%m/%d %H:%M:%S') $*" >> "$OUT/phases.txt"; }
+SWEEP="${SWEEP_FILE:-bench/gpu/sweep.txt}"
 
+if [[ "${SKIP_CHECKS:-0}" != 1 ]]; then
 step "parity: tiny-a on CUDA, strict fp32 (tolerance max|ours-ref| <= 2e-4 max|ref|)"
 "$P" convert --from-reference "$REF/tiny-a.pyth" --reference-config "$REF/tiny-a.config.yaml" --out "$OUT/tiny-a" > /dev/null
 "$P" forward --model "$OUT/tiny-a" --inputs "$REF/tiny-a.io.safetensors" --out "$OUT/tiny-a.cuda.safetensors" --device "$DEV"
@@ -49,13 +51,16 @@ timeout 100 "$P" pretrain --data toy-av --preset full --device "$DEV" --progress
   --set pretrain.batch_size=$B_FULL --set pretrain.steps=$S_FULL --set pretrain.warmup_steps=5 --set pretrain.checkpoint_every=0 | tail -3
 mark end
 rm -rf "$OUT/pretrain-full/checkpoints" "$OUT/pretrain-full/model" "$OUT/pretrain-full/tb"
+fi
 
-if [[ -f bench/gpu/sweep.txt ]]; then
+if [[ -f "$SWEEP" ]]; then
   step "demo configurations, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
   mkdir -p "$OUT/sweep"
-  grep -v '^#' bench/gpu/sweep.txt | grep -v '^ *$' | \
+  grep -v '^#' "$SWEEP" | grep -v '^ *$' | \
     xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" '"$DEMO_ARGS"' "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"; rm -rf "$d/pretrain/checkpoints" "$d/pretrain/model" "$d/pretrain/tb"'
   for f in "$OUT"/sweep/*.log; do echo "--- $(basename "$f" .log)"; grep "^demo: \(random\|pretrained\)" "$f" | sed 's/ (.*//'; done
+  # Only the summaries come back (the machine returns a limited number of files).
+  find "$OUT/sweep" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 fi
 kill $SMI 2>/dev/null
 step "done"

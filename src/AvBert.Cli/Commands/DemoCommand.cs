@@ -62,13 +62,27 @@ public static class DemoCommand
     static void Print(DemoSummary s, string dir)
     {
         var table = new Table().Title($"toy-av demo: {s.PretrainSteps} pretraining steps, {s.Seconds:0} s in all (chance {s.Chance:P1})")
-            .AddColumn("features").AddColumn(new TableColumn("random init").RightAligned())
-            .AddColumn(new TableColumn("pretrained").RightAligned()).AddColumn(new TableColumn("gain").RightAligned());
-        void Row(string name, double a, double b) => table.AddRow(name, $"{100 * a:0.0}%", $"{100 * b:0.0}%", $"{100 * (b - a):+0.0;-0.0} pts");
-        Row("visual-only probe", s.RandomInit.Visual, s.Pretrained.Visual);
-        Row("audio-only probe", s.RandomInit.Audio, s.Pretrained.Audio);
-        Row("audio-visual probe", s.RandomInit.AudioVisual, s.Pretrained.AudioVisual);
-        Row($"audio→video R@1 ({s.RetrievalVideos} videos)", s.RandomInit.RetrievalR1, s.Pretrained.RetrievalR1);
+            .AddColumn("linear probe on frozen features").AddColumn(new TableColumn("random init").RightAligned());
+        bool control = s.RandomInitRecalibrated is not null;
+        if (control) table.AddColumn(new TableColumn("random init,\nBN recalibrated").RightAligned());
+        table.AddColumn(new TableColumn("pretrained").RightAligned()).AddColumn(new TableColumn("gain").RightAligned());
+        void Row(string name, double a, double? c, double b)
+        {
+            var cells = new List<string> { name, $"{100 * a:0.0}%" };
+            if (control) cells.Add(c is { } x ? $"{100 * x:0.0}%" : "");
+            cells.Add($"{100 * b:0.0}%");
+            cells.Add($"{100 * (b - a):+0.0;-0.0} pts");
+            table.AddRow(cells.ToArray());
+        }
+        var (r, k, p) = (s.RandomInit, s.RandomInitRecalibrated, s.Pretrained);
+        Row("visual (Transformer outputs)", r.Visual, k?.Visual, p.Visual);
+        Row("audio (Transformer outputs)", r.Audio, k?.Audio, p.Audio);
+        Row("audio-visual (multimodal outputs)", r.AudioVisual, k?.AudioVisual, p.AudioVisual);
+        var (rc, kc, pc) = (s.Cnn.RandomInit, s.Cnn.RandomInitRecalibrated, s.Cnn.Pretrained);
+        Row("visual CNN", rc.Visual, kc?.Visual, pc.Visual);
+        Row("audio CNN", rc.Audio, kc?.Audio, pc.Audio);
+        Row("audio-visual (both CNNs)", rc.AudioVisual, kc?.AudioVisual, pc.AudioVisual);
+        Row($"audio→video R@1 ({s.RetrievalVideos} videos)", r.RetrievalR1, k?.RetrievalR1, p.RetrievalR1);
         AnsiConsole.Write(table);
         Console.WriteLine($"demo: wrote {Path.Combine(dir, ToyAvDemo.SummaryFile)}, {Path.Combine(dir, "probes.png")}, {Path.Combine(dir, "loss.png")}");
     }

@@ -52,6 +52,18 @@ public sealed record DemoScores(
     [property: JsonPropertyName("audiovisual")] double AudioVisual,
     [property: JsonPropertyName("retrieval_r1")] double RetrievalR1);
 
+/// <summary>Probe accuracies (fractions) on the CNNs' pooled features (before the Transformers).</summary>
+public sealed record DemoCnnScores(
+    [property: JsonPropertyName("visual")] double Visual,
+    [property: JsonPropertyName("audio")] double Audio,
+    [property: JsonPropertyName("audiovisual")] double AudioVisual);
+
+/// <summary>The same comparison on the CNN features (the paper's frozen-CNN protocol).</summary>
+public sealed record DemoCnnComparison(
+    [property: JsonPropertyName("random_init")] DemoCnnScores RandomInit,
+    [property: JsonPropertyName("pretrained")] DemoCnnScores Pretrained,
+    [property: JsonPropertyName("random_init_bn_recalibrated")] DemoCnnScores? RandomInitRecalibrated);
+
 /// <summary>DIR/summary.json.</summary>
 public sealed record DemoSummary(
     [property: JsonPropertyName("seconds")] double Seconds,
@@ -68,7 +80,8 @@ public sealed record DemoSummary(
     [property: JsonPropertyName("classes")] int Classes,
     [property: JsonPropertyName("cpu_threads")] int CpuThreads,
     [property: JsonPropertyName("cpu_seconds")] double CpuSeconds,
-    [property: JsonPropertyName("random_init_bn_recalibrated")] DemoScores? RandomInitRecalibrated)
+    [property: JsonPropertyName("random_init_bn_recalibrated")] DemoScores? RandomInitRecalibrated,
+    [property: JsonPropertyName("cnn_features")] DemoCnnComparison Cnn)
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 }
@@ -106,13 +119,13 @@ public static class ToyAvDemo
         using var initModel = new AvBertModel(config.Model, config.Data);
         initModel.to(device);
         var random = Evaluate("random init", initModel, RandomHeads(config), toy, o, device, log, ct);
-        DemoScores? calibrated = null;
+        Evaluation? calibrated = null;
         if (o.CalibratedBaseline)
         {
             // A fairer control: the same random weights with BatchNorm statistics measured on toy-av (what pretraining also
             // updates, without learning anything). Gains over this baseline are learned features, not recalibration.
             CalibrateBatchNorm(initModel, toy, o, device, ct);
-            calibrated = Evaluate("random init, BN recalibrated", initModel, random.Heads, toy, o, device, log, ct).Scores;
+            calibrated = Evaluate("random init, BN recalibrated", initModel, random.Heads, toy, o, device, log, ct);
         }
 
         // 2. Pretrain on fresh unlabelled toy-av videos (after the probe videos in the train split).
@@ -136,15 +149,18 @@ public static class ToyAvDemo
         int n = Math.Min(o.RetrievalVideos, o.ProbeTestVideos);
         var summary = new DemoSummary(clock.Elapsed.TotalSeconds, 1.0 / toy.Classes.Count, random.Scores, pretrained.Scores, n > 0 ? 1.0 / n : 0,
                                       seed, pre.Steps, pre.Seconds, o.ProbeTrainVideos, o.ProbeTestVideos, n, toy.Classes.Count, get_num_threads(),
-                                      Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuStart, calibrated);
+                                      Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuStart, calibrated?.Scores,
+                                      new DemoCnnComparison(random.Cnn, pretrained.Cnn, calibrated?.Cnn));
         File.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
+        var series = new List<(string, double[])> { ("random init", Values(random.Scores, random.Cnn)) };
+        if (calibrated is not null) series.Add(("random init, BN recalibrated", Values(calibrated.Scores, calibrated.Cnn)));
+        series.Add(("pretrained", Values(pretrained.Scores, pretrained.Cnn)));
         ProbePlots.SaveBars(Path.Combine(o.OutDir, "probes.png"), $"toy-av: linear probes on frozen features and audio→video R@1 ({pre.Steps} pretraining steps)",
-            ["visual", "audio", "audio-visual", "retrieval R@1"],
-            [("random init", Values(random.Scores)), ("pretrained", Values(pretrained.Scores))], summary.Chance);
+            ["visual", "audio", "audio-visual", "retrieval R@1", "visual (CNN)", "audio (CNN)", "audio-visual (CNN)"], series, summary.Chance);
         return summary;
     }
 
-    static double[] Values(DemoScores s) => [s.Visual, s.Audio, s.AudioVisual, s.RetrievalR1];
+    static double[] Values(DemoScores s, DemoCnnScores c) => [s.Visual, s.Audio, s.AudioVisual, s.RetrievalR1, c.Visual, c.Audio, c.AudioVisual];
 
     /// <summary>Runs the probe-training videos through the model in training mode (no gradients) so that every BatchNorm's
     /// running mean/variance describes toy-av; nothing else changes (dropout only affects the Transformers' outputs).</summary>
@@ -163,7 +179,7 @@ public static class ToyAvDemo
 
     static void PrepareRun(string runDir, AvBertConfig config) => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false);
 
-    sealed record Evaluation(DemoScores Scores, AvBertPretrainer? Heads);
+    sealed record Evaluation(DemoScores Scores, DemoCnnScores Cnn, AvBertPretrainer? Heads);
 
     static Evaluation Evaluate(string name, AvBertModel model, AvBertPretrainer? heads, ToyAv toy, DemoOptions o, Device device, TextWriter log, CancellationToken ct)
     {
@@ -176,12 +192,14 @@ public static class ToyAvDemo
             return probe.Accuracy(pick(test), test.Labels);
         }
         double v = Probe(f => f.Visual), a = Probe(f => f.Audio), av = Probe(f => f.AudioVisual);
-        double vc = Probe(f => f.VisualCnn), ac = Probe(f => f.AudioCnn), avc = Probe(f => cat([f.VisualCnn, f.AudioCnn], 1));
+        using var trainCnnAv = cat([train.VisualCnn, train.AudioCnn], 1);
+        using var testCnnAv = cat([test.VisualCnn, test.AudioCnn], 1);
+        double vc = Probe(f => f.VisualCnn), ac = Probe(f => f.AudioCnn), avc = Probe(f => ReferenceEquals(f, train) ? trainCnnAv : testCnnAv);
         double r1 = heads is null ? 0 : RetrievalR1(heads, model, toy, Math.Min(o.RetrievalVideos, o.ProbeTestVideos), o, device, ct);
         log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1}; " +
                       $"CNN features: visual {vc:P1}, audio {ac:P1}, audio-visual {avc:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
                       $"cpu {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:0} s so far)");
-        return new Evaluation(new DemoScores(v, a, av, r1), heads);
+        return new Evaluation(new DemoScores(v, a, av, r1), new DemoCnnScores(vc, ac, avc), heads);
     }
 
     static FeatureSet Features(AvBertModel model, ToyAv toy, ToyAvSplit split, int count, DemoOptions o, Device device, CancellationToken ct) =>

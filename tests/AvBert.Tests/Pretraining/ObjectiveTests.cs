@@ -23,6 +23,58 @@ public class ObjectiveTests
         Assert.Equal(0.5, acc.item<float>(), 6); // anchor 0 right, anchor 1 wrong
     }
 
+    [Fact]
+    public void InfoNce_divides_the_scores_by_the_temperature()
+    {
+        var q = tensor(new float[] { 1, 0 }).reshape(1, 2);
+        var pos = tensor(new float[] { 0.6f, 0.8f }).reshape(1, 2);
+        var neg = tensor(new float[] { 0, 1, -1, 0 }).reshape(1, 2, 2);
+        // scores 0.6 | 0, −1, at τ = 0.1: 6 | 0, −10.
+        double expected = -Math.Log(Math.Exp(6) / (Math.Exp(6) + Math.Exp(0) + Math.Exp(-10)));
+        Assert.Equal(expected, MaskedEmbeddingPrediction.InfoNce(q, pos, neg, temperature: 0.1).Loss.item<float>(), 5);
+    }
+
+    [Fact]
+    public void Cosine_scores_ignore_the_length_of_targets()
+    {
+        // The positive points exactly along the query but is short; the negative is 45° off and long. Dot scores pick the
+        // negative, cosine scores the positive, with logits cos/τ = 1/0.5 and cos 45°/0.5.
+        manual_seed(5);
+        using var head = new MepHead("h", 4);
+        var outputs = randn(1, 2, 4);
+        using var q = head.call(outputs.reshape(2, 4))[0].detach();          // the query of (b 0, t 0)
+        var r = randn(4);
+        var perp = r - (r * q).sum() / (q * q).sum() * q;
+        perp = perp * (q.norm() / perp.norm());                              // ⟂ q, as long as q
+        var targets = stack([q * 0.01, (q + perp) * 100]).unsqueeze(0);      // [1,2,4]
+        var positions = tensor(new long[] { 0 }).reshape(1, 1);
+        var (_, dotAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentSequence, 1, 1.96);
+        var (cosLoss, cosAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentSequence, 1, 1.96,
+                                                               MepScore.Cosine, temperature: 0.5);
+        Assert.Equal(0.0, dotAcc.item<float>());
+        Assert.Equal(1.0, cosAcc.item<float>());
+        double pos = 1 / 0.5, neg = Math.Sqrt(0.5) / 0.5;
+        Assert.Equal(-Math.Log(Math.Exp(pos) / (Math.Exp(pos) + Math.Exp(neg))), cosLoss.item<float>(), 4);
+    }
+
+    [Fact]
+    public void Detached_targets_pass_no_gradient_back_to_the_embeddings()
+    {
+        manual_seed(6);
+        using var head = new MepHead("h", 8);
+        var outputs = randn(2, 3, 8);
+        var positions = tensor(new long[] { 1, 2 }).reshape(2, 1);
+        foreach (bool detach in new[] { false, true })
+        {
+            var targets = randn(2, 3, 8).requires_grad_();
+            var (loss, _) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentMinibatch, 3, 1.96,
+                                                           MepScore.Cosine, 0.1, detachTargets: detach);
+            loss.backward();
+            if (detach) Assert.Null(targets.grad);
+            else Assert.True(targets.grad!.abs().sum().item<float>() > 0);
+        }
+    }
+
     static Tensor Anchors(long B, long T) => arange(B * T, dtype: int64);
 
     [Theory]

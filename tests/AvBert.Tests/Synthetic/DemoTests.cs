@@ -41,6 +41,16 @@ public class DemoTests
                 Assert.Equal(["visual", "audio", "audiovisual", "retrieval_r1"], scores.EnumerateObject().Select(p => p.Name));
                 Assert.All(scores.EnumerateObject(), p => Assert.InRange(p.Value.GetDouble(), 0.0, 1.0));
             }
+            var cnn = root.GetProperty("cnn_features");
+            foreach (var model in new[] { "random_init", "pretrained", "random_init_bn_recalibrated" })
+            {
+                var scores = cnn.GetProperty(model);
+                Assert.Equal(["visual", "audio", "audiovisual"], scores.EnumerateObject().Select(p => p.Name));
+                Assert.All(scores.EnumerateObject(), p => Assert.InRange(p.Value.GetDouble(), 0.0, 1.0));
+            }
+            Assert.Equal(summary.Cnn.Pretrained.Visual, cnn.GetProperty("pretrained").GetProperty("visual").GetDouble());
+            // The random-init control and the pretraining run start from the same weights: only pretraining differs.
+            Assert.NotNull(summary.RandomInitRecalibrated);
             Assert.Equal(3, root.GetProperty("pretrain_steps").GetInt64());
             Assert.Equal(summary.Pretrained.AudioVisual, root.GetProperty("pretrained").GetProperty("audiovisual").GetDouble());
             foreach (var png in new[] { "probes.png", "loss.png" })
