@@ -18,7 +18,7 @@ public static class DemoCommand
         var defaults = new DemoOptions();
         var outDir = new Option<string>("--out") { Description = "Output folder: summary.json, probes.png, loss.png, pretrain/", DefaultValueFactory = _ => defaults.OutDir };
         var seed = new Option<int>("--seed") { Description = "Seed of the data, the model init and pretraining", DefaultValueFactory = _ => 0 };
-        var steps = new Option<int?>("--steps") { Description = "Pretraining steps (default: the demo's 400; same as --set pretrain.steps=N)" };
+        var steps = new Option<int?>("--steps") { Description = $"Pretraining steps (default: the demo's {DemoOptions.DefaultSteps}; same as --set pretrain.steps=N)" };
         var classes = new Option<int>("--classes") { Description = $"toy-av event classes (2..{ToyAvClasses.Max})", DefaultValueFactory = _ => defaults.Data.NumClasses };
         var probeTrain = new Option<int>("--probe-train") { Description = "Labelled videos the linear probes train on", DefaultValueFactory = _ => defaults.ProbeTrainVideos };
         var probeTest = new Option<int>("--probe-test") { Description = "Test videos the probes are scored on", DefaultValueFactory = _ => defaults.ProbeTestVideos };
@@ -62,9 +62,9 @@ public static class DemoCommand
     static void Print(DemoSummary s, string dir)
     {
         var table = new Table().Title($"toy-av demo: {s.PretrainSteps} pretraining steps, {s.Seconds:0} s in all (chance {s.Chance:P1})")
-            .AddColumn("linear probe on frozen features").AddColumn(new TableColumn("random init").RightAligned());
+            .AddColumn("linear probe").AddColumn(new TableColumn("random init").RightAligned());
         bool control = s.RandomInitRecalibrated is not null;
-        if (control) table.AddColumn(new TableColumn("random init,\nBN recalibrated").RightAligned());
+        if (control) table.AddColumn(new TableColumn("BN control").RightAligned());
         table.AddColumn(new TableColumn("pretrained").RightAligned()).AddColumn(new TableColumn("gain").RightAligned());
         void Row(string name, double a, double? c, double b)
         {
@@ -75,15 +75,18 @@ public static class DemoCommand
             table.AddRow(cells.ToArray());
         }
         var (r, k, p) = (s.RandomInit, s.RandomInitRecalibrated, s.Pretrained);
-        Row("visual (Transformer outputs)", r.Visual, k?.Visual, p.Visual);
-        Row("audio (Transformer outputs)", r.Audio, k?.Audio, p.Audio);
-        Row("audio-visual (multimodal outputs)", r.AudioVisual, k?.AudioVisual, p.AudioVisual);
+        Row("visual", r.Visual, k?.Visual, p.Visual);
+        Row("audio", r.Audio, k?.Audio, p.Audio);
+        Row("audio-visual", r.AudioVisual, k?.AudioVisual, p.AudioVisual);
         var (rc, kc, pc) = (s.Cnn.RandomInit, s.Cnn.RandomInitRecalibrated, s.Cnn.Pretrained);
         Row("visual CNN", rc.Visual, kc?.Visual, pc.Visual);
         Row("audio CNN", rc.Audio, kc?.Audio, pc.Audio);
-        Row("audio-visual (both CNNs)", rc.AudioVisual, kc?.AudioVisual, pc.AudioVisual);
-        Row($"audio→video R@1 ({s.RetrievalVideos} videos)", r.RetrievalR1, k?.RetrievalR1, p.RetrievalR1);
+        Row("audio-visual CNNs", rc.AudioVisual, kc?.AudioVisual, pc.AudioVisual);
+        Row($"A→V R@1 ({s.RetrievalVideos} videos)", r.RetrievalR1, k?.RetrievalR1, p.RetrievalR1);
         AnsiConsole.Write(table);
+        Console.WriteLine("visual, audio, audio-visual: the Transformers' outputs (audio-visual: the multimodal Transformer); " +
+                          "... CNN(s): the CNNs' pooled features. BN control: the random-init weights with BatchNorm statistics " +
+                          "re-measured on toy-av (no learning). A→V R@1: audio→video retrieval with the correct-pair head.");
         Console.WriteLine($"demo: wrote {Path.Combine(dir, ToyAvDemo.SummaryFile)}, {Path.Combine(dir, "probes.png")}, {Path.Combine(dir, "loss.png")}");
     }
 }

@@ -32,8 +32,11 @@ public sealed record ToyAvOptions
     public double MotionAmplitude { get; init; } = 0.12;
     /// <summary>Random hue shift of an object's colour, as a fraction of the colour wheel either way.</summary>
     public double HueJitter { get; init; } = 0.02;
-    /// <summary>How much the background varies: 0 = always the same dark grey, 1 = random low-saturation gradients.</summary>
-    public double BackgroundVariation { get; init; } = 1.0;
+    /// <summary>
+    /// How much the background varies: 0 = always the same dark grey, 1 = random low-saturation gradients. At 1 the
+    /// background dominates what a small CNN sees and pretraining learned little in the demo's budget; 0.5 keeps it varied.
+    /// </summary>
+    public double BackgroundVariation { get; init; } = 0.5;
     /// <summary>Largest standard deviation of per-pixel noise (RGB in [0,1]); each clip draws its own level.</summary>
     public double PixelNoise { get; init; } = 0.06;
     /// <summary>Largest standard deviation of the background audio noise (waveform in [-1,1]); each clip draws its own.</summary>
