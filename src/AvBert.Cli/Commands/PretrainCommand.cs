@@ -36,9 +36,7 @@ public static class PretrainCommand
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir);
             var spec = r.GetValue(data)!;
-            IClipDataset dataset = ToyAvSpec.TryParse(spec, out int toyVideos)
-                ? (IClipDataset)new ToyAvClipDataset(new ToyAv(new ToyAvOptions { Seed = config.Pretrain.Seed }, config.Data), ToyAvSplit.Train, toyVideos, freshEachEpoch: true)
-                : PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
+            IClipDataset dataset = (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
             var summary = PretrainRun.Run(config, dataset, new PretrainRunOptions
             {
                 RunDir = runDir, Resume = isResume, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
@@ -53,18 +51,5 @@ public static class PretrainCommand
             return Task.FromResult(0);
         });
         return c;
-    }
-}
-
-/// <summary>`--data toy-av[:N]`: the built-in toy-av data instead of files.</summary>
-static class ToyAvSpec
-{
-    public static bool TryParse(string spec, out int videosPerEpoch)
-    {
-        videosPerEpoch = 2000;
-        if (spec == "toy-av") return true;
-        if (!spec.StartsWith("toy-av:")) return false;
-        if (int.TryParse(spec["toy-av:".Length..], out videosPerEpoch) && videosPerEpoch > 0) return true;
-        throw new UserError($"--data {spec}: toy-av:N needs a positive number of videos per epoch, e.g. toy-av:2000.");
     }
 }

@@ -1,3 +1,4 @@
+using AvBert.Config;
 using AvBert.Data;
 using AvBert.Features;
 
@@ -13,6 +14,26 @@ namespace AvBert.Synthetic;
 public sealed class ToyAvClipDataset(ToyAv data, ToyAvSplit split, int count, bool freshEachEpoch = false, int firstIndex = 0) : IClipDataset
 {
     readonly LogMel _logMel = new(new LogMelOptions(data.SampleRate, data.AudioBins, data.AudioFrames));
+
+    /// <summary>Default videos per epoch of <c>--data toy-av</c>.</summary>
+    public const int DefaultVideosPerEpoch = 2000;
+
+    /// <summary>
+    /// The data spec <c>toy-av</c> or <c>toy-av:N</c> (N new videos per epoch) as a pretraining dataset with the config's
+    /// clip geometry and the pretraining seed; null when <paramref name="spec"/> names something else (files).
+    /// </summary>
+    public static ToyAvClipDataset? FromSpec(string spec, AvBertConfig config)
+    {
+        int videos = DefaultVideosPerEpoch;
+        if (spec != "toy-av")
+        {
+            if (!spec.StartsWith("toy-av:", StringComparison.Ordinal)) return null;
+            if (!int.TryParse(spec["toy-av:".Length..], out videos) || videos <= 0)
+                throw new Runtime.UserError($"--data {spec}: toy-av:N needs a positive number of videos per epoch, e.g. toy-av:2000.");
+        }
+        var toy = new ToyAv(new ToyAvOptions { Seed = config.Pretrain.Seed }, config.Data);
+        return new ToyAvClipDataset(toy, ToyAvSplit.Train, videos, freshEachEpoch: true);
+    }
 
     public int Count => count;
     public ToyAv Data => data;
