@@ -157,6 +157,27 @@ internal static class FfmpegProcess
         if (LiveChildren.Interrupted) throw new OperationCanceledException("interrupted (Ctrl+C or a termination signal)");
     }
 
+    /// <summary>
+    /// Puts a child this process started by other means (e.g. an encoder fed through stdin) under the same care as the
+    /// decoders: in the live-children registry (killed on Ctrl+C, SIGTERM and at exit) and killed when
+    /// <paramref name="ct"/> is cancelled. Dispose after the child is reaped.
+    /// </summary>
+    public static IDisposable Track(Process p, CancellationToken ct = default)
+    {
+        LiveChildren.Add(p);
+        var kill = ct.Register(() => KillTree(p));
+        return new Tracking(p, kill);
+    }
+
+    sealed class Tracking(Process p, CancellationTokenRegistration kill) : IDisposable
+    {
+        public void Dispose()
+        {
+            kill.Dispose();
+            LiveChildren.Remove(p);
+        }
+    }
+
     /// <summary>Number of ffmpeg/ffprobe children alive right now (for tests and diagnostics).</summary>
     public static int LiveCount => LiveChildren.Count;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using AvBert.Media;
 using AvBert.Runtime;
 
 namespace AvBert.Synthetic;
@@ -84,6 +85,7 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
                 throw new UserError("synth: the ffmpeg program was not found. Fix: install FFmpeg (apt-get install -y ffmpeg) or put it on PATH.");
             }
             using (p)
+            using (FfmpegProcess.Track(p, ct))
             {
                 var err = p.StandardError.ReadToEndAsync(ct);
                 _ = p.StandardOutput.ReadToEndAsync(ct);
@@ -103,9 +105,10 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
                         stdin.Write(rgb);
                     }
                 }
-                catch (IOException) { /* ffmpeg exited early: its stderr says why */ }
-                stdin.Close();
+                catch (IOException) { /* ffmpeg exited early (or was killed): its stderr says why */ }
+                try { stdin.Close(); } catch (IOException) { }
                 p.WaitForExit();
+                ct.ThrowIfCancellationRequested();
                 if (p.ExitCode != 0)
                     throw new UserError($"synth: ffmpeg could not write {path}: {err.Result.Trim().Split('\n').LastOrDefault()}");
             }

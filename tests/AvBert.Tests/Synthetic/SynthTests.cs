@@ -36,6 +36,46 @@ public class SynthTests
         finally { Directory.Delete(dir, true); }
     }
 
+    [Fact]
+    public void Cancelling_synth_kills_its_encoder_and_leaves_no_partial_files()
+    {
+        var data = ConfigLoader.Load("small").Data with { SequenceLength = 60 };   // a 32 s video
+        var toy = new ToyAv(new ToyAvOptions { NumClasses = 3 }, data);
+        var dir = TestSetup.TempDir("synth-cancel");
+        try
+        {
+            var target = Path.Combine(dir, "video.mp4");
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            // 960 frames of 512² take seconds to render and encode, so the token fires mid-video.
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                new ToyAvWriter(toy, data.TargetFps).WriteVideo(toy.Scene(ToyAvSplit.Train, 0), target, 512, ct: cts.Token));
+            Assert.False(File.Exists(target));
+            Assert.Empty(Directory.GetFiles(dir));
+            Assert.Empty(ChildrenMentioning(dir));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>Processes still alive whose command line mentions <paramref name="text"/>.</summary>
+    static List<int> ChildrenMentioning(string text)
+    {
+        var found = new List<int>();
+        foreach (var d in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
+            try
+            {
+                var cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
+                var stat = File.ReadAllText(Path.Combine(d, "stat"));
+                bool zombie = stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+                if (!zombie && cmd.Contains(text)) found.Add(pid);
+            }
+            catch (IOException) { } // the process ended while we looked
+            catch (UnauthorizedAccessException) { }
+        }
+        return found;
+    }
+
     /// <summary>One line per stream: "codec_type,width,height,r_frame_rate" / "codec_type,sample_rate", then duration.</summary>
     static List<string> Probe(string path)
     {
