@@ -13,10 +13,8 @@ using static TorchSharp.torch;
 namespace AvBert.Downstream;
 
 /// <summary>How to run `finetune` (everything that is not in the config).</summary>
-public sealed record FinetuneOptions
+public sealed record FinetuneOptions : TrainingRunOptions
 {
-    /// <summary>RUN folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/.</summary>
-    public required string RunDir { get; init; }
     /// <summary>Labeled data source spec (see SourceLoader).</summary>
     public required string Data { get; init; }
     /// <summary>Model directory or run folder to start from; null: random initialisation.</summary>
@@ -26,14 +24,6 @@ public sealed record FinetuneOptions
     public string TestSplit { get; init; } = "test";
     /// <summary>"auto" (cross-validate the audio task when the items have folds and the spec names no fold), "all", "none" or a list like "1,3".</summary>
     public string Folds { get; init; } = "auto";
-    public bool Resume { get; init; }
-    public Device? Device { get; init; }
-    /// <summary>Decode threads of the loaders; 0 = one per core.</summary>
-    public int Workers { get; init; }
-    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
-    public TextWriter? Log { get; init; }
-    public Action<long, IReadOnlyDictionary<string, double>>? OnStep { get; init; }
-    public CancellationToken Cancellation { get; init; }
 }
 
 /// <summary>One trained model and its held-out result.</summary>

@@ -9,21 +9,7 @@ using static TorchSharp.torch;
 namespace AvBert.Pretraining;
 
 /// <summary>How to run a pretraining job (everything that is not in the config).</summary>
-public sealed record PretrainRunOptions
-{
-    /// <summary>RUN folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/.</summary>
-    public required string RunDir { get; init; }
-    public bool Resume { get; init; }
-    public Device? Device { get; init; }
-    /// <summary>Decode threads of the loader; 0 = one per core.</summary>
-    public int Workers { get; init; }
-    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
-    /// <summary>Where the run prints its few lines besides the progress (stdout by default).</summary>
-    public TextWriter? Log { get; init; }
-    /// <summary>Called after each optimiser step (tests, demos).</summary>
-    public Action<long, IReadOnlyDictionary<string, double>>? OnStep { get; init; }
-    public CancellationToken Cancellation { get; init; }
-}
+public sealed record PretrainRunOptions : TrainingRunOptions;
 
 /// <summary>The end of a pretraining run.</summary>
 public sealed record PretrainSummary(long Steps, IReadOnlyDictionary<string, double> LastValues, double Seconds, double ClipsPerSecond,
