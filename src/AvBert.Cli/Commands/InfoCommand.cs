@@ -14,7 +14,9 @@ public static class InfoCommand
             TorchRuntime.Initialize();
             Console.WriteLine($"TorchSharp     {typeof(torch).Assembly.GetName().Version}");
             Console.WriteLine($"native fix     {NativeLibraryFix.Outcome}");
-            Console.WriteLine($"CUDA           {(torch.cuda.is_available() ? $"available, {torch.cuda.device_count()} device(s)" : "not available")}");
+            bool cuda = torch.cuda.is_available();
+            Console.WriteLine($"libtorch       {TorchRuntime.LoadedLibTorch() ?? "unknown"}");
+            Console.WriteLine($"CUDA           {(cuda ? $"available, {torch.cuda.device_count()} device(s); cuDNN {(torch.cuda.is_cudnn_available() ? "available" : "not available")}" : "not available")}");
             Console.WriteLine($"CPU threads    {torch.get_num_threads()}");
             Console.WriteLine($"FFmpeg         {FindOnPath("ffmpeg") ?? "not found (needed for video files: apt-get install -y ffmpeg)"}");
             return 0;

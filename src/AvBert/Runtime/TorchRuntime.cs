@@ -34,6 +34,29 @@ public static class TorchRuntime
     [DllImport("libc", SetLastError = true)]
     static extern int setenv(string name, string value, int overwrite);
 
+    /// <summary>
+    /// The folder of the libtorch this process loaded (the NuGet package's copy, or an installed PyTorch's when published
+    /// with scripts/publish-external-libtorch.sh), read from /proc/self/maps; null where that is not readable.
+    /// </summary>
+    public static string? LoadedLibTorch()
+    {
+        Initialize();
+        _ = torch.get_num_threads(); // makes sure libtorch is loaded
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/maps"))
+            {
+                int slash = line.IndexOf('/');
+                if (slash < 0) continue;
+                var path = line[slash..].Trim();
+                if (Path.GetFileName(path) == "libtorch_cpu.so") return Path.GetDirectoryName(path);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
     /// <summary>Resolves "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU).</summary>
     public static Device ResolveDevice(string spec)
     {

@@ -50,18 +50,3 @@ public class NativeLibraryFixTests
         Directory.Delete(dir, true);
     }
 }
-
-public class TorchRuntimeTests
-{
-    [System.Runtime.InteropServices.DllImport("libc")]
-    static extern IntPtr getenv(string name);
-
-    [Fact]
-    public void OpenMp_threads_wait_passively_unless_the_user_chose_otherwise()
-    {
-        // TestSetup already called TorchRuntime.Initialize(); the value must be in the C environment libgomp reads.
-        var value = System.Runtime.InteropServices.Marshal.PtrToStringAnsi(getenv("OMP_WAIT_POLICY"));
-        var userChoice = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"); // .NET's copy: what the process started with
-        Assert.Equal(userChoice ?? "PASSIVE", value);
-    }
-}
