@@ -43,6 +43,12 @@ public sealed record PretrainConfig
     public double CppFraction { get; init; } = 0.5;
     /// <summary>[ours] CPP head input: concatenation or sum of the visual and audio BOS outputs.</summary>
     public CppInput CppInput { get; init; } = CppInput.Concat;
+    /// <summary>
+    /// [ours] What the CPP head reads of each modality: bos = the BOS outputs (SPEC), mean = the clip outputs averaged.
+    /// At initialisation the BOS outputs are almost the same for every video (their fixed embeddings dominate), so CPP
+    /// learns slowly from them; the clip outputs carry the content from the first step.
+    /// </summary>
+    public CppPooling CppPooling { get; init; } = CppPooling.Bos;
     /// <summary>Weight of L_CPP in the total loss (paper: L = L_MEP + L_CPP).</summary>
     public double CppWeight { get; init; } = 1.0;
 
@@ -96,6 +102,9 @@ public enum MepScore { Dot, Cosine }
 public enum LossReduction { Sum, Mean }
 
 public enum CppInput { Concat, Sum }
+
+/// <summary>Which outputs the CPP head reads. In YAML: bos, mean.</summary>
+public enum CppPooling { Bos, Mean }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }
 

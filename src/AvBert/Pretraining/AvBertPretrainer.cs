@@ -69,6 +69,8 @@ public sealed class AvBertPretrainer : nn.Module
     }
 
     public AvBertModel Model => model;
+    /// <summary>What the CPP head reads (pretrain.cpp_pooling).</summary>
+    public CppPooling CppPooling => _p.CppPooling;
     /// <summary>The MEP streams this model and config train (after leaving out those the fusion mode lacks).</summary>
     public IReadOnlyList<MepStream> Streams => _streams;
 
@@ -135,16 +137,27 @@ public sealed class AvBertPretrainer : nn.Module
         }
         if (cpp)
         {
-            Tensor vBos, aBos;
-            if (ctx.Multimodal is { } m) { vBos = m[.., 0]; aBos = m[.., (int)(T + 1)]; }
-            else { vBos = ctx.Visual![.., 0]; aBos = ctx.Audio![.., 0]; }
-            var (lossCpp, accCpp) = CorrectPairPrediction.Loss(cpp_head!.call(vBos, aBos), pairing!.Labels);
+            var (vIn, aIn) = CppInputs(ctx, T, _p.CppPooling);
+            var (lossCpp, accCpp) = CorrectPairPrediction.Loss(cpp_head!.call(vIn, aIn), pairing!.Labels);
             parts["loss_cpp"] = lossCpp;
             parts["acc_cpp"] = accCpp;
             total = total + _p.CppWeight * lossCpp;
         }
         parts["loss"] = total;
         return new PretrainLosses(total, parts);
+    }
+
+    /// <summary>
+    /// What the CPP head reads, [B,D] per modality: the multimodal Transformer's visual and audio BOS outputs (or, with
+    /// <see cref="CppPooling.Mean"/>, its visual and audio clip outputs averaged); without a multimodal Transformer, the
+    /// modality Transformers' outputs.
+    /// </summary>
+    public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, long T, CppPooling pooling)
+    {
+        int t = (int)T;
+        if (ctx.Multimodal is { } m)
+            return pooling == CppPooling.Bos ? (m[.., 0], m[.., t + 1]) : (m[.., 1..(t + 1)].mean([1]), m[.., (t + 2)..].mean([1]));
+        return pooling == CppPooling.Bos ? (ctx.Visual![.., 0], ctx.Audio![.., 0]) : (ctx.Visual![.., 1..].mean([1]), ctx.Audio![.., 1..].mean([1]));
     }
 
     (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>

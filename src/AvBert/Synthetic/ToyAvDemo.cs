@@ -245,6 +245,7 @@ public static class ToyAvDemo
     /// </summary>
     static double RetrievalR1(AvBertPretrainer heads, AvBertModel model, ToyAv toy, int n, DemoOptions o, Device device, CancellationToken ct)
     {
+        var pooling = heads.CppPooling;
         if (n < 2) return 0;
         var cpp = heads.named_modules().First(m => m.name == "cpp_head").module as CppHead
                   ?? throw new InvalidOperationException("the pretrainer has no CPP head");
@@ -268,10 +269,8 @@ public static class ToyAvDemo
         {
             using var scope = NewDisposeScope();
             var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
-            Tensor vBos, aBos;
-            if (ctx.Multimodal is { } m) { vBos = m[.., 0]; aBos = m[.., (int)(T + 1)]; }
-            else { vBos = ctx.Visual![.., 0]; aBos = ctx.Audio![.., 0]; }
-            scores[i] = cpp.call(vBos, aBos).cpu();
+            var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, T, pooling);
+            scores[i] = cpp.call(vIn, aIn).cpu();
         }
         return Retrieval.RecallAt1(scores);
     }
