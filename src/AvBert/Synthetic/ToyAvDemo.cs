@@ -194,15 +194,15 @@ public static class ToyAvDemo
         var sw = Stopwatch.StartNew();
         using var train = Features(model, toy, ToyAvSplit.Train, o.ProbeTrainVideos, o, device, ct);
         using var test = Features(model, toy, ToyAvSplit.Test, o.ProbeTestVideos, o, device, ct);
-        double Probe(Func<FeatureSet, Tensor> pick)
+        double Probe(Tensor trainX, Tensor testX)
         {
-            using var probe = LinearProbe.Fit(pick(train), train.Labels, toy.Classes.Count, o.Probe);
-            return probe.Accuracy(pick(test), test.Labels);
+            using var probe = LinearProbe.Fit(trainX, train.Labels, toy.Classes.Count, o.Probe);
+            return probe.Accuracy(testX, test.Labels);
         }
-        double v = Probe(f => f.Visual), a = Probe(f => f.Audio), av = Probe(f => f.AudioVisual);
+        double v = Probe(train.Visual, test.Visual), a = Probe(train.Audio, test.Audio), av = Probe(train.AudioVisual, test.AudioVisual);
         using var trainCnnAv = cat([train.VisualCnn, train.AudioCnn], 1);
         using var testCnnAv = cat([test.VisualCnn, test.AudioCnn], 1);
-        double vc = Probe(f => f.VisualCnn), ac = Probe(f => f.AudioCnn), avc = Probe(f => ReferenceEquals(f, train) ? trainCnnAv : testCnnAv);
+        double vc = Probe(train.VisualCnn, test.VisualCnn), ac = Probe(train.AudioCnn, test.AudioCnn), avc = Probe(trainCnnAv, testCnnAv);
         double r1 = heads is null ? 0 : RetrievalR1(heads, model, toy, Math.Min(o.RetrievalVideos, o.ProbeTestVideos), o, device, ct);
         log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1}; " +
                       $"CNN features: visual {vc:P1}, audio {ac:P1}, audio-visual {avc:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
@@ -245,8 +245,8 @@ public static class ToyAvDemo
     /// </summary>
     static double RetrievalR1(AvBertPretrainer heads, AvBertModel model, ToyAv toy, int n, DemoOptions o, Device device, CancellationToken ct)
     {
-        var pooling = heads.CppPooling;
         if (n < 2) return 0;
+        var pooling = heads.CppPooling;
         var cpp = heads.named_modules().First(m => m.name == "cpp_head").module as CppHead
                   ?? throw new InvalidOperationException("the pretrainer has no CPP head");
         cpp.to(device).eval();
