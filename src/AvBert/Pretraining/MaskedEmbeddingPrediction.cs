@@ -68,13 +68,16 @@ public static class MaskedEmbeddingPrediction
         if (detachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
         var anchors = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();   // [N] flat b·T+t
+        bool cosine = score == MepScore.Cosine;
+        // Cosine scores: every candidate scaled to unit length once, before the positives and negatives are gathered.
         var flatTargets = targets.reshape(B * T, D);
+        if (cosine) flatTargets = functional.normalize(flatTargets, dim: -1);
         var o = outputs.reshape(B * T, D).index_select(0, anchors);                                // [N,D]
         var q = head.call(o);
+        if (cosine) q = functional.normalize(q, dim: -1);
         var pos = flatTargets.index_select(0, anchors);
-        var negIdx = NegativeSampler.Sample(sampler, targets, anchors, negatives, intervalSigma);   // [N,K]
+        var negIdx = NegativeSampler.Sample(sampler, targets, anchors, negatives, intervalSigma);   // [N,K], from the raw distances
         var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
-        if (score == MepScore.Dot) return InfoNce(q, pos, neg);
-        return InfoNce(functional.normalize(q, dim: -1), functional.normalize(pos, dim: -1), functional.normalize(neg, dim: -1), temperature);
+        return InfoNce(q, pos, neg, cosine ? temperature : 1.0);
     }
 }
