@@ -29,3 +29,16 @@ public sealed class DeviceOption
     public void AddTo(Command c) => c.Options.Add(Option);
     public Device Resolve(ParseResult r) => TorchRuntime.ResolveDevice(r.GetValue(Option) ?? "auto");
 }
+
+/// <summary>--retries N of the training commands (see <see cref="AvBert.Training.NativeErrorRetry"/>).</summary>
+public sealed class RetriesOption
+{
+    public readonly Option<int> Option = new("--retries")
+    {
+        Description = "Start again from the latest checkpoint this many times when libtorch fails mid-run (a rare TorchSharp race; " +
+                      "a failure at the same step twice is final)",
+        DefaultValueFactory = _ => 3,
+    };
+    public void AddTo(Command c) => c.Options.Add(Option);
+    public int Get(ParseResult r) => r.GetValue(Option);
+}

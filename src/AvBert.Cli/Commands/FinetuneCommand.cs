@@ -18,7 +18,7 @@ public static class FinetuneCommand
         var data = new Option<string>("--data") { Description = "Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, csv:FILE, ...", Required = true };
         var init = new Option<string?>("--init") { Description = "Start from this model (a pretrain/finetune run folder or model directory, or `avbert convert` output); default: random init" };
         var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/", Required = true };
-        var retries = new Option<int>("--retries") { Description = "Start again from the latest checkpoint this many times when libtorch fails mid-run (a rare TorchSharp race; a failure at the same step twice is final)", DefaultValueFactory = _ => 3 };
+        var retries = new RetriesOption();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it)" };
         var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
         var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
@@ -26,9 +26,10 @@ public static class FinetuneCommand
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
         var c = new Command("finetune", "Fine-tune or linearly evaluate a model on labeled videos: visual, audio, audiovisual or multilabel task (SPEC §8)");
-        foreach (var o in new Option[] { task, protocol, data, init, output, resume, retries, folds, trainSplit, testSplit, workers, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, workers, progress }) c.Options.Add(o);
         opts.AddTo(c);
         device.AddTo(c);
+        retries.AddTo(c);
         c.SetAction((r, ct) =>
         {
             var runDir = Path.GetFullPath(r.GetValue(output)!);
@@ -54,7 +55,7 @@ public static class FinetuneCommand
                 Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
                 TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
                 OnStep = (step, _) => onStep(step),
-            }), isResume, r.GetValue(retries), Console.Error, "finetune");
+            }), isResume, retries.Get(r), Console.Error, "finetune");
             foreach (var run in summary.Runs.Where(x => x.Report is not null))
             {
                 var table = run.Report!.ToTable();

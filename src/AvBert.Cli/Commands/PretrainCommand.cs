@@ -19,12 +19,13 @@ public static class PretrainCommand
         var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
-        var retries = new Option<int>("--retries") { Description = "Start again from the latest checkpoint this many times when libtorch fails mid-run (a rare TorchSharp race; a failure at the same step twice is final)", DefaultValueFactory = _ => 3 };
+        var retries = new RetriesOption();
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
         var c = new Command("pretrain", "Self-supervised pretraining (MEP + CPP, SPEC §7) on unlabeled videos");
         opts.AddTo(c);
-        foreach (var o in new Option[] { data, output, resume, workers, retries, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { data, output, resume, workers, progress }) c.Options.Add(o);
         device.AddTo(c);
+        retries.AddTo(c);
         c.SetAction((r, ct) =>
         {
             // Ctrl+C / SIGTERM (CliRunner) cancel ct: the run stops after the step, writes a checkpoint, exits 130.
@@ -42,7 +43,7 @@ public static class PretrainCommand
             {
                 RunDir = runDir, Resume = resumeNow, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
                 Cancellation = ct, OnStep = (step, _) => onStep(step),
-            }, skipped), isResume, r.GetValue(retries), Console.Error, "pretrain");
+            }, skipped), isResume, retries.Get(r), Console.Error, "pretrain");
             var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
             Console.WriteLine(summary.LastValues.Count == 0
                 ? $"pretrain: the run is already at step {summary.Steps} (raise it with --set pretrain.steps=N)"
