@@ -93,7 +93,7 @@ public static class DecodeBench
 
     static long NullDecode(string path)
     {
-        RunFfmpeg(["-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]);
+        BenchFfmpeg.Run(["-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]);
         return 0;
     }
 
@@ -101,21 +101,12 @@ public static class DecodeBench
     {
         var path = Path.Combine(dir, $"bench{i}.mp4");
         var inv = CultureInfo.InvariantCulture;
-        RunFfmpeg(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={width}x{height}:r=30:d={seconds}",
+        BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={width}x{height}:r=30:d={seconds}",
                    "-f", "lavfi", "-i", $"sine=frequency={(220 + 40 * i).ToString(inv)}:sample_rate=44100:duration={seconds}",
                    "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", path]);
         return path;
     }
 
-    static void RunFfmpeg(string[] args)
-    {
-        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException("ffmpeg failed: " + err);
-    }
 
     static int IntArg(string[] args, string name, int fallback) => int.TryParse(StrArg(args, name, ""), out var v) ? v : fallback;
 

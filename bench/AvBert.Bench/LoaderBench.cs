@@ -35,7 +35,7 @@ public static class LoaderBench
         {
             var path = Path.Combine(dir, $"v{i}.mp4");
             if (!File.Exists(path))
-                RunFfmpeg(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size[0]}x{size[1]}:r=30:d={seconds.ToString(inv)}",
+                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size[0]}x{size[1]}:r=30:d={seconds.ToString(inv)}",
                            "-f", "lavfi", "-i", $"sine=frequency={300 + 50 * i}:sample_rate=44100:duration={seconds.ToString(inv)}",
                            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
             files.Add(path);
@@ -106,13 +106,4 @@ public static class LoaderBench
     static string? Arg(string[] args, string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
     static int Int(string[] args, string name, int def) => Arg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : def;
 
-    static void RunFfmpeg(IEnumerable<string> args)
-    {
-        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException("ffmpeg failed: " + err);
-    }
 }

@@ -31,6 +31,9 @@ nproc
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/gpu-memory.csv" 2>/dev/null &
 SMI=$!
 mark() { echo "$(date '+%Y/%m/%d %H:%M:%S') $*" >> "$OUT/phases.txt"; }
+# Keep a run's logs and curves, drop its weights and checkpoints (the machine returns a limited amount).
+trim_run() { rm -rf "$1/checkpoints" "$1/model" "$1/tb"; }
+export -f trim_run
 SWEEP="${SWEEP_FILE:-bench/gpu/sweep.txt}"
 
 if [[ "${SKIP_CHECKS:-0}" != 1 ]]; then
@@ -43,21 +46,21 @@ step "pretraining speed: small preset (the demo's model), batch 16, 150 steps, t
 mark small
 timeout 120 "$P" pretrain --data toy-av --preset small --device "$DEV" --progress off --out "$OUT/pretrain-small" \
   --set pretrain.batch_size=16 --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 --set pretrain.checkpoint_every=0 | tail -3
-rm -rf "$OUT/pretrain-small/checkpoints" "$OUT/pretrain-small/model" "$OUT/pretrain-small/tb"
+trim_run "$OUT/pretrain-small"
 
 step "pretraining speed: full preset (the paper's model, 10 clips x 32 x 128^2), batch 8, 15 steps, toy-av"
 mark full
 timeout 100 "$P" pretrain --data toy-av --preset full --device "$DEV" --progress off --out "$OUT/pretrain-full" \
   --set pretrain.batch_size=$B_FULL --set pretrain.steps=$S_FULL --set pretrain.warmup_steps=5 --set pretrain.checkpoint_every=0 | tail -3
 mark end
-rm -rf "$OUT/pretrain-full/checkpoints" "$OUT/pretrain-full/model" "$OUT/pretrain-full/tb"
+trim_run "$OUT/pretrain-full"
 fi
 
 if [[ -f "$SWEEP" ]]; then
   step "demo configurations, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
   mkdir -p "$OUT/sweep"
   grep -v '^#' "$SWEEP" | grep -v '^ *$' | \
-    xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" '"$DEMO_ARGS"' "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"; rm -rf "$d/pretrain/checkpoints" "$d/pretrain/model" "$d/pretrain/tb"'
+    xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" '"$DEMO_ARGS"' "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"; trim_run "$d/pretrain"'
   for f in "$OUT"/sweep/*.log; do echo "--- $(basename "$f" .log)"; grep "^demo: \(random\|pretrained\)" "$f" | sed 's/ (.*//'; done
   # Only the summaries come back (the machine returns a limited number of files).
   find "$OUT/sweep" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
