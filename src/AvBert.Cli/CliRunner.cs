@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace AvBert.Cli;
 
 /// <summary>
-/// Runs the parsed command. User errors become one line on stderr and exit code 2, never a stack trace.
+/// Runs the parsed command. User errors become one line on stderr and the exit code of <see cref="ExitCodes"/>, never a stack trace.
 /// Ctrl+C / SIGTERM cancel the token every action receives (long runs stop after the step in progress and write a
 /// checkpoint; --resume continues); a second signal quits at once.
 /// </summary>
@@ -30,17 +30,17 @@ public static class CliRunner
         try
         {
             int rc = root.Parse(args).InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
-            return stop.IsCancellationRequested && rc == 0 ? 130 : rc;
+            return stop.IsCancellationRequested && rc == 0 ? ExitCodes.Interrupted : rc;
         }
         catch (Exception e) when (Unwrap(e) is UserError ue)
         {
             Console.Error.WriteLine($"error: {ue.Message}");
-            return 2;
+            return ue.ExitCode;
         }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled.");
-            return 130;
+            return ExitCodes.Interrupted;
         }
     }
 

@@ -19,6 +19,7 @@ foreach (var command in new[]
     ExtractCommand.Build(),
     SynthCommand.Build(),
     DemoCommand.Build(),
+    BenchCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.

@@ -95,7 +95,7 @@ public static class ForwardCommand
                 Console.WriteLine($"  {key}: max|diff| {maxDiff:g3}, max|ref| {maxRef:g3}, ratio {maxDiff / maxRef:g3}  {(ok ? "ok" : "MISMATCH")}");
             }
             Console.WriteLine(allOk ? "all outputs match the reference." : "some outputs do NOT match the reference.");
-            return allOk ? 0 : 3;
+            return allOk ? ExitCodes.Ok : ExitCodes.ParityMismatch;
         });
         return c;
     }

@@ -1,7 +1,33 @@
 namespace AvBert.Runtime;
 
 /// <summary>
-/// An error the user caused and can fix (bad config, missing file, wrong device). The CLI prints its message as
-/// one line and exits non-zero, without a stack trace. Messages say what, where, and how to fix.
+/// The process exit codes of every command (README, "Exit codes"). One table, used by the CLI and by scripts.
 /// </summary>
-public class UserError(string message, Exception? inner = null) : Exception(message, inner);
+public static class ExitCodes
+{
+    /// <summary>The command did what was asked.</summary>
+    public const int Ok = 0;
+    /// <summary>An unexpected internal failure (a bug): one line on stderr, details in the log.</summary>
+    public const int Internal = 1;
+    /// <summary>A user error: bad arguments, config, data, model or weights files.</summary>
+    public const int UserError = 2;
+    /// <summary>`forward` ran but its outputs differ from the reference outputs beyond the tolerance.</summary>
+    public const int ParityMismatch = 3;
+    /// <summary>The machine ran out of a resource: disk full, out of memory.</summary>
+    public const int OutOfResources = 4;
+    /// <summary>Training stopped: a loss or gradient became non-finite (the run folder keeps the last good checkpoint).</summary>
+    public const int Diverged = 5;
+    /// <summary>Stopped by Ctrl+C or SIGTERM (long runs write a checkpoint first; --resume continues).</summary>
+    public const int Interrupted = 130;
+}
+
+/// <summary>
+/// An error the user caused and can fix (bad config, missing file, wrong device). The CLI prints its message as
+/// one line and exits with <see cref="ExitCode"/> (2 unless a subclass says otherwise), without a stack trace.
+/// Messages say what, where, and how to fix.
+/// </summary>
+public class UserError(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The process exit code the CLI returns for this error (<see cref="ExitCodes"/>).</summary>
+    public virtual int ExitCode => ExitCodes.UserError;
+}
