@@ -10,7 +10,7 @@ namespace AvBert.Cli.Commands;
 /// <summary>`avbert forward`: run a model directory on input.visual / input.audio from a safetensors file (eval mode).</summary>
 public static class ForwardCommand
 {
-    /// <summary>Tolerance of shared/reference/README.md: max |ours − ref| ≤ 2e-4 · max |ref|.</summary>
+    /// <summary>Tolerance of docs/PARITY.md: max |ours − ref| ≤ 2e-4 · max |ref|.</summary>
     public const double Tolerance = 2e-4;
 
     public static Command Build()

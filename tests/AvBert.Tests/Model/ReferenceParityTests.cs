@@ -12,7 +12,7 @@ public class ReferenceParityTests(ITestOutputHelper output)
 {
     static string Ref(string name) => Path.Combine(TestSetup.ReferenceDir, name);
 
-    /// <summary>max |ours − ref| ≤ 2e-4 · max |ref| (the tolerance of shared/reference/README.md).</summary>
+    /// <summary>max |ours − ref| ≤ 2e-4 · max |ref| (the tolerance of docs/PARITY.md).</summary>
     internal static double RelativeError(Tensor ours, Tensor reference)
     {
         Assert.Equal(reference.shape, ours.shape);
