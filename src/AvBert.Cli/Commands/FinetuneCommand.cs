@@ -57,11 +57,7 @@ public static class FinetuneCommand
                 OnStep = (step, _) => onStep(step),
             }), isResume, retries.Get(r), Console.Error, "finetune");
             foreach (var run in summary.Runs.Where(x => x.Report is not null))
-            {
-                var table = run.Report!.ToTable();
-                table.Title = new Spectre.Console.TableTitle(run.Name.Length > 0 ? run.Name : "test");
-                Spectre.Console.AnsiConsole.Write(table);
-            }
+                run.Report!.WriteTable(Console.Out, run.Name.Length > 0 ? run.Name : "test");
             return Task.FromResult(0);
         });
         return c;

@@ -212,8 +212,12 @@ public static class FinetuneRun
         string prefix = name.Length > 0 ? name + ": " : "";
         log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
-                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.TestViewsPerVideo(d, config.Data)} views")}; {device}" +
+                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}" +
                       (o.Resume ? ", resuming" : ""));
+
+        if (testSet is not null && d.UsesSequences && t.TestClips != config.Data.SequenceLength)
+            log.WriteLine($"{prefix}note: the test sequences have {t.TestClips} clips (downstream.{Lower(d.Task)}.test_clips), the training ones " +
+                          $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
 
         EvaluationReport? finalReport = null;
         var result = trainer.Run(data, batch =>
@@ -294,17 +298,17 @@ public static class FinetuneRun
         var t = d.Current;
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        int batch = EvalBatchSize(d, config.Data);
+        int batch = EvalBatchSize(d);
         var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
     }
 
-    /// <summary>Test samples per batch: each holds test_clips clips (or a sequence), so fewer samples than training.</summary>
-    public static int EvalBatchSize(DownstreamConfig d, DataConfig data)
+    /// <summary>Test samples per batch: a sequence task's sample is one sequence, as in training; a single-clip task's
+    /// sample holds test_clips clips, so fewer samples than training.</summary>
+    public static int EvalBatchSize(DownstreamConfig d)
     {
         var t = d.Current;
-        int clipsPerSample = d.UsesSequences ? data.SequenceLength : t.TestClips;
-        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / clipsPerSample);
+        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / t.TestClips);
     }
 
     public static void WriteReport(EvaluationReport report, string dir, string jsonName = "metrics.json")

@@ -85,7 +85,7 @@ public sealed class LabeledMediaFixture
         "model.transformer.num_layers=1", "model.transformer.rank=8",
         "data.num_frames=4", "data.sampling_rate=2", "data.sequence_length=2", "data.train_crop_size=32", "data.test_crop_size=32",
         "data.train_jitter_scales=[32, 40]", "data.audio_sample_rate=16000", "data.audio_frequency=24", "data.audio_time=16",
-        "downstream.log_every=5",
+        "downstream.log_every=5", "downstream.audiovisual.test_clips=2", "downstream.multilabel.test_clips=2",
     ];
 }
 
