@@ -23,10 +23,13 @@ public static class FinetuneCommand
         var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
         var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
         var testSplit = new Option<string>("--test-split") { Description = "Held-out split evaluated during and after training", DefaultValueFactory = _ => "test" };
+        var valFraction = new Option<double?>("--val-fraction") { Description = "Test on this fraction of each class of the training split, held out from training (seeded by downstream.seed; default 0.2 when the source has no test split of its own)" };
+        var testData = new Option<string?>("--test-data") { Description = "Test on this other labeled source (its --test-split) instead of the --data source's" };
+        var noTest = new Option<bool>("--no-test") { Description = "No final test: train on every video of the training split" };
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
         var c = new Command("finetune", "Fine-tune or linearly evaluate a model on labeled videos: visual, audio, audiovisual or multilabel task (SPEC §8)");
-        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, workers, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, valFraction, testData, noTest, workers, progress }) c.Options.Add(o);
         opts.AddTo(c);
         device.AddTo(c);
         retries.AddTo(c);
@@ -54,6 +57,7 @@ public static class FinetuneCommand
                 RunDir = runDir, Data = r.GetValue(data)!, Init = r.GetValue(init), Resume = resumeNow, Device = dev,
                 Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
                 TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
+                ValFraction = r.GetValue(valFraction), TestData = r.GetValue(testData), NoTest = r.GetValue(noTest),
                 OnStep = (step, _) => onStep(step),
             }), isResume, retries.Get(r), Console.Error, "finetune");
             foreach (var run in summary.Runs.Where(x => x.Report is not null))

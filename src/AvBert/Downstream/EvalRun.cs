@@ -19,7 +19,7 @@ public static class EvalRun
         var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
         using var _ = model;
         var d = cfg.Downstream;
-        var source = SourceLoader.Open(data, split, skipped);
+        var source = SourceLoader.OpenLabeled(data, split, skipped, log);
         FinetuneRun.CheckLabels(source, d.Task, "--data");
         source = FinetuneRun.Remap(source, d.ClassNames);
         var outPath = Path.GetFullPath(outJson);

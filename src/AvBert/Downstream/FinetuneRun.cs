@@ -24,6 +24,12 @@ public sealed record FinetuneOptions : TrainingRunOptions
     public string TestSplit { get; init; } = "test";
     /// <summary>"auto" (cross-validate the audio task when the items have folds and the spec names no fold), "all", "none" or a list like "1,3".</summary>
     public string Folds { get; init; } = "auto";
+    /// <summary>Test on this seeded, stratified fraction of each class of the training split, held out from training.</summary>
+    public double? ValFraction { get; init; }
+    /// <summary>Test on this other labeled source (its <see cref="TestSplit"/>).</summary>
+    public string? TestData { get; init; }
+    /// <summary>No final test: train on every video of the training split.</summary>
+    public bool NoTest { get; init; }
 }
 
 /// <summary>One trained model and its held-out result.</summary>
@@ -82,16 +88,12 @@ public static class FinetuneRun
         var runs = new List<FinetuneResult>();
         if (folds is null)
         {
-            var train = SourceLoader.Open(o.Data, o.TrainSplit, skipped);
-            CheckLabels(train, d.Task, "--data");
-            MediaSource? test = null;
-            try { test = SourceLoader.Open(o.Data, o.TestSplit, skipped); }
-            catch (UserError e) { log.WriteLine($"note: no '{o.TestSplit}' split ({e.Message}); training without a held-out test."); }
-            if (test is not null && SamePaths(train, test))
-            {
-                log.WriteLine($"note: the source has no separate '{o.TestSplit}' split (it lists the training videos): the test result below is on the training videos.");
-            }
-            runs.Add(TrainOne(config, train, test, o, o.RunDir, "", skipped, log));
+            var source = SourceLoader.OpenLabeled(o.Data, o.TrainSplit, skipped, log);
+            CheckLabels(source, d.Task, "--data");
+            var split = FinetuneSplit.Choose(source, o, d.Task, d.Seed, skipped);
+            if (split.Line is not null) log.WriteLine(split.Line);
+            split.Write(o.RunDir);
+            runs.Add(TrainOne(config, split.Train, split.Test, o, o.RunDir, "", skipped, log));
         }
         else
         {
@@ -121,6 +123,11 @@ public static class FinetuneRun
         all = null;
         var spec = o.Folds.Trim().ToLowerInvariant();
         if (spec == "none") return null;
+        if (o.NoTest || o.TestData is not null || o.ValFraction is not null)
+        {
+            if (spec == "auto") return null;   // the user chose the test: no automatic cross-validation
+            throw new UserError($"--folds {o.Folds}: cross-validation tests on each fold in turn; it does not combine with --no-test, --test-data or --val-fraction. Fix: drop one.");
+        }
         // auto: the ESC-50 protocol cross-validates, unless the spec already names its held-out fold (esc50:ROOT,fold=2).
         if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
             return null;
@@ -149,9 +156,6 @@ public static class FinetuneRun
         }
         return chosen.Distinct().ToList();
     }
-
-    static bool SamePaths(MediaSource a, MediaSource b) =>
-        a.Items.Count == b.Items.Count && a.Items.Select(i => i.Path).Order(StringComparer.Ordinal).SequenceEqual(b.Items.Select(i => i.Path).Order(StringComparer.Ordinal));
 
     /// <summary>Trains one model on <paramref name="train"/> and evaluates it on <paramref name="test"/>.</summary>
     static FinetuneResult TrainOne(AvBertConfig config, MediaSource train, MediaSource? test, FinetuneOptions o, string runDir, string name,

@@ -28,6 +28,16 @@ internal static class FolderSources
         return new MediaSource($"list {file}", items, [], false);
     }
 
+    /// <summary>DIR looks like a folder per class: no media files directly in it, and at least two (non-hidden) subfolders
+    /// that hold media (classes, or train/ and test/ folders of classes).</summary>
+    public static bool HoldsClassFolders(string dir)
+    {
+        if (Directory.EnumerateFiles(dir).Any(f => SourceLoader.MediaExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.')))
+            return false;
+        return Directory.EnumerateDirectories(dir).Where(d => !Path.GetFileName(d).StartsWith('.'))
+                        .Count(d => SourceFiles.MediaFiles(d).Count > 0) >= 2;
+    }
+
     /// <summary><c>classes:DIR</c>: DIR/CLASS/**/file; classes are the subfolder names in ordinal order (over all splits, so indices agree). When DIR has
     /// train/ and test/ (or val/) subfolders, the split picks one of them.</summary>
     public static MediaSource Classes(SourceSpec s, string split)
