@@ -44,11 +44,13 @@ public static class FinetuneCommand
             // --task and --protocol are config fields; they go last so they win over --config/--set.
             var sets = (r.GetValue(opts.Set) ?? []).ToList();
             if (chosenTask is { } tk) sets.Add($"downstream.task={tk.ToString().ToLowerInvariant()}");
+            bool randomInit = r.GetValue(init) is null;
             var config = FinetuneRun.PrepareRunDirectory(runDir, () =>
             {
-                var cfg = ConfigLoader.Load(r.GetValue(opts.Preset), r.GetValue(opts.File), sets);
+                var cfg = FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit);
                 return WithProtocol(cfg, chosenProtocol);
             }, r.GetValue(init), isResume, sets);
+            if (randomInit && !isResume) Console.WriteLine(FinetuneRun.FromScratchLine(config));
             if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
                 throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");
             var dev = device.Resolve(r);
