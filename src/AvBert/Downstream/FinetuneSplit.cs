@@ -42,14 +42,14 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
         {
             if (!(f > 0 && f < 1))
                 throw new UserError($"--val-fraction {f.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1 (e.g. 0.2 holds out 20 % of each class). Fix: give a fraction, or --no-test.");
-            return HoldOut(train, f, seed, "--val-fraction");
+            return HoldOut(train, f, seed, "--val-fraction", Path.Combine(o.RunDir, RecordFile));
         }
         MediaSource? own = null;
         try { own = SourceLoader.OpenLabeled(o.Data, o.TestSplit, skipped); }
         catch (UserError) { }
         int overlap = own is null ? 0 : Overlap(train, own);
         if (own is null || own.Items.Count == 0 || overlap == own.Items.Count)
-            return HoldOut(train, DefaultValFraction, seed, $"{train.Name} has no separate '{o.TestSplit}' split");
+            return HoldOut(train, DefaultValFraction, seed, $"{train.Name} has no separate '{o.TestSplit}' split", Path.Combine(o.RunDir, RecordFile));
         return new FinetuneSplit(train, own, overlap == 0 ? null
             : $"test: {own.Items.Count} videos of {own.Name}; note: {overlap} of them are also training videos (the source lists them in both splits).");
     }
@@ -59,7 +59,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
     /// videos of a class of n ≥ 2, at least one and never all; a class of one video only trains. The choice depends only
     /// on the seed and the source's (sorted) order.
     /// </summary>
-    public static FinetuneSplit HoldOut(MediaSource source, double fraction, int seed, string why)
+    static FinetuneSplit HoldOut(MediaSource source, double fraction, int seed, string why, string recordPath)
     {
         var groups = source.Items.Select((item, i) => (item, i)).GroupBy(x => string.Join(',', x.item.Labels.Order()), StringComparer.Ordinal)
                            .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
@@ -79,7 +79,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
         string line = test is null
             ? $"test: none — {why}, and no class has two videos to hold one out. Fix: --test-data SRC."
             : $"test: {why}: holding out {pct} % of each class, {test.Items.Count} of {source.Items.Count} videos (seed {seed}), never trained on; " +
-              $"listed in {RecordFile}. Choose with --val-fraction F, --test-data SRC or --no-test.";
+              $"listed in {recordPath}. Choose with --val-fraction F, --test-data SRC or --no-test.";
         return new FinetuneSplit(train, test, line);
     }
 

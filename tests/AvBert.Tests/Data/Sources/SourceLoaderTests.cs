@@ -191,4 +191,13 @@ public sealed class SourceLoaderTests : IDisposable
         Assert.False(SourceLoader.OpenLabeled(P("one"), log: quiet).Labeled);
         Assert.Equal("", quiet.ToString());
     }
+
+    [Fact]
+    public void A_class_folder_with_only_a_train_subfolder_has_no_test_split_rather_than_a_class_named_train()
+    {
+        Layout.Touch(_root, "t/train/dog/1.mp4"); Layout.Touch(_root, "t/train/cat/2.mp4");
+        var train = SourceLoader.Open("classes:" + P("t"), "train");
+        Assert.Equal(["cat", "dog"], train.ClassNames);
+        Assert.Contains("no 'test'", Assert.Throws<SourceError>(() => SourceLoader.Open("classes:" + P("t"), "test")).Message);
+    }
 }
