@@ -23,7 +23,7 @@ public static class EvalCommand
             var skipped = new SkippedLog(null);
             var outPath = Path.GetFullPath(r.GetValue(output)!);
             var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped, ct: ct);
-            Spectre.Console.AnsiConsole.Write(report.ToTable());
+            report.WriteTable(Console.Out);
             var dir = Path.GetDirectoryName(outPath)!;
             Console.WriteLine($"eval: wrote {outPath}, {Path.Combine(dir, "confusion.png")}, {Path.Combine(dir, "per_class.tsv")}, {Path.Combine(dir, "predictions.tsv")}");
             if (skipped.Count > 0) Console.WriteLine("eval: " + skipped.Summary());

@@ -23,10 +23,13 @@ public static class FinetuneCommand
         var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
         var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
         var testSplit = new Option<string>("--test-split") { Description = "Held-out split evaluated during and after training", DefaultValueFactory = _ => "test" };
+        var valFraction = new Option<double?>("--val-fraction") { Description = "Test on this fraction of each class of the training split, held out from training (seeded by downstream.seed; default 0.2 when the source has no test split of its own)" };
+        var testData = new Option<string?>("--test-data") { Description = "Test on this other labeled source (its --test-split) instead of the --data source's" };
+        var noTest = new Option<bool>("--no-test") { Description = "No final test: train on every video of the training split" };
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
         var c = new Command("finetune", "Fine-tune or linearly evaluate a model on labeled videos: visual, audio, audiovisual or multilabel task (SPEC §8)");
-        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, workers, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, valFraction, testData, noTest, workers, progress }) c.Options.Add(o);
         opts.AddTo(c);
         device.AddTo(c);
         retries.AddTo(c);
@@ -41,11 +44,13 @@ public static class FinetuneCommand
             // --task and --protocol are config fields; they go last so they win over --config/--set.
             var sets = (r.GetValue(opts.Set) ?? []).ToList();
             if (chosenTask is { } tk) sets.Add($"downstream.task={tk.ToString().ToLowerInvariant()}");
+            bool randomInit = r.GetValue(init) is null;
             var config = FinetuneRun.PrepareRunDirectory(runDir, () =>
             {
-                var cfg = ConfigLoader.Load(r.GetValue(opts.Preset), r.GetValue(opts.File), sets);
+                var cfg = FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit);
                 return WithProtocol(cfg, chosenProtocol);
             }, r.GetValue(init), isResume, sets);
+            if (randomInit && !isResume) Console.WriteLine(FinetuneRun.FromScratchLine(config));
             if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
                 throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");
             var dev = device.Resolve(r);
@@ -54,14 +59,11 @@ public static class FinetuneCommand
                 RunDir = runDir, Data = r.GetValue(data)!, Init = r.GetValue(init), Resume = resumeNow, Device = dev,
                 Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
                 TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
+                ValFraction = r.GetValue(valFraction), TestData = r.GetValue(testData), NoTest = r.GetValue(noTest),
                 OnStep = (step, _) => onStep(step),
             }), isResume, retries.Get(r), Console.Error, "finetune");
             foreach (var run in summary.Runs.Where(x => x.Report is not null))
-            {
-                var table = run.Report!.ToTable();
-                table.Title = new Spectre.Console.TableTitle(run.Name.Length > 0 ? run.Name : "test");
-                Spectre.Console.AnsiConsole.Write(table);
-            }
+                run.Report!.WriteTable(Console.Out, run.Name.Length > 0 ? run.Name : "test");
             return Task.FromResult(0);
         });
         return c;

@@ -29,8 +29,10 @@ public static class ConfigLoader
         .WithEnumNamingConvention(UnderscoredNamingConvention.Instance)
         .Build();
 
-    /// <summary>defaults ← preset ← file ← overrides.</summary>
-    public static AvBertConfig Load(string? preset = null, string? file = null, IEnumerable<string>? overrides = null)
+    /// <summary>defaults ← preset ← base overrides ← file ← overrides. <paramref name="baseOverrides"/> are <c>key=value</c>
+    /// settings a command chooses for the user (finetune's from-scratch settings): the user's file and --set win over them.</summary>
+    public static AvBertConfig Load(string? preset = null, string? file = null, IEnumerable<string>? overrides = null,
+                                    IEnumerable<string>? baseOverrides = null)
     {
         var tree = ToTree(new AvBertConfig());
         var schema = ToTree(new AvBertConfig());
@@ -39,6 +41,7 @@ public static class ConfigLoader
             throw new ConfigError($"--preset {preset}: unknown preset. Valid: {string.Join(", ", Presets)}.");
         if (preset != "full")
             Merge(tree, Parse(ReadPreset(preset), $"preset '{preset}'"), schema, $"preset '{preset}'", "");
+        foreach (var o in baseOverrides ?? []) ApplyOverride(tree, schema, o);
         if (file is not null)
         {
             if (!File.Exists(file)) throw new ConfigError($"--config {file}: file not found.");

@@ -47,7 +47,8 @@ public sealed record TaskProtocolConfig
     public double Dropout { get; init; } = 0.5;
     /// <summary>Training samples drawn from each video per epoch (visual: random clips; audio: fixed windows; sequences: 1).</summary>
     public int TrainSamplesPerVideo { get; init; } = 10;
-    /// <summary>Test-time temporal views per video: clips (visual), windows (audio); sequence tasks use data.sequence_length.</summary>
+    /// <summary>Test-time temporal views per video: clips (visual), windows (audio), the clips of the one test sequence
+    /// (audiovisual, multilabel; the reference's TEST.NUM_ENSEMBLE_VIEWS, 10, equal to its sequence length).</summary>
     public int TestClips { get; init; } = 10;
     /// <summary>Test-time spatial crops per temporal view (1 for audio).</summary>
     public int TestCrops { get; init; } = 3;
@@ -89,7 +90,7 @@ public sealed record DownstreamConfig
         Epochs = 300, Schedule = LrScheduleKind.Linear, BatchSize = 128, Dropout = 0.1, TestCrops = 1, WindowSeconds = 2,
     };
 
-    /// <summary>Kinetics-Sounds: whole model fine-tuned, CE on a clip head + a sequence head, lr 1e-4 / 1e-3, cosine, 20 epochs, 3 crops.</summary>
+    /// <summary>Kinetics-Sounds: whole model fine-tuned, CE on a clip head + a sequence head, lr 1e-4 / 1e-3, cosine, 20 epochs, tested on a 10-clip sequence × 3 crops.</summary>
     public TaskProtocolConfig Audiovisual { get; init; } = new()
     {
         HeadLr = 1e-3, BatchSize = 5, TrainSamplesPerVideo = 1,
@@ -161,6 +162,9 @@ public sealed record DownstreamConfig
             check(t.TestClips >= 1, p + ".test_clips", t.TestClips, "must be >= 1");
             check(t.TestCrops is >= 1 and <= 3, p + ".test_crops", t.TestCrops, "must be 1, 2 or 3 (centre; or left/top, centre, right/bottom)");
             check(t.WindowSeconds >= 0, p + ".window_seconds", t.WindowSeconds, "must be >= 0 (0: the visual-aligned clip window)");
+            if (task == d.Task && d.UsesSequences)
+                check(t.TestClips + 1 <= c.Model.Transformer.MaxPositions, p + ".test_clips", t.TestClips,
+                      $"must be at most model.transformer.max_positions - 1 ({c.Model.Transformer.MaxPositions - 1}): the test sequence's clips plus BOS need a position each");
             bool multi = task == DownstreamTask.Multilabel;
             check(multi == (t.Loss == ClassificationLoss.BinaryCrossEntropy), p + ".loss",
                 YamlDotNet.Serialization.NamingConventions.UnderscoredNamingConvention.Instance.Apply(t.Loss.ToString()),

@@ -19,19 +19,19 @@ public static class EvalRun
         var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
         using var _ = model;
         var d = cfg.Downstream;
-        var source = SourceLoader.Open(data, split, skipped);
+        var source = SourceLoader.OpenLabeled(data, split, skipped, log);
         FinetuneRun.CheckLabels(source, d.Task, "--data");
         source = FinetuneRun.Remap(source, d.ClassNames);
         var outPath = Path.GetFullPath(outJson);
         var dir = Path.GetDirectoryName(outPath)!;
         Directory.CreateDirectory(dir);
         log.WriteLine($"eval: {source.Items.Count} videos of {source.Name}, {d.Task.ToString().ToLowerInvariant()} task, " +
-                      $"{TaskViews.TestViewsPerVideo(d, cfg.Data)} views each, on {device}");
+                      $"{TaskViews.DescribeTestViews(d)} each, on {device}");
         var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lastLine = 0;
-        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d, cfg.Data), device,
+        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d), device,
                                         workers, skipped, (done, total) =>
                                         {
                                             double now = clock.Elapsed.TotalSeconds;

@@ -24,6 +24,12 @@ public sealed record FinetuneOptions : TrainingRunOptions
     public string TestSplit { get; init; } = "test";
     /// <summary>"auto" (cross-validate the audio task when the items have folds and the spec names no fold), "all", "none" or a list like "1,3".</summary>
     public string Folds { get; init; } = "auto";
+    /// <summary>Test on this seeded, stratified fraction of each class of the training split, held out from training.</summary>
+    public double? ValFraction { get; init; }
+    /// <summary>Test on this other labeled source (its <see cref="TestSplit"/>).</summary>
+    public string? TestData { get; init; }
+    /// <summary>No final test: train on every video of the training split.</summary>
+    public bool NoTest { get; init; }
 }
 
 /// <summary>One trained model and its held-out result.</summary>
@@ -60,6 +66,37 @@ public static class FinetuneRun
             freshConfig: () => FreshConfig(userConfig, init, overrides), overrides);
     }
 
+    /// <summary>
+    /// What a run from random initialisation gets unless the user's --config or --set says otherwise: BatchNorm statistics
+    /// that follow a short run (momentum 0.3, not 0.1: after tens of steps the running statistics would still be near their
+    /// initial values when the test starts), the audio task fine-tuned rather than linearly probed (a linear head on a
+    /// random CNN is near chance), and learning rates for training a backbone from scratch rather than adjusting a
+    /// pretrained one (backbone 1e-3, not 1e-4; head 1e-2 for the audio, audiovisual and multilabel tasks).
+    /// </summary>
+    public static readonly IReadOnlyList<string> FromScratchSettings =
+    [
+        "model.visual.bn_momentum=0.3", "model.audio.bn_momentum=0.3", "downstream.audio.protocol=finetune",
+        "downstream.visual.backbone_lr=1e-3", "downstream.audio.backbone_lr=1e-3", "downstream.audiovisual.backbone_lr=1e-3",
+        "downstream.multilabel.backbone_lr=1e-3", "downstream.audio.head_lr=1e-2", "downstream.audiovisual.head_lr=1e-2",
+        "downstream.multilabel.head_lr=1e-2",
+    ];
+
+    /// <summary>The config of a new run as the user asked for it: defaults ← preset ← (random init:
+    /// <see cref="FromScratchSettings"/>) ← file ← --set.</summary>
+    public static AvBertConfig UserConfig(string? preset, string? file, IReadOnlyList<string> sets, bool randomInit) =>
+        ConfigLoader.Load(preset, file, sets, randomInit ? FromScratchSettings : null);
+
+    /// <summary>The one line that says a random-init run got <see cref="FromScratchSettings"/> (with the values in effect).</summary>
+    public static string FromScratchLine(AvBertConfig config)
+    {
+        var d = config.Downstream;
+        var t = d.Current;
+        var inv = CultureInfo.InvariantCulture;
+        return $"random init: from-scratch settings — BatchNorm momentum {config.Model.Visual.BnMomentum.ToString(inv)}/{config.Model.Audio.BnMomentum.ToString(inv)} " +
+               $"(visual/audio), {Lower(d.Task)} protocol {Lower(t.Protocol)}, lr head {t.HeadLr.ToString(inv)} / backbone {t.BackboneLr.ToString(inv)}; " +
+               $"--set (e.g. downstream.{Lower(d.Task)}.head_lr=...) or --protocol overrides them, --init MODEL runs the paper's protocol.";
+    }
+
     static AvBertConfig FreshConfig(Func<AvBertConfig> userConfig, string? init, IEnumerable<string>? overrides)
     {
         var cfg = userConfig();
@@ -82,16 +119,12 @@ public static class FinetuneRun
         var runs = new List<FinetuneResult>();
         if (folds is null)
         {
-            var train = SourceLoader.Open(o.Data, o.TrainSplit, skipped);
-            CheckLabels(train, d.Task, "--data");
-            MediaSource? test = null;
-            try { test = SourceLoader.Open(o.Data, o.TestSplit, skipped); }
-            catch (UserError e) { log.WriteLine($"note: no '{o.TestSplit}' split ({e.Message}); training without a held-out test."); }
-            if (test is not null && SamePaths(train, test))
-            {
-                log.WriteLine($"note: the source has no separate '{o.TestSplit}' split (it lists the training videos): the test result below is on the training videos.");
-            }
-            runs.Add(TrainOne(config, train, test, o, o.RunDir, "", skipped, log));
+            var source = SourceLoader.OpenLabeled(o.Data, o.TrainSplit, skipped, log);
+            CheckLabels(source, d.Task, "--data");
+            var split = FinetuneSplit.Choose(source, o, d.Task, d.Seed, skipped);
+            if (split.Line is not null) log.WriteLine(split.Line);
+            split.Write(o.RunDir);
+            runs.Add(TrainOne(config, split.Train, split.Test, o, o.RunDir, "", skipped, log));
         }
         else
         {
@@ -121,6 +154,11 @@ public static class FinetuneRun
         all = null;
         var spec = o.Folds.Trim().ToLowerInvariant();
         if (spec == "none") return null;
+        if (o.NoTest || o.TestData is not null || o.ValFraction is not null)
+        {
+            if (spec == "auto") return null;   // the user chose the test: no automatic cross-validation
+            throw new UserError($"--folds {o.Folds}: cross-validation tests on each fold in turn; it does not combine with --no-test, --test-data or --val-fraction. Fix: drop one.");
+        }
         // auto: the ESC-50 protocol cross-validates, unless the spec already names its held-out fold (esc50:ROOT,fold=2).
         if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
             return null;
@@ -149,9 +187,6 @@ public static class FinetuneRun
         }
         return chosen.Distinct().ToList();
     }
-
-    static bool SamePaths(MediaSource a, MediaSource b) =>
-        a.Items.Count == b.Items.Count && a.Items.Select(i => i.Path).Order(StringComparer.Ordinal).SequenceEqual(b.Items.Select(i => i.Path).Order(StringComparer.Ordinal));
 
     /// <summary>Trains one model on <paramref name="train"/> and evaluates it on <paramref name="test"/>.</summary>
     static FinetuneResult TrainOne(AvBertConfig config, MediaSource train, MediaSource? test, FinetuneOptions o, string runDir, string name,
@@ -212,8 +247,12 @@ public static class FinetuneRun
         string prefix = name.Length > 0 ? name + ": " : "";
         log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
-                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.TestViewsPerVideo(d, config.Data)} views")}; {device}" +
+                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}" +
                       (o.Resume ? ", resuming" : ""));
+
+        if (testSet is not null && d.UsesSequences && t.TestClips != config.Data.SequenceLength)
+            log.WriteLine($"{prefix}note: the test sequences have {t.TestClips} clips (downstream.{Lower(d.Task)}.test_clips), the training ones " +
+                          $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
 
         EvaluationReport? finalReport = null;
         var result = trainer.Run(data, batch =>
@@ -294,17 +333,17 @@ public static class FinetuneRun
         var t = d.Current;
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        int batch = EvalBatchSize(d, config.Data);
+        int batch = EvalBatchSize(d);
         var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
     }
 
-    /// <summary>Test samples per batch: each holds test_clips clips (or a sequence), so fewer samples than training.</summary>
-    public static int EvalBatchSize(DownstreamConfig d, DataConfig data)
+    /// <summary>Test samples per batch: a sequence task's sample is one sequence, as in training; a single-clip task's
+    /// sample holds test_clips clips, so fewer samples than training.</summary>
+    public static int EvalBatchSize(DownstreamConfig d)
     {
         var t = d.Current;
-        int clipsPerSample = d.UsesSequences ? data.SequenceLength : t.TestClips;
-        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / clipsPerSample);
+        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / t.TestClips);
     }
 
     public static void WriteReport(EvaluationReport report, string dir, string jsonName = "metrics.json")

@@ -12,7 +12,8 @@ namespace AvBert.Downstream;
 /// <item><b>audio</b> (ESC-50): train = K fixed windows (<c>window_seconds</c>, uniform) per file, with spectrogram masks;
 /// test = the same windows without masks, each one view.</item>
 /// <item><b>audiovisual, multilabel</b> (Kinetics-Sounds): train = one data.sequence_length-clip sequence per video;
-/// test = the sequence in each of <c>test_crops</c> crops; every clip of it is a view (both heads predict per clip).</item>
+/// test = one sequence of <c>test_clips</c> uniform clips (the reference's TEST.NUM_ENSEMBLE_VIEWS, 10 like its sequence
+/// length) in each of <c>test_crops</c> crops; every clip of it is a view (both heads predict per clip).</item>
 /// </list>
 /// Test samples carry all of a video's temporal views as the T clips of one sample (one decode), which lands the clips
 /// exactly where single-clip views would: position k/(K−1).
@@ -44,7 +45,11 @@ public static class TaskViews
     {
         var t = d.Current;
         return d.UsesSequences
-            ? new SequenceOptions { Mode = SampleMode.Test, Modalities = Modalities.Both, ViewsPerVideo = 1, SpatialCrops = t.TestCrops, AudioWindowSeconds = Window(t) }
+            ? new SequenceOptions
+            {
+                Mode = SampleMode.Test, Modalities = Modalities.Both, ClipsPerSample = t.TestClips, ViewsPerVideo = 1, SpatialCrops = t.TestCrops,
+                AudioWindowSeconds = Window(t),
+            }
             : new SequenceOptions
             {
                 Mode = SampleMode.Test, Modalities = ModalitiesOf(d.Task), ClipsPerSample = t.TestClips, ViewsPerVideo = 1,
@@ -52,11 +57,13 @@ public static class TaskViews
             };
     }
 
-    /// <summary>Views per video at test time (clips × crops), for messages.</summary>
-    public static int TestViewsPerVideo(DownstreamConfig d, DataConfig data)
+    /// <summary>Spatial crops per temporal view at test time (audio has none).</summary>
+    public static int TestCrops(DownstreamConfig d) => d.Task == DownstreamTask.Audio ? 1 : d.Current.TestCrops;
+
+    /// <summary>Views per video at test time, for messages: "12 views (4 clips × 3 crops)" or "10 views (10 windows)".</summary>
+    public static string DescribeTestViews(DownstreamConfig d)
     {
-        var t = d.Current;
-        int crops = d.Task == DownstreamTask.Audio ? 1 : t.TestCrops;
-        return (d.UsesSequences ? data.SequenceLength : t.TestClips) * crops;
+        int clips = d.Current.TestClips, crops = TestCrops(d);
+        return d.Task == DownstreamTask.Audio ? $"{clips} views ({clips} windows)" : $"{clips * crops} views ({clips} clips × {crops} crops)";
     }
 }

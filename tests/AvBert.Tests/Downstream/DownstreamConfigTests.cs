@@ -38,4 +38,36 @@ public class DownstreamConfigTests
         var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, null, [set]));
         Assert.Contains(expected, e.Message);
     }
+
+    [Fact]
+    public void A_run_from_random_init_gets_the_from_scratch_settings_unless_the_user_sets_them()
+    {
+        var scratch = AvBert.Downstream.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: true);
+        Assert.Equal((0.3, 0.3), (scratch.Model.Visual.BnMomentum, scratch.Model.Audio.BnMomentum));
+        Assert.Equal((TransferProtocol.Finetune, 1e-2, 1e-3), (scratch.Downstream.Audio.Protocol, scratch.Downstream.Audio.HeadLr, scratch.Downstream.Audio.BackboneLr));
+        Assert.Equal((3e-2, 1e-3), (scratch.Downstream.Visual.HeadLr, scratch.Downstream.Visual.BackboneLr));
+        Assert.Equal(8, scratch.Downstream.Visual.Epochs);                                   // the preset still applies
+        var line = AvBert.Downstream.FinetuneRun.FromScratchLine(scratch);
+        Assert.Contains("BatchNorm momentum 0.3/0.3", line);
+        Assert.Contains("audio protocol finetune, lr head 0.01 / backbone 0.001", line);
+        Assert.Contains("--set", line);
+
+        // A pretrained start keeps the paper's protocol; the user's file and --set win over the from-scratch settings.
+        var pretrained = AvBert.Downstream.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: false);
+        Assert.Equal((0.1, TransferProtocol.Linear, 1e-4), (pretrained.Model.Audio.BnMomentum, pretrained.Downstream.Audio.Protocol, pretrained.Downstream.Audio.BackboneLr));
+        var file = Path.Combine(TestSetup.TempDir("scratch-cfg"), "my.yaml");
+        File.WriteAllText(file, "downstream:\n  audio:\n    head_lr: 0.005\n");
+        var mine = AvBert.Downstream.FinetuneRun.UserConfig("small", file, ["model.audio.bn_momentum=0.1", "downstream.audio.protocol=linear"], randomInit: true);
+        Assert.Equal((0.1, 0.3), (mine.Model.Audio.BnMomentum, mine.Model.Visual.BnMomentum));
+        Assert.Equal((TransferProtocol.Linear, 0.005), (mine.Downstream.Audio.Protocol, mine.Downstream.Audio.HeadLr));
+    }
+
+    [Fact]
+    public void Sequence_test_clips_must_fit_the_position_table()
+    {
+        var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, null, ["downstream.task=audiovisual", "downstream.audiovisual.test_clips=22"]));
+        Assert.Contains("downstream.audiovisual.test_clips", e.Message);
+        Assert.Contains("max_positions", e.Message);
+        Assert.Equal(4, ConfigLoader.Load("small").Downstream.Audiovisual.TestClips);        // the small preset tests as it trains: 4 clips
+    }
 }

@@ -85,7 +85,7 @@ public sealed class LabeledMediaFixture
         "model.transformer.num_layers=1", "model.transformer.rank=8",
         "data.num_frames=4", "data.sampling_rate=2", "data.sequence_length=2", "data.train_crop_size=32", "data.test_crop_size=32",
         "data.train_jitter_scales=[32, 40]", "data.audio_sample_rate=16000", "data.audio_frequency=24", "data.audio_time=16",
-        "downstream.log_every=5",
+        "downstream.log_every=5", "downstream.audiovisual.test_clips=2", "downstream.multilabel.test_clips=2",
     ];
 }
 
@@ -150,6 +150,30 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
             Assert.Equal(1.0, predictions[0].Top.Sum(s => s.Probability), 3);   // all 3 classes listed: softmax sums to 1
             Assert.Contains(predictions, p => p.Top[0].Name == "red");
         }
+    }
+
+    [Fact]
+    public void A_bare_folder_per_class_without_a_test_split_tests_on_held_out_videos_only()
+    {
+        // classes/train is a single-level folder per class (3 videos each), given as a bare path.
+        var run = TestSetup.TempDir("ft-heldout");
+        var data = Path.Combine(media.ClassesDir, "train");
+        var cfg = Config("downstream.task=visual", "downstream.visual.epochs=1", "downstream.visual.train_samples_per_video=1",
+                         "downstream.visual.batch_size=3", "downstream.visual.test_clips=1", "downstream.visual.test_crops=1");
+        var log = new StringWriter();
+        var result = FinetuneRun.Run(cfg, new FinetuneOptions { RunDir = run, Data = data, Device = CPU, Progress = ProgressMode.Off, Log = log }).Runs.Single();
+        Assert.Contains("read as a folder per class (3 classes: blue, green, red)", log.ToString());
+        Assert.Contains("holding out 20 % of each class, 3 of 9 videos", log.ToString());
+        Assert.Equal(2, result.Steps);                                                      // 6 training videos, batches of 3
+        Assert.Equal(3, result.Report!.Count);
+        Assert.All(result.Report.PerClass, c => Assert.Equal(1, c.Count));
+
+        // split.csv records the roles; its test split re-evaluates exactly the held-out videos.
+        var trained = SourceLoader.Open("csv:" + Path.Combine(run, FinetuneSplit.RecordFile), "train").Items.Select(i => i.Path).ToHashSet();
+        var report = EvalRun.Run(run, "csv:" + Path.Combine(run, FinetuneSplit.RecordFile), "test", Path.Combine(run, "eval", "metrics.json"), CPU, log: TextWriter.Null);
+        Assert.Equal(6, trained.Count);
+        Assert.Equal(3, report.Count);
+        Assert.Equal(result.Report.Top1, report.Top1, 6);
     }
 
     [Fact]

@@ -52,4 +52,22 @@ public class EvaluationReportTests
         Assert.Equal(["class\tn\tacc", "a\t1\t1.0000", "b\t2\t0.5000"], File.ReadAllLines(tsv));
         Assert.Equal(3, r.ToTable().Columns.Count);
     }
+
+    [Fact]
+    public void Table_written_to_a_pipe_keeps_each_class_and_the_summary_on_one_line()
+    {
+        // Long class names and a multi-label summary: wider than the 80 columns a non-terminal console assumes.
+        var names = new[] { "a very long class name about dogs barking far away", "another long class name: rain on a tin roof" };
+        float[][] scores = [[0.9f, 0.2f], [0.1f, 0.7f], [0.6f, 0.3f]];
+        int[][] labels = [[0, 1], [1], [0]];
+        var r = EvaluationReport.Compute(scores, labels, names, multiLabel: true);
+        var pipe = new StringWriter();
+        r.WriteTable(pipe, "fold-2");
+        var lines = pipe.ToString().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains("fold-2: " + r.Summary(), lines);
+        Assert.Contains("mean class acc", r.Summary());
+        Assert.Contains("mAP", r.Summary());
+        foreach (var name in names) Assert.Single(lines, l => l.Contains(name, StringComparison.Ordinal));
+        Assert.DoesNotContain('\x1b', pipe.ToString());   // no colour codes in a pipe
+    }
 }

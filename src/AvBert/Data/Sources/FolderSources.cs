@@ -28,19 +28,32 @@ internal static class FolderSources
         return new MediaSource($"list {file}", items, [], false);
     }
 
+    /// <summary>DIR looks like a folder per class: no media files directly in it, and at least two (non-hidden) subfolders
+    /// that hold media (classes, or train/ and test/ folders of classes).</summary>
+    public static bool HoldsClassFolders(string dir)
+    {
+        if (Directory.EnumerateFiles(dir).Any(f => SourceLoader.MediaExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.')))
+            return false;
+        return Directory.EnumerateDirectories(dir).Where(d => !Path.GetFileName(d).StartsWith('.'))
+                        .Count(d => SourceFiles.MediaFiles(d).Count > 0) >= 2;
+    }
+
     /// <summary><c>classes:DIR</c>: DIR/CLASS/**/file; classes are the subfolder names in ordinal order (over all splits, so indices agree). When DIR has
-    /// train/ and test/ (or val/) subfolders, the split picks one of them.</summary>
+    /// train/ and test/ (or val/) subfolders, or only one of them and nothing else, the split picks one of them.</summary>
     public static MediaSource Classes(SourceSpec s, string split)
     {
         s.Allow();
         var dir = SourceFiles.RequireDirectory(s.Path, "class folder");
         var splitDirs = new[] { "train", "val", "test" }.Where(d => Directory.Exists(Path.Combine(dir, d))).ToList();
-        var roots = splitDirs.Count >= 2
+        // Split folders: two or more of train/val/test, or one of them alone (DIR/train/CLASS, no test yet): never a class.
+        bool splitLayout = splitDirs.Count >= 2 ||
+                           (splitDirs.Count == 1 && Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Count(n => n is not null && !n.StartsWith('.')) == 1);
+        var roots = splitLayout
             ? split == "all" ? splitDirs.Select(d => Path.Combine(dir, d)).ToList()
               : splitDirs.Contains(split) ? [Path.Combine(dir, split)]
               : throw new SourceError($"{dir} has {string.Join("/", splitDirs)} subfolders but no '{split}'")
             : [dir];
-        var classRoots = splitDirs.Count >= 2 ? splitDirs.Select(d => Path.Combine(dir, d)).ToList() : roots;
+        var classRoots = splitLayout ? splitDirs.Select(d => Path.Combine(dir, d)).ToList() : roots;
         var classes = classRoots.SelectMany(r => Directory.EnumerateDirectories(r).Select(Path.GetFileName))
                            .Where(n => n is not null && !n.StartsWith('.')).Select(n => n!)
                            .Distinct().Order(StringComparer.Ordinal).ToList();

@@ -44,6 +44,22 @@ public static class SourceLoader
         return DropMissing(source, skipped);
     }
 
+    /// <summary>
+    /// <see cref="Open"/> for a command that needs labels: a bare folder that would open unlabeled but whose subfolders
+    /// hold media (DIR/CLASS/*.mp4, at least two of them, no media directly in DIR) is read as <c>classes:DIR</c>, as image
+    /// and video libraries read such folders, and <paramref name="log"/> gets one line saying so.
+    /// </summary>
+    public static MediaSource OpenLabeled(string spec, string split = "train", SkippedLog? skipped = null, TextWriter? log = null)
+    {
+        var s = SourceSpec.Parse(spec);
+        if (s.Kind is not null || !Directory.Exists(s.Path) || Detect(s.Path) != "folder" || !FolderSources.HoldsClassFolders(s.Path))
+            return Open(spec, split, skipped);
+        var source = Open("classes:" + spec.Trim(), split, skipped);
+        log?.WriteLine($"data: {s.Path} read as a folder per class ({source.ClassNames.Count} classes: {string.Join(", ", source.ClassNames.Take(6))}" +
+                       $"{(source.ClassNames.Count > 6 ? ", ..." : "")}); write classes:{s.Path} to say so, folder:{s.Path} for unlabeled.");
+        return source;
+    }
+
     /// <summary>Which kind a bare path is: a folder with meta/esc50.csv → esc50; with ucfTrainTestlist or classInd.txt →
     /// ucf101; with Charades_v1_train.csv → charades; any other folder → folder (unlabeled). A .csv file by its header
     /// (youtube_id → kinetics, actions → charades, filename+fold+target → esc50, else csv); any other file → list.</summary>

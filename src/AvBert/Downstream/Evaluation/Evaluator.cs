@@ -6,7 +6,8 @@ namespace AvBert.Downstream.Evaluation;
 
 /// <summary>Video-level predictions of a test pass: one score row and one label set per video that had at least one view.</summary>
 /// <param name="Items">Dataset item (video) index of each row.</param>
-public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<string> Paths, float[][] Scores, int[][] Labels, int ViewsPerVideo);
+/// <param name="ViewCounts">Views whose probabilities were combined into each row (temporal views × spatial crops).</param>
+public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<string> Paths, float[][] Scores, int[][] Labels, int[] ViewCounts);
 
 /// <summary>
 /// Runs a <see cref="TransferModel"/> over every test view of a dataset (model in eval mode, no gradients), turns each
@@ -50,8 +51,7 @@ public static class Evaluator
 
         var scores = aggregator.Scores();
         var seen = Enumerable.Range(0, dataset.Items.Count).Where(i => aggregator.ViewCounts[i] > 0).ToList();
-        int views = dataset.ViewsPerItem * dataset.ClipsPerSample;
         return new VideoPredictions(seen, seen.Select(i => dataset.Items[i].Path).ToList(), seen.Select(i => scores[i]).ToArray(),
-                                    seen.Select(i => dataset.Items[i].Labels).ToArray(), views);
+                                    seen.Select(i => dataset.Items[i].Labels).ToArray(), seen.Select(i => aggregator.ViewCounts[i]).ToArray());
     }
 }

@@ -88,7 +88,12 @@ public sealed record EvaluationReport(
         AtomicWrite(path, sb.ToString());
     }
 
-    /// <summary>The summary and per-class lines as a Spectre.Console table.</summary>
+    /// <summary>The summary as one line: "n=34  top-1 0.7647  top-5 1.0000  mean class acc 0.7500[  mAP ...]".</summary>
+    public string Summary() =>
+        $"n={Count}  top-1 {Format(Top1)}  top-5 {Format(Top5)}  mean class acc {Format(MeanClassAccuracy)}" +
+        (MeanAveragePrecision is { } map ? $"  mAP {Format(map)}" : "");
+
+    /// <summary>The per-class lines as a Spectre.Console table (class, n, acc[, AP]).</summary>
     public Table ToTable()
     {
         var t = new Table().Border(TableBorder.Rounded);
@@ -102,10 +107,27 @@ public sealed record EvaluationReport(
             if (r.AveragePrecision is { } a) cells.Add(Format(a));
             t.AddRow(cells.ToArray());
         }
-        var caption = $"n={Count}  top-1 {Format(Top1)}  top-5 {Format(Top5)}  mean class acc {Format(MeanClassAccuracy)}" +
-                      (MeanAveragePrecision is { } map ? $"  mAP {Format(map)}" : "");
-        t.Caption(caption);
         return t;
+    }
+
+    /// <summary>
+    /// Writes the per-class table and then <see cref="Summary"/> on a line of its own. On a terminal the table fits its
+    /// width; anywhere else (a pipe, a log file) nothing is wrapped, so every class and the summary stay one line each.
+    /// </summary>
+    public void WriteTable(TextWriter writer, string? title = null)
+    {
+        var output = new AnsiConsoleOutput(writer);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = output, Interactive = InteractionSupport.No,
+            Ansi = output.IsTerminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = output.IsTerminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!output.IsTerminal) console.Profile.Width = 10_000;
+        var table = ToTable();
+        if (title is not null) table.Title = new TableTitle(Markup.Escape(title));
+        console.Write(table);
+        writer.WriteLine((title is null ? "" : title + ": ") + Summary());
     }
 
     /// <summary>Confusion matrix as a PNG heatmap, rows = true class, columns = predicted class, each row normalised.</summary>

@@ -167,4 +167,37 @@ public sealed class SourceLoaderTests : IDisposable
         Assert.Contains("bad.csv:2", Assert.Throws<SourceError>(() => SourceLoader.Open(k)).Message);
         Assert.Contains("unknown data source kind", Assert.Throws<SourceError>(() => SourceLoader.Open("kinetic:" + k)).Message);
     }
+
+    [Fact]
+    public void A_bare_folder_of_class_subfolders_opens_labeled_where_labels_are_needed_and_says_so()
+    {
+        Layout.Touch(_root, "pets/dog/1.mp4"); Layout.Touch(_root, "pets/cat/2.mp4"); Layout.Touch(_root, "pets/cat/deep/3.mp4");
+        Layout.Touch(_root, "pets/.cache/x.mp4"); Layout.Touch(_root, "pets/readme.txt");
+        var log = new StringWriter();
+        var s = SourceLoader.OpenLabeled(P("pets"), "train", log: log);
+        Assert.Equal(["cat", "dog"], s.ClassNames);
+        Assert.Equal([0, 0, 1], s.Items.Select(i => i.Labels.Single()));
+        var line = Assert.Single(log.ToString().TrimEnd().Split('\n'));
+        Assert.Contains("read as a folder per class (2 classes: cat, dog)", line);
+        Assert.Contains("classes:" + P("pets"), line);
+        Assert.False(SourceLoader.Open(P("pets")).Labeled);                               // where labels are not needed: unlabeled
+        Assert.False(SourceLoader.OpenLabeled("folder:" + P("pets")).Labeled);            // an explicit kind is kept
+
+        // Loose media beside the subfolders, or a single subfolder: a plain folder, not classes.
+        Layout.Touch(_root, "loose/a.mp4"); Layout.Touch(_root, "loose/x/b.mp4"); Layout.Touch(_root, "loose/y/c.mp4");
+        Layout.Touch(_root, "one/x/a.mp4");
+        var quiet = new StringWriter();
+        Assert.False(SourceLoader.OpenLabeled(P("loose"), log: quiet).Labeled);
+        Assert.False(SourceLoader.OpenLabeled(P("one"), log: quiet).Labeled);
+        Assert.Equal("", quiet.ToString());
+    }
+
+    [Fact]
+    public void A_class_folder_with_only_a_train_subfolder_has_no_test_split_rather_than_a_class_named_train()
+    {
+        Layout.Touch(_root, "t/train/dog/1.mp4"); Layout.Touch(_root, "t/train/cat/2.mp4");
+        var train = SourceLoader.Open("classes:" + P("t"), "train");
+        Assert.Equal(["cat", "dog"], train.ClassNames);
+        Assert.Contains("no 'test'", Assert.Throws<SourceError>(() => SourceLoader.Open("classes:" + P("t"), "test")).Message);
+    }
 }
