@@ -150,3 +150,25 @@ public class TrainerTests
         Assert.Equal([5e-5, 1.5e-2], opt.LearningRates);
     }
 }
+
+public class LrReplanTests
+{
+    [Theory]
+    [InlineData(LrScheduleKind.Cosine)]
+    [InlineData(LrScheduleKind.Linear)]
+    public void Resuming_with_more_steps_continues_the_learning_rate_without_a_jump(LrScheduleKind kind)
+    {
+        var original = new LrSchedule(kind, 10, 100);
+        var extended = new LrSchedule(kind, 10, 200).Resumed(60, [new LrReplan(0, 100)], out bool replanned);
+        Assert.True(replanned);
+        for (long s = 0; s <= 60; s++) Assert.Equal(original.Factor(s), extended.Factor(s), 12);   // the past is unchanged
+        Assert.True(extended.Factor(61) <= extended.Factor(60) && extended.Factor(60) - extended.Factor(61) < 0.02);
+        Assert.Equal(0, extended.Factor(200), 12);
+        // A later resume of the same run follows the same two-part schedule.
+        var again = new LrSchedule(kind, 10, 200).Resumed(120, extended.Replans, out bool again2);
+        Assert.False(again2);
+        Assert.Equal(extended.Factor(150), again.Factor(150), 12);
+        // Without a saved record (older checkpoints) the schedule is what the config says.
+        Assert.Equal(new LrSchedule(kind, 10, 200).Factor(61), new LrSchedule(kind, 10, 200).Resumed(60, null, out _).Factor(61), 12);
+    }
+}
