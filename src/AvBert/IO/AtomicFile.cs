@@ -79,7 +79,7 @@ public static class AtomicFile
 
     /// <summary>The one message for a full disk while writing <paramref name="path"/>.</summary>
     public static DiskFullError DiskFull(string path, Exception e) =>
-        new($"{path}: the disk is full (or the quota is used up): the file was not written and its previous version, if any, is kept. " +
+        new($"{path}: the disk is full (or the quota is used up): the write did not complete and the previous version, if any, is kept. " +
             $"Fix: free space on the disk of {Path.GetDirectoryName(path)} (or write elsewhere) and run again.", e);
 
     /// <summary>Whether <paramref name="e"/> (or an exception inside it) says there is no space left (ENOSPC, EDQUOT, Windows' disk-full codes).</summary>

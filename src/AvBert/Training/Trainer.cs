@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AvBert.IO;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
@@ -175,6 +176,11 @@ public sealed class Trainer
                 }
                 return 0;
             });
+        }
+        catch (IOException e) when (AtomicFile.IsDiskFull(e))
+        {
+            // e.g. the metrics appended every step; the checkpoints are written atomically and stay intact.
+            throw AtomicFile.DiskFull(_runDir ?? ".", e);
         }
         catch (OperationCanceledException)
         {

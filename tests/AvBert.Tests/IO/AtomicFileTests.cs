@@ -6,7 +6,7 @@ namespace AvBert.Tests.IO;
 public class AtomicFileTests
 {
     /// <summary>A stream that takes <paramref name="room"/> bytes, then fails as a full disk does (ENOSPC).</summary>
-    sealed class FullDisk(Stream inner, long room) : Stream
+    internal sealed class FullDisk(Stream inner, long room) : Stream
     {
         long _written;
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));

@@ -199,4 +199,23 @@ public class CheckpointStoreTests
         File.WriteAllText(Path.Combine(folder, CheckpointStore.StateFile), "{\"step\": 7, \"consumed_batches\": 0, \"seed\": 0, \"extra\": {}}");
         Assert.Equal(7, store.LoadLatest(new TinyNet(), null)!.Step);
     }
+
+    [Fact]
+    public void A_full_disk_during_a_save_keeps_the_previous_checkpoint_and_is_an_out_of_resources_error()
+    {
+        var dir = TestSetup.TempDir("ckpt-full");
+        var net = new TinyNet();
+        var store = new CheckpointStore(dir);
+        store.Save(net, null, new TrainingState { Step = 1 });
+        AvBert.IO.AtomicFile.StreamWrapper.Value = s => new AvBert.Tests.IO.AtomicFileTests.FullDisk(s, room: 64);
+        try
+        {
+            var e = Assert.ThrowsAny<UserError>(() => store.Save(net, null, new TrainingState { Step = 2 }));
+            Assert.Equal(ExitCodes.OutOfResources, e.ExitCode);
+            Assert.Contains("disk is full", e.Message);
+        }
+        finally { AvBert.IO.AtomicFile.StreamWrapper.Value = null; }
+        Assert.Equal(["step-00000001"], Directory.GetDirectories(dir).Select(Path.GetFileName).ToArray());
+        Assert.Equal(1, store.LoadLatest(new TinyNet(), null)!.Step);
+    }
 }

@@ -153,6 +153,30 @@ public class TrainerTests
 
 public class LrReplanTests
 {
+    [Fact]
+    public void A_trainer_resumed_with_more_steps_continues_the_learning_rate_where_it_was()
+    {
+        var run = TestSetup.TempDir("train-replan");
+        manual_seed(3);
+        var net = new TinyNet();
+        var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(net.named_parameters(), 1e-2, 1e-4), new AdamOptions());
+        TrainerOptions Options(long steps) => new() { Steps = steps, Seed = 11, CheckpointEvery = 2, Progress = ProgressMode.Off, PlotCurves = false, TensorBoard = false };
+        using var cts = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() =>
+            new Trainer(net, opt, new LrSchedule(LrScheduleKind.Cosine, 1, 8), Options(8), run)
+                .Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b), onStep: (s, _) => { if (s == 4) cts.Cancel(); }, ct: cts.Token));
+
+        var lrs = new List<double>();
+        var notes = new StringWriter();
+        new Trainer(net, opt, new LrSchedule(LrScheduleKind.Cosine, 1, 16), Options(16) with { Warnings = notes }, run)
+            .Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b), resume: true, onStep: (_, v) => lrs.Add(v["lr"]));
+        Assert.Equal(12, lrs.Count);
+        Assert.Equal(1e-2 * new LrSchedule(LrScheduleKind.Cosine, 1, 8).Factor(4), lrs[0], 12);   // no jump to the 16-step curve
+        Assert.All(lrs.Zip(lrs.Skip(1)), p => Assert.True(p.Second < p.First));   // then decays smoothly to the new end
+        Assert.True(lrs[^1] < lrs[0] / 20);
+        Assert.Contains("step 8, now 16", notes.ToString());
+    }
+
     [Theory]
     [InlineData(LrScheduleKind.Cosine)]
     [InlineData(LrScheduleKind.Linear)]
