@@ -42,3 +42,14 @@ public sealed class RetriesOption
     public void AddTo(Command c) => c.Options.Add(Option);
     public int Get(ParseResult r) => r.GetValue(Option);
 }
+
+/// <summary>`--allow-data-change` of the training commands: with --resume, continue on another --data than the run's own.</summary>
+public sealed class AllowDataChangeOption
+{
+    public readonly Option<bool> Option = new("--allow-data-change")
+    {
+        Description = "With --resume: continue on another --data than the run was trained on (the change is recorded in run.json)",
+    };
+    public void AddTo(Command c) => c.Options.Add(Option);
+    public bool Get(ParseResult r) => r.GetValue(Option);
+}

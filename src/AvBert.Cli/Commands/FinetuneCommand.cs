@@ -20,6 +20,7 @@ public static class FinetuneCommand
         var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/", Required = true };
         var retries = new RetriesOption();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it)" };
+        var allowDataChange = new AllowDataChangeOption();
         var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
         var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
         var testSplit = new Option<string>("--test-split") { Description = "Held-out split evaluated during and after training", DefaultValueFactory = _ => "test" };
@@ -33,6 +34,7 @@ public static class FinetuneCommand
         opts.AddTo(c);
         device.AddTo(c);
         retries.AddTo(c);
+        allowDataChange.AddTo(c);
         c.SetAction((r, ct) =>
         {
             var runDir = Path.GetFullPath(r.GetValue(output)!);
@@ -49,7 +51,7 @@ public static class FinetuneCommand
             {
                 var cfg = FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit);
                 return WithProtocol(cfg, chosenProtocol);
-            }, r.GetValue(init), isResume, sets);
+            }, r.GetValue(init), isResume, sets, r.GetValue(data), allowDataChange.Get(r));
             if (randomInit && !isResume) Console.WriteLine(FinetuneRun.FromScratchLine(config));
             if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
                 throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");

@@ -2,7 +2,7 @@ using System.CommandLine;
 using AvBert.Model;
 using AvBert.Runtime;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using AvBert.IO;
 using static TorchSharp.torch;
 
 namespace AvBert.Cli.Commands;
@@ -40,11 +40,14 @@ public static class ForwardCommand
             var (cfg, model) = ModelDirectory.Load(r.GetValue(modelDir)!, dev);
             using var _m = model;
             model.eval();
-            var io = Safetensors.LoadStateDict(inputsPath);
+            // Inputs and reference outputs are data, not weights: validated, but NaN passes through to the outputs.
+            var io = SafetensorsFile.ReadAll(inputsPath, new SafetensorsReadOptions { RequireFinite = false });
             Tensor Input(string key, int dims, string layout)
             {
                 if (!io.TryGetValue(key, out var t))
                     throw new UserError($"--inputs {inputsPath}: no '{key}' tensor (has: {string.Join(", ", io.Keys.Order())}).");
+                if (!t.is_floating_point())
+                    throw new UserError($"--inputs {inputsPath}: '{key}' is {SafetensorsFile.Name(t.dtype)}; expected floating-point values (F32, or F16/BF16/F64, converted to F32).");
                 if (t.dim() != dims)
                     throw new UserError($"--inputs {inputsPath}: '{key}' has shape [{string.Join(", ", t.shape)}]; expected {layout}.");
                 return t.to(float32).to(dev);
@@ -70,9 +73,7 @@ public static class ForwardCommand
             }
             var cpu = results.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().contiguous());
             var outPath = r.GetValue(output)!;
-            var outDir = Path.GetDirectoryName(Path.GetFullPath(outPath));
-            if (outDir is not null) Directory.CreateDirectory(outDir);
-            Safetensors.SaveStateDict(outPath, cpu);
+            SafetensorsFile.Write(outPath, cpu);
             Console.WriteLine($"wrote {outPath}: " + string.Join(", ", cpu.Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]")));
 
             var expected = cpu.Keys.Where(io.ContainsKey).ToList();

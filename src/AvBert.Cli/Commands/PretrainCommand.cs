@@ -18,6 +18,7 @@ public static class PretrainCommand
                                                               "toy-av[:N] = the built-in generated data (N new videos per epoch, default 2000; no files, no FFmpeg)", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
+        var allowDataChange = new AllowDataChangeOption();
         var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var retries = new RetriesOption();
         var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
@@ -26,6 +27,7 @@ public static class PretrainCommand
         foreach (var o in new Option[] { data, output, resume, workers, progress }) c.Options.Add(o);
         device.AddTo(c);
         retries.AddTo(c);
+        allowDataChange.AddTo(c);
         c.SetAction((r, ct) =>
         {
             // Ctrl+C / SIGTERM (CliRunner) cancel ct: the run stops after the step, writes a checkpoint, exits 130.
@@ -34,7 +36,8 @@ public static class PretrainCommand
             bool isResume = r.GetValue(resume);
             if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
                 Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
-            var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
+            var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set),
+                                                         r.GetValue(data), allowDataChange.Get(r));
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir);
             var spec = r.GetValue(data)!;

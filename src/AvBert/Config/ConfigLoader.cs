@@ -69,9 +69,7 @@ public static class ConfigLoader
 
     public static void Save(AvBertConfig config, string path)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, ToYaml(config));
-        File.Move(tmp, path, overwrite: true);
+        AvBert.IO.AtomicFile.WriteAllText(path, ToYaml(config));
     }
 
     static string ReadPreset(string name)

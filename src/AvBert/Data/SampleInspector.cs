@@ -19,9 +19,7 @@ public sealed class Inspection : IDisposable
     /// <summary>Writes <see cref="Tensors"/> to a .safetensors file (replacing it).</summary>
     public void SaveTensors(string path)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        if (File.Exists(path)) File.Delete(path);
-        TorchSharp.PyBridge.Safetensors.SaveStateDict(path, Tensors);
+        AvBert.IO.SafetensorsFile.Write(path, Tensors);
     }
 
     public void Dispose()

@@ -3,7 +3,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Model;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using AvBert.IO;
 using static TorchSharp.torch;
 
 namespace AvBert.Downstream;
@@ -68,9 +68,7 @@ public static class FeatureExport
                     var sample = tensors.ToDictionary(kv => kv.Key, kv => kv.Value[b].cpu().contiguous());
                     sample["clip_positions"] = tensor(positions, dtype: float64);
                     var path = Path.Combine(outDir, names[item]);
-                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                    Safetensors.SaveStateDict(path + ".tmp", sample);
-                    File.Move(path + ".tmp", path, overwrite: true);
+                    SafetensorsFile.Write(path, sample);
                     exported.Add(new ExportedFile(source.Items[item].Path, path, sample.Keys.Order(StringComparer.Ordinal).ToList()));
                 }
             }
@@ -110,6 +108,6 @@ public static class FeatureExport
         foreach (var f in files)
             sb.Append(f.Source).Append('\t').Append(Path.GetRelativePath(Path.GetDirectoryName(path)!, f.Features)).Append('\t')
               .Append(labels.GetValueOrDefault(f.Source, "")).Append('\n');
-        File.WriteAllText(path, sb.ToString());
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -58,12 +58,23 @@ public static class FinetuneRun
     /// the architecture must fit the weights. --resume: RUN/config.yaml with <paramref name="overrides"/> on top.
     /// </summary>
     public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> userConfig, string? init, bool resume,
-                                                   IEnumerable<string>? overrides = null)
+                                                   IEnumerable<string>? overrides = null, string? data = null, bool allowDataChange = false)
     {
-        return RunFolder.Prepare(runDir, "finetune", resume,
-            holdsRun: () => File.Exists(Path.Combine(runDir, ConfigFile)) &&
-                            (Directory.Exists(Path.Combine(runDir, "checkpoints")) || Directory.EnumerateDirectories(runDir, "fold-*").Any()),
-            freshConfig: () => FreshConfig(userConfig, init, overrides), overrides);
+        bool HasCheckpoint() =>
+            new[] { runDir }.Concat(Directory.Exists(runDir) ? Directory.EnumerateDirectories(runDir, "fold-*") : [])
+                .Any(d => new CheckpointStore(Path.Combine(d, "checkpoints")).HasAny() ||
+                          File.Exists(Path.Combine(d, TransferModelDirectory.ModelSubdirectory, TransferModelDirectory.HeadFile)));
+        return RunFolder.Prepare(runDir, resume, new RunFolderOptions
+        {
+            Command = "finetune",
+            HoldsRun = () => File.Exists(Path.Combine(runDir, ConfigFile)) &&
+                             (Directory.Exists(Path.Combine(runDir, "checkpoints")) || Directory.EnumerateDirectories(runDir, "fold-*").Any()),
+            HasCheckpoint = HasCheckpoint,
+            // The task's protocol decides which weights train (the optimiser's groups), so it stays too.
+            FixedKeys = ["model.", "downstream.task", "downstream.seed", "downstream.class_names",
+                         .. Enum.GetValues<DownstreamTask>().SelectMany(t => new[] { $"downstream.{Lower(t)}.batch_size", $"downstream.{Lower(t)}.protocol" })],
+            Data = data, AllowDataChange = allowDataChange,
+        }, () => FreshConfig(userConfig, init, overrides), overrides);
     }
 
     /// <summary>
@@ -242,6 +253,7 @@ public static class FinetuneRun
         {
             Steps = steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = stepsPerEpoch,
             ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
+            Warnings = o.Warnings,
         }, runDir);
 
         string prefix = name.Length > 0 ? name + ": " : "";
@@ -404,8 +416,7 @@ public static class FinetuneRun
             ["mean"] = mean.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
         };
         var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(path + ".tmp", path, overwrite: true);
+        AvBert.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return mean;
     }
 

@@ -45,6 +45,6 @@ public static class Prediction
               .Append(string.Join(';', predictions.Labels[i].Select(l => classNames[l]))).Append('\t')
               .Append(string.Join(' ', top)).Append('\n');
         }
-        File.WriteAllText(path, sb.ToString());
+        AvBert.IO.AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -2,7 +2,7 @@ using AvBert.Config;
 using AvBert.Model;
 using AvBert.Runtime;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using AvBert.IO;
 using static TorchSharp.torch;
 
 namespace AvBert.Downstream;
@@ -40,11 +40,7 @@ public static class TransferModelDirectory
     public static void Save(string dir, AvBertConfig config, TransferModel model)
     {
         ModelDirectory.Save(dir, config, model.Backbone);
-        var heads = model.HeadStateDict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-        var path = Path.Combine(dir, HeadFile);
-        var tmp = path + ".tmp";
-        Safetensors.SaveStateDict(tmp, heads);
-        File.Move(tmp, path, overwrite: true);
+        SafetensorsFile.Write(Path.Combine(dir, HeadFile), model.HeadStateDict());
     }
 
     /// <summary>Loads a fine-tuned model (backbone + heads) for evaluation and prediction.</summary>

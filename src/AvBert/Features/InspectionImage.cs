@@ -64,11 +64,9 @@ public static class InspectionImage
             }
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
         using var image = SKImage.FromBitmap(bitmap);
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        using var file = File.Create(pngPath);
-        png.SaveTo(file);
+        AvBert.IO.AtomicFile.Write(pngPath, png.SaveTo);
     }
 
     static SKTypeface Typeface()

@@ -1,7 +1,7 @@
 using AvBert.Config;
 using AvBert.Runtime;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using AvBert.IO;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -19,13 +19,7 @@ public static class ModelDirectory
     public static void Save(string dir, AvBertConfig cfg, Module m)
     {
         Directory.CreateDirectory(dir);
-        var state = new Dictionary<string, Tensor>();
-        foreach (var (k, t) in m.state_dict())
-            state[k] = t.detach().cpu().contiguous();
-        var weights = Path.Combine(dir, WeightsFile);
-        var tmp = weights + ".tmp";
-        Safetensors.SaveStateDict(tmp, state);
-        File.Move(tmp, weights, overwrite: true);
+        SafetensorsFile.Write(Path.Combine(dir, WeightsFile), m.state_dict());
         ConfigLoader.Save(cfg, Path.Combine(dir, ConfigFile));
     }
 
@@ -53,35 +47,10 @@ public static class ModelDirectory
         }
     }
 
-    /// <summary>Copies a weights.safetensors into <paramref name="model"/>; every key must match in name and shape.</summary>
-    public static void LoadWeights(Module model, string weightsPath)
-    {
-        Dictionary<string, Tensor> source;
-        try { source = Safetensors.LoadStateDict(weightsPath); }
-        catch (Exception e) { throw new UserError($"{weightsPath}: cannot read safetensors ({e.Message}).", e); }
-        try
-        {
-            var target = model.state_dict();
-            var missing = target.Keys.Where(k => !source.ContainsKey(k)).ToList();
-            var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
-            if (missing.Count > 0 || unexpected.Count > 0)
-                throw new UserError($"{weightsPath}: does not fit the model its config.yaml describes" +
-                                    (missing.Count > 0 ? $"; missing {missing.Count} (e.g. '{missing[0]}')" : "") +
-                                    (unexpected.Count > 0 ? $"; unexpected {unexpected.Count} (e.g. '{unexpected[0]}')" : "") +
-                                    ". Fix: keep config.yaml and weights.safetensors from the same save.");
-            using var _ = no_grad();
-            foreach (var (k, t) in target)
-            {
-                var s = source[k];
-                if (!s.shape.SequenceEqual(t.shape))
-                    throw new UserError($"{weightsPath}: '{k}' has shape [{string.Join(", ", s.shape)}] but the config needs " +
-                                        $"[{string.Join(", ", t.shape)}]. Fix: keep config.yaml and weights.safetensors from the same save.");
-                t.copy_(s.to(t.dtype));
-            }
-        }
-        finally
-        {
-            foreach (var t in source.Values) t.Dispose();
-        }
-    }
+    /// <summary>
+    /// Copies a weights.safetensors into <paramref name="model"/>: every key must match in name, shape and dtype, and
+    /// every float weight must be finite (<see cref="SafetensorsFile.LoadInto"/>).
+    /// </summary>
+    public static void LoadWeights(Module model, string weightsPath) =>
+        SafetensorsFile.LoadInto(model.state_dict(), weightsPath, "keep config.yaml and weights.safetensors from the same save.");
 }

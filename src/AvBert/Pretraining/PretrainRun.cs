@@ -27,13 +27,21 @@ public static class PretrainRun
     public const string ModelDir = "model";
 
     /// <summary>
-    /// The config of a run: for a new run, <paramref name="config"/> (written to RUN/config.yaml; a RUN that already has
-    /// checkpoints is refused); for --resume, RUN/config.yaml with <paramref name="resumeOverrides"/> applied on top
-    /// (e.g. more pretrain.steps).
+    /// The config of a run: for a new run, <paramref name="config"/> (written to RUN/config.yaml, with the data source in
+    /// RUN/run.json; a RUN that already has checkpoints is refused); for --resume, RUN/config.yaml with
+    /// <paramref name="resumeOverrides"/> applied on top (e.g. more pretrain.steps), after checking that the model, the
+    /// batch, the seed and the data source (<paramref name="data"/>, when given) stay those of the run.
     /// </summary>
-    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> config, bool resume, IEnumerable<string>? resumeOverrides = null) =>
-        RunFolder.Prepare(runDir, "pretrain", resume, () => new CheckpointStore(Path.Combine(runDir, "checkpoints")).Latest() is not null,
-                          config, resumeOverrides);
+    public static AvBertConfig PrepareRunDirectory(string runDir, Func<AvBertConfig> config, bool resume, IEnumerable<string>? resumeOverrides = null,
+                                                   string? data = null, bool allowDataChange = false)
+    {
+        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
+        return RunFolder.Prepare(runDir, resume, new RunFolderOptions
+        {
+            Command = "pretrain", HoldsRun = store.HasAny, HasCheckpoint = store.HasAny,
+            FixedKeys = ["model.", "pretrain.batch_size", "pretrain.seed"], Data = data, AllowDataChange = allowDataChange,
+        }, config, resumeOverrides);
+    }
 
     /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source.</summary>
     public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data) =>
@@ -72,7 +80,7 @@ public static class PretrainRun
         {
             Steps = p.Steps, Accumulation = p.Accumulation, GradClip = p.GradClip, Seed = p.Seed,
             LogEvery = p.LogEvery, CheckpointEvery = p.CheckpointEvery, KeepCheckpoints = p.KeepCheckpoints,
-            ItemName = "clips", Title = "pretrain", Progress = o.Progress,
+            ItemName = "clips", Title = "pretrain", Progress = o.Progress, Warnings = o.Warnings,
         }, o.RunDir);
 
         log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +

@@ -46,9 +46,9 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
                 rows.Add($"{rel},{cls.Name}");
                 written?.Invoke(file);
             }
-            File.WriteAllLines(Path.Combine(dir, $"{split.ToString().ToLowerInvariant()}.csv"), rows);
+            AvBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir, $"{split.ToString().ToLowerInvariant()}.csv"), rows);
         }
-        File.WriteAllLines(Path.Combine(dir, "classes.txt"), data.Classes.Select(c => c.Name));
+        AvBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir, "classes.txt"), data.Classes.Select(c => c.Name));
         return files;
     }
 

@@ -1,6 +1,7 @@
-using System.Text;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AvBert.IO;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
@@ -16,6 +17,8 @@ public sealed record TrainingState
     /// <summary>Where the data stream continues (<see cref="IResumableData{TBatch}.Position"/>).</summary>
     public string? DataPosition { get; init; }
     public long Seed { get; init; }
+    /// <summary>The learning-rate schedule's horizons so far (<see cref="LrSchedule.Replans"/>); null in older checkpoints.</summary>
+    public List<LrReplan>? Schedule { get; init; }
     /// <summary>Caller-defined values (epoch, best metric, ...).</summary>
     public Dictionary<string, string> Extra { get; init; } = [];
     public DateTimeOffset SavedAt { get; init; }
@@ -23,18 +26,24 @@ public sealed record TrainingState
 
 /// <summary>
 /// Checkpoints under RUN/checkpoints/step-NNNNNNNN/: model.safetensors (all parameters and buffers of the trained module,
-/// heads included), optimizer.bin (moments, step counts, group hyper-parameters) and state.json (step, data position,
-/// seed). A checkpoint is written into a temporary folder, flushed to disk and renamed into place; `latest` names the
-/// newest one and is replaced atomically too. A run killed at any moment leaves either the previous checkpoint or the
-/// new one, never a half-written one; leftover temporary folders are removed on the next start.
+/// heads included), optimizer.bin (moments, step counts, group hyper-parameters), state.json (step, data position, seed)
+/// and, written last, manifest.json (size and SHA-256 of each of the others).
+/// <para>A checkpoint is written into a temporary folder, every file fsynced, then renamed into place and the parent
+/// folder fsynced; `latest` names the newest one. Re-saving an existing step writes the new one completely first, then
+/// swaps the two; a save cut short at any point leaves an intact checkpoint of that step (the next start finishes or
+/// drops the interrupted swap). Loading verifies the manifest and falls back to the newest intact checkpoint with a
+/// one-line warning; when none is intact the error says what is wrong with each.</para>
 /// </summary>
 public sealed class CheckpointStore
 {
     public const string ModelFile = "model.safetensors";
     public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "state.json";
+    public const string ManifestFile = "manifest.json";
     const string LatestFile = "latest";
     const string TempPrefix = ".tmp-";
+    const string OldPrefix = ".tmp-old-";
+    const string DamagedPrefix = "damaged-";
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -51,6 +60,11 @@ public sealed class CheckpointStore
 
     public string Directory { get; }
     public int Keep { get; }
+    /// <summary>Where the one-line warnings about damaged checkpoints go.</summary>
+    public TextWriter Warnings { get; init; } = Console.Error;
+
+    /// <summary>Test seam: called at each stage of a save ("complete", "old-moved-aside", "new-moved-in"); throwing simulates a crash there.</summary>
+    internal Action<string>? OnSaveStage { get; init; }
 
     public static string NameFor(long step) => $"step-{step:D8}";
 
@@ -64,37 +78,41 @@ public sealed class CheckpointStore
         System.IO.Directory.CreateDirectory(tmp);
         try
         {
-            WriteSafetensors(Path.Combine(tmp, ModelFile), model);
-            if (optimizer is not null)
-            {
-                var optPath = Path.Combine(tmp, OptimizerFile);
-                optimizer.Save(optPath);
-                FsyncFile(optPath);
-            }
-            // state.json last: a folder with state.json is complete.
-            WriteDurable(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state with { SavedAt = DateTimeOffset.UtcNow }, Json));
-
-            if (System.IO.Directory.Exists(final))
-            {
-                // Re-saving a step (after a resume): move the old one aside first so `final` is never half-present.
-                var old = Path.Combine(Directory, $"{TempPrefix}old-{name}-{Guid.NewGuid():N}");
-                System.IO.Directory.Move(final, old);
-                System.IO.Directory.Move(tmp, final);
-                System.IO.Directory.Delete(old, true);
-            }
-            else System.IO.Directory.Move(tmp, final);
+            SafetensorsFile.Write(Path.Combine(tmp, ModelFile), model.state_dict());
+            if (optimizer is not null) AtomicFile.WriteVia(Path.Combine(tmp, OptimizerFile), optimizer.Save);
+            AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state with { SavedAt = DateTimeOffset.UtcNow, Schedule = state.Schedule ?? [] }, Json));
+            // The manifest last: a folder with a manifest that verifies is a complete checkpoint.
+            AtomicFile.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(Manifest.Of(tmp), Json));
         }
-        catch
+        catch (Exception e)
         {
-            try { if (System.IO.Directory.Exists(tmp)) System.IO.Directory.Delete(tmp, true); } catch (IOException) { }
+            try { System.IO.Directory.Delete(tmp, true); } catch (Exception) { /* the incomplete folder is removed on the next start */ }
+            if (AtomicFile.IsDiskFull(e) && e is not DiskFullError) throw AtomicFile.DiskFull(tmp, e);
             throw;
         }
-        WriteDurable(Path.Combine(Directory, LatestFile), name + "\n");
+        OnSaveStage?.Invoke("complete");
+        // From here on `tmp` is a complete checkpoint: a crash leaves it for RecoverInterruptedSaves.
+        if (System.IO.Directory.Exists(final))
+        {
+            var old = Path.Combine(Directory, $"{OldPrefix}{name}-{Guid.NewGuid():N}");
+            System.IO.Directory.Move(final, old);
+            OnSaveStage?.Invoke("old-moved-aside");
+            System.IO.Directory.Move(tmp, final);
+            AtomicFile.FsyncDirectory(Directory);
+            OnSaveStage?.Invoke("new-moved-in");
+            System.IO.Directory.Delete(old, true);
+        }
+        else
+        {
+            System.IO.Directory.Move(tmp, final);
+            AtomicFile.FsyncDirectory(Directory);
+        }
+        AtomicFile.WriteAllText(Path.Combine(Directory, LatestFile), name + "\n");
         Prune(state.Step);
         return final;
     }
 
-    /// <summary>The newest complete checkpoint folder, or null when there is none.</summary>
+    /// <summary>The newest checkpoint folder that has all its files (not verified: see <see cref="LoadLatest"/>), or null.</summary>
     public string? Latest()
     {
         if (!System.IO.Directory.Exists(Directory)) return null;
@@ -104,163 +122,172 @@ public sealed class CheckpointStore
             var dir = Path.Combine(Directory, File.ReadAllText(latestFile).Trim());
             if (IsComplete(dir)) return dir;
         }
-        return Complete().OrderByDescending(c => c.Step).Select(c => c.Dir).FirstOrDefault();
+        return Steps().Where(c => IsComplete(c.Dir)).Select(c => c.Dir).FirstOrDefault();
     }
 
-    /// <summary>Loads the newest checkpoint into <paramref name="model"/> and <paramref name="optimizer"/>; null when there is none.</summary>
+    /// <summary>Whether the store holds any checkpoint, intact or not (a run folder with one is a run to resume).</summary>
+    public bool HasAny() => Steps().Any() || Interrupted().Any();
+
+    /// <summary>
+    /// Loads the newest intact checkpoint into <paramref name="model"/> and <paramref name="optimizer"/>; null when there is
+    /// none at all. A damaged newer one is renamed damaged-step-N (kept for inspection) with a one-line warning.
+    /// </summary>
     public TrainingState? LoadLatest(nn.Module model, TrainingOptimizer? optimizer)
     {
-        RemoveLeftovers();
-        var dir = Latest();
-        return dir is null ? null : Load(dir, model, optimizer);
+        RecoverInterruptedSaves();
+        var damaged = new List<string>();
+        foreach (var (_, dir) in Steps())
+        {
+            var problem = Verify(dir, optimizer is not null);
+            if (problem is null) return Load(dir, model, optimizer, verified: true);
+            damaged.Add($"{Path.GetFileName(dir)}: {problem}");
+            var aside = Path.Combine(Directory, $"{DamagedPrefix}{Path.GetFileName(dir)}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+            try { System.IO.Directory.Move(dir, aside); } catch (IOException) { aside = dir; }
+            Warnings.WriteLine($"warning: checkpoint {dir} is damaged ({problem}); kept as {aside}; trying the previous one.");
+        }
+        if (damaged.Count > 0)
+            throw new UserError($"{Directory}: no intact checkpoint to resume from ({string.Join("; ", damaged)}). " +
+                                "Fix: start a new run (drop --resume, another --out), or restore the checkpoints folder from a backup.");
+        return null;
     }
 
-    /// <summary>Loads one checkpoint folder.</summary>
-    public static TrainingState Load(string dir, nn.Module model, TrainingOptimizer? optimizer)
+    /// <summary>Loads one checkpoint folder (verifying it first).</summary>
+    public static TrainingState Load(string dir, nn.Module model, TrainingOptimizer? optimizer) => Load(dir, model, optimizer, verified: false);
+
+    static TrainingState Load(string dir, nn.Module model, TrainingOptimizer? optimizer, bool verified)
     {
-        if (!IsComplete(dir))
-            throw new UserError($"{dir}: not a complete checkpoint (no {StateFile}). Fix: point to a step-N folder written by a training run.");
-        var state = JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(Path.Combine(dir, StateFile)), Json)
-                    ?? throw new UserError($"{Path.Combine(dir, StateFile)}: empty or unreadable.");
-        ReadSafetensors(Path.Combine(dir, ModelFile), model);
-        if (optimizer is not null)
-        {
-            var optPath = Path.Combine(dir, OptimizerFile);
-            if (!File.Exists(optPath)) throw new UserError($"{optPath}: missing; this checkpoint cannot resume training.");
-            optimizer.Load(optPath);
-        }
+        if (!verified && Verify(dir, optimizer is not null) is { } problem)
+            throw new UserError($"{dir}: not an intact checkpoint ({problem}). Fix: point to a step-N folder written by a training run, or an older one.");
+        var state = ReadState(dir, out _)!;
+        SafetensorsFile.LoadInto(model.state_dict(), Path.Combine(dir, ModelFile),
+                                 "resume with the same model config (RUN/config.yaml) the checkpoint was trained with.");
+        if (optimizer is not null) optimizer.Load(Path.Combine(dir, OptimizerFile));
         return state;
     }
 
-    public static bool IsComplete(string dir) => System.IO.Directory.Exists(dir) && File.Exists(Path.Combine(dir, StateFile)) && File.Exists(Path.Combine(dir, ModelFile));
+    /// <summary>Has all files a checkpoint needs (model, state, manifest; older checkpoints have no manifest).</summary>
+    public static bool IsComplete(string dir) =>
+        System.IO.Directory.Exists(dir) && File.Exists(Path.Combine(dir, StateFile)) && File.Exists(Path.Combine(dir, ModelFile));
 
-    IEnumerable<(long Step, string Dir)> Complete()
+    /// <summary>What is wrong with a checkpoint folder, or null when it is intact.</summary>
+    public static string? Verify(string dir, bool needOptimizer)
     {
-        foreach (var d in System.IO.Directory.EnumerateDirectories(Directory, "step-*"))
+        if (!System.IO.Directory.Exists(dir)) return "folder not found";
+        var manifestPath = Path.Combine(dir, ManifestFile);
+        if (!File.Exists(manifestPath))
         {
-            var n = Path.GetFileName(d);
-            if (long.TryParse(n.AsSpan(5), out var step) && IsComplete(d)) yield return (step, d);
+            // Checkpoints from before manifests: check what can be checked without one.
+            if (!File.Exists(Path.Combine(dir, StateFile))) return $"no {StateFile}";
+            if (ReadState(dir, out var stateProblem) is null) return stateProblem;
+            if (File.Exists(Path.Combine(dir, OptimizerFile)) is false && needOptimizer) return $"no {OptimizerFile}";
+            if (!File.Exists(Path.Combine(dir, ModelFile))) return $"no {ModelFile}";
+            if (!LegacyFormat(dir)) return $"no {ManifestFile} (the save did not finish)";
+            try { SafetensorsFile.Open(Path.Combine(dir, ModelFile)); }
+            catch (UserError e) { return e.Message.Replace(dir + Path.DirectorySeparatorChar, ""); }
+            return null;
         }
+        Manifest? manifest;
+        try { manifest = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(manifestPath), Json); }
+        catch (JsonException) { manifest = null; }
+        if (manifest?.Files is not { Count: > 0 } files) return $"{ManifestFile} is empty or garbled";
+        foreach (var required in needOptimizer ? new[] { ModelFile, StateFile, OptimizerFile } : [ModelFile, StateFile])
+            if (!files.ContainsKey(required)) return $"{ManifestFile} does not list {required}";
+        foreach (var (file, expected) in files)
+        {
+            var path = Path.Combine(dir, file);
+            if (file.Contains('/') || file.Contains('\\') || !File.Exists(path)) return $"{file} is missing";
+            long size = new FileInfo(path).Length;
+            if (size != expected.Bytes) return $"{file} has {size:N0} bytes, the manifest says {expected.Bytes:N0} (truncated or replaced)";
+            if (!string.Equals(Sha256(path), expected.Sha256, StringComparison.OrdinalIgnoreCase)) return $"{file} does not match its SHA-256 in the manifest (corrupted)";
+        }
+        return ReadState(dir, out var problem) is null ? problem : null;
     }
 
-    void Prune(long current)
+    /// <summary>state.json of an older checkpoint has no schedule record; newer ones always do (then a missing manifest is damage).</summary>
+    static bool LegacyFormat(string dir) => ReadState(dir, out _) is { Schedule: null };
+
+    static TrainingState? ReadState(string dir, out string? problem)
     {
-        foreach (var (_, dir) in Complete().Where(c => c.Step != current).OrderByDescending(c => c.Step).Skip(Keep - 1))
+        problem = null;
+        try
         {
-            try { System.IO.Directory.Delete(dir, true); } catch (IOException) { }
+            var text = File.ReadAllText(Path.Combine(dir, StateFile));
+            if (string.IsNullOrWhiteSpace(text)) { problem = $"{StateFile} is empty"; return null; }
+            var state = JsonSerializer.Deserialize<TrainingState>(text, Json);
+            if (state is null) problem = $"{StateFile} is empty";
+            return state;
         }
+        catch (JsonException) { problem = $"{StateFile} is garbled (not the JSON a save writes)"; }
+        catch (IOException e) { problem = $"{StateFile} cannot be read ({e.Message})"; }
+        return null;
     }
 
-    void RemoveLeftovers()
+    static string Sha256(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexStringLower(SHA256.HashData(fs));
+    }
+
+    /// <summary>manifest.json: each file of the checkpoint with its size and SHA-256.</summary>
+    sealed record Manifest(Dictionary<string, ManifestEntry> Files)
+    {
+        public static Manifest Of(string dir) => new(System.IO.Directory.EnumerateFiles(dir)
+            .Where(f => Path.GetFileName(f) != ManifestFile && !Path.GetFileName(f).StartsWith('.'))
+            .Order(StringComparer.Ordinal)
+            .ToDictionary(f => Path.GetFileName(f), f => new ManifestEntry(new FileInfo(f).Length, Sha256(f))));
+    }
+
+    sealed record ManifestEntry(long Bytes, string Sha256);
+
+    /// <summary>step-N folders, newest first.</summary>
+    IEnumerable<(long Step, string Dir)> Steps()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return [];
+        return System.IO.Directory.EnumerateDirectories(Directory, "step-*")
+            .Select(d => (Ok: long.TryParse(Path.GetFileName(d).AsSpan(5), out var s), Step: s, Dir: d))
+            .Where(x => x.Ok).OrderByDescending(x => x.Step).Select(x => (x.Step, x.Dir)).ToList();
+    }
+
+    /// <summary>Temporary folders of saves that were cut short: (step, folder), new copies before old ones.</summary>
+    IEnumerable<(long Step, string Dir)> Interrupted()
+    {
+        if (!System.IO.Directory.Exists(Directory)) yield break;
+        foreach (var prefix in new[] { TempPrefix + "step-", OldPrefix + "step-" })
+            foreach (var d in System.IO.Directory.EnumerateDirectories(Directory, prefix + "*"))
+            {
+                var rest = Path.GetFileName(d)[prefix.Length..];
+                int dash = rest.IndexOf('-');
+                if (long.TryParse(dash < 0 ? rest : rest[..dash], out var step) && File.Exists(Path.Combine(d, ManifestFile))) yield return (step, d);
+            }
+    }
+
+    /// <summary>
+    /// Finishes what a save cut short left behind: a complete copy whose step folder is missing is moved into place (the
+    /// new copy before the old one); every other temporary folder is removed.
+    /// </summary>
+    void RecoverInterruptedSaves()
     {
         if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var (step, dir) in Interrupted().ToList())
+        {
+            var final = Path.Combine(Directory, NameFor(step));
+            if (!System.IO.Directory.Exists(final) && Verify(dir, needOptimizer: false) is null)
+            {
+                System.IO.Directory.Move(dir, final);
+                AtomicFile.FsyncDirectory(Directory);
+            }
+        }
         foreach (var d in System.IO.Directory.EnumerateDirectories(Directory, TempPrefix + "*"))
         {
             try { System.IO.Directory.Delete(d, true); } catch (IOException) { }
         }
     }
 
-    /// <summary>
-    /// Writes every parameter and buffer of <paramref name="model"/> as safetensors (CPU copies, so CUDA models work too),
-    /// flushed to disk before returning.
-    /// </summary>
-    public static void WriteSafetensors(string path, nn.Module model)
+    void Prune(long current)
     {
-        using var scope = NewDisposeScope();
-        var entries = model.state_dict().Select(kv => (kv.Key, Tensor: kv.Value.detach().cpu().contiguous())).ToList();
-        var header = new Dictionary<string, object>();
-        long offset = 0;
-        foreach (var (key, t) in entries)
+        foreach (var (_, dir) in Steps().Where(c => c.Step != current && IsComplete(c.Dir)).Skip(Keep - 1))
         {
-            long length = t.NumberOfElements * t.ElementSize;
-            header[key] = new { dtype = DType(t.dtype), shape = t.shape, data_offsets = new[] { offset, offset + length } };
-            offset += length;
+            try { System.IO.Directory.Delete(dir, true); } catch (IOException) { }
         }
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
-        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var w = new BinaryWriter(fs))
-        {
-            w.Write((ulong)json.Length);
-            w.Write(json);
-            foreach (var (_, t) in entries) w.Write(t.bytes);
-            w.Flush();
-            fs.Flush(flushToDisk: true);
-        }
-    }
-
-    /// <summary>
-    /// Loads a safetensors file written by <see cref="WriteSafetensors"/> into <paramref name="model"/>: every parameter and
-    /// buffer must be present with the same shape and dtype, else a <see cref="UserError"/> lists the first differences.
-    /// </summary>
-    public static void ReadSafetensors(string path, nn.Module model)
-    {
-        if (!File.Exists(path)) throw new UserError($"{path}: file not found.");
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        using var fs = File.OpenRead(path);
-        using var r = new BinaryReader(fs);
-        Dictionary<string, JsonElement> header;
-        try
-        {
-            var len = r.ReadUInt64();
-            if (len > int.MaxValue || (long)len > fs.Length - 8) throw new InvalidDataException("bad header length");
-            header = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(r.ReadBytes((int)len))!;
-        }
-        catch (Exception e) when (e is InvalidDataException or JsonException or EndOfStreamException)
-        {
-            throw new UserError($"{path}: not a safetensors file ({e.Message}).");
-        }
-        long dataStart = fs.Position;
-        header.Remove("__metadata__");
-        var target = model.state_dict();
-        var problems = new List<string>();
-        foreach (var key in target.Keys.Except(header.Keys)) problems.Add($"missing '{key}'");
-        foreach (var key in header.Keys.Except(target.Keys)) problems.Add($"unexpected '{key}'");
-        foreach (var (key, t) in target)
-        {
-            if (!header.TryGetValue(key, out var e)) continue;
-            var shape = e.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray();
-            var dtype = e.GetProperty("dtype").GetString();
-            if (!shape.SequenceEqual(t.shape)) problems.Add($"'{key}' has shape [{string.Join(",", shape)}], the model [{string.Join(",", t.shape)}]");
-            else if (dtype != DType(t.dtype)) problems.Add($"'{key}' is {dtype}, the model {DType(t.dtype)}");
-        }
-        if (problems.Count > 0)
-            throw new UserError($"{path}: weights do not match this model ({string.Join("; ", problems.Take(4))}{(problems.Count > 4 ? $"; {problems.Count - 4} more" : "")}). " +
-                                "Fix: use the same model config (RUN/config.yaml) the weights were trained with.");
-        foreach (var (key, t) in target)
-        {
-            var offsets = header[key].GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).ToArray();
-            fs.Position = dataStart + offsets[0];
-            var cpuCopy = empty(t.shape, t.dtype);
-            cpuCopy.bytes = r.ReadBytes((int)(offsets[1] - offsets[0]));
-            t.copy_(cpuCopy);
-        }
-    }
-
-    static string DType(ScalarType t) => t switch
-    {
-        ScalarType.Float32 => "F32", ScalarType.Float64 => "F64", ScalarType.Float16 => "F16", ScalarType.BFloat16 => "BF16",
-        ScalarType.Int64 => "I64", ScalarType.Int32 => "I32", ScalarType.Int16 => "I16", ScalarType.Int8 => "I8",
-        ScalarType.Byte => "U8", ScalarType.Bool => "BOOL",
-        _ => throw new NotSupportedException($"safetensors: dtype {t}"),
-    };
-
-    /// <summary>Writes text to a temporary file, flushes it to disk and renames it over <paramref name="path"/>.</summary>
-    public static void WriteDurable(string path, string text)
-    {
-        var tmp = path + $".tmp-{Environment.ProcessId}";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            var bytes = Encoding.UTF8.GetBytes(text);
-            fs.Write(bytes);
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
-
-    static void FsyncFile(string path)
-    {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        fs.Flush(flushToDisk: true);
     }
 }

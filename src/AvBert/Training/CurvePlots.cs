@@ -30,7 +30,7 @@ public static class CurvePlots
         plot.YLabel("value");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        plot.SavePng(pngPath, width, height);
+        AvBert.IO.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
         return true;
     }
 }

@@ -30,7 +30,7 @@ public sealed class MetricsLog : IDisposable
         _csv = Path.Combine(directory, "metrics.csv");
         if (resumeStep is long keep && File.Exists(_jsonl))
             _rows.AddRange(Read(_jsonl).Where(r => r.Step <= keep));
-        File.WriteAllLines(_jsonl, _rows.Select(ToJson));
+        AvBert.IO.AtomicFile.WriteAllLines(_jsonl, _rows.Select(ToJson));
         foreach (var r in _rows) AddColumns(r);
         _csvWriter = RewriteCsv();
         _jsonWriter = new StreamWriter(new FileStream(_jsonl, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AvBert.IO;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
@@ -27,6 +28,8 @@ public sealed record TrainerOptions
     public bool TensorBoard { get; init; } = true;
     /// <summary>Save a PNG of the loss curves (RUN/loss.png) at the end.</summary>
     public bool PlotCurves { get; init; } = true;
+    /// <summary>Where notes and warnings about the resume go (damaged checkpoints, a re-planned schedule); stderr by default.</summary>
+    public TextWriter? Warnings { get; init; }
 }
 
 /// <summary>
@@ -50,7 +53,7 @@ public sealed class Trainer
 {
     readonly nn.Module _model;
     readonly TrainingOptimizer _optimizer;
-    readonly LrSchedule _schedule;
+    LrSchedule _schedule;
     readonly TrainerOptions _o;
     readonly string? _runDir;
 
@@ -65,7 +68,10 @@ public sealed class Trainer
         _schedule = schedule;
         _o = options;
         _runDir = runDir;
-        Checkpoints = runDir is null ? null : new CheckpointStore(Path.Combine(runDir, "checkpoints"), options.KeepCheckpoints);
+        Checkpoints = runDir is null ? null : new CheckpointStore(Path.Combine(runDir, "checkpoints"), options.KeepCheckpoints)
+        {
+            Warnings = options.Warnings ?? Console.Error,
+        };
     }
 
     public CheckpointStore? Checkpoints { get; }
@@ -98,7 +104,15 @@ public sealed class Trainer
                 throw new UserError($"--resume: the checkpoint was trained with seed {loaded.Seed}, the config says {_o.Seed}. Fix: resume with the run's own config.yaml.");
             state = loaded;
             Extra = new Dictionary<string, string>(loaded.Extra);
+            var before = loaded.Schedule is { Count: > 0 } saved ? saved[^1].TotalSteps : _schedule.TotalSteps;
+            _schedule = _schedule.Resumed(loaded.Step, loaded.Schedule, out bool replanned);
+            if (replanned)
+                (_o.Warnings ?? Console.Error).WriteLine(
+                    $"note: the run's {_schedule.Kind.ToString().ToLowerInvariant()} schedule ended at step {before}, now {_schedule.TotalSteps}: " +
+                    $"the learning rate continues from its value at step {loaded.Step} (factor {_schedule.Factor(loaded.Step):0.####}) and decays to the new end" +
+                    (loaded.Step >= before ? " (the run had finished its decay, so it stays at the final value)" : "") + ".");
         }
+        else _schedule = _schedule.Resumed(0, null, out _);
         if (state.Step >= _o.Steps)
             return new TrainResult(state.Step, new Dictionary<string, double>(), 0, 0, Checkpoints?.Latest());
 
@@ -120,6 +134,7 @@ public sealed class Trainer
             lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
             {
                 Step = stepNo, ConsumedBatches = savedConsumed, DataPosition = savedPosition, Seed = _o.Seed, Extra = Extra,
+                Schedule = [.. _schedule.Replans],
             });
         }
 
@@ -161,6 +176,11 @@ public sealed class Trainer
                 }
                 return 0;
             });
+        }
+        catch (IOException e) when (AtomicFile.IsDiskFull(e))
+        {
+            // e.g. the metrics appended every step; the checkpoints are written atomically and stay intact.
+            throw AtomicFile.DiskFull(_runDir ?? ".", e);
         }
         catch (OperationCanceledException)
         {

@@ -15,6 +15,8 @@ public abstract record TrainingRunOptions
     public ProgressMode Progress { get; init; } = ProgressMode.Auto;
     /// <summary>Where the run prints its few lines besides the progress (stdout by default).</summary>
     public TextWriter? Log { get; init; }
+    /// <summary>Where warnings go (damaged checkpoints, a re-planned schedule); stderr by default.</summary>
+    public TextWriter? Warnings { get; init; }
     /// <summary>Called after each optimiser step (tests, demos, the native-error retry).</summary>
     public Action<long, IReadOnlyDictionary<string, double>>? OnStep { get; init; }
     public CancellationToken Cancellation { get; init; }

@@ -89,4 +89,133 @@ public class CheckpointStoreTests
         var e = Assert.ThrowsAny<UserError>(() => store.LoadLatest(new TinyNet(hidden: 16), null));
         Assert.Contains("model.safetensors", e.Message);
     }
+
+    /// <summary>Two checkpoints (steps 10 and 20) of a net whose weights differ between them; returns the store.</summary>
+    static (CheckpointStore Store, StringWriter Warnings) TwoCheckpoints(string dir)
+    {
+        var warnings = new StringWriter();
+        var store = new CheckpointStore(dir, keep: 2) { Warnings = warnings };
+        var net = new TinyNet();
+        var opt = Opt(net);
+        store.Save(net, opt, new TrainingState { Step = 10 });
+        TakeSteps(net, opt, 1);
+        store.Save(net, opt, new TrainingState { Step = 20 });
+        return (store, warnings);
+    }
+
+    public static TheoryData<string, string> Damages => new()
+    {
+        { "truncated model", "model.safetensors" },
+        { "empty state", "state.json" },
+        { "garbled state", "state.json" },
+        { "missing manifest", "manifest.json" },
+        { "flipped byte", "model.safetensors" },
+    };
+
+    static void Damage(string dir, string how)
+    {
+        var step = Path.Combine(dir, "step-00000020");
+        switch (how)
+        {
+            case "truncated model":
+                var m = Path.Combine(step, CheckpointStore.ModelFile);
+                File.WriteAllBytes(m, File.ReadAllBytes(m)[..100]);
+                break;
+            case "empty state": File.WriteAllText(Path.Combine(step, CheckpointStore.StateFile), ""); break;
+            case "garbled state": File.WriteAllText(Path.Combine(step, CheckpointStore.StateFile), "{\"step\": 20, \"see"); break;
+            case "missing manifest": File.Delete(Path.Combine(step, CheckpointStore.ManifestFile)); break;
+            case "flipped byte":
+                var path = Path.Combine(step, CheckpointStore.ModelFile);
+                var bytes = File.ReadAllBytes(path);
+                bytes[^3] ^= 0x40;
+                File.WriteAllBytes(path, bytes);
+                break;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Damages))]
+    public void A_damaged_newest_checkpoint_falls_back_to_the_previous_one_with_a_warning(string how, string file)
+    {
+        var dir = TestSetup.TempDir("ckpt-damaged");
+        var (store, warnings) = TwoCheckpoints(dir);
+        Damage(dir, how);
+        var net = new TinyNet();
+        var state = store.LoadLatest(net, Opt(net));
+        Assert.Equal(10, state!.Step);
+        var line = Assert.Single(warnings.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("step-00000020", line);
+        Assert.Contains(file, line);
+        // The damaged one is kept aside for inspection, out of the way of later resumes.
+        Assert.DoesNotContain(Path.Combine(dir, "step-00000020"), Directory.GetDirectories(dir));
+        Assert.Contains(Directory.GetDirectories(dir), d => Path.GetFileName(d).StartsWith("damaged-step-00000020"));
+    }
+
+    [Fact]
+    public void When_every_checkpoint_is_damaged_the_error_says_what_is_wrong_with_each()
+    {
+        var dir = TestSetup.TempDir("ckpt-all-damaged");
+        var (store, _) = TwoCheckpoints(dir);
+        Damage(dir, "truncated model");
+        File.WriteAllText(Path.Combine(dir, "step-00000010", CheckpointStore.StateFile), "");
+        var net = new TinyNet();
+        var e = Assert.ThrowsAny<UserError>(() => store.LoadLatest(net, Opt(net)));
+        Assert.Contains("no intact checkpoint", e.Message);
+        Assert.Contains("step-00000020: model.safetensors", e.Message);
+        Assert.Contains("step-00000010: state.json", e.Message);
+    }
+
+    [Theory]
+    [InlineData("complete")]
+    [InlineData("old-moved-aside")]
+    [InlineData("new-moved-in")]
+    public void Re_saving_a_step_keeps_an_intact_checkpoint_of_it_whenever_the_save_is_cut_short(string crashAt)
+    {
+        var dir = TestSetup.TempDir("ckpt-resave");
+        var net = new TinyNet();
+        var opt = Opt(net);
+        new CheckpointStore(dir).Save(net, opt, new TrainingState { Step = 5, Extra = { ["copy"] = "old" } });
+        var crashing = new CheckpointStore(dir) { OnSaveStage = stage => { if (stage == crashAt) throw new IOException("killed"); } };
+        Assert.Throws<IOException>(() => crashing.Save(net, opt, new TrainingState { Step = 5, Extra = { ["copy"] = "new" } }));
+
+        // What the next start finds: a checkpoint of step 5, intact (old or new copy), and no leftovers after loading.
+        var warnings = new StringWriter();
+        var state = new CheckpointStore(dir) { Warnings = warnings }.LoadLatest(new TinyNet(), Opt(new TinyNet()));
+        Assert.Equal(5, state!.Step);
+        Assert.Equal(crashAt == "complete" ? "old" : "new", state.Extra["copy"]);
+        Assert.Equal("", warnings.ToString());
+        Assert.Equal(["step-00000005"], Directory.GetDirectories(dir).Select(Path.GetFileName).ToArray());
+    }
+
+    [Fact]
+    public void Checkpoints_from_before_manifests_still_load()
+    {
+        var dir = TestSetup.TempDir("ckpt-legacy");
+        var net = new TinyNet();
+        var store = new CheckpointStore(dir);
+        var folder = store.Save(net, null, new TrainingState { Step = 7 });
+        // An older save: no manifest, and a state.json without the schedule record.
+        File.Delete(Path.Combine(folder, CheckpointStore.ManifestFile));
+        File.WriteAllText(Path.Combine(folder, CheckpointStore.StateFile), "{\"step\": 7, \"consumed_batches\": 0, \"seed\": 0, \"extra\": {}}");
+        Assert.Equal(7, store.LoadLatest(new TinyNet(), null)!.Step);
+    }
+
+    [Fact]
+    public void A_full_disk_during_a_save_keeps_the_previous_checkpoint_and_is_an_out_of_resources_error()
+    {
+        var dir = TestSetup.TempDir("ckpt-full");
+        var net = new TinyNet();
+        var store = new CheckpointStore(dir);
+        store.Save(net, null, new TrainingState { Step = 1 });
+        AvBert.IO.AtomicFile.StreamWrapper.Value = s => new AvBert.Tests.IO.AtomicFileTests.FullDisk(s, room: 64);
+        try
+        {
+            var e = Assert.ThrowsAny<UserError>(() => store.Save(net, null, new TrainingState { Step = 2 }));
+            Assert.Equal(ExitCodes.OutOfResources, e.ExitCode);
+            Assert.Contains("disk is full", e.Message);
+        }
+        finally { AvBert.IO.AtomicFile.StreamWrapper.Value = null; }
+        Assert.Equal(["step-00000001"], Directory.GetDirectories(dir).Select(Path.GetFileName).ToArray());
+        Assert.Equal(1, store.LoadLatest(new TinyNet(), null)!.Step);
+    }
 }

@@ -150,3 +150,49 @@ public class TrainerTests
         Assert.Equal([5e-5, 1.5e-2], opt.LearningRates);
     }
 }
+
+public class LrReplanTests
+{
+    [Fact]
+    public void A_trainer_resumed_with_more_steps_continues_the_learning_rate_where_it_was()
+    {
+        var run = TestSetup.TempDir("train-replan");
+        manual_seed(3);
+        var net = new TinyNet();
+        var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(net.named_parameters(), 1e-2, 1e-4), new AdamOptions());
+        TrainerOptions Options(long steps) => new() { Steps = steps, Seed = 11, CheckpointEvery = 2, Progress = ProgressMode.Off, PlotCurves = false, TensorBoard = false };
+        using var cts = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() =>
+            new Trainer(net, opt, new LrSchedule(LrScheduleKind.Cosine, 1, 8), Options(8), run)
+                .Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b), onStep: (s, _) => { if (s == 4) cts.Cancel(); }, ct: cts.Token));
+
+        var lrs = new List<double>();
+        var notes = new StringWriter();
+        new Trainer(net, opt, new LrSchedule(LrScheduleKind.Cosine, 1, 16), Options(16) with { Warnings = notes }, run)
+            .Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b), resume: true, onStep: (_, v) => lrs.Add(v["lr"]));
+        Assert.Equal(12, lrs.Count);
+        Assert.Equal(1e-2 * new LrSchedule(LrScheduleKind.Cosine, 1, 8).Factor(4), lrs[0], 12);   // no jump to the 16-step curve
+        Assert.All(lrs.Zip(lrs.Skip(1)), p => Assert.True(p.Second < p.First));   // then decays smoothly to the new end
+        Assert.True(lrs[^1] < lrs[0] / 20);
+        Assert.Contains("step 8, now 16", notes.ToString());
+    }
+
+    [Theory]
+    [InlineData(LrScheduleKind.Cosine)]
+    [InlineData(LrScheduleKind.Linear)]
+    public void Resuming_with_more_steps_continues_the_learning_rate_without_a_jump(LrScheduleKind kind)
+    {
+        var original = new LrSchedule(kind, 10, 100);
+        var extended = new LrSchedule(kind, 10, 200).Resumed(60, [new LrReplan(0, 100)], out bool replanned);
+        Assert.True(replanned);
+        for (long s = 0; s <= 60; s++) Assert.Equal(original.Factor(s), extended.Factor(s), 12);   // the past is unchanged
+        Assert.True(extended.Factor(61) <= extended.Factor(60) && extended.Factor(60) - extended.Factor(61) < 0.02);
+        Assert.Equal(0, extended.Factor(200), 12);
+        // A later resume of the same run follows the same two-part schedule.
+        var again = new LrSchedule(kind, 10, 200).Resumed(120, extended.Replans, out bool again2);
+        Assert.False(again2);
+        Assert.Equal(extended.Factor(150), again.Factor(150), 12);
+        // Without a saved record (older checkpoints) the schedule is what the config says.
+        Assert.Equal(new LrSchedule(kind, 10, 200).Factor(61), new LrSchedule(kind, 10, 200).Resumed(60, null, out _).Factor(61), 12);
+    }
+}

@@ -160,19 +160,10 @@ public sealed record EvaluationReport(
             plt.Axes.Left.SetTicks(positions.Select(p => c - 1 - p).ToArray(), names);
         }
         int side = Math.Clamp(200 + 18 * c, 500, 2400);
-        var tmp = path + ".tmp.png";
-        plt.SavePng(tmp, side + 120, side);
-        File.Move(tmp, path, overwrite: true);
+        AvBert.IO.AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, side + 120, side));
     }
 
     static string Format(double v) => double.IsNaN(v) ? "-" : v.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    static void AtomicWrite(string path, string text)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
+    static void AtomicWrite(string path, string text) => AvBert.IO.AtomicFile.WriteAllText(path, text);
 }

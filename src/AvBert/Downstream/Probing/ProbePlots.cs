@@ -46,6 +46,6 @@ public static class ProbePlots
         plot.YLabel("accuracy / R@1 (%)");
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        plot.SavePng(pngPath, width, height);
+        AvBert.IO.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
     }
 }

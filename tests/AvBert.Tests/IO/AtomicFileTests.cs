@@ -1,0 +1,59 @@
+using AvBert.IO;
+using AvBert.Runtime;
+
+namespace AvBert.Tests.IO;
+
+public class AtomicFileTests
+{
+    /// <summary>A stream that takes <paramref name="room"/> bytes, then fails as a full disk does (ENOSPC).</summary>
+    internal sealed class FullDisk(Stream inner, long room) : Stream
+    {
+        long _written;
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (_written + buffer.Length > room) throw new IOException("No space left on device : 'x'", 28);
+            inner.Write(buffer);
+            _written += buffer.Length;
+        }
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _written;
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void Replaces_the_file_and_leaves_no_temporary_file()
+    {
+        var dir = TestSetup.TempDir("atomic");
+        var path = Path.Combine(dir, "state.json");
+        AtomicFile.WriteAllText(path, "old");
+        AtomicFile.WriteAllText(path, "new");
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(dir));
+    }
+
+    [Fact]
+    public void A_full_disk_keeps_the_old_file_and_says_so_with_exit_code_4()
+    {
+        var dir = TestSetup.TempDir("atomic-full");
+        var path = Path.Combine(dir, "metrics.json");
+        AtomicFile.WriteAllText(path, "the previous result");
+        AtomicFile.StreamWrapper.Value = s => new FullDisk(s, room: 10);
+        try
+        {
+            var e = Assert.Throws<DiskFullError>(() => AtomicFile.WriteAllText(path, new string('x', 1000)));
+            Assert.Equal(ExitCodes.OutOfResources, e.ExitCode);
+            Assert.Contains(path, e.Message);
+            Assert.Contains("disk is full", e.Message);
+        }
+        finally { AtomicFile.StreamWrapper.Value = null; }
+        Assert.Equal("the previous result", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(dir));
+    }
+}
