@@ -15,6 +15,18 @@ public static class TorchRuntime
         QuietOpenMpThreads();
         NativeLibraryFix.Apply();
         _initialised = true;
+        NoNnpack();
+    }
+
+    /// <summary>
+    /// ATen tries NNPACK only for a conv2d that oneDNN declines with a batch of 16 or more, which happens when oneDNN is off
+    /// (<see cref="ConvolutionGuard"/>'s workaround); then convolutions would run on a third implementation that the
+    /// self-check (batch 2) never saw, and where NNPACK cannot start every process logs "Could not initialize NNPACK!".
+    /// Off, ATen's own convolutions run, the ones the check proved.
+    /// </summary>
+    static void NoNnpack()
+    {
+        if (LibTorchContext.Available) LibTorchContext.NnpackEnabled = false;
     }
 
     /// <summary>
