@@ -11,7 +11,7 @@ namespace AvBert.Bench;
 ///   conv check [--threads N]: the known-answer check (float32 vs float64) over probe shapes (the classes of issue 9:
 ///     channels above 16 and not a multiple of 16 or 8, kernel &gt; 1, batch 2) and the small, full and width-6/10/12
 ///     models' classes, with oneDNN on, then off. Run it under ONEDNN_MAX_CPU_ISA=… and ONEDNN_VERBOSE=1 to see more.
-///   conv speed [--steps N] [--threads N]: the small preset's forward+backward step time with oneDNN (the default),
+///   conv speed [--steps N] [--threads N] [--rounds N]: the small preset's forward+backward step time with oneDNN (the default),
 ///     with ATen's convolutions (oneDNN off), and with oneDNN capped at AVX2 and at SSE4.1, each in a fresh child process
 ///     (the cap is read when oneDNN starts), and the ratios to the default.
 /// </summary>
@@ -98,13 +98,19 @@ public static class ConvBench
     static int Speed(string[] args)
     {
         string steps = ModelBench.Value(args, "--steps") ?? "5", threads = ModelBench.Value(args, "--threads") ?? "1";
-        Console.WriteLine($"small preset, B×T 2×4, forward+backward, median of {steps} steps after 1 warm-up, {threads} thread(s); one child process per row");
-        double? baseline = null;
+        int rounds = int.Parse(ModelBench.Value(args, "--rounds") ?? "3");
+        Console.WriteLine($"small preset, B×T 2×4, forward+backward, median of {steps} steps after 1 warm-up, {threads} thread(s); " +
+                          $"one child process per variant and round, {rounds} rounds interleaved, median over rounds");
+        var seconds = Variants.ToDictionary(v => v, _ => new List<double>());
+        for (int r = 0; r < rounds; r++)
+            foreach (var v in Variants)
+                seconds[v].Add(RunChild(["conv", "step", "--steps", steps, "--threads", threads, "--onednn", v.OneDnn ? "on" : "off"], v.Isa));
+        double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+        double baseline = Median(seconds[Variants[0]]);
         foreach (var v in Variants)
         {
-            var seconds = RunChild(["conv", "step", "--steps", steps, "--threads", threads, "--onednn", v.OneDnn ? "on" : "off"], v.Isa);
-            baseline ??= seconds;
-            Console.WriteLine($"{v.Name,-36} {seconds,8:F3} s/step  {seconds / baseline,6:F2}×");
+            double m = Median(seconds[v]);
+            Console.WriteLine($"{v.Name,-36} {m,8:F3} s/step  {m / baseline,6:F2}×   (rounds: {string.Join(", ", seconds[v].Select(x => x.ToString("F3")))})");
         }
         return 0;
     }

@@ -61,6 +61,12 @@ public sealed class ConvolutionGuard
             (check, oneDnn, cacheDirectory, note, modeSetting, machine);
     }
 
+    /// <summary>The oneDNN ISA cap in force and whether we set it (tests inject it).</summary>
+    internal Func<(string? Cap, bool Ours)> IsaCap { get; init; } = () => (TorchRuntime.OneDnnIsaCap, TorchRuntime.OneDnnIsaCapIsOurs);
+
+    /// <summary>The cap a later run tries after oneDNN failed at its full ISA.</summary>
+    public const string FallbackIsa = "AVX2";
+
     /// <summary>Where verdicts are cached (null: nowhere).</summary>
     public string? CacheDirectory { get; set; }
 
@@ -99,7 +105,33 @@ public sealed class ConvolutionGuard
 
     /// <summary>What a check of a shape set concluded. Outcome: "onednn-passed", "aten-passed" (oneDNN was already off)
     /// or "onednn-failed" (then ATen's convolutions passed).</summary>
-    internal sealed record CacheEntry(string Key, string Outcome, string Detail, int Classes, double WorstError);
+    internal sealed record CacheEntry(string Key, string Outcome, string Detail, int Classes, double WorstError, string? NextIsa = null);
+
+    /// <summary>After oneDNN failed: without a cap, later runs try <see cref="FallbackIsa"/>; if that was our cap and failed
+    /// too, they run uncapped (and take ATen's convolutions from the cache). A cap the user set is left alone.</summary>
+    string? RememberIsaCapForLaterRuns()
+    {
+        var (cap, ours) = IsaCap();
+        string? next = cap is null ? FallbackIsa : ours ? "none" : null;
+        if (next is null || CacheDirectory is null) return null;
+        var key = machine();
+        WriteJson(Path.Combine(CacheDirectory, "isa-" + Hash(key) + ".json"), new IsaMemory(key, next));
+        return next == "none" ? null : next;
+    }
+
+    internal sealed record IsaMemory(string Key, string Cap);
+
+    /// <summary>The ISA cap remembered for this machine and libtorch (null: none), read by
+    /// <see cref="TorchRuntime.Initialize"/> before oneDNN first runs.</summary>
+    public static string? RememberedIsaCap(string? cacheDirectory = null, string? machineKey = null)
+    {
+        if (Environment.GetEnvironmentVariable(ModeVariable)?.Trim().ToLowerInvariant() == "off") return null;
+        cacheDirectory ??= DefaultCacheDirectory();
+        if (cacheDirectory is null) return null;
+        machineKey ??= MachineIdentity();
+        var m = ReadJson<IsaMemory>(Path.Combine(cacheDirectory, "isa-" + Hash(machineKey) + ".json"));
+        return m is not null && m.Key == machineKey && m.Cap is "AVX2" or "AVX" or "SSE41" ? m.Cap : null;
+    }
 
     CacheEntry Decide(List<ConvShape> fresh)
     {
@@ -118,7 +150,8 @@ public sealed class ConvolutionGuard
         oneDnn.Enabled = false;
         var again = check(seen.Values.ToList()); // every class this process uses, now on ATen's convolutions
         if (!again.Passed) throw AtenFailed(again);
-        return new CacheEntry("", "onednn-failed", first.DescribeFailures(), seen.Count, again.WorstError);
+        var next = RememberIsaCapForLaterRuns();
+        return new CacheEntry("", "onednn-failed", first.DescribeFailures(), seen.Count, again.WorstError, next);
     }
 
     static ConvolutionCheckFailed AtenFailed(ConvCheckResult r) => new(
@@ -131,8 +164,12 @@ public sealed class ConvolutionGuard
         switch (e.Outcome)
         {
             case "onednn-passed":
-                if (!UsingAtenConvolutions)
-                    Verdict = $"oneDNN passed the self-check ({seen.Count} shape classes, worst error {e.WorstError:0.#e+0}; {how})";
+                if (UsingAtenConvolutions) break;
+                var (cap, ours) = IsaCap();
+                string capped = cap is null ? "" : $" capped at {cap}{(ours ? " (chosen for this CPU)" : "")}";
+                if (ours && !Verdict.Contains("capped"))
+                    note($"note: this CPU's oneDNN float32 convolutions failed the self-check at its full ISA in an earlier run; oneDNN capped at {cap} instead ({how})");
+                Verdict = $"oneDNN{capped} passed the self-check ({seen.Count} shape classes, worst error {e.WorstError:0.#e+0}; {how})";
                 break;
             case "aten-passed":
                 Verdict = UsingAtenConvolutions ? Verdict : $"oneDNN off; ATen's convolutions passed the self-check ({how})";
@@ -143,7 +180,8 @@ public sealed class ConvolutionGuard
                 {
                     UsingAtenConvolutions = true;
                     Verdict = $"oneDNN failed the self-check ({e.Detail}); using ATen's convolutions ({how})";
-                    note($"note: this CPU's oneDNN float32 convolutions failed the self-check ({e.Detail}); using ATen's convolutions instead ({how})");
+                    string next = e.NextIsa is null || fromCache ? "" : $"; the next run tries oneDNN capped at {e.NextIsa}";
+                    note($"note: this CPU's oneDNN float32 convolutions failed the self-check ({e.Detail}); using ATen's convolutions instead ({how}){next}");
                 }
                 break;
         }
@@ -162,43 +200,44 @@ public sealed class ConvolutionGuard
 
     internal string CacheKey(IEnumerable<ConvShape> shapes) =>
         $"{machine()}; threads={TorchSharp.torch.get_num_threads()}; " +
-        $"ONEDNN_MAX_CPU_ISA={Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") ?? "-"}; " +
+        $"ONEDNN_MAX_CPU_ISA={IsaCap().Cap ?? "-"}; " +
         $"onednn={(UsingAtenConvolutions || oneDnn.Available && !oneDnn.Enabled ? "off" : "on")}; check=v1 tol={ConvolutionCheck.Tolerance}; " +
         $"shapes={string.Join(" | ", shapes.Select(s => s.Key))}";
 
     string? CacheFile(string key) => CacheDirectory is null ? null
-        : Path.Combine(CacheDirectory, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..24].ToLowerInvariant() + ".json");
+        : Path.Combine(CacheDirectory, Hash(key) + ".json");
+
+    static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();
 
     CacheEntry? ReadCache(string key)
     {
-        var file = CacheFile(key);
-        if (file is null || !File.Exists(file)) return null;
-        try
-        {
-            var e = JsonSerializer.Deserialize<CacheEntry>(File.ReadAllText(file));
-            return e is not null && e.Key == key && e.Outcome is "onednn-passed" or "aten-passed" or "onednn-failed" ? e : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
-        {
-            return null; // unreadable or corrupt: check again (and rewrite it)
-        }
+        var e = CacheFile(key) is { } file ? ReadJson<CacheEntry>(file) : null;
+        return e is not null && e.Key == key && e.Outcome is "onednn-passed" or "aten-passed" or "onednn-failed" ? e : null;
     }
 
     void WriteCache(string key, CacheEntry outcome)
     {
-        var file = CacheFile(key);
-        if (file is null) return;
+        if (CacheFile(key) is { } file) WriteJson(file, outcome with { Key = key });
+    }
+
+    /// <summary>null when missing, unreadable or corrupt (then the caller checks again and rewrites it).</summary>
+    static T? ReadJson<T>(string file) where T : class
+    {
+        try { return File.Exists(file) ? JsonSerializer.Deserialize<T>(File.ReadAllText(file)) : null; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException) { return null; }
+    }
+
+    /// <summary>Atomic (a temporary file renamed over the old one); a cache that cannot be written is no cache.</summary>
+    static void WriteJson<T>(string file, T value)
+    {
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             var tmp = $"{file}.{Environment.ProcessId}.tmp";
-            File.WriteAllText(tmp, JsonSerializer.Serialize(outcome with { Key = key }));
-            File.Move(tmp, file, overwrite: true); // atomic: a reader sees the old file or the new one
+            File.WriteAllText(tmp, JsonSerializer.Serialize(value));
+            File.Move(tmp, file, overwrite: true);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // no cache then: the next run checks again
-        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>$XDG_CACHE_HOME/avbert/conv-check, else ~/.cache/avbert/conv-check; null without a home.</summary>

@@ -126,7 +126,7 @@ public class ConvolutionGuardTests
         var dir = TestSetup.TempDir("conv-cache");
         var first = Make(failWithOneDnn: true, cache: dir);
         first.Guard.Ensure([Stem, Wide]);
-        Assert.Single(Directory.GetFiles(dir, "*.json"));
+        Assert.Single(Directory.GetFiles(dir, "*.json"), f => !Path.GetFileName(f).StartsWith("isa-"));
 
         var second = Make(failWithOneDnn: true, cache: dir); // a new process on the same machine
         second.Guard.Ensure([Wide, Stem]);
@@ -150,6 +150,43 @@ public class ConvolutionGuardTests
         var forced = Make(failWithOneDnn: true, cache: dir, mode: "force");
         forced.Guard.Ensure([Stem, Wide]);
         Assert.Equal(2, forced.Check.Calls); // force ignores the cache
+    }
+
+    [Fact]
+    public void After_a_failure_later_runs_try_oneDNN_capped_at_AVX2_and_give_up_on_the_cap_if_that_fails_too()
+    {
+        const string machine = "cpu=Test CPU; libtorch=/x/libtorch_cpu.so:1:2";
+        var dir = TestSetup.TempDir("conv-isa");
+        var uncapped = Make(failWithOneDnn: true, cache: dir, machine: machine);
+        uncapped.Guard.Ensure([Stem]);
+        Assert.EndsWith("; the next run tries oneDNN capped at AVX2", Assert.Single(uncapped.Notes));
+        Assert.Equal("AVX2", ConvolutionGuard.RememberedIsaCap(dir, machine));
+        Assert.Null(ConvolutionGuard.RememberedIsaCap(dir, "cpu=Other CPU; libtorch=/x/libtorch_cpu.so:1:2"));
+
+        // The next run: TorchRuntime capped oneDNN at AVX2 (ours); if the capped convolutions pass, oneDNN stays on.
+        var capped = Make(failWithOneDnn: false, cache: dir, machine: machine);
+        var cappedGuard = new ConvolutionGuard(capped.Check.Run, capped.Switch, dir, capped.Notes.Add, () => null, () => machine)
+            { IsaCap = () => ("AVX2", true) };
+        cappedGuard.Ensure([Stem]);
+        Assert.True(capped.Switch.Enabled);
+        Assert.Equal(1, capped.Check.Calls); // the cap is part of the cache key: checked afresh
+        Assert.Contains("oneDNN capped at AVX2 instead (checked)", Assert.Single(capped.Notes));
+        Assert.StartsWith("oneDNN capped at AVX2 (chosen for this CPU) passed", cappedGuard.Verdict);
+
+        // On a machine where the capped ones fail too: ATen now, and no cap from then on.
+        var sw = new FakeSwitch();
+        var failing = new FakeCheck(sw, failWithOneDnn: true);
+        var otherDir = TestSetup.TempDir("conv-isa-fails");
+        new ConvolutionGuard(failing.Run, sw, otherDir, _ => { }, () => null, () => machine) { IsaCap = () => ("AVX2", true) }.Ensure([Stem]);
+        Assert.False(sw.Enabled);
+        Assert.Single(Directory.GetFiles(otherDir, "isa-*.json"));
+        Assert.Null(ConvolutionGuard.RememberedIsaCap(otherDir, machine));
+
+        // A cap the user chose is never overridden.
+        var userDir = TestSetup.TempDir("conv-isa-user");
+        var sw2 = new FakeSwitch();
+        new ConvolutionGuard(new FakeCheck(sw2, true).Run, sw2, userDir, _ => { }, () => null, () => machine) { IsaCap = () => ("AVX2", false) }.Ensure([Stem]);
+        Assert.Empty(Directory.GetFiles(userDir, "isa-*"));
     }
 
     [Fact]
