@@ -111,7 +111,7 @@ public static class ConvolutionCheck
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad(); // the model may be built inside a no_grad region; gradients are enabled below
-        var gen = new Generator(unchecked((ulong)s.Key.GetHashCode() & 0xffff) + 20260901UL);
+        using var gen = new Generator(StableSeed(s.Key)); // the same numbers in every process
         var xShape = s.CheckInputSize();
         long fanIn = s.InChannels / s.Groups * s.Kernel.Aggregate(1L, (a, k) => a * k);
         var wShape = new long[] { s.OutChannels, s.InChannels / s.Groups }.Concat(s.Kernel).ToArray();
@@ -145,6 +145,14 @@ public static class ConvolutionCheck
         gy ??= randn(y.shape, float32, generator: gen).to(float64); // exact in float32 too
         y.backward([gy]);
         return (y.detach(), x.grad!.detach(), w.grad!.detach(), gy);
+    }
+
+    /// <summary>FNV-1a of the class key (string.GetHashCode differs between processes).</summary>
+    static ulong StableSeed(string key)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char c in key) h = unchecked((h ^ c) * 1099511628211UL);
+        return h & 0xffff_ffff;
     }
 
     static double RelativeError(Tensor got, Tensor want)
