@@ -75,9 +75,11 @@ public static class ConvBench
             foreach (var (name, shapes) in sets)
             {
                 var sw = Stopwatch.StartNew();
-                var r = ConvolutionCheck.Run(shapes);
+                var timed = shapes.Select(c => { var t = Stopwatch.StartNew(); var x = ConvolutionCheck.CheckOne(c); return (x, t.Elapsed.TotalSeconds); }).ToList();
+                var r = new ConvCheckResult(timed.Select(t => t.x).ToList());
                 failures += r.Failures.Count();
-                Console.WriteLine($"{name}: {shapes.Count} classes, {(r.Passed ? "all pass" : $"{r.Failures.Count()} FAIL")}, worst {r.WorstError:0.##e+0}, {sw.Elapsed.TotalSeconds:F2} s");
+                Console.WriteLine($"{name}: {shapes.Count} classes, {(r.Passed ? "all pass" : $"{r.Failures.Count()} FAIL")}, worst {r.WorstError:0.##e+0}, {sw.Elapsed.TotalSeconds:F2} s " +
+                                  $"(slowest: {string.Join(", ", timed.OrderByDescending(t => t.Item2).Take(2).Select(t => $"{t.x.Shape.Key} {t.Item2:F2} s"))})");
                 foreach (var f in r.Failures) Console.WriteLine($"  FAIL {f.Describe()}");
             }
         }
@@ -101,31 +103,32 @@ public static class ConvBench
         int rounds = int.Parse(ModelBench.Value(args, "--rounds") ?? "3");
         Console.WriteLine($"small preset, B×T 2×4, forward+backward, median of {steps} steps after 1 warm-up, {threads} thread(s); " +
                           $"one child process per variant and round, {rounds} rounds interleaved, median over rounds");
-        var seconds = Variants.ToDictionary(v => v, _ => new List<double>());
+        var results = Variants.ToDictionary(v => v, _ => new List<(double Wall, double Cpu)>());
         for (int r = 0; r < rounds; r++)
             foreach (var v in Variants)
-                seconds[v].Add(RunChild(["conv", "step", "--steps", steps, "--threads", threads, "--onednn", v.OneDnn ? "on" : "off"], v.Isa));
-        double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
-        double baseline = Median(seconds[Variants[0]]);
+                results[v].Add(RunChild(["conv", "step", "--steps", steps, "--threads", threads, "--onednn", v.OneDnn ? "on" : "off"], v.Isa));
+        static double Median(IEnumerable<double> xs) { var l = xs.Order().ToList(); return l[l.Count / 2]; }
+        double wall0 = Median(results[Variants[0]].Select(x => x.Wall)), cpu0 = Median(results[Variants[0]].Select(x => x.Cpu));
+        Console.WriteLine($"{"convolutions",-36} {"wall s/step",12} {"ratio",6} {"CPU s/step",11} {"ratio",6}");
         foreach (var v in Variants)
         {
-            double m = Median(seconds[v]);
-            Console.WriteLine($"{v.Name,-36} {m,8:F3} s/step  {m / baseline,6:F2}×   (rounds: {string.Join(", ", seconds[v].Select(x => x.ToString("F3")))})");
+            double wall = Median(results[v].Select(x => x.Wall)), cpu = Median(results[v].Select(x => x.Cpu));
+            Console.WriteLine($"{v.Name,-36} {wall,12:F3} {wall / wall0,5:F2}× {cpu,11:F3} {cpu / cpu0,5:F2}×");
         }
         return 0;
     }
 
-    /// <summary>Child: one measurement, printed as the last line (seconds per step).</summary>
+    /// <summary>Child: one measurement, printed as the last line (wall and CPU seconds per step).</summary>
     static int Step(string[] args)
     {
         LibTorchContext.OneDnnEnabled = ModelBench.Value(args, "--onednn") != "off";
         var small = ConfigLoader.Load("small");
-        var (seconds, _) = ModelBench.MedianStepSeconds(small, 2, small.Data.SequenceLength, CPU, int.Parse(ModelBench.Value(args, "--steps") ?? "5"));
-        Console.WriteLine(seconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        var (seconds, _, cpu) = ModelBench.MedianStepSeconds(small, 2, small.Data.SequenceLength, CPU, int.Parse(ModelBench.Value(args, "--steps") ?? "5"));
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{seconds:R} {cpu:R}"));
         return 0;
     }
 
-    static double RunChild(string[] args, string? isa)
+    static (double Wall, double Cpu) RunChild(string[] args, string? isa)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -137,6 +140,7 @@ public static class ConvBench
         var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         p.WaitForExit();
         if (p.ExitCode != 0 || lines.Length == 0) throw new InvalidOperationException($"child {string.Join(' ', args)} failed ({p.ExitCode})");
-        return double.Parse(lines[^1], System.Globalization.CultureInfo.InvariantCulture);
+        var parts = lines[^1].Split(' ');
+        return (double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
     }
 }

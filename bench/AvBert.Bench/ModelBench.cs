@@ -48,7 +48,7 @@ public static class ModelBench
         {
             ResetPeakRss();
             var d = c.Config.Data;
-            var (perStep, parameters) = MedianStepSeconds(c.Config, c.Batch, c.Clips, device, steps);
+            var (perStep, parameters, _) = MedianStepSeconds(c.Config, c.Batch, c.Clips, device, steps);
             Console.WriteLine($"{c.Name,-26} {$"{c.Batch}×{c.Clips}",5} {$"{d.NumFrames}×{d.TrainCropSize}² + {d.AudioFrequency}×{d.AudioTime}",-22} " +
                               $"{parameters,12:N0} {perStep,24:F3} {c.Batch * c.Clips / perStep,9:F2} {PeakRssMiB(),13:F0}");
         }
@@ -56,8 +56,8 @@ public static class ModelBench
     }
 
     /// <summary>Median seconds of a forward+backward step (train mode, loss on the multimodal output and x^v, x^a) after one
-    /// warm-up, and the parameter count.</summary>
-    public static (double Seconds, long Parameters) MedianStepSeconds(AvBertConfig config, int batch, int clips, Device device, int steps)
+    /// warm-up, the parameter count, and the process CPU seconds per timed step (less disturbed by a busy machine).</summary>
+    public static (double Seconds, long Parameters, double CpuSeconds) MedianStepSeconds(AvBertConfig config, int batch, int clips, Device device, int steps)
     {
         var d = config.Data;
         using var model = new AvBertModel(config.Model, d);
@@ -78,8 +78,10 @@ public static class ModelBench
             return sw.Elapsed.TotalSeconds;
         }
         Step();                                             // warm-up (allocator, kernels)
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToList();
-        return (times[times.Count / 2], parameters);        // median: the machine may be shared
+        double cpuPerStep = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / steps;
+        return (times[times.Count / 2], parameters, cpuPerStep); // median: the machine may be shared
     }
 
     internal static string? Value(string[] args, string name)
