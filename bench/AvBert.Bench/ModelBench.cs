@@ -48,33 +48,43 @@ public static class ModelBench
         {
             ResetPeakRss();
             var d = c.Config.Data;
-            using var model = new AvBertModel(c.Config.Model, d);
-            model.to(device);
-            model.train();
-            long parameters = model.parameters().Sum(p => p.numel());
-            var visual = randn([c.Batch, c.Clips, 3, d.NumFrames, d.TrainCropSize, d.TrainCropSize], device: device);
-            var audio = randn([c.Batch, c.Clips, 1, d.AudioFrequency, d.AudioTime], device: device);
-            double Step()
-            {
-                using var scope = NewDisposeScope();
-                model.zero_grad();
-                var sw = Stopwatch.StartNew();
-                var o = model.forward(visual, audio);
-                var loss = o.Context.Multimodal!.square().mean() + o.Xv.square().mean() + o.Xa.square().mean();
-                loss.backward();
-                if (device.type == DeviceType.CUDA) cuda.synchronize();
-                return sw.Elapsed.TotalSeconds;
-            }
-            Step();                                             // warm-up (allocator, kernels)
-            var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToList();
-            double perStep = times[times.Count / 2];            // median: the machine may be shared
+            var (perStep, parameters, _) = MedianStepSeconds(c.Config, c.Batch, c.Clips, device, steps);
             Console.WriteLine($"{c.Name,-26} {$"{c.Batch}×{c.Clips}",5} {$"{d.NumFrames}×{d.TrainCropSize}² + {d.AudioFrequency}×{d.AudioTime}",-22} " +
                               $"{parameters,12:N0} {perStep,24:F3} {c.Batch * c.Clips / perStep,9:F2} {PeakRssMiB(),13:F0}");
         }
         return 0;
     }
 
-    static string? Value(string[] args, string name)
+    /// <summary>Median seconds of a forward+backward step (train mode, loss on the multimodal output and x^v, x^a) after one
+    /// warm-up, the parameter count, and the process CPU seconds per timed step (less disturbed by a busy machine).</summary>
+    public static (double Seconds, long Parameters, double CpuSeconds) MedianStepSeconds(AvBertConfig config, int batch, int clips, Device device, int steps)
+    {
+        var d = config.Data;
+        using var model = new AvBertModel(config.Model, d);
+        model.to(device);
+        model.train();
+        long parameters = model.parameters().Sum(p => p.numel());
+        using var visual = randn([batch, clips, 3, d.NumFrames, d.TrainCropSize, d.TrainCropSize], device: device);
+        using var audio = randn([batch, clips, 1, d.AudioFrequency, d.AudioTime], device: device);
+        double Step()
+        {
+            using var scope = NewDisposeScope();
+            model.zero_grad();
+            var sw = Stopwatch.StartNew();
+            var o = model.forward(visual, audio);
+            var loss = o.Context.Multimodal!.square().mean() + o.Xv.square().mean() + o.Xa.square().mean();
+            loss.backward();
+            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            return sw.Elapsed.TotalSeconds;
+        }
+        Step();                                             // warm-up (allocator, kernels)
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToList();
+        double cpuPerStep = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / steps;
+        return (times[times.Count / 2], parameters, cpuPerStep); // median: the machine may be shared
+    }
+
+    internal static string? Value(string[] args, string name)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

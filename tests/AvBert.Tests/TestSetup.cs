@@ -11,6 +11,7 @@ static class TestSetup
     {
         TorchRuntime.Initialize();
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        ConvolutionGuard.Default.CacheDirectory = null; // every test run checks this machine's convolutions afresh
     }
 
     /// <summary>../shared/reference, found by walking up from the test binary (the repo sits beside shared/).</summary>

@@ -1,3 +1,4 @@
+using AvBert.Model;
 using AvBert.Runtime;
 using System.CommandLine;
 using TorchSharp;
@@ -8,8 +9,10 @@ public static class InfoCommand
 {
     public static Command Build()
     {
-        var c = new Command("info", "Show the torch build, the devices, and whether the libstdc++ fix was applied");
-        c.SetAction(_ =>
+        var c = new Command("info", "Show the torch build, the devices, whether the libstdc++ fix was applied, and the CPU convolution self-check for the configured model");
+        var config = new ConfigOptions();
+        config.AddTo(c);
+        c.SetAction(r =>
         {
             TorchRuntime.Initialize();
             Console.WriteLine($"TorchSharp     {typeof(torch).Assembly.GetName().Version}");
@@ -19,6 +22,15 @@ public static class InfoCommand
             Console.WriteLine($"CUDA           {(cuda ? $"available, {torch.cuda.device_count()} device(s); cuDNN {(torch.cuda.is_cudnn_available() ? "available" : "not available")}" : "not available")}");
             Console.WriteLine($"CPU threads    {torch.get_num_threads()}");
             Console.WriteLine($"FFmpeg         {FindOnPath("ffmpeg") ?? "not found (needed for video files: apt-get install -y ffmpeg)"}");
+            // The check every model construction runs, here for the configured model (--preset/--config/--set).
+            var cfg = config.Load(r);
+            try { ConvolutionGuard.Default.Ensure(ConvolutionShapes.For(cfg.Model)); }
+            catch (ConvolutionCheckFailed e)
+            {
+                Console.WriteLine($"convolutions   FAILED: {e.Message}");
+                return e.ExitCode;
+            }
+            Console.WriteLine($"convolutions   {ConvolutionGuard.Default.Verdict}");
             return 0;
         });
         return c;

@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -78,6 +79,9 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
             foreach (var user in users) transformers[user] = stack.For(user);
         }
         InitializeWeights();
+        // Before anything runs the model: its float32 CPU convolutions must compute correctly on this machine
+        // (README, "Correctness on every CPU"); cached, so usually a file read.
+        ConvolutionGuard.Default.Ensure(ConvolutionShapes.Of(this));
     }
 
     public VisualResNet3D VisualCnn => visual_cnn;

@@ -15,6 +15,44 @@ public static class TorchRuntime
         QuietOpenMpThreads();
         NativeLibraryFix.Apply();
         _initialised = true;
+        NoNnpack();
+        CapOneDnnIsa();
+    }
+
+    /// <summary>The ISA cap oneDNN runs with in this process (ONEDNN_MAX_CPU_ISA): the user's, or one that
+    /// <see cref="ConvolutionGuard"/> chose for this machine (<see cref="OneDnnIsaCapIsOurs"/>); null for none.</summary>
+    public static string? OneDnnIsaCap { get; private set; }
+
+    /// <summary><see cref="OneDnnIsaCap"/> was set by us, not by the user.</summary>
+    public static bool OneDnnIsaCapIsOurs { get; private set; }
+
+    /// <summary>
+    /// On a machine where oneDNN's float32 convolutions failed the self-check at their full ISA, later runs cap oneDNN at
+    /// the level the guard remembered (AVX2: about 1.1× the default step time, where ATen's convolutions cost about 1.5–2×);
+    /// the guard checks the capped convolutions like any others. oneDNN reads the cap when it first runs, so it goes into
+    /// the process environment here, before any torch operation. A cap the user set wins; AVBERT_CONV_CHECK=off sets none.
+    /// </summary>
+    static void CapOneDnnIsa()
+    {
+        OneDnnIsaCap = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
+        if (OneDnnIsaCap is not null || !OperatingSystem.IsLinux()) return;
+        if (ConvolutionGuard.RememberedIsaCap() is not { } cap) return;
+        try
+        {
+            if (setenv("ONEDNN_MAX_CPU_ISA", cap, 0) == 0) (OneDnnIsaCap, OneDnnIsaCapIsOurs) = (cap, true);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    /// <summary>
+    /// ATen tries NNPACK only for a conv2d that oneDNN declines with a batch of 16 or more, which happens when oneDNN is off
+    /// (<see cref="ConvolutionGuard"/>'s workaround); then convolutions would run on a third implementation that the
+    /// self-check (batch 2) never saw, and where NNPACK cannot start every process logs "Could not initialize NNPACK!".
+    /// Off, ATen's own convolutions run, the ones the check proved.
+    /// </summary>
+    static void NoNnpack()
+    {
+        if (LibTorchContext.Available) LibTorchContext.NnpackEnabled = false;
     }
 
     /// <summary>
