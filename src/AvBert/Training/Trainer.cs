@@ -243,7 +243,7 @@ public sealed class StepValues(IReadOnlyList<string> keys, Tensor values, double
     Dictionary<string, double> Read()
     {
         if (_read is not null) return _read;
-        var host = values.cpu().data<double>().ToArray();
+        var host = values.cpu().data<double>().ToArray();   // host read: only when a caller reads a step's values
         _read = new Dictionary<string, double>();
         for (int i = 0; i < keys.Count; i++) _read[keys[i]] = host[i];
         _read["lr"] = learningRate;
@@ -298,7 +298,7 @@ sealed class DeviceWindow
     {
         if (_sum is null || _names is null) return ([], []);
         using var scope = NewDisposeScope();
-        var packed = cat([_sum / _count, _last!, _firstBadValues!, _firstBad!.to(float64).reshape(1)]).cpu().data<double>().ToArray();
+        var packed = cat([_sum / _count, _last!, _firstBadValues!, _firstBad!.to(float64).reshape(1)]).cpu().data<double>().ToArray();   // host read: once per log interval / checkpoint
         int n = _names.Count;
         long firstBad = (long)packed[3 * n];
         Dictionary<string, double> Slice(int from) => Enumerable.Range(0, n).ToDictionary(i => _names[i], i => packed[from + i]);
