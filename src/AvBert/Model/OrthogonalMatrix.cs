@@ -120,6 +120,7 @@ public sealed class OrthogonalMatrix : Module
         foreach (var batch in todo)
         {
             var list = batch.ToList();
+            using var fp32 = Runtime.Autocast.Disabled(list[0].a.device);
             using var scope = NewDisposeScope();
             var skews = stack(list.Select(o => { var upper = o.a.triu(1); return upper - upper.t(); }).ToArray());
             var rotations = MatrixExponential.ExpmSyncFree(skews);
@@ -136,6 +137,7 @@ public sealed class OrthogonalMatrix : Module
 
     Tensor Compute()
     {
+        using var fp32 = Runtime.Autocast.Disabled(a.device);   // the map stays in float32 under mixed precision
         using var scope = NewDisposeScope();
         var upper = a.triu(1);
         var skew = upper - upper.t();

@@ -27,6 +27,8 @@ public sealed record TrainerOptions
     public bool TensorBoard { get; init; } = true;
     /// <summary>Save a PNG of the loss curves (RUN/loss.png) at the end.</summary>
     public bool PlotCurves { get; init; } = true;
+    /// <summary>The arithmetic of the forward and loss (autocast region); null: fp32.</summary>
+    public MixedPrecision? Precision { get; init; }
 }
 
 /// <summary>
@@ -205,7 +207,8 @@ public sealed class Trainer
             consumed++;
             Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro));
             var batch = data.Current;
-            var output = step(batch);
+            StepOutput output;
+            using (_o.Precision?.Region()) output = step(batch);
             (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
             if (batch is IDisposable disposable) disposable.Dispose();
             items += output.Items;
