@@ -11,11 +11,12 @@ return args.FirstOrDefault() switch
     "loader" => LoaderBench.Run(args[1..]),
     "pretrain" => PretrainBench.Run(args[1..]),
     "downstream" => DownstreamBench.Run(args[1..]),
+    "step" => StepBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream, step");
     return 2;
 }
