@@ -12,11 +12,12 @@ return args.FirstOrDefault() switch
     "pretrain" => PretrainBench.Run(args[1..]),
     "downstream" => DownstreamBench.Run(args[1..]),
     "conv" => ConvBench.Run(args[1..]),
+    "step" => StepBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream, conv");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream, conv, step");
     return 2;
 }

@@ -53,7 +53,12 @@ public sealed class AudioResNet2D : Module<Tensor, Tensor>
     {
         var x = stem.call(spectrograms);
         foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
-            foreach (var block in stage) x = block.call(x);
+            foreach (var block in stage)
+            {
+                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
+                using var scope = NewDisposeScope();
+                x = block.call(x).MoveToOuterDisposeScope();
+            }
         return x;
     }
 

@@ -124,7 +124,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     /// <summary>x^v, x^a [B, T, D] → BOS + embeddings + Transformers per the fusion mode.</summary>
     public ContextOutputs Contextualize(Tensor xv, Tensor xa)
     {
-        using var sigmas = OrthogonalMatrix.Pass();             // each Σ_i once for all its layers
+        using var sigmas = OrthogonalMatrix.Pass(this);         // each Σ_i once for all its layers
         var visualSeq = bos.Prepend(xv, Modality.Visual);      // [B, T+1, D]
         var audioSeq = bos.Prepend(xa, Modality.Audio);
         switch (Config.Fusion)

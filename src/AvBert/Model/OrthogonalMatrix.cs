@@ -52,7 +52,7 @@ public sealed class OrthogonalMatrix : Module
         var start = zeros(n, n, dtype: float64);
         for (int k = 0; k < pairs; k++)
         {
-            double d = values[k].item<double>();
+            double d = values[k].item<double>();   // host read: initialisation, not a training step
             start[2 * k, 2 * k + 1] = d;
             start[2 * k + 1, 2 * k] = -d;
         }
@@ -64,6 +64,11 @@ public sealed class OrthogonalMatrix : Module
     public Tensor forward()
     {
         if (pass is not null && pass.TryGetValue(this, out var cached)) return cached;
+        if (pass is not null && passOwner is not null && map == OrthogonalMap.Expm && SyncFree(a.device))
+        {
+            ComputeAll(passOwner);
+            if (pass.TryGetValue(this, out cached)) return cached;
+        }
         var sigma = Compute();
         if (pass is not null) pass[this] = sigma;
         return sigma;
@@ -72,21 +77,56 @@ public sealed class OrthogonalMatrix : Module
     // Σ of every matrix used in the current pass (per thread): with cross-layer sharing each Σ serves every layer
     // application, and the matrix exponential's backward is costly (a 2O×2O exponential), so compute it once per pass.
     [ThreadStatic] static Dictionary<OrthogonalMatrix, Tensor>? pass;
+    [ThreadStatic] static nn.Module? passOwner;
+
+    /// <summary>
+    /// Whether Σ is computed without host reads (<see cref="MatrixExponential.ExpmSyncFree"/>) and batched over a pass's
+    /// owner: on accelerators, where each read stalls the queue; on the CPU a read costs nothing and the adaptive
+    /// <see cref="MatrixExponential.Expm"/> is cheaper. Tests set <see cref="SyncFreeOnCpu"/> to check the GPU path.
+    /// </summary>
+    static bool SyncFree(Device device) => device.type != DeviceType.CPU || SyncFreeOnCpu;
+    internal static bool SyncFreeOnCpu { get; set; }
 
     /// <summary>
     /// Until disposed, each Σ is computed once and reused (same values, one autograd node). Nested passes join the
     /// outer one. Use around one forward; do not change <c>a</c> inside a pass.
     /// </summary>
-    public static IDisposable Pass()
+    /// <param name="owner">
+    /// Where the sync-free path applies, the first Σ requested computes every exponential-map Σ of this module in one
+    /// batched call (all Transformers' Σ at once).
+    /// </param>
+    public static IDisposable Pass(nn.Module? owner = null)
     {
         if (pass is not null) return NoPass.Instance;
         pass = new Dictionary<OrthogonalMatrix, Tensor>(ReferenceEqualityComparer.Instance);
+        passOwner = owner;
         return new PassScope();
     }
 
     sealed class PassScope : IDisposable
     {
-        public void Dispose() => pass = null;
+        public void Dispose()
+        {
+            pass = null;
+            passOwner = null;
+        }
+    }
+
+    /// <summary>Σ of every exponential-map matrix of <paramref name="owner"/> not yet in the pass, batched by size, device and dtype.</summary>
+    static void ComputeAll(nn.Module owner)
+    {
+        var todo = owner.modules().OfType<OrthogonalMatrix>().Where(o => o.map == OrthogonalMap.Expm && !pass!.ContainsKey(o))
+                        .GroupBy(o => (o.Size, o.a.device.ToString(), o.a.dtype));
+        foreach (var batch in todo)
+        {
+            var list = batch.ToList();
+            using var fp32 = Runtime.Autocast.Disabled(list[0].a.device);
+            using var scope = NewDisposeScope();
+            var skews = stack(list.Select(o => { var upper = o.a.triu(1); return upper - upper.t(); }).ToArray());
+            var rotations = MatrixExponential.ExpmSyncFree(skews);
+            for (int i = 0; i < list.Count; i++)
+                pass![list[i]] = list[i].@base.mm(rotations[i]).MoveToOuterDisposeScope();
+        }
     }
 
     sealed class NoPass : IDisposable
@@ -97,12 +137,13 @@ public sealed class OrthogonalMatrix : Module
 
     Tensor Compute()
     {
+        using var fp32 = Runtime.Autocast.Disabled(a.device);   // the map stays in float32 under mixed precision
         using var scope = NewDisposeScope();
         var upper = a.triu(1);
         var skew = upper - upper.t();
         Tensor rotation = map switch
         {
-            OrthogonalMap.Expm => MatrixExponential.Expm(skew),
+            OrthogonalMap.Expm => SyncFree(a.device) ? MatrixExponential.ExpmSyncFree(skew) : MatrixExponential.Expm(skew),
             OrthogonalMap.Cayley => CayleyMap(skew),
             _ => throw new InvalidOperationException(),
         };

@@ -50,12 +50,24 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Run the CNN in channels-last-3d layout (<see cref="ChannelsLast"/>): null (default) = on CUDA only, where cuDNN is
+    /// faster with it; the values are the same either way.
+    /// </summary>
+    public bool? UseChannelsLast { get; set; }
+
     /// <summary>The last stage's feature map [N, C, F', H', W'] (before pooling).</summary>
     public Tensor FeatureMap(Tensor clips)
     {
+        if (UseChannelsLast ?? clips.device.type == DeviceType.CUDA) clips = ChannelsLast.Of3d(clips);
         var x = stem.call(clips);
         foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
-            foreach (var block in stage) x = block.call(x);
+            foreach (var block in stage)
+            {
+                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
+                using var scope = NewDisposeScope();
+                x = block.call(x).MoveToOuterDisposeScope();
+            }
         return x;
     }
 

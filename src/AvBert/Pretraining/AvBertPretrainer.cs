@@ -97,6 +97,11 @@ public sealed class AvBertPretrainer : nn.Module
         var mv = visual_mask.Mask(xv);
         var ma = audio_mask.Mask(xa);
         var ctx = model.Contextualize(mv.Input, ma.Input);
+        // Heads and losses in float32 under mixed precision (the bf16 region ends with the Transformers).
+        using var fp32 = Runtime.Autocast.Disabled(xv.device);
+        ctx = new ContextOutputs(ctx.Visual?.to(float32), ctx.Audio?.to(float32), ctx.Multimodal?.to(float32));
+        xv = xv.to(float32);
+        xa = xa.to(float32);
 
         var parts = new Dictionary<string, Tensor>();
         var mepLosses = new List<Tensor>();

@@ -6,7 +6,7 @@ namespace AvBert.Pretraining;
 /// <summary>
 /// Chooses K negatives for each MEP anchor among the minibatch's embeddings of the same modality (SPEC §7). All four
 /// strategies build a weight matrix [anchors, candidates] (the positive always has weight 0) and draw K columns per row
-/// with one <c>torch.multinomial</c> call: vectorised, no per-sample loops.
+/// by Gumbel top-k on the device (<see cref="SampleRows"/>): vectorised, no per-sample loops, no host reads.
 /// <list type="bullet">
 /// <item>Current-Sequence: uniform over the other steps of the anchor's own sequence.</item>
 /// <item>Current-MiniBatch: uniform over all B·T embeddings except the positive.</item>
@@ -76,18 +76,25 @@ public static class NegativeSampler
         }
     }
 
-    /// <summary>K column indices per row of <paramref name="weights"/> [N,C]: without replacement where a row has ≥ K non-zero weights, with replacement otherwise.</summary>
+    /// <summary>
+    /// K column indices per row of <paramref name="weights"/> [N,C]: without replacement where a row has ≥ K non-zero
+    /// weights, with replacement otherwise — without reading anything back to the host (no sync on a GPU). Without
+    /// replacement is Gumbel top-k (the K largest of log w + Gumbel noise: successive sampling ∝ w, the same
+    /// distribution as <c>torch.multinomial</c> without replacement); with replacement is K independent Gumbel-max draws
+    /// (categorical ∝ w). Both are computed for every row and each row keeps the one that applies.
+    /// </summary>
     public static Tensor SampleRows(Tensor weights, int k)
     {
-        var eligible = (weights > 0).sum(1);                                   // [N]
-        var enough = eligible >= k;
-        if (enough.all().item<bool>()) return multinomial(weights, k, replacement: false);
-        if (!enough.any().item<bool>()) return multinomial(weights, k, replacement: true);
-        var rowsA = enough.nonzero().squeeze(1);
-        var rowsB = (~enough).nonzero().squeeze(1);
-        var result = empty(weights.shape[0], k, dtype: int64, device: weights.device);
-        result.index_copy_(0, rowsA, multinomial(weights.index_select(0, rowsA), k, replacement: false));
-        result.index_copy_(0, rowsB, multinomial(weights.index_select(0, rowsB), k, replacement: true));
-        return result;
+        using var scope = NewDisposeScope();
+        long n = weights.shape[0], c = weights.shape[1];
+        var logW = weights.to(float32).log();                                   // −inf where the weight is 0
+        var withReplacement = (logW.unsqueeze(1) + Gumbel([n, k, c], weights.device)).argmax(-1);   // [N,K]
+        if (k > c) return withReplacement.MoveToOuterDisposeScope();
+        var withoutReplacement = (logW + Gumbel([n, c], weights.device)).topk(k, dim: 1).indexes;    // [N,K]
+        var enough = ((weights > 0).sum(1) >= k).unsqueeze(1);
+        return where(enough, withoutReplacement, withReplacement).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Standard Gumbel noise −log(E), E ~ Exp(1).</summary>
+    static Tensor Gumbel(long[] shape, Device device) => empty(shape, dtype: float32, device: device).exponential_().log().neg();
 }

@@ -65,6 +65,7 @@ public static class PretrainRun
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });
         var schedule = new LrSchedule(p.Schedule, p.WarmupSteps, p.Steps);
+        var precision = MixedPrecision.Setup(p.Precision, device, log);
 
         var loader = new BatchLoader(dataset, new LoaderOptions
         {
@@ -80,11 +81,11 @@ public static class PretrainRun
         {
             Steps = p.Steps, Accumulation = p.Accumulation, GradClip = p.GradClip, Seed = p.Seed,
             LogEvery = p.LogEvery, CheckpointEvery = p.CheckpointEvery, KeepCheckpoints = p.KeepCheckpoints,
-            ItemName = "clips", Title = "pretrain", Progress = o.Progress, Warnings = o.Warnings,
+            ItemName = "clips", Title = "pretrain", Progress = o.Progress, Warnings = o.Warnings, Precision = precision,
         }, o.RunDir);
 
         log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +
-                      $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}" +
+                      $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}, {precision}" +
                       (o.Resume ? ", resuming" : ""));
         var result = trainer.Run(data, batch =>
         {

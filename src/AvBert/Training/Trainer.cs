@@ -30,6 +30,8 @@ public sealed record TrainerOptions
     public bool PlotCurves { get; init; } = true;
     /// <summary>Where notes and warnings about the resume go (damaged checkpoints, a re-planned schedule); stderr by default.</summary>
     public TextWriter? Warnings { get; init; }
+    /// <summary>The arithmetic of the forward and loss (autocast region); null: fp32.</summary>
+    public MixedPrecision? Precision { get; init; }
 }
 
 /// <summary>
@@ -124,9 +126,9 @@ public sealed class Trainer
         // Position after the last completed step: a step cut short (cancelled inside the data stream) is redone on resume.
         long savedConsumed = consumed;
         string? savedPosition = state.DataPosition;
-        var window = new Dictionary<string, double>();
-        int windowCount = 0;
+        var window = new DeviceWindow();
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
+        double lastLr = 0;
 
         void Save()
         {
@@ -147,28 +149,31 @@ public sealed class Trainer
                 while (stepNo < _o.Steps)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var values = TrainStep(batches, step, stepNo, ref consumed, out long items);
+                    using var values = TrainStep(batches, step, stepNo, ref consumed, out long items);
                     stepNo++;
                     savedConsumed = consumed;
                     savedPosition = data.Position;
                     itemsTotal += items;
-                    last = values;
-                    foreach (var (k, v) in values) window[k] = window.GetValueOrDefault(k) + v;
-                    windowCount++;
-                    progress.Report(stepNo, values, values["lr"], items);
+                    lastLr = values.LearningRate;
+                    window.Add(stepNo, values);
 
                     bool end = stepNo == _o.Steps;
-                    if (Metrics is not null && (stepNo % Math.Max(1, _o.LogEvery) == 0 || end))
+                    bool logPoint = stepNo % Math.Max(1, _o.LogEvery) == 0 || end;
+                    bool checkpoint = end || (_o.CheckpointEvery > 0 && stepNo % _o.CheckpointEvery == 0);
+                    // The one read-back of the step's values: at log points and before checkpoints (never a checkpoint of a diverged run).
+                    if (logPoint || checkpoint)
                     {
-                        var point = window.ToDictionary(kv => kv.Key, kv => kv.Value / windowCount);
-                        point["lr"] = values["lr"];
-                        point[$"{_o.ItemName}_per_s"] = progress.Rate;
-                        Metrics.Write(stepNo, point);
-                        window.Clear();
-                        windowCount = 0;
+                        var (mean, lastValues) = window.Read(Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null);
+                        last = lastValues;
+                        if (Metrics is not null && logPoint)
+                        {
+                            var point = new Dictionary<string, double>(mean) { ["lr"] = lastLr, [$"{_o.ItemName}_per_s"] = progress.Rate };
+                            Metrics.Write(stepNo, point);
+                        }
                     }
+                    progress.Report(stepNo, last, lastLr, items);
                     onStep?.Invoke(stepNo, values);
-                    if (end || (_o.CheckpointEvery > 0 && stepNo % _o.CheckpointEvery == 0))
+                    if (checkpoint)
                     {
                         Save();
                         if (!end) progress.Message($"checkpoint: {lastCheckpoint}");
@@ -201,8 +206,11 @@ public sealed class Trainer
         return new TrainResult(stepNo, last, secs, secs > 0 ? itemsTotal / secs : 0, lastCheckpoint);
     }
 
-    /// <summary>One optimiser step over <see cref="TrainerOptions.Accumulation"/> micro-batches; returns its values (one device sync).</summary>
-    Dictionary<string, double> TrainStep<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed, out long items)
+    /// <summary>
+    /// One optimiser step over <see cref="TrainerOptions.Accumulation"/> micro-batches, without a device sync: returns its
+    /// values (losses, grad_norm) as a device tensor that is read only when asked for.
+    /// </summary>
+    StepValues TrainStep<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed, out long items)
     {
         using var scope = NewDisposeScope();
         double factor = _schedule.Factor(stepNo);
@@ -219,7 +227,8 @@ public sealed class Trainer
             consumed++;
             Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro));
             var batch = data.Current;
-            var output = step(batch);
+            StepOutput output;
+            using (_o.Precision?.Region()) output = step(batch);
             (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
             if (batch is IDisposable disposable) disposable.Dispose();
             items += output.Items;
@@ -230,18 +239,97 @@ public sealed class Trainer
                 sums[k] = sums.TryGetValue(k, out var s) ? s + d : d;
             }
         }
-        double gradNorm = GradientTools.ClipNorm(_optimizer.Parameters, _o.GradClip);
-        var keys = sums.Keys.ToList();
-        var vals = stack(keys.Select(k => sums[k].reshape(1)).ToArray()).cpu().data<double>().ToArray();
-        var values = new Dictionary<string, double>();
+        var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
         // "loss" first: it leads the progress line and the logs.
-        int li = keys.IndexOf("loss");
-        values["loss"] = vals[li];
-        for (int i = 0; i < keys.Count; i++) if (i != li) values[keys[i]] = vals[i];
-        values["grad_norm"] = gradNorm;
-        NonFiniteGuard.Check(stepNo + 1, values, Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null);
-        values["lr"] = _optimizer.LearningRates[0];
+        var keys = sums.Keys.OrderBy(k => k == "loss" ? 0 : 1).Append("grad_norm").ToList();
+        var vals = stack(keys.Select(k => k == "grad_norm" ? gradNorm.to(float64).reshape(1) : sums[k].reshape(1)).ToArray()).reshape(-1);
+        double lr = _optimizer.LearningRates[0];
         _optimizer.Step();
-        return values;
+        return new StepValues(keys, vals.MoveToOuterDisposeScope(), lr);
+    }
+}
+
+/// <summary>
+/// One step's named values (losses, accuracies, grad_norm) as a device tensor; reading any entry reads all of them back
+/// (one device sync). Valid until the trainer moves to the next step.
+/// </summary>
+public sealed class StepValues(IReadOnlyList<string> keys, Tensor values, double learningRate)
+    : IReadOnlyDictionary<string, double>, IDisposable
+{
+    Dictionary<string, double>? _read;
+
+    public IReadOnlyList<string> Names => keys;
+    /// <summary>[names] float64 on the training device.</summary>
+    public Tensor Values => values;
+    public double LearningRate => learningRate;
+
+    Dictionary<string, double> Read()
+    {
+        if (_read is not null) return _read;
+        var host = values.cpu().data<double>().ToArray();   // host read: only when a caller reads a step's values
+        _read = new Dictionary<string, double>();
+        for (int i = 0; i < keys.Count; i++) _read[keys[i]] = host[i];
+        _read["lr"] = learningRate;
+        return _read;
+    }
+
+    public double this[string key] => Read()[key];
+    public IEnumerable<string> Keys => Read().Keys;
+    IEnumerable<double> IReadOnlyDictionary<string, double>.Values => Read().Values;
+    public int Count => Read().Count;
+    public bool ContainsKey(string key) => Read().ContainsKey(key);
+    public bool TryGetValue(string key, out double value) => Read().TryGetValue(key, out value);
+    public IEnumerator<KeyValuePair<string, double>> GetEnumerator() => Read().GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    public void Dispose() => values.Dispose();
+}
+
+/// <summary>
+/// The steps since the last read-back, kept on the device: the sum of their values, the last step's values, and the first
+/// step with a non-finite value (and its values) for <see cref="NonFiniteGuard"/>.
+/// </summary>
+sealed class DeviceWindow
+{
+    IReadOnlyList<string>? _names;
+    Tensor? _sum, _last, _firstBad, _firstBadValues;
+    int _count;
+
+    public void Add(long step, StepValues v)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        if (_names is not null && !_names.SequenceEqual(v.Names)) Read(null); // the parts changed: flush the window first
+        _names = v.Names;
+        var finite = isfinite(v.Values).all();
+        if (_sum is null)
+        {
+            _sum = v.Values.clone().DetachFromDisposeScope();
+            _firstBad = full([], -1L, dtype: int64, device: v.Values.device).DetachFromDisposeScope();
+            _firstBadValues = v.Values.clone().DetachFromDisposeScope();
+        }
+        else _sum.add_(v.Values);
+        var newBad = finite.logical_not().logical_and(_firstBad! < 0);
+        _firstBad!.copy_(where(newBad, full([], step, dtype: int64, device: v.Values.device), _firstBad));
+        _firstBadValues!.copy_(where(newBad, v.Values, _firstBadValues));
+        _last?.Dispose();
+        _last = v.Values.clone().DetachFromDisposeScope();
+        _count++;
+    }
+
+    /// <summary>Reads the window back (one sync), checks it with <see cref="NonFiniteGuard"/> and starts a new one: (means, last values).</summary>
+    public (Dictionary<string, double> Mean, Dictionary<string, double> Last) Read(string? resumeHint)
+    {
+        if (_sum is null || _names is null) return ([], []);
+        using var scope = NewDisposeScope();
+        var packed = cat([_sum / _count, _last!, _firstBadValues!, _firstBad!.to(float64).reshape(1)]).cpu().data<double>().ToArray();   // host read: once per log interval / checkpoint
+        int n = _names.Count;
+        long firstBad = (long)packed[3 * n];
+        Dictionary<string, double> Slice(int from) => Enumerable.Range(0, n).ToDictionary(i => _names[i], i => packed[from + i]);
+        if (firstBad >= 0) NonFiniteGuard.Check(firstBad, Slice(2 * n), resumeHint);
+        var result = (Slice(0), Slice(n));
+        _sum.Dispose(); _last!.Dispose(); _firstBad.Dispose(); _firstBadValues!.Dispose();
+        _sum = _last = _firstBad = _firstBadValues = null;
+        _count = 0;
+        return result;
     }
 }

@@ -20,6 +20,11 @@ public sealed record AdamOptions
     public double Beta2 { get; init; } = 0.98;
     public double Eps { get; init; } = 1e-8;
     public bool AmsGrad { get; init; } = true;
+    /// <summary>
+    /// Parameters, gradients and moments as views into one flat buffer per dtype, updated by whole-buffer operations
+    /// (<see cref="FusedAdam"/>); false: TorchSharp's per-tensor optimiser. Same numbers, same checkpoint format.
+    /// </summary>
+    public bool Fused { get; init; } = true;
 }
 
 /// <summary>One parameter group: its own base learning rate (scaled by the schedule) and weight decay.</summary>
@@ -34,11 +39,13 @@ public sealed class TrainingOptimizer : IDisposable
 {
     readonly OptimizerHelper _optimizer;
     readonly List<ParamGroupSpec> _groups;
+    readonly FusedAdam? _fused;
 
-    TrainingOptimizer(OptimizerHelper optimizer, List<ParamGroupSpec> groups)
+    TrainingOptimizer(OptimizerHelper optimizer, List<ParamGroupSpec> groups, FusedAdam? fused)
     {
         _optimizer = optimizer;
         _groups = groups;
+        _fused = fused;
     }
 
     public static TrainingOptimizer Create(IEnumerable<ParamGroupSpec> groups, AdamOptions options)
@@ -56,7 +63,7 @@ public sealed class TrainingOptimizer : IDisposable
                 lr: g.LearningRate, beta1: options.Beta1, beta2: options.Beta2, eps: options.Eps, weight_decay: g.WeightDecay, amsgrad: options.AmsGrad))),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
-        return new TrainingOptimizer(opt, list);
+        return new TrainingOptimizer(opt, list, options.Fused ? new FusedAdam(list, options, opt) : null);
     }
 
     /// <summary>
@@ -90,8 +97,23 @@ public sealed class TrainingOptimizer : IDisposable
     /// <summary>Current learning rate of each group, in group order.</summary>
     public double[] LearningRates => _optimizer.ParamGroups.Select(g => g.LearningRate).ToArray();
 
-    public void ZeroGrad() => _optimizer.zero_grad();
-    public void Step() => _optimizer.step();
+    /// <summary>
+    /// The flat gradient buffers (one per dtype; every parameter's <c>grad</c> is a view into one), for operations on all
+    /// gradients at once (clipping, a data-parallel all-reduce); null without <see cref="AdamOptions.Fused"/>.
+    /// </summary>
+    public IReadOnlyList<Tensor>? GradientBuffers => _fused?.GradientBuffers;
+
+    public void ZeroGrad()
+    {
+        if (_fused is not null) _fused.ZeroGrad();
+        else _optimizer.zero_grad();
+    }
+
+    public void Step()
+    {
+        if (_fused is not null) _fused.Step(LearningRates);
+        else _optimizer.step();
+    }
 
     /// <summary>Writes the moments and step counts (TorchSharp's optimiser format; group order and sizes must match on load).</summary>
     public void Save(string path) => _optimizer.save_state_dict(path);
@@ -106,5 +128,9 @@ public sealed class TrainingOptimizer : IDisposable
         }
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _fused?.Dispose();
+        _optimizer.Dispose();
+    }
 }
