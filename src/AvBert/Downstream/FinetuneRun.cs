@@ -4,6 +4,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
+using AvBert.Distributed;
 using AvBert.Model;
 using AvBert.Runtime;
 using AvBert.Training;
@@ -195,7 +196,9 @@ public static class FinetuneRun
 
         var trainSet = new VideoSequenceDataset(train, config.Data, TaskViews.Train(d));
         if (trainSet.Count == 0) throw new UserError($"--data {o.Data}: the training split has no videos.");
-        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = t.BatchSize, Workers = o.Workers, Shuffle = true, Seed = d.Seed }, skipped);
+        // [data parallel] batch_size is the global batch: each rank takes its slice.
+        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = DataParallel.RankBatch(t.BatchSize, $"downstream.{Lower(d.Task)}.batch_size"),
+                                                                   Workers = o.Workers, Shuffle = true, Seed = d.Seed, Shard = DataParallel.Shard }, skipped);
         int stepsPerEpoch = loader.BatchesPerEpoch;
         long steps = (long)t.Epochs * stepsPerEpoch;
         var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
@@ -214,6 +217,7 @@ public static class FinetuneRun
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
                       $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.TestViewsPerVideo(d, config.Data)} views")}; {device}" +
                       (o.Resume ? ", resuming" : ""));
+        if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
 
         EvaluationReport? finalReport = null;
         var result = trainer.Run(data, batch =>
@@ -252,6 +256,7 @@ public static class FinetuneRun
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
                           $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
         if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped);
+        if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
         var metricsLog = Path.Combine(runDir, "metrics.jsonl");
@@ -295,6 +300,7 @@ public static class FinetuneRun
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
         int batch = EvalBatchSize(d, config.Data);
+        DataParallel.Current?.AverageBuffers(model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
         var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
     }

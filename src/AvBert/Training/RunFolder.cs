@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Distributed;
 using AvBert.Runtime;
 
 namespace AvBert.Training;
@@ -24,14 +25,15 @@ public static class RunFolder
             if (!File.Exists(configPath))
                 throw new UserError($"--resume: {configPath} not found: {runDir} is not a {command} run folder. Fix: drop --resume to start a new run there.");
             var resumed = ConfigLoader.LoadFile(configPath, resumeOverrides);
-            ConfigLoader.Save(resumed, configPath);
+            DataParallel.Current?.Synchronize("reading config.yaml"); // [data parallel] all have read it before rank 0 rewrites it
+            if (DataParallel.IsRoot) ConfigLoader.Save(resumed, configPath);
             return resumed;
         }
         if (Directory.Exists(runDir) && holdsRun())
             throw new UserError($"--out {runDir}: the folder already holds a {command} run. Fix: add --resume to continue it, or choose another --out.");
         var fresh = freshConfig();
         Directory.CreateDirectory(runDir);
-        ConfigLoader.Save(fresh, configPath);
+        if (DataParallel.IsRoot) ConfigLoader.Save(fresh, configPath); // [data parallel] rank 0 writes
         return fresh;
     }
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using AvBert.Distributed;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
@@ -99,10 +101,11 @@ public sealed class Trainer
             state = loaded;
             Extra = new Dictionary<string, string>(loaded.Extra);
         }
+        DataParallel.Current?.BroadcastState(_model); // [data parallel] every rank starts from rank 0's weights
         if (state.Step >= _o.Steps)
             return new TrainResult(state.Step, new Dictionary<string, double>(), 0, 0, Checkpoints?.Latest());
 
-        Metrics = _runDir is null ? null : new MetricsLog(_runDir, resume ? state.Step : null, _o.TensorBoard);
+        Metrics = _runDir is null || !DataParallel.IsRoot ? null : new MetricsLog(_runDir, resume ? state.Step : null, _o.TensorBoard);
         var clock = Stopwatch.StartNew();
         long itemsTotal = 0;
         string? lastCheckpoint = null;
@@ -117,6 +120,9 @@ public sealed class Trainer
         void Save()
         {
             if (Checkpoints is null) return;
+            // [data parallel] BatchNorm statistics averaged, the ranks' weights compared; rank 0 alone writes.
+            DataParallel.Current?.BeforeCheckpoint(_model, Extra);
+            if (!DataParallel.IsRoot) return;
             lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
             {
                 Step = stepNo, ConsumedBatches = savedConsumed, DataPosition = savedPosition, Seed = _o.Seed, Extra = Extra,
@@ -126,7 +132,7 @@ public sealed class Trainer
         try
         {
             using var batches = data.Open(state.DataPosition ?? (state.ConsumedBatches > 0 ? state.ConsumedBatches.ToString(System.Globalization.CultureInfo.InvariantCulture) : null)).GetEnumerator();
-            TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, _o.Progress, progress =>
+            TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, DataParallel.IsRoot ? _o.Progress : ProgressMode.Off, progress =>
             {
                 Progress = progress;
                 while (stepNo < _o.Steps)
@@ -165,7 +171,8 @@ public sealed class Trainer
         catch (OperationCanceledException)
         {
             // Ctrl+C: keep what was done (the step in progress is dropped; its batches are re-read on resume).
-            if (stepNo > state.Step) Save();
+            // [data parallel] not in a multi-process job: the ranks may stop at different steps (the last periodic checkpoint stays).
+            if (stepNo > state.Step && DataParallel.Current is null) Save();
             throw;
         }
         finally
@@ -174,7 +181,7 @@ public sealed class Trainer
             Progress = null;
         }
 
-        if (_runDir is not null && _o.PlotCurves)
+        if (_runDir is not null && _o.PlotCurves && DataParallel.IsRoot)
             CurvePlots.Save(MetricsLog.Read(Path.Combine(_runDir, "metrics.jsonl")), Path.Combine(_runDir, "loss.png"));
         Metrics = null;
         double secs = clock.Elapsed.TotalSeconds;
@@ -185,19 +192,24 @@ public sealed class Trainer
     Dictionary<string, double> TrainStep<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed, out long items)
     {
         using var scope = NewDisposeScope();
+        var dp = DataParallel.Current; // [data parallel] null in a single process
+        using var watch = dp?.Watch($"step {stepNo + 1}");
         double factor = _schedule.Factor(stepNo);
         _optimizer.SetLearningRateFactor(factor);
         _optimizer.ZeroGrad();
         _model.train();
         items = 0;
         var sums = new Dictionary<string, Tensor>();
+        Exception? nativeError = null;
+        try
+        {
         for (int micro = 0; micro < _o.Accumulation; micro++)
         {
             if (!data.MoveNext())
                 throw new UserError($"training data ran out at step {stepNo} (micro-batch {consumed}): the data stream must repeat for as many steps as configured. " +
                                     "Fix: check that the source has usable videos (see skipped.tsv).");
             consumed++;
-            Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro));
+            Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro) + (dp?.Rank ?? 0)); // [data parallel] each rank its own masks
             var batch = data.Current;
             var output = step(batch);
             (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
@@ -210,18 +222,25 @@ public sealed class Trainer
                 sums[k] = sums.TryGetValue(k, out var s) ? s + d : d;
             }
         }
-        double gradNorm = GradientTools.ClipNorm(_optimizer.Parameters, _o.GradClip);
+        }
+        catch (ExternalException e) when (dp is not null) { nativeError = e; } // [data parallel] retried by every rank together
         var keys = sums.Keys.ToList();
-        var vals = stack(keys.Select(k => sums[k].reshape(1)).ToArray()).cpu().data<double>().ToArray();
+        var vals = nativeError is not null ? null : stack(keys.Select(k => sums[k].reshape(1)).ToArray()).cpu().data<double>().ToArray();
+        // [data parallel] the ranks agree on failures, then average the values and the gradients.
+        string rankNote = dp?.AfterBackward(vals, nativeError, _optimizer.Parameters, _optimizer, stepNo + 1) ?? "";
+        double gradNorm = GradientTools.ClipNorm(_optimizer.Parameters, _o.GradClip);
         var values = new Dictionary<string, double>();
         // "loss" first: it leads the progress line and the logs.
         int li = keys.IndexOf("loss");
-        values["loss"] = vals[li];
+        values["loss"] = vals![li];
         for (int i = 0; i < keys.Count; i++) if (i != li) values[keys[i]] = vals[i];
         values["grad_norm"] = gradNorm;
-        NonFiniteGuard.Check(stepNo + 1, values, Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null);
+        var hint = Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null;
+        if (rankNote.Length > 0) hint = hint is null ? rankNote : $"{rankNote}; {hint}"; // [data parallel]
+        NonFiniteGuard.Check(stepNo + 1, values, hint);
         values["lr"] = _optimizer.LearningRates[0];
         _optimizer.Step();
+        if (dp is not null) items *= dp.Size; // [data parallel] the items of the whole global batch
         return values;
     }
 }
