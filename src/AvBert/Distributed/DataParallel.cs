@@ -163,7 +163,18 @@ public sealed class DataParallel : IDisposable
     /// checksum per rank, compared; a mismatch is a bug or a silent hardware fault and stops the job) and records the
     /// world size and the checksums in the checkpoint's state.
     /// </summary>
-    public void BeforeCheckpoint(nn.Module module, IDictionary<string, string> extra)
+    public static void BeforeCheckpoint(nn.Module module, IDictionary<string, string> extra)
+    {
+        if (Current is not { } dp)
+        {
+            extra["world_size"] = "1";
+            extra.Remove("weight_checksums");
+            return;
+        }
+        dp.CheckAndRecordWeights(module, extra);
+    }
+
+    void CheckAndRecordWeights(nn.Module module, IDictionary<string, string> extra)
     {
         AverageBuffers(module);
         var sums = Gather(WeightChecksum(module));

@@ -121,7 +121,7 @@ public sealed class Trainer
         {
             if (Checkpoints is null) return;
             // [data parallel] BatchNorm statistics averaged, the ranks' weights compared; rank 0 alone writes.
-            DataParallel.Current?.BeforeCheckpoint(_model, Extra);
+            DataParallel.BeforeCheckpoint(_model, Extra);
             if (!DataParallel.IsRoot) return;
             lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
             {
