@@ -116,6 +116,7 @@ internal sealed class NcclCollectives : ICollectives
         unsafe { new ReadOnlySpan<byte>(&id, 128).CopyTo(bytes); }
         _mpi.Broadcast(bytes, 0, "broadcast of the NCCL unique id");
         unsafe { fixed (byte* p = bytes) id = *(Nccl.UniqueId*)p; }
+        Nccl.UseDevice(device);
         _comm = Nccl.InitRank(size, id, rank);
     }
 

@@ -34,6 +34,8 @@ internal static unsafe class Nccl
     static delegate* unmanaged<int, IntPtr> _errorString;
     static delegate* unmanaged<sbyte, CudaStreamValue> _currentStream;
     static delegate* unmanaged<CudaStreamValue*, IntPtr> _streamOf;
+    static delegate* unmanaged<sbyte, byte, void> _setDeviceForce;   // c10::cuda::set_device(DeviceIndex, bool) (PyTorch ≥ 2.4)
+    static delegate* unmanaged<sbyte, void> _setDevice;              // c10::cuda::set_device(DeviceIndex) (older)
 
     /// <summary>Loads NCCL; false (with the reason) when it is not installed.</summary>
     public static bool TryLoad(out string where)
@@ -72,6 +74,20 @@ internal static unsafe class Nccl
             _currentStream = (delegate* unmanaged<sbyte, CudaStreamValue>)get;
             _streamOf = (delegate* unmanaged<CudaStreamValue*, IntPtr>)raw;
         }
+        if (NativeLibrary.TryGetExport(c10, "_ZN3c104cuda10set_deviceEab", out var setForce)) _setDeviceForce = (delegate* unmanaged<sbyte, byte, void>)setForce;
+        else if (NativeLibrary.TryGetExport(c10, "_ZN3c104cuda10set_deviceEa", out var set)) _setDevice = (delegate* unmanaged<sbyte, void>)set;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="device"/> this thread's current CUDA device (libtorch's own setter): ncclCommInitRank binds
+    /// the communicator to the current device, which is GPU 0 in every rank unless set.
+    /// </summary>
+    public static void UseDevice(int device)
+    {
+        if (_setDeviceForce != null) _setDeviceForce((sbyte)device, 1);
+        else if (_setDevice != null) _setDevice((sbyte)device);
+        else throw new DistributedError("cannot set the current CUDA device for NCCL (c10::cuda::set_device not found in libc10_cuda.so). " +
+                                        "Fix: AVBERT_COLLECTIVES=mpi (the staged path), or report the libtorch version.");
     }
 
     /// <summary>The cudaStream_t libtorch computes on for <paramref name="device"/> (the default stream when unknown).</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using AvBert.Training;
 using TorchSharp.PyBridge;
@@ -75,6 +76,37 @@ public class DataParallelJobTests
         Assert.Equal("2", State(two, 4).GetProperty("extra").GetProperty("world_size").GetString());
     }
 
+    static string[] TinyPretrain(string run, int steps) =>
+        ["pretrain", "--preset", "small", "--data", "toy-av:16", "--out", run, "--progress", "plain", "--workers", "1",
+         .. MpiJob.Sets([.. MpiJob.TinyModel, "pretrain.negatives=4", "pretrain.batch_size=4", $"pretrain.steps={steps}",
+                         "pretrain.warmup_steps=1", "pretrain.log_every=1", "pretrain.checkpoint_every=2"])];
+
+    [DllImport("libc.so.6", EntryPoint = "kill")] static extern int Signal(int pid, int signal);
+
+    /// <summary>
+    /// A rank that stops answering (SIGSTOP: alive, so the launcher sees nothing) leaves the other waiting in a
+    /// collective: the watchdog ends it after AVBERT_COLLECTIVE_TIMEOUT with a line naming the rank and the step, and
+    /// the launcher ends the job.
+    /// </summary>
+    [MpiFact]
+    public void A_rank_that_hangs_ends_the_job_after_the_collective_timeout()
+    {
+        var run = Path.Combine(TestSetup.TempDir("dp-hang"), "run");
+        string marker = Guid.NewGuid().ToString("N");
+        Stopwatch? sinceStop = null;
+        var job = MpiJob.Avbert(2, TinyPretrain(run, 10_000), Limit, marker, () =>
+        {
+            if (sinceStop is not null || !File.Exists(Path.Combine(run, "checkpoints", "step-00000002", "state.json"))) return;
+            if (MpiJob.RankProcess(marker, 1) is not { } pid) return;
+            Assert.Equal(0, Signal(pid, 19)); // SIGSTOP
+            sinceStop = Stopwatch.StartNew();
+        }, new Dictionary<string, string> { ["AVBERT_COLLECTIVE_TIMEOUT"] = "10" });
+        Assert.NotNull(sinceStop);
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.True(sinceStop!.Elapsed < TimeSpan.FromSeconds(60), $"the job took {sinceStop.Elapsed} to end after the stop");
+        Assert.Matches(@"rank 0: error: step \d+ did not finish within 10 s", job.Output);
+    }
+
     /// <summary>
     /// (4) and (5): SIGKILL one rank of a pretraining job: the job ends within 60 s with a message naming the rank;
     /// --resume continues it in one process, then with two ranks again (the global batch divides both).
@@ -85,9 +117,7 @@ public class DataParallelJobTests
         var run = Path.Combine(TestSetup.TempDir("dp-kill"), "run");
         string[] Args(int steps, bool resume) => resume
             ? ["pretrain", "--data", "toy-av:16", "--out", run, "--progress", "plain", "--workers", "1", "--resume", "--set", $"pretrain.steps={steps}"]
-            : ["pretrain", "--preset", "small", "--data", "toy-av:16", "--out", run, "--progress", "plain", "--workers", "1",
-               .. MpiJob.Sets([.. MpiJob.TinyModel, "pretrain.negatives=4", "pretrain.batch_size=4", $"pretrain.steps={steps}",
-                               "pretrain.warmup_steps=1", "pretrain.log_every=1", "pretrain.checkpoint_every=2"])];
+            : TinyPretrain(run, steps);
         string marker = Guid.NewGuid().ToString("N");
         Stopwatch? sinceKill = null;
         int? killed = null;

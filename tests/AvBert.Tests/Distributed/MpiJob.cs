@@ -35,7 +35,9 @@ static class MpiJob
     /// <param name="ranks">Processes under mpirun; 0: ./avbert alone (no launcher).</param>
     /// <param name="marker">Put into every rank's environment as AVBERT_TEST_JOB (to find the ranks' processes).</param>
     /// <param name="whileRunning">Called about twice a second while the job runs.</param>
-    public static Result Avbert(int ranks, IEnumerable<string> args, TimeSpan timeout, string? marker = null, Action? whileRunning = null)
+    /// <param name="environment">Extra variables for every rank.</param>
+    public static Result Avbert(int ranks, IEnumerable<string> args, TimeSpan timeout, string? marker = null, Action? whileRunning = null,
+                                IReadOnlyDictionary<string, string>? environment = null)
     {
         var avbert = Path.Combine(TestSetup.RepoRoot, "avbert");
         var psi = new ProcessStartInfo(ranks > 0 ? Mpirun! : avbert) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -47,6 +49,7 @@ static class MpiJob
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         psi.Environment["AVBERT_TEST_JOB"] = marker ?? "";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         var output = new StringBuilder();
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
