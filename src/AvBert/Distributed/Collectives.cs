@@ -25,17 +25,16 @@ public interface ICollectives : IDisposable
 /// Open MPI for CPU tensors (straight from the tensor's memory); CUDA tensors are staged through a cached pinned
 /// host buffer (the path for ranks that share one GPU, which NCCL refuses, and for machines without NCCL).
 /// </summary>
-internal sealed class MpiCollectives(int size) : ICollectives
+internal sealed class MpiCollectives(int size, bool staged = false) : ICollectives
 {
     readonly Dictionary<(ScalarType, long), Tensor> _staging = [];
 
-    public string Backend { get; private set; } = "mpi";
+    public string Backend => staged ? "mpi-staged (GPU → pinned host → MPI)" : "mpi";
 
     public void AllReduceMean(Tensor t, string what)
     {
         if (t.device_type != DeviceType.CPU)
         {
-            Backend = "mpi-staged";
             var host = Staging(t);
             host.copy_(t.reshape(-1));
             AllReduceMean(host, what);

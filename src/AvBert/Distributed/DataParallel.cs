@@ -52,6 +52,7 @@ public sealed class DataParallel : IDisposable
         var env = WorldLayout.FromEnvironment();
         if (!env.IsDistributed || Current is not null) return Current;
         var (rank, size, localRank, localSize) = Mpi.Initialize();
+        if (size <= 1) { Mpi.Finalize(); return null; }
         return Current = new DataParallel(new WorldLayout(rank, size, localRank, localSize, env.Launcher));
     }
 
@@ -84,7 +85,7 @@ public sealed class DataParallel : IDisposable
                 if (ncclWhere is null && !Nccl.TryLoad(out ncclWhere)) throw new DistributedError($"AVBERT_COLLECTIVES=nccl: {ncclWhere}");
                 _collectives = new NcclCollectives(Rank, Size, device.index);
             }
-            else _collectives = new MpiCollectives(Size);
+            else _collectives = new MpiCollectives(Size, staged: true);
             Devices = $"{device} of {gpus} GPU(s) on this machine";
         }
         else

@@ -77,8 +77,10 @@ public class DataShardTests
         WorldLayout From(params (string, string)[] vars) => WorldLayout.FromVariables(n => vars.FirstOrDefault(v => v.Item1 == n).Item2);
         Assert.Equal(new WorldLayout(3, 8, 1, 4, "mpirun"), From(("OMPI_COMM_WORLD_RANK", "3"), ("OMPI_COMM_WORLD_SIZE", "8"),
                                                                 ("OMPI_COMM_WORLD_LOCAL_RANK", "1"), ("OMPI_COMM_WORLD_LOCAL_SIZE", "4")));
-        Assert.Equal(new WorldLayout(5, 16, 1, 8, "srun"), From(("SLURM_PROCID", "5"), ("SLURM_NTASKS", "16"), ("SLURM_LOCALID", "1"),
-                                                              ("SLURM_TASKS_PER_NODE", "8(x2)"), ("PMIX_RANK", "5")));
+        Assert.Equal(new WorldLayout(5, 16, 1, 8, "srun"), From(("SLURM_PROCID", "5"), ("SLURM_STEP_NUM_TASKS", "16"), ("SLURM_LOCALID", "1"),
+                                                              ("SLURM_STEP_TASKS_PER_NODE", "8(x2)"), ("PMIX_RANK", "5")));
+        // A batch script running ./avbert itself (no srun step) is one process, whatever the allocation.
+        Assert.False(From(("SLURM_PROCID", "0"), ("SLURM_NTASKS", "16")).IsDistributed);
         Assert.False(From().IsDistributed);
         Assert.False(From(("OMPI_COMM_WORLD_RANK", "0"), ("OMPI_COMM_WORLD_SIZE", "1")).IsDistributed);
     }
