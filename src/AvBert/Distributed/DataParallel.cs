@@ -43,6 +43,9 @@ public sealed class DataParallel : IDisposable
         _watchdog = new CollectiveWatchdog(layout.Rank, CollectiveWatchdog.TimeoutFromEnvironment());
     }
 
+    /// <summary>A rank over given collectives (tests: a stand-in for the other ranks).</summary>
+    internal DataParallel(WorldLayout layout, ICollectives collectives) : this(layout) => _collectives = collectives;
+
     /// <summary>
     /// Joins the MPI job this process was launched in, if any (the launcher's variables, <see cref="WorldLayout"/>):
     /// initialises MPI and sets <see cref="Current"/>. A process without a launcher stays single and loads nothing.
