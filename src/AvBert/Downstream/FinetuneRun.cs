@@ -104,7 +104,7 @@ public static class FinetuneRun
                 var test = all with { Name = $"{all.Name} (fold {f})", Items = all.Items.Where(i => i.Fold == f).ToList() };
                 var foldDir = Path.Combine(o.RunDir, name);
                 Directory.CreateDirectory(foldDir);
-                ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile));
+                if (DataParallel.IsRoot) ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile)); // [data parallel] rank 0 writes
                 runs.Add(TrainOne(config, train, test, o, foldDir, name, skipped, log));
                 WriteCrossValidation(o.RunDir, runs);
             }
@@ -370,6 +370,7 @@ public static class FinetuneRun
             ["folds"] = reports.ToDictionary(r => r.Name, r => (object)JsonSerializer.Deserialize<JsonElement>(r.Report!.ToJson())),
             ["mean"] = mean.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
         };
+        if (!DataParallel.IsRoot) return mean; // [data parallel] rank 0 writes
         var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         File.Move(path + ".tmp", path, overwrite: true);
