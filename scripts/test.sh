@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs FFmpeg when missing, builds, runs every test,
+# The whole test suite, as CI runs it: installs FFmpeg and Open MPI when missing, builds, runs every test,
 # and ends with one line "tests: N passed, N failed, N skipped".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +12,14 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
 fi
 ffmpeg -version | head -1
+# The data-parallel tests start `mpirun -np 2` (Open MPI; libmpi is P/Invoked, so the -dev package's libmpi.so.40 link is needed too).
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "test: Open MPI not found, installing it with apt-get..."
+  SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
+fi
+mpirun --version | head -1
 
 RESULTS="$(mktemp -d)"
 trap 'rm -rf "$RESULTS"' EXIT

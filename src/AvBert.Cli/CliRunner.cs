@@ -1,3 +1,4 @@
+using AvBert.Distributed;
 using AvBert.Runtime;
 using System.CommandLine;
 using System.Runtime.InteropServices;
@@ -12,6 +13,23 @@ namespace AvBert.Cli;
 public static class CliRunner
 {
     public static int Run(RootCommand root, string[] args)
+    {
+        int rc = ExitCodes.Internal;
+        try
+        {
+            // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
+            if (DataParallel.StartFromEnvironment() is { Rank: > 0 }) Console.SetOut(TextWriter.Null);
+            return rc = RunCommand(root, args);
+        }
+        catch (DistributedError e)
+        {
+            Console.Error.WriteLine($"{DataParallel.RankPrefix}error: {e.Message}");
+            return rc = e.ExitCode;
+        }
+        finally { DataParallel.Finish(rc == ExitCodes.Ok); }
+    }
+
+    static int RunCommand(RootCommand root, string[] args)
     {
         using var stop = new CancellationTokenSource();
         int signals = 0;
@@ -34,7 +52,7 @@ public static class CliRunner
         }
         catch (Exception e) when (Unwrap(e) is UserError ue)
         {
-            Console.Error.WriteLine($"error: {ue.Message}");
+            Console.Error.WriteLine($"{DataParallel.RankPrefix}error: {ue.Message}");
             return ue.ExitCode;
         }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)

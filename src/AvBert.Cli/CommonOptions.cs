@@ -27,7 +27,13 @@ public sealed class DeviceOption
 {
     public readonly Option<string> Option = new("--device") { Description = "cpu, cuda, cuda:N or auto (CUDA when available)", DefaultValueFactory = _ => "auto" };
     public void AddTo(Command c) => c.Options.Add(Option);
-    public Device Resolve(ParseResult r) => TorchRuntime.ResolveDevice(r.GetValue(Option) ?? "auto");
+    public Device Resolve(ParseResult r)
+    {
+        var name = r.GetValue(Option) ?? "auto";
+        var device = TorchRuntime.ResolveDevice(name);
+        // [data parallel] under mpirun: this rank's GPU (from its local rank) or its share of the CPU cores.
+        return AvBert.Distributed.DataParallel.Current?.PlaceOn(device, explicitIndex: name.Contains(':')) ?? device;
+    }
 }
 
 /// <summary>--retries N of the training commands (see <see cref="AvBert.Training.NativeErrorRetry"/>).</summary>

@@ -22,6 +22,6 @@ foreach (var command in new[]
     BenchCommand.Build(),
 })
     root.Subcommands.Add(command);
-// `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and runs `dotnet test`); listed for --help.
-root.Subcommands.Add(new Command("test", "Run the whole test suite (installs FFmpeg with apt-get when missing). Handled by ./avbert."));
+// `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and Open MPI and runs `dotnet test`); listed for --help.
+root.Subcommands.Add(new Command("test", "Run the whole test suite (installs FFmpeg and Open MPI with apt-get when missing). Handled by ./avbert."));
 return CliRunner.Run(root, args);

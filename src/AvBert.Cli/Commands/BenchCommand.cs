@@ -12,6 +12,7 @@ public static class BenchCommand
         {
             // one line per measurement; each lives in its own Bench*Command.cs
             BenchStepCommand.Build(),
+            BenchAllReduceCommand.Build(),
         })
             c.Subcommands.Add(sub);
         return c;

@@ -21,6 +21,8 @@ public static class InfoCommand
             Console.WriteLine($"libtorch       {TorchRuntime.LoadedLibTorch() ?? "unknown"}");
             Console.WriteLine($"CUDA           {(cuda ? $"available, {torch.cuda.device_count()} device(s); cuDNN {(torch.cuda.is_cudnn_available() ? "available" : "not available")}" : "not available")}");
             Console.WriteLine($"CPU threads    {torch.get_num_threads()}");
+            // [data parallel] the job this process runs in (under mpirun/srun), and whether Open MPI is there for one.
+            Console.WriteLine($"data parallel  {(AvBert.Distributed.DataParallel.Current is { } dp ? dp.Describe() : "single process" + (FindOnPath("mpirun") is { } mpi ? $" (Open MPI: {mpi})" : " (mpirun not found: apt-get install -y openmpi-bin libopenmpi-dev)"))}");
             Console.WriteLine($"FFmpeg         {FindOnPath("ffmpeg") ?? "not found (needed for video files: apt-get install -y ffmpeg)"}");
             // The check every model construction runs, here for the configured model (--preset/--config/--set).
             var cfg = config.Load(r);

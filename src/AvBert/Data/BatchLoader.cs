@@ -16,6 +16,8 @@ public sealed record LoaderOptions
     /// <summary>Drop the last, smaller batch of an epoch.</summary>
     public bool DropLast { get; init; } = false;
     public int Seed { get; init; } = 0;
+    /// <summary>Data parallel: this rank's slice of every global batch (<see cref="Distributed.DataShard"/>); BatchSize is the rank's part.</summary>
+    public Distributed.DataShard? Shard { get; init; }
 
     public int ResolvedWorkers => Workers > 0 ? Workers : Math.Max(1, Environment.ProcessorCount);
 }
@@ -83,12 +85,16 @@ public sealed class BatchLoader
     }
 
     /// <summary>Batches in an epoch when no sample fails.</summary>
-    public int BatchesPerEpoch => Options.DropLast ? _dataset.Count / Options.BatchSize
+    public int BatchesPerEpoch => Options.Shard is { } shard ? shard.BatchesPerEpoch(_dataset.Count, Options.BatchSize) // [data parallel]
+                                : Options.DropLast ? _dataset.Count / Options.BatchSize
                                                    : (_dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
 
     /// <summary>The dataset indices of <paramref name="epoch"/> in order (before failures are left out).</summary>
-    public int[] Order(int epoch) => Options.Shuffle ? Seeds.Permutation(_dataset.Count, Options.Seed, epoch)
-                                                     : Enumerable.Range(0, _dataset.Count).ToArray();
+    public int[] Order(int epoch)
+    {
+        var order = Options.Shuffle ? Seeds.Permutation(_dataset.Count, Options.Seed, epoch) : Enumerable.Range(0, _dataset.Count).ToArray();
+        return Options.Shard is { } shard ? shard.RankOrder(order, Options.BatchSize) : order; // [data parallel] this rank's part
+    }
 
     /// <summary>
     /// The batches of <paramref name="epoch"/>. <paramref name="skipBatches"/> starts later in the epoch (resuming): it skips
@@ -104,12 +110,19 @@ public sealed class BatchLoader
                                 .Skip(skipBatches * Options.BatchSize).ToArray();
         if (order.Length == 0) yield break;
         using var run = new EpochRun(this, order, epoch, ct);
-        while (true)
+        // [data parallel] every rank makes exactly the epoch's number of global batches.
+        int left = Options.Shard is null ? int.MaxValue : BatchesPerEpoch - skipBatches;
+        while (left-- > 0)
         {
             var sw = Stopwatch.StartNew();
             var batch = run.Take();
             Stats.AddWait(sw.Elapsed);
-            if (batch is null) break;
+            if (batch is null)
+            {
+                if (Options.Shard is { } shard && left >= 0)
+                    throw new UserError($"rank {shard.Rank}: too many of its files failed to fill epoch {epoch} (see skipped.tsv). Fix: remove the broken files from the source.");
+                break;
+            }
             Stats.AddBatch();
             yield return batch;
         }
@@ -240,7 +253,7 @@ public sealed class BatchLoader
                     pending.Add(r.Sample!);
                     if (pending.Count == o.BatchSize) Emit(pending, token);
                 }
-                if (pending.Count > 0 && !o.DropLast) Emit(pending, token);
+                if (pending.Count > 0 && !o.DropLast && o.Shard is null) Emit(pending, token);
                 if (good == 0)
                     throw new UserError($"none of the {_order.Length} samples of this epoch could be loaded (first: {firstError}). " +
                                         "Fix: check the data path and the files (see skipped.tsv).");

@@ -4,6 +4,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
+using AvBert.Distributed;
 using AvBert.Model;
 using AvBert.Runtime;
 using AvBert.Training;
@@ -147,7 +148,7 @@ public static class FinetuneRun
                 var test = all with { Name = $"{all.Name} (fold {f})", Items = all.Items.Where(i => i.Fold == f).ToList() };
                 var foldDir = Path.Combine(o.RunDir, name);
                 Directory.CreateDirectory(foldDir);
-                ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile));
+                if (DataParallel.IsRoot) ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile)); // [data parallel] rank 0 writes
                 runs.Add(TrainOne(config, train, test, o, foldDir, name, skipped, log));
                 WriteCrossValidation(o.RunDir, runs);
             }
@@ -241,7 +242,9 @@ public static class FinetuneRun
 
         var trainSet = new VideoSequenceDataset(train, config.Data, TaskViews.Train(d));
         if (trainSet.Count == 0) throw new UserError($"--data {o.Data}: the training split has no videos.");
-        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = t.BatchSize, Workers = o.Workers, Shuffle = true, Seed = d.Seed }, skipped);
+        // [data parallel] batch_size is the global batch: each rank takes its slice.
+        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = DataParallel.RankBatch(t.BatchSize, $"downstream.{Lower(d.Task)}.batch_size"),
+                                                                   Workers = o.Workers, Shuffle = true, Seed = d.Seed, Shard = DataParallel.Shard }, skipped);
         int stepsPerEpoch = loader.BatchesPerEpoch;
         long steps = (long)t.Epochs * stepsPerEpoch;
         var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
@@ -261,6 +264,7 @@ public static class FinetuneRun
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
                       $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}" +
                       (o.Resume ? ", resuming" : ""));
+        if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
 
         if (testSet is not null && d.UsesSequences && t.TestClips != config.Data.SequenceLength)
             log.WriteLine($"{prefix}note: the test sequences have {t.TestClips} clips (downstream.{Lower(d.Task)}.test_clips), the training ones " +
@@ -303,6 +307,7 @@ public static class FinetuneRun
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
                           $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
         if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped);
+        if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
         var metricsLog = Path.Combine(runDir, "metrics.jsonl");
@@ -346,6 +351,7 @@ public static class FinetuneRun
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
         int batch = EvalBatchSize(d);
+        DataParallel.Current?.AverageBuffers(model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
         var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
     }
@@ -415,6 +421,7 @@ public static class FinetuneRun
             ["folds"] = reports.ToDictionary(r => r.Name, r => (object)JsonSerializer.Deserialize<JsonElement>(r.Report!.ToJson())),
             ["mean"] = mean.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
         };
+        if (!DataParallel.IsRoot) return mean; // [data parallel] rank 0 writes
         var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
         AvBert.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return mean;

@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Distributed;
 using AvBert.Model;
 using AvBert.Runtime;
 using AvBert.Training;
@@ -53,7 +54,8 @@ public static class PretrainRun
         var p = config.Pretrain;
         var device = o.Device ?? CPU;
         if (dataset.Count == 0) throw new UserError("pretrain: the data source has no videos. Fix: check --data.");
-        int micro = p.BatchSize / p.Accumulation;
+        // [data parallel] batch_size is the global batch: each rank takes its slice of every micro-batch.
+        int micro = DataParallel.RankBatch(p.BatchSize / p.Accumulation, "pretrain.batch_size / pretrain.accumulation");
         if (micro < 2 && p.CppFraction > 0)
             log.WriteLine("note: a micro-batch of 1 video has no other video to swap audio with: CPP is skipped.");
 
@@ -74,6 +76,7 @@ public static class PretrainRun
             Shuffle = true,
             DropLast = dataset.Count >= micro, // contrastive losses want full batches; tiny sources keep their one batch
             Seed = p.Seed,
+            Shard = DataParallel.Shard, // [data parallel]
         }, skipped);
         var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
 
@@ -87,6 +90,7 @@ public static class PretrainRun
         log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +
                       $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}, {precision}" +
                       (o.Resume ? ", resuming" : ""));
+        if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
         var result = trainer.Run(data, batch =>
         {
             if (batch.Visual is null || batch.Audio is null)
@@ -96,7 +100,7 @@ public static class PretrainRun
         }, o.Resume, o.OnStep, o.Cancellation);
 
         var modelDir = Path.Combine(o.RunDir, ModelDir);
-        ModelDirectory.Save(modelDir, config, model);
+        if (DataParallel.IsRoot) ModelDirectory.Save(modelDir, config, model); // [data parallel] rank 0 writes
         return new PretrainSummary(result.Step, result.LastValues, result.Seconds, result.ItemsPerSecond, modelDir,
                                    skipped?.Items.Count ?? 0);
     }

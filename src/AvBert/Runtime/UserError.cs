@@ -17,6 +17,8 @@ public static class ExitCodes
     public const int OutOfResources = 4;
     /// <summary>Training stopped: a loss or gradient became non-finite (the run folder keeps the last good checkpoint).</summary>
     public const int Diverged = 5;
+    /// <summary>A multi-process (mpirun/srun) job stopped: a rank died or failed, or a collective timed out (the message names the rank).</summary>
+    public const int RankFailed = 6;
     /// <summary>Stopped by Ctrl+C or SIGTERM (long runs write a checkpoint first; --resume continues).</summary>
     public const int Interrupted = 130;
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.IO;
+using AvBert.Distributed;
 using AvBert.Runtime;
 
 namespace AvBert.Training;
@@ -66,19 +67,23 @@ public static class RunFolder
             var sets = (resumeOverrides ?? []).ToList();
             var resumed = sets.Count == 0 ? recorded : ConfigLoader.LoadFile(configPath, sets);
             CheckUnchanged(recorded, resumed, o.FixedKeys, configPath);
+            DataParallel.Current?.Synchronize("reading config.yaml"); // [data parallel] all have read it before rank 0 rewrites it
             var record = ReadRecord(recordPath);
             var newRecord = CheckData(record, o, runDir);
             // All checks passed: only now is anything in the folder changed.
-            if (sets.Count > 0) ConfigLoader.Save(resumed, configPath);
-            if (newRecord != record) AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(newRecord, Json) + "\n");
+            if (sets.Count > 0 && DataParallel.IsRoot) ConfigLoader.Save(resumed, configPath); // [data parallel] rank 0 writes
+            if (newRecord != record && DataParallel.IsRoot) AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(newRecord, Json) + "\n");
             return resumed;
         }
         if (Directory.Exists(runDir) && o.HoldsRun())
             throw new UserError($"--out {runDir}: the folder already holds a {command} run. Fix: add --resume to continue it, or choose another --out.");
         var fresh = freshConfig();
         Directory.CreateDirectory(runDir);
-        ConfigLoader.Save(fresh, configPath);
-        AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(NewRecord(o), Json) + "\n");
+        if (DataParallel.IsRoot) // [data parallel] rank 0 writes
+        {
+            ConfigLoader.Save(fresh, configPath);
+            AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(NewRecord(o), Json) + "\n");
+        }
         return fresh;
     }
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using AvBert.IO;
+using System.Runtime.InteropServices;
+using AvBert.Distributed;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
@@ -58,6 +60,7 @@ public sealed class Trainer
     LrSchedule _schedule;
     readonly TrainerOptions _o;
     readonly string? _runDir;
+    string _rankNote = ""; // [data parallel] which rank first saw a non-finite value
 
     /// <param name="model">The module whose weights are checkpointed (include every trained head).</param>
     /// <param name="runDir">RUN folder for checkpoints/, metrics.*, tb/, loss.png; null: nothing written (tests, benchmarks).</param>
@@ -115,10 +118,11 @@ public sealed class Trainer
                     (loaded.Step >= before ? " (the run had finished its decay, so it stays at the final value)" : "") + ".");
         }
         else _schedule = _schedule.Resumed(0, null, out _);
+        DataParallel.Current?.BroadcastState(_model); // [data parallel] every rank starts from rank 0's weights
         if (state.Step >= _o.Steps)
             return new TrainResult(state.Step, new Dictionary<string, double>(), 0, 0, Checkpoints?.Latest());
 
-        Metrics = _runDir is null ? null : new MetricsLog(_runDir, resume ? state.Step : null, _o.TensorBoard);
+        Metrics = _runDir is null || !DataParallel.IsRoot ? null : new MetricsLog(_runDir, resume ? state.Step : null, _o.TensorBoard);
         var clock = Stopwatch.StartNew();
         long itemsTotal = 0;
         string? lastCheckpoint = null;
@@ -133,6 +137,9 @@ public sealed class Trainer
         void Save()
         {
             if (Checkpoints is null) return;
+            // [data parallel] BatchNorm statistics averaged, the ranks' weights compared; rank 0 alone writes.
+            DataParallel.BeforeCheckpoint(_model, Extra);
+            if (!DataParallel.IsRoot) return;
             lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
             {
                 Step = stepNo, ConsumedBatches = savedConsumed, DataPosition = savedPosition, Seed = _o.Seed, Extra = Extra,
@@ -143,7 +150,7 @@ public sealed class Trainer
         try
         {
             using var batches = data.Open(state.DataPosition ?? (state.ConsumedBatches > 0 ? state.ConsumedBatches.ToString(System.Globalization.CultureInfo.InvariantCulture) : null)).GetEnumerator();
-            TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, _o.Progress, progress =>
+            TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, DataParallel.IsRoot ? _o.Progress : ProgressMode.Off, progress =>
             {
                 Progress = progress;
                 while (stepNo < _o.Steps)
@@ -163,7 +170,7 @@ public sealed class Trainer
                     // The one read-back of the step's values: at log points and before checkpoints (never a checkpoint of a diverged run).
                     if (logPoint || checkpoint)
                     {
-                        var (mean, lastValues) = window.Read(Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null);
+                        var (mean, lastValues) = window.Read(ResumeHint());
                         last = lastValues;
                         if (Metrics is not null && logPoint)
                         {
@@ -190,7 +197,8 @@ public sealed class Trainer
         catch (OperationCanceledException)
         {
             // Ctrl+C: keep what was done (the step in progress is dropped; its batches are re-read on resume).
-            if (stepNo > state.Step) Save();
+            // [data parallel] not in a multi-process job: the ranks may stop at different steps (the last periodic checkpoint stays).
+            if (stepNo > state.Step && DataParallel.Current is null) Save();
             throw;
         }
         finally
@@ -199,11 +207,19 @@ public sealed class Trainer
             Progress = null;
         }
 
-        if (_runDir is not null && _o.PlotCurves)
+        if (_runDir is not null && _o.PlotCurves && DataParallel.IsRoot)
             CurvePlots.Save(MetricsLog.Read(Path.Combine(_runDir, "metrics.jsonl")), Path.Combine(_runDir, "loss.png"));
         Metrics = null;
         double secs = clock.Elapsed.TotalSeconds;
         return new TrainResult(stepNo, last, secs, secs > 0 ? itemsTotal / secs : 0, lastCheckpoint);
+    }
+
+    /// <summary>What a divergence message adds: the rank that saw it first (data parallel) and the last good checkpoint.</summary>
+    string? ResumeHint()
+    {
+        var hint = Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null;
+        if (_rankNote.Length > 0) hint = hint is null ? _rankNote : $"{_rankNote}; {hint}";
+        return hint;
     }
 
     /// <summary>
@@ -213,19 +229,24 @@ public sealed class Trainer
     StepValues TrainStep<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed, out long items)
     {
         using var scope = NewDisposeScope();
+        var dp = DataParallel.Current; // [data parallel] null in a single process
+        using var watch = dp?.Watch($"step {stepNo + 1}");
         double factor = _schedule.Factor(stepNo);
         _optimizer.SetLearningRateFactor(factor);
         _optimizer.ZeroGrad();
         _model.train();
         items = 0;
         var sums = new Dictionary<string, Tensor>();
+        Exception? nativeError = null;
+        try
+        {
         for (int micro = 0; micro < _o.Accumulation; micro++)
         {
             if (!data.MoveNext())
                 throw new UserError($"training data ran out at step {stepNo} (micro-batch {consumed}): the data stream must repeat for as many steps as configured. " +
                                     "Fix: check that the source has usable videos (see skipped.tsv).");
             consumed++;
-            Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro));
+            Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro) + (dp?.Rank ?? 0)); // [data parallel] each rank its own masks
             var batch = data.Current;
             StepOutput output;
             using (_o.Precision?.Region()) output = step(batch);
@@ -239,9 +260,23 @@ public sealed class Trainer
                 sums[k] = sums.TryGetValue(k, out var s) ? s + d : d;
             }
         }
-        var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
+        }
+        catch (ExternalException e) when (dp is not null) { nativeError = e; } // [data parallel] retried by every rank together
         // "loss" first: it leads the progress line and the logs.
-        var keys = sums.Keys.OrderBy(k => k == "loss" ? 0 : 1).Append("grad_norm").ToList();
+        var keys = sums.Keys.OrderBy(k => k == "loss" ? 0 : 1).ToList();
+        if (dp is not null)
+        {
+            // [data parallel] the ranks agree on failures, then average the values and the gradients. The collectives
+            // synchronise anyway, so the values are read here (a NaN on one rank makes the mean NaN on every rank).
+            var host = nativeError is not null ? null : stack(keys.Select(k => sums[k].reshape(1)).ToArray()).cpu().data<double>().ToArray(); // host read: data parallel only, beside the collectives
+            string rankNote = dp.AfterBackward(host, nativeError, _optimizer.Parameters, _optimizer, stepNo + 1);
+            if (rankNote.Length > 0 && _rankNote.Length == 0) _rankNote = rankNote;
+            var device = sums[keys[0]].device;
+            for (int i = 0; i < keys.Count; i++) sums[keys[i]] = tensor(host![i], float64, device);
+            items *= dp.Size; // the items of the whole global batch
+        }
+        var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
+        keys.Add("grad_norm");
         var vals = stack(keys.Select(k => k == "grad_norm" ? gradNorm.to(float64).reshape(1) : sums[k].reshape(1)).ToArray()).reshape(-1);
         double lr = _optimizer.LearningRates[0];
         _optimizer.Step();

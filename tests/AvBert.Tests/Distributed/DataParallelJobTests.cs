@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using AvBert.Training;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace AvBert.Tests.Distributed;
+
+/// <summary>
+/// `mpirun -np 2 ./avbert …` end to end on this machine's CPU (Open MPI; the NCCL path needs a GPU machine).
+/// Each test starts a few short jobs (tens of seconds each on 2 busy cores).
+/// </summary>
+public class DataParallelJobTests
+{
+    static readonly TimeSpan Limit = TimeSpan.FromMinutes(8);
+
+    static JsonElement State(string run, long step) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoints", $"step-{step:D8}", "state.json"))).RootElement;
+
+    static string[] Checksums(JsonElement state) => state.GetProperty("extra").GetProperty("weight_checksums").GetString()!.Split(',');
+
+    static void Succeeded(MpiJob.Result r) => Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Output}");
+
+    /// <summary>
+    /// (1) and (2): a linear probe (frozen backbone, so no BatchNorm in train mode; dropout 0; a per-sample loss) trained
+    /// by two ranks on half batches gives the loss sequence and the weights of one process on the whole batch, up to
+    /// float32 summation order: relative 1e-4 on the losses, absolute 1e-5 on the head weights. The ranks' weight
+    /// checksums at every checkpoint are equal.
+    /// </summary>
+    [MpiFact]
+    public void Two_ranks_on_half_batches_train_like_one_process_on_the_whole_batch()
+    {
+        var media = TestSetup.TempDir("dp-media");
+        foreach (var (cls, colour, hz) in new[] { ("red", "red", 300), ("blue", "blue", 900) })
+            for (int i = 0; i < 3; i++)
+                TestMedia.Make(Path.Combine(media, i < 2 ? "train" : "test", cls), $"{cls}{i}",
+                               new TestMediaSpec { Seconds = 2.5, Width = 64, Height = 48, ToneHz = hz + 50 * i, VideoSource = $"color=c={colour}" });
+        string[] Args(string run) =>
+        [
+            "finetune", "--preset", "small", "--task", "visual", "--protocol", "linear", "--data", $"classes:{media}", "--out", run,
+            "--progress", "plain", "--workers", "1",
+            .. MpiJob.Sets([.. MpiJob.TinyModel, "downstream.visual.batch_size=4", "downstream.visual.epochs=2",
+                             "downstream.visual.train_samples_per_video=2", "downstream.visual.dropout=0", "downstream.visual.test_clips=1",
+                             "downstream.visual.test_crops=1", "downstream.log_every=1"]),
+        ];
+        var root = TestSetup.TempDir("dp-equal");
+        string one = Path.Combine(root, "one"), two = Path.Combine(root, "two");
+        Succeeded(MpiJob.Avbert(0, Args(one), Limit));
+        var job = MpiJob.Avbert(2, Args(two), Limit);
+        Succeeded(job);
+        Assert.Contains("data parallel: 2 ranks", job.Output);
+
+        var a = MetricsLog.Read(Path.Combine(one, "metrics.jsonl")).Where(r => r.Values.ContainsKey("loss")).ToList();
+        var b = MetricsLog.Read(Path.Combine(two, "metrics.jsonl")).Where(r => r.Values.ContainsKey("loss")).ToList();
+        Assert.Equal(4, a.Count);
+        Assert.Equal(a.Select(r => r.Step), b.Select(r => r.Step));
+        for (int i = 0; i < a.Count; i++)
+            Assert.True(Math.Abs(a[i].Values["loss"] - b[i].Values["loss"]) <= 1e-4 * Math.Abs(a[i].Values["loss"]),
+                        $"step {a[i].Step}: loss {a[i].Values["loss"]} (1 process) vs {b[i].Values["loss"]} (2 ranks)");
+        Assert.NotEqual(a[0].Values["loss"], a[^1].Values["loss"]); // it trained
+
+        var wa = Safetensors.LoadStateDict(Path.Combine(one, "model", "head.safetensors"));
+        var wb = Safetensors.LoadStateDict(Path.Combine(two, "model", "head.safetensors"));
+        Assert.Equal(wa.Keys.Order(), wb.Keys.Order());
+        foreach (var k in wa.Keys)
+            Assert.True(wa[k].allclose(wb[k], rtol: 0, atol: 1e-5), $"{k}: max difference {(wa[k] - wb[k]).abs().max().item<float>()}");
+
+        foreach (var step in new[] { 2L, 4 })
+        {
+            var sums = Checksums(State(two, step));
+            Assert.Equal(2, sums.Length);
+            Assert.Equal(sums[0], sums[1]);
+        }
+        Assert.Equal("2", State(two, 4).GetProperty("extra").GetProperty("world_size").GetString());
+    }
+
+    static string[] TinyPretrain(string run, int steps) =>
+        ["pretrain", "--preset", "small", "--data", "toy-av:16", "--out", run, "--progress", "plain", "--workers", "1",
+         .. MpiJob.Sets([.. MpiJob.TinyModel, "pretrain.negatives=4", "pretrain.batch_size=4", $"pretrain.steps={steps}",
+                         "pretrain.warmup_steps=1", "pretrain.log_every=1", "pretrain.checkpoint_every=2"])];
+
+    [DllImport("libc.so.6", EntryPoint = "kill")] static extern int Signal(int pid, int signal);
+
+    /// <summary>
+    /// A rank that stops answering (SIGSTOP: alive, so the launcher sees nothing) leaves the other waiting in a
+    /// collective: the watchdog ends it after AVBERT_COLLECTIVE_TIMEOUT with a line naming the rank and the step, and
+    /// the launcher ends the job.
+    /// </summary>
+    [MpiFact]
+    public void A_rank_that_hangs_ends_the_job_after_the_collective_timeout()
+    {
+        var run = Path.Combine(TestSetup.TempDir("dp-hang"), "run");
+        string marker = Guid.NewGuid().ToString("N");
+        Stopwatch? sinceStop = null;
+        var job = MpiJob.Avbert(2, TinyPretrain(run, 10_000), Limit, marker, () =>
+        {
+            if (sinceStop is not null || !File.Exists(Path.Combine(run, "checkpoints", "step-00000002", "state.json"))) return;
+            if (MpiJob.RankProcess(marker, 1) is not { } pid) return;
+            Assert.Equal(0, Signal(pid, 19)); // SIGSTOP
+            sinceStop = Stopwatch.StartNew();
+        }, new Dictionary<string, string> { ["AVBERT_COLLECTIVE_TIMEOUT"] = "10" });
+        Assert.NotNull(sinceStop);
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.True(sinceStop!.Elapsed < TimeSpan.FromSeconds(60), $"the job took {sinceStop.Elapsed} to end after the stop");
+        Assert.Matches(@"rank 0: error: step \d+ did not finish within 10 s", job.Output);
+    }
+
+    /// <summary>
+    /// (4) and (5): SIGKILL one rank of a pretraining job: the job ends within 60 s with a message naming the rank;
+    /// --resume continues it in one process, then with two ranks again (the global batch divides both).
+    /// </summary>
+    [MpiFact]
+    public void A_killed_rank_ends_the_job_quickly_and_resume_continues_with_one_or_two_ranks()
+    {
+        var run = Path.Combine(TestSetup.TempDir("dp-kill"), "run");
+        string[] Args(int steps, bool resume) => resume
+            ? ["pretrain", "--data", "toy-av:16", "--out", run, "--progress", "plain", "--workers", "1", "--resume", "--set", $"pretrain.steps={steps}"]
+            : TinyPretrain(run, steps);
+        string marker = Guid.NewGuid().ToString("N");
+        Stopwatch? sinceKill = null;
+        int? killed = null;
+        var job = MpiJob.Avbert(2, Args(10_000, resume: false), Limit, marker, () =>
+        {
+            if (killed is not null || !File.Exists(Path.Combine(run, "checkpoints", "step-00000002", "state.json"))) return;
+            killed = MpiJob.RankProcess(marker, 1);
+            if (killed is null) return;
+            Process.GetProcessById(killed.Value).Kill();   // SIGKILL
+            sinceKill = Stopwatch.StartNew();
+        });
+        Assert.NotNull(killed);
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.True(sinceKill!.Elapsed < TimeSpan.FromSeconds(60), $"the job took {sinceKill.Elapsed} to end after the kill");
+        Assert.Contains("rank 1", job.Output);
+        Assert.Contains("signal 9", job.Output);
+
+        long last = Directory.GetDirectories(Path.Combine(run, "checkpoints"), "step-*")
+                             .Max(d => long.Parse(Path.GetFileName(d)["step-".Length..], CultureInfo.InvariantCulture));
+        Succeeded(MpiJob.Avbert(0, Args((int)last + 2, resume: true), Limit));
+        Assert.Equal("1", State(run, last + 2).GetProperty("extra").GetProperty("world_size").GetString());
+        Succeeded(MpiJob.Avbert(2, Args((int)last + 4, resume: true), Limit));
+        var state = State(run, last + 4);
+        Assert.Equal("2", state.GetProperty("extra").GetProperty("world_size").GetString());
+        Assert.Equal(1, Checksums(state).Distinct().Count());
+        var steps = MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Select(r => r.Step).ToList();
+        Assert.Equal(last + 4, steps[^1]);
+        Assert.Equal(steps.Order(), steps);
+    }
+}
