@@ -12,11 +12,7 @@ public class MediaError(string path, string reason, Exception? inner = null)
     public string Path { get; } = path;
     public string Reason { get; } = OneLine(reason);
 
-    internal static string OneLine(string s)
-    {
-        var line = string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        return line.Length > 300 ? line[..297] + "..." : line;
-    }
+    internal static string OneLine(string s) => ErrorReport.OneLine(s, 300);
 }
 
 /// <summary>The ffmpeg or ffprobe program is missing or broken: every file would fail, so this is not a per-file skip.</summary>
