@@ -27,6 +27,8 @@ public static class ErrorReport
                 return (ExitCodes.OutOfResources, $"error: out of memory in libtorch ({OneLine(FirstLine(e.Message))}). {MemoryHint}");
             case IOException io when IsDiskFull(io):
                 return (ExitCodes.OutOfResources, $"error: no space left on the disk: {OneLine(io.Message)}. Free some space or write elsewhere (--out).");
+            case UnauthorizedAccessException when QuotedPath(e.Message) is { } dir && Directory.Exists(dir):
+                return (ExitCodes.UserError, $"error: {dir} is a folder, where a file is needed: give a file name (e.g. --out {Path.Combine(dir, "out.safetensors")}).");
             case UnauthorizedAccessException:
                 return (ExitCodes.UserError, $"error: permission denied: {OneLine(e.Message)}. Check the owner and mode of that path, or write elsewhere.");
             case DirectoryNotFoundException or FileNotFoundException:
@@ -35,6 +37,8 @@ public static class ErrorReport
                 return (ExitCodes.UserError, $"error: path too long: {OneLine(e.Message)}");
             case IOException io when io.HResult == ErrnoLoop || io.Message.Contains("symbolic links", StringComparison.OrdinalIgnoreCase):
                 return (ExitCodes.UserError, $"error: symbolic link loop: {OneLine(io.Message)}. Remove the link that points back into its own folder.");
+            case IOException io when io.Message.Contains("already exists", StringComparison.Ordinal) && QuotedPath(io.Message) is { } file && File.Exists(file):
+                return (ExitCodes.UserError, $"error: {file} is a file, where a folder is needed: give --out a new or existing folder, or remove the file.");
             case IOException io:
                 return (ExitCodes.UserError, $"error: {OneLine(io.Message)}");
         }
@@ -88,6 +92,13 @@ public static class ErrorReport
         while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
             e = e.InnerException!;
         return e;
+    }
+
+    /// <summary>The path .NET's file-system messages quote ("... '/path' ..."), or null.</summary>
+    static string? QuotedPath(string message)
+    {
+        int a = message.IndexOf('\''), b = a < 0 ? -1 : message.LastIndexOf('\'');
+        return b > a + 1 ? message[(a + 1)..b] : null;
     }
 
     static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
