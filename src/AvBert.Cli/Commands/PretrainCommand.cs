@@ -36,7 +36,7 @@ public static class PretrainCommand
                 Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
             var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set));
             var dev = device.Resolve(r);
-            var skipped = new SkippedLog(runDir);
+            var skipped = new SkippedLog(runDir, resume: isResume);
             var spec = r.GetValue(data)!;
             IClipDataset dataset = (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
             var summary = NativeErrorRetry.Run((resumeNow, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions

@@ -80,7 +80,7 @@ public static class AudioDecoder
         // WAV header (≤ 100 bytes) + interleaved float32; assume stereo for the first guess, the buffer grows if needed.
         int hint = want is { } w ? 128 + (w + 64) * 4 * 2 : 1 << 20;
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, sizeHint: hint);
-        if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+        if (r.ExitCode != 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
 
         var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out _);
         if (want is not { } n) return new DecodedAudio(mono, sampleRate, mono.Length);

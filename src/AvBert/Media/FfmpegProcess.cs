@@ -69,7 +69,7 @@ internal static class FfmpegProcess
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted(); // the child died of our Ctrl+C, not of its file: not a bad file
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed");
+                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed") { Transient = true };
             return new FfmpegResult(buffer, length, err, p.ExitCode);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
@@ -78,7 +78,7 @@ internal static class FfmpegProcess
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted();
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e);
+                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e) { Transient = true };
             throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} failed: {e.Message}", e);
         }
         finally

@@ -34,7 +34,7 @@ public static class VideoDecoder
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, output: rgb);
 
         int real = r.Length / frameBytes;
-        if (r.ExitCode != 0 && real == 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+        if (r.ExitCode != 0 && real == 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
         if (real == 0)
             throw new MediaError(path, $"no video frame at or after {startSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s" +
                                        (r.Error.Length > 0 ? $" ({FfmpegErrors.Reason(r.Error, input, r.ExitCode)})" : ""));
@@ -82,7 +82,7 @@ public static class VideoDecoder
             }
             if (real.All(x => x == 0))
             {
-                if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+                if (r.ExitCode != 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
                 throw new MediaError(path, $"no video frame at or after {startSeconds.Min().ToString("0.###", CultureInfo.InvariantCulture)} s" +
                                            (r.Error.Length > 0 ? $" ({FfmpegErrors.Reason(r.Error, input, r.ExitCode)})" : ""));
             }
