@@ -22,12 +22,15 @@ internal static class FfmpegProcess
 
     /// <summary>
     /// Runs <paramref name="program"/> and returns its output. <paramref name="output"/>, when given, is filled first
-    /// (reads stop once it is full and the rest is drained and dropped); otherwise a buffer grows from <paramref name="sizeHint"/>.
+    /// (reads stop once it is full and the rest is drained and dropped); <paramref name="read"/>, when given, consumes stdout
+    /// itself (the result's Length is what it returns; what it leaves is drained); otherwise a buffer grows from
+    /// <paramref name="sizeHint"/> up to <paramref name="maxBytes"/> (beyond: a <see cref="MediaError"/>).
     /// Throws <see cref="MediaError"/> on timeout, <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires,
     /// <see cref="FfmpegMissingError"/> when the program cannot start. A non-zero exit code is returned, not thrown.
     /// </summary>
     public static FfmpegResult Run(string program, IReadOnlyList<string> args, string mediaPath, TimeSpan timeout,
-                                   CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16)
+                                   CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16,
+                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes)
     {
         ct.ThrowIfCancellationRequested();
         ThrowIfInterrupted();
@@ -62,8 +65,21 @@ internal static class FfmpegProcess
         {
             p.StandardInput.Close();
             errTask = ReadLimitedAsync(p.StandardError);
-            var buffer = output ?? new byte[Math.Max(sizeHint, 4096)];
-            int length = ReadAll(p.StandardOutput.BaseStream, ref buffer, growable: output is null);
+            byte[] buffer;
+            int length;
+            if (read is not null)
+            {
+                buffer = [];
+                length = read(p.StandardOutput.BaseStream);
+                Drain(p.StandardOutput.BaseStream);
+            }
+            else
+            {
+                buffer = output ?? new byte[Math.Clamp(sizeHint, 4096, maxBytes)];
+                length = ReadAll(p.StandardOutput.BaseStream, ref buffer, growable: output is null, maxBytes);
+                if (length < 0)
+                    throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} wrote more than {maxBytes >> 20} MB, more than asked for: refused");
+            }
             p.WaitForExit();
             var err = errTask.GetAwaiter().GetResult();
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
@@ -90,8 +106,12 @@ internal static class FfmpegProcess
         }
     }
 
-    /// <summary>Reads the stream to its end. Fills <paramref name="buffer"/>; grows it when allowed, else drains the excess.</summary>
-    static int ReadAll(Stream s, ref byte[] buffer, bool growable)
+    /// <summary>Largest stdout a growing buffer may reach (a decode asks for a known amount; more means something is wrong).</summary>
+    public const int DefaultMaxBytes = 256 << 20;
+
+    /// <summary>Reads the stream to its end. Fills <paramref name="buffer"/>; grows it when allowed (up to
+    /// <paramref name="maxBytes"/>; -1 when the stream holds more), else drains the excess.</summary>
+    static int ReadAll(Stream s, ref byte[] buffer, bool growable, int maxBytes)
     {
         int length = 0;
         while (true)
@@ -99,7 +119,8 @@ internal static class FfmpegProcess
             if (length == buffer.Length)
             {
                 if (!growable) { Drain(s); return length; }
-                Array.Resize(ref buffer, buffer.Length * 2);
+                if (buffer.Length >= maxBytes) { Drain(s); return -1; }
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, maxBytes));
             }
             int n = s.Read(buffer, length, buffer.Length - length);
             if (n == 0) return length;

@@ -24,6 +24,9 @@ public static class MediaOptions
     /// <summary>Decoder threads per ffmpeg process; 0 lets FFmpeg choose. Set 1 when many workers decode in parallel.</summary>
     public static int DecoderThreads { get; set; } = 0;
 
+    /// <summary>Longest audio track decoded whole (<c>AudioDecoder.Decode</c> with no duration); longer ones are decoded in windows.</summary>
+    public static double MaxWholeAudioSeconds { get; set; } = 30 * 60;
+
     /// <summary>Scaler used by ffmpeg's scale filter (bilinear: fast, and what video pipelines usually train with).</summary>
     public static string ScaleFlags { get; set; } = "bilinear";
 }
