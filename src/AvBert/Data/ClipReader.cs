@@ -46,6 +46,8 @@ public sealed class ClipReader
     public double KeepWaveformMaxSeconds { get; init; } = 600;
     /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
     public double UnionDecodeMaxSeconds { get; init; } = 30;
+    /// <summary>Most bytes of frames the one-run union decode may hold; beyond, the clips are decoded separately.</summary>
+    public long UnionDecodeMaxBytes { get; init; } = 256L << 20;
     readonly DataConfig _data;
     readonly VisualTransform _transform;
     readonly LogMel _logMel;
@@ -159,7 +161,10 @@ public sealed class ClipReader
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        if (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+        double fps0 = _data.TargetFps;
+        long unionBytes = (long)((last - first) * fps0 + (F - 1) * step + 1) * frameBytes;
+        if ((last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+            && unionBytes <= UnionDecodeMaxBytes)
         {
             // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
             // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a

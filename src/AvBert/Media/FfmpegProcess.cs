@@ -13,7 +13,9 @@ internal sealed record FfmpegResult(byte[] Output, int Length, string Error, int
 /// Runs ffmpeg or ffprobe as a child process with raw pipes, bounded in time and always reaped.
 /// stdout is read on the calling thread while stderr drains on another (no pipe deadlock); stdin is closed and
 /// <c>-nostdin</c> keeps ffmpeg off the terminal. On cancellation, timeout or any exception the whole process tree is
-/// killed and waited for. Every live child is in a registry that is killed on SIGINT/SIGTERM/SIGHUP/SIGQUIT and at exit,
+/// killed and waited for. Each child runs under an address-space limit (<see cref="MediaOptions.ChildMemoryLimitBytes"/>,
+/// through prlimit), so a hostile file cannot make a decoder eat the machine's memory. Every live child is in a registry
+/// that is killed on SIGINT/SIGTERM/SIGHUP/SIGQUIT and at exit,
 /// so Ctrl+C never leaves decoders behind.
 /// </summary>
 internal static class FfmpegProcess
@@ -30,11 +32,14 @@ internal static class FfmpegProcess
     /// </summary>
     public static FfmpegResult Run(string program, IReadOnlyList<string> args, string mediaPath, TimeSpan timeout,
                                    CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16,
-                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes)
+                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes, long? addressSpaceLimit = null)
     {
         ct.ThrowIfCancellationRequested();
         ThrowIfInterrupted();
-        var psi = new ProcessStartInfo(program)
+        long memoryLimit = addressSpaceLimit ?? MediaOptions.ChildMemoryLimitBytes;
+        bool limited = memoryLimit > 0 && Prlimit is not null;
+        if (limited && Resolve(program) is null) throw new FfmpegMissingError(program);
+        var psi = new ProcessStartInfo(limited ? Prlimit! : program)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -42,6 +47,8 @@ internal static class FfmpegProcess
             RedirectStandardError = true,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (limited) // prlimit sets the limit and execs the program: same process, killed and reaped as before
+            foreach (var a in new[] { $"--as={memoryLimit}", "--", program }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
 
         var p = new Process { StartInfo = psi };
@@ -105,6 +112,17 @@ internal static class FfmpegProcess
             p.Dispose();
         }
     }
+
+    static readonly ConcurrentDictionary<string, string?> Resolved = new();
+
+    /// <summary>util-linux's prlimit (on every Debian/Ubuntu), which runs a program under an address-space limit; null if absent.</summary>
+    static readonly string? Prlimit = Resolve("prlimit");
+
+    /// <summary>The executable <paramref name="program"/> names (a path, or a name looked up on PATH), or null.</summary>
+    static string? Resolve(string program) => Resolved.GetOrAdd(program, p =>
+        p.Contains('/') ? (File.Exists(p) ? p : null)
+        : (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+              .Select(d => System.IO.Path.Combine(d, p)).FirstOrDefault(File.Exists));
 
     /// <summary>Largest stdout a growing buffer may reach (a decode asks for a known amount; more means something is wrong).</summary>
     public const int DefaultMaxBytes = 256 << 20;
