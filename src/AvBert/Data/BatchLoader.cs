@@ -193,7 +193,7 @@ public sealed class BatchLoader
                 if (_queue.TryTake(out var b, Timeout.Infinite, _cts.Token)) return b;
             }
             catch (OperationCanceledException) when (_fatal is not null) { }
-            if (_fatal is not null) throw _fatal is UserError ? _fatal : new InvalidOperationException($"data loading failed: {_fatal.Message}", _fatal);
+            if (_fatal is not null) throw _fatal is UserError or OutOfMemoryException ? _fatal : new InvalidOperationException($"data loading failed: {_fatal.Message}", _fatal);
             _cts.Token.ThrowIfCancellationRequested();
             return null;
         }

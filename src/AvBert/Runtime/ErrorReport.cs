@@ -50,7 +50,7 @@ public static class ErrorReport
     }
 
     /// <summary>The hint every out-of-memory line ends with.</summary>
-    public const string MemoryHint = "Use a smaller batch (--set pretrain.batch_size=N or downstream.batch_size=N), fewer loader workers, or --preset small.";
+    public const string MemoryHint = "Use a smaller batch (--set pretrain.batch_size=N, or downstream.TASK.batch_size=N), fewer loader workers (--workers), or --preset small.";
 
     /// <summary>True for libtorch's allocation failures (CPU "DefaultCPUAllocator: can't allocate memory", CUDA "out of memory").</summary>
     public static bool IsOutOfMemory(Exception e) => e is OutOfMemoryException ||
