@@ -120,9 +120,13 @@ public sealed class ClipReader
             {
                 // Bounded by the probed length (plus a second: streams may run a little past the container's duration),
                 // so a file whose header claims less than it holds cannot make the decode grow without limit.
-                var wave = request.RangeEnd is null
-                    ? AudioDecoder.DecodeClip(path, rangeStart, seconds + 1, sr, ct) is var d ? d.Samples[..d.RealSamples] : null!
-                    : AudioDecoder.Decode(path, rangeStart, Math.Max(seconds, 1.0 / sr), sr, ct);
+                float[] wave;
+                if (request.RangeEnd is not null) wave = AudioDecoder.Decode(path, rangeStart, Math.Max(seconds, 1.0 / sr), sr, ct);
+                else
+                {
+                    var rest = AudioDecoder.DecodeClip(path, rangeStart, seconds + 1, sr, ct);
+                    wave = rest.Samples[..rest.RealSamples];
+                }
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, wave.Length, W)).ToArray();
                 windows = ClipSampling.CutWindows(wave, audioStarts, W);
                 if (keepWaveform) waveform = wave;
@@ -161,17 +165,15 @@ public sealed class ClipReader
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        double fps0 = _data.TargetFps;
-        long unionBytes = (long)((last - first) * fps0 + (F - 1) * step + 1) * frameBytes;
+        double fps = _data.TargetFps;
+        int span = (F - 1) * step + 1;
+        int count = (int)Math.Round((last - first) * fps) + span;
         if ((last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
-            && unionBytes <= UnionDecodeMaxBytes)
+            && (long)count * frameBytes <= UnionDecodeMaxBytes)
         {
             // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
             // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
             // process and decode from the previous keyframe each time — often the whole file.
-            double fps = _data.TargetFps;
-            int span = (F - 1) * step + 1;
-            int count = (int)Math.Round((last - first) * fps) + span;
             var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
             var used = new double[T];
             for (int k = 0; k < T; k++)

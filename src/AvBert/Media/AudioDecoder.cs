@@ -165,9 +165,9 @@ public static class AudioDecoder
             if (rest > 0) Buffer.BlockCopy(buffer, whole * frameBytes, buffer, 0, rest);
             filled = rest;
         }
-        int keep = Math.Max(Math.Min(frames, size > 0 ? size : frames), size);
-        mono = samples.Length == keep ? samples : samples.AsSpan(0, Math.Min(keep, samples.Length)).ToArray();
-        if (mono.Length < keep) Array.Resize(ref mono, keep);
+        int keep = size > 0 ? size : frames;
+        if (samples.Length != keep) Array.Resize(ref samples, keep); // cuts the extra frame, or pads with zeros
+        mono = samples;
         return frames;
     }
 }

@@ -104,8 +104,12 @@ public class BatchLoaderTests
     {
         var loader = new BatchLoader(new FakeDataset(8, onLoad: (i, _) => { if (i == 5) throw new OutOfMemoryException("boom"); }),
                                      new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false });
-        var e = Assert.Throws<InvalidOperationException>(() => { foreach (var b in loader.Epoch(0)) b.Dispose(); });
-        Assert.IsType<OutOfMemoryException>(e.InnerException);
+        // Out of memory keeps its type, so the CLI reports it as such (exit code 4, with a hint); other fatal errors are wrapped.
+        Assert.Throws<OutOfMemoryException>(() => { foreach (var b in loader.Epoch(0)) b.Dispose(); });
+        var deep = new BatchLoader(new FakeDataset(8, onLoad: (i, _) => { if (i == 5) throw new InsufficientExecutionStackException("deep"); }),
+                                   new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false });
+        var e = Assert.Throws<InvalidOperationException>(() => { foreach (var b in deep.Epoch(0)) b.Dispose(); });
+        Assert.IsType<InsufficientExecutionStackException>(e.InnerException);
     }
 
     [Fact]
