@@ -1,14 +1,17 @@
 using AvBert.Distributed;
 using AvBert.Runtime;
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Runtime.InteropServices;
 
 namespace AvBert.Cli;
 
 /// <summary>
-/// Runs the parsed command. User errors become one line on stderr and the exit code of <see cref="ExitCodes"/>, never a stack trace.
-/// Ctrl+C / SIGTERM cancel the token every action receives (long runs stop after the step in progress and write a
-/// checkpoint; --resume continues); a second signal quits at once.
+/// Runs the parsed command. Every failure becomes one line on stderr and an exit code of <see cref="ExitCodes"/>, never a
+/// stack trace (<see cref="ErrorReport"/>; an internal error's trace goes to the log file its line names).
+/// Ctrl+C / SIGTERM cancel the token the long-running commands receive (they stop after the step in progress and write a
+/// checkpoint; --resume continues); commands that take no token (inspect, forward, convert, params, ...) have nothing to
+/// save and stop at once; a second signal always quits at once. Both exit with 130.
 /// </summary>
 public static class CliRunner
 {
@@ -32,11 +35,18 @@ public static class CliRunner
     static int RunCommand(RootCommand root, string[] args)
     {
         using var stop = new CancellationTokenSource();
+        var parsed = root.Parse(args);
+        // Only asynchronous actions are handed the token (SetAction((r, ct) => ...)); the others never look at it.
+        bool observesToken = parsed.Action is AsynchronousCommandLineAction;
         int signals = 0;
         void OnSignal(PosixSignalContext s)
         {
-            if (Interlocked.Increment(ref signals) > 1) return; // second signal: the default action (terminate)
             s.Cancel = true;
+            if (Interlocked.Increment(ref signals) > 1 || !observesToken)
+            {
+                Console.Error.WriteLine("interrupted.");
+                Environment.Exit(ExitCodes.Interrupted); // ProcessExit still kills FFmpeg children
+            }
             Console.Error.WriteLine("stopping after the current step (signal again to quit at once)...");
             stop.Cancel();
         }
@@ -47,25 +57,14 @@ public static class CliRunner
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
-            int rc = root.Parse(args).InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
+            int rc = parsed.InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
             return stop.IsCancellationRequested && rc == 0 ? ExitCodes.Interrupted : rc;
         }
-        catch (Exception e) when (Unwrap(e) is UserError ue)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"{DataParallel.RankPrefix}error: {ue.Message}");
-            return ue.ExitCode;
+            var (code, line) = ErrorReport.Describe(e);
+            Console.Error.WriteLine(DataParallel.RankPrefix + line);
+            return code;
         }
-        catch (Exception e) when (Unwrap(e) is OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled.");
-            return ExitCodes.Interrupted;
-        }
-    }
-
-    static Exception Unwrap(Exception e)
-    {
-        while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
-            e = e.InnerException!;
-        return e;
     }
 }

@@ -74,6 +74,8 @@ public static class InspectCommand
         Console.WriteLine($"clips       {string.Join(", ", clipParts)}");
         if (i.Info.Video is { } v && v.DurationSeconds < d.ClipSeconds)
             Console.WriteLine($"note        video ({v.DurationSeconds:0.###} s) is shorter than one clip: every clip starts at 0 and its last frame repeats");
+        if (i.Info.HasAudio && i.Clips.Waveform is null)
+            Console.WriteLine("note        audio.waveform is left out: the track is too long to keep whole (only the windows were decoded)");
         if (i.Clips.Waveform is { } w && w.Length < d.AudioClipSamples)
             Console.WriteLine($"note        audio ({w.Length} samples) is shorter than one window: windows start at 0, zero-padded (silence)");
         if (i.Clips.View is { } view)

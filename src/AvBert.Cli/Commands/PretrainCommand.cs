@@ -39,7 +39,7 @@ public static class PretrainCommand
             var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set),
                                                          r.GetValue(data), allowDataChange.Get(r));
             var dev = device.Resolve(r);
-            var skipped = new SkippedLog(runDir);
+            var skipped = new SkippedLog(runDir, resume: isResume);
             var spec = r.GetValue(data)!;
             IClipDataset dataset = (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
             var summary = NativeErrorRetry.Run((resumeNow, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions

@@ -83,21 +83,7 @@ public static class ConfigLoader
 
     static YamlMappingNode ToTree(AvBertConfig c) => Parse(Serializer.Serialize(c), "defaults");
 
-    static YamlMappingNode Parse(string yaml, string source)
-    {
-        try
-        {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            if (stream.Documents.Count == 0) return new YamlMappingNode();
-            return stream.Documents[0].RootNode as YamlMappingNode
-                   ?? throw new ConfigError($"{source}: the top level must be a mapping of sections (model:, data:, ...).");
-        }
-        catch (YamlException e)
-        {
-            throw new ConfigError($"{source}: not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}");
-        }
-    }
+    static YamlMappingNode Parse(string yaml, string source) => YamlInput.ParseMapping(yaml, source, "sections (model:, data:, ...)");
 
     /// <summary>Copies <paramref name="from"/> into <paramref name="into"/>, refusing keys the schema does not have.</summary>
     static void Merge(YamlMappingNode into, YamlMappingNode from, YamlMappingNode schema, string source, string prefix)
@@ -134,13 +120,8 @@ public static class ConfigLoader
         var parts = path.Split('.');
         // Build a nested mapping for the override and merge it with the same checks as a file.
         YamlNode valueNode;
-        try
-        {
-            var s = new YamlStream();
-            s.Load(new StringReader($"v: {value}"));
-            valueNode = ((YamlMappingNode)s.Documents[0].RootNode).Children[new YamlScalarNode("v")];
-        }
-        catch (YamlException) { valueNode = new YamlScalarNode(value); }
+        try { valueNode = YamlInput.ParseMapping($"v: {value}", $"--set {expr}", "values").Children[new YamlScalarNode("v")]; }
+        catch (ConfigError e) when (!e.Message.Contains("expands to more than")) { valueNode = new YamlScalarNode(value); }
         YamlNode node = valueNode;
         for (int i = parts.Length - 1; i >= 0; i--)
             node = new YamlMappingNode(new YamlScalarNode(parts[i]), node);
@@ -175,7 +156,7 @@ public static class ConfigLoader
             for (int i = 0; i < parts.Length - 1; i++) m = (YamlMappingNode)m.Children[new YamlScalarNode(parts[i])];
             m.Children[new YamlScalarNode(parts[^1])] = node;
             try { Deserializer.Deserialize<AvBertConfig>(Emit(probe)); }
-            catch (YamlException) { value = node.ToString(); return path; }
+            catch (YamlException) { value = YamlInput.Short(node); return path; }
         }
         value = "?";
         return "?";

@@ -18,6 +18,11 @@ public sealed record LoaderOptions
     public int Seed { get; init; } = 0;
     /// <summary>Data parallel: this rank's slice of every global batch (<see cref="Distributed.DataShard"/>); BatchSize is the rank's part.</summary>
     public Distributed.DataShard? Shard { get; init; }
+    /// <summary>Tries after the first when a load fails for a reason that says nothing about the file (a decode timed out
+    /// under load, no space for temporary files: <see cref="Media.MediaError.IsTransient"/>).</summary>
+    public int TransientRetries { get; init; } = 2;
+    /// <summary>Wait before the first retry; doubled before each further one.</summary>
+    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromSeconds(2);
 
     public int ResolvedWorkers => Workers > 0 ? Workers : Math.Max(1, Environment.ProcessorCount);
 }
@@ -47,7 +52,9 @@ public sealed class LoaderStats
 /// <para>Bad files: a sample whose load throws (missing, unreadable, corrupt, a stream missing, a decoder that hung) is
 /// reported once through <c>onSkipped(path, reason)</c> — pass <c>SkippedLog.Report</c> — and left out; later epochs skip it
 /// without retrying. Failures are deterministic per file, so leaving them out keeps the order deterministic. Only an epoch
-/// in which every sample fails stops the run (a <see cref="UserError"/> naming the first reason).</para>
+/// in which every sample fails stops the run (a <see cref="UserError"/> naming the first reason). Transient failures (a
+/// decode timed out under load, a full /tmp) are tried again, <see cref="LoaderOptions.TransientRetries"/> times with a
+/// doubling wait; one still failing is left out of this epoch only, with a warning, and never recorded as skipped.</para>
 /// <para>Memory is bounded: at most Workers + BatchSize samples in flight plus PrefetchBatches collated batches.
 /// Cancellation (the token, or leaving the foreach early) stops the workers and their FFmpeg children and frees the batches
 /// not handed out.</para>
@@ -154,7 +161,25 @@ public sealed class BatchLoader
         int _next;
         Exception? _fatal;
 
-        sealed record Result(ClipSequence? Sample, string? Error, Exception? Fatal);
+        sealed record Result(ClipSequence? Sample, string? Error, Exception? Fatal)
+        {
+            public bool Transient { get; init; }
+        }
+
+        ClipSequence LoadRetryingTransient(IClipDataset ds, int index, CancellationToken token)
+        {
+            var o = _loader.Options;
+            var wait = o.RetryBackoff;
+            for (int attempt = 0; ; attempt++)
+            {
+                try { return ds.Load(index, o.Seed, _epoch, token); }
+                catch (Exception e) when (attempt < o.TransientRetries && Media.MediaError.IsTransient(e) && !token.IsCancellationRequested)
+                {
+                    if (token.WaitHandle.WaitOne(wait)) token.ThrowIfCancellationRequested();
+                    wait *= 2;
+                }
+            }
+        }
 
         public EpochRun(BatchLoader loader, int[] order, int epoch, CancellationToken ct)
         {
@@ -181,7 +206,7 @@ public sealed class BatchLoader
                 if (_queue.TryTake(out var b, Timeout.Infinite, _cts.Token)) return b;
             }
             catch (OperationCanceledException) when (_fatal is not null) { }
-            if (_fatal is not null) throw _fatal is UserError ? _fatal : new InvalidOperationException($"data loading failed: {_fatal.Message}", _fatal);
+            if (_fatal is not null) throw _fatal is UserError or OutOfMemoryException ? _fatal : new InvalidOperationException($"data loading failed: {_fatal.Message}", _fatal);
             _cts.Token.ThrowIfCancellationRequested();
             return null;
         }
@@ -200,10 +225,10 @@ public sealed class BatchLoader
                     Result r;
                     // Another view of a file that already failed fails the same way: do not decode it again.
                     if (_loader._badPaths.TryGetValue(ds.PathOf(_order[p]), out var known)) r = new Result(null, known, null);
-                    else try { r = new Result(ds.Load(_order[p], _loader.Options.Seed, _epoch, token), null, null); }
+                    else try { r = new Result(LoadRetryingTransient(ds, _order[p], token), null, null); }
                     catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
                     catch (Exception e) when (IsFatal(e)) { r = new Result(null, null, e); }
-                    catch (Exception e) { r = new Result(null, Reason(e), null); }
+                    catch (Exception e) { r = new Result(null, Reason(e), null) { Transient = Media.MediaError.IsTransient(e) }; }
                     lock (_gate) { _slots[p] = r; Monitor.PulseAll(_gate); }
                 }
             }
@@ -235,6 +260,15 @@ public sealed class BatchLoader
                     }
                     _window.Release();
                     if (r.Fatal is not null) throw r.Fatal;
+                    if (r.Error is not null && r.Transient)
+                    {
+                        // Not the file's fault: left out of this epoch only, and not recorded as skipped.
+                        _loader.Stats.AddSkipped();
+                        Console.Error.WriteLine($"warning: {_loader._dataset.PathOf(_order[p])}: {r.Error} " +
+                                                $"(tried {o.TransientRetries + 1} times; left out of this epoch only)");
+                        firstError ??= $"{_loader._dataset.PathOf(_order[p])}: {r.Error}";
+                        continue;
+                    }
                     if (r.Error is not null)
                     {
                         int index = _order[p];

@@ -11,7 +11,8 @@ public sealed record ClipRequest(double[] Positions, SampleMode Mode, int Spatia
     /// <summary>Usable part of the file in seconds (a segment of an untrimmed video); null = from the start / to the end.</summary>
     public double? RangeStart { get; init; }
     public double? RangeEnd { get; init; }
-    /// <summary>Keep the whole decoded waveform of the range (for <c>inspect</c>).</summary>
+    /// <summary>Keep the whole decoded waveform of the range (for <c>inspect</c>), when it is at most
+    /// <see cref="ClipReader.KeepWaveformMaxSeconds"/> long.</summary>
     public bool KeepWaveform { get; init; }
 }
 
@@ -21,7 +22,7 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 {
     public VisualView? View { get; init; }
     public SpectrogramMasks? Masks { get; init; }
-    /// <summary>The decoded mono waveform of the usable range (only when asked for); AudioClipStarts index into it.</summary>
+    /// <summary>The decoded mono waveform of the usable range (only when asked for and not too long); AudioClipStarts index into it.</summary>
     public float[]? Waveform { get; init; }
     /// <summary>Start of <see cref="Waveform"/> (and of AudioClipStarts' origin) in seconds from the start of the file.</summary>
     public double RangeStart { get; init; }
@@ -41,8 +42,12 @@ public sealed class ClipReader
 {
     /// <summary>Audio ranges up to this many seconds are decoded whole, then windowed; longer ones window by window.</summary>
     public double WholeAudioSeconds { get; init; } = 120;
+    /// <summary>Longest range whose whole waveform <see cref="ClipRequest.KeepWaveform"/> keeps; longer ones decode only the windows.</summary>
+    public double KeepWaveformMaxSeconds { get; init; } = 600;
     /// <summary>Clips spanning up to this many seconds are decoded in one FFmpeg run; beyond, one seek per clip.</summary>
     public double UnionDecodeMaxSeconds { get; init; } = 30;
+    /// <summary>Most bytes of frames the one-run union decode may hold; beyond, the clips are decoded separately.</summary>
+    public long UnionDecodeMaxBytes { get; init; } = 256L << 20;
     readonly DataConfig _data;
     readonly VisualTransform _transform;
     readonly LogMel _logMel;
@@ -110,12 +115,21 @@ public sealed class ClipReader
             int sr = _data.AudioSampleRate, W = AudioWindowSamples;
             double seconds = rangeEnd - rangeStart;
             float[] windows;
-            if (request.KeepWaveform || seconds <= WholeAudioSeconds)
+            bool keepWaveform = request.KeepWaveform && seconds <= KeepWaveformMaxSeconds;
+            if (keepWaveform || seconds <= WholeAudioSeconds)
             {
-                var wave = AudioDecoder.Decode(path, rangeStart, request.RangeEnd is null ? null : seconds, sr, ct);
+                // Bounded by the probed length (plus a second: streams may run a little past the container's duration),
+                // so a file whose header claims less than it holds cannot make the decode grow without limit.
+                float[] wave;
+                if (request.RangeEnd is not null) wave = AudioDecoder.Decode(path, rangeStart, Math.Max(seconds, 1.0 / sr), sr, ct);
+                else
+                {
+                    var rest = AudioDecoder.DecodeClip(path, rangeStart, seconds + 1, sr, ct);
+                    wave = rest.Samples[..rest.RealSamples];
+                }
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, wave.Length, W)).ToArray();
                 windows = ClipSampling.CutWindows(wave, audioStarts, W);
-                if (request.KeepWaveform) waveform = wave;
+                if (keepWaveform) waveform = wave;
             }
             else
             {
@@ -151,14 +165,15 @@ public sealed class ClipReader
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        if (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+        double fps = _data.TargetFps;
+        int span = (F - 1) * step + 1;
+        int count = (int)Math.Round((last - first) * fps) + span;
+        if ((last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+            && (long)count * frameBytes <= UnionDecodeMaxBytes)
         {
             // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
             // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
             // process and decode from the previous keyframe each time — often the whole file.
-            double fps = _data.TargetFps;
-            int span = (F - 1) * step + 1;
-            int count = (int)Math.Round((last - first) * fps) + span;
             var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
             var used = new double[T];
             for (int k = 0; k < T; k++)

@@ -31,7 +31,7 @@ public sealed class Inspection : IDisposable
 /// <summary>
 /// Reads one file as the model would see it at test time (default: T = data.sequence_length clips, the centre crop):
 /// <c>video.frames</c> [T,3,F,H,W] normalised, <c>video.clip_start</c> [T] seconds, <c>audio.waveform</c> [1,N] (the whole
-/// mono track at 44.1 kHz), <c>audio.clip_start</c> [T] int64 sample offsets into it, <c>audio.logmel</c> [T,1,FREQ,TIME].
+/// mono track at 44.1 kHz; left out for tracks over 10 minutes, of which only the windows are decoded), <c>audio.clip_start</c> [T] int64 sample offsets into it, <c>audio.logmel</c> [T,1,FREQ,TIME].
 /// A file with one stream gives that stream's keys; a file with none, or unreadable, throws <see cref="MediaError"/>.
 /// </summary>
 public static class SampleInspector
@@ -55,7 +55,7 @@ public static class SampleInspector
         else missing.Add("video");
         if (clips.Audio is not null)
         {
-            tensors["audio.waveform"] = tensor(clips.Waveform!, [1, clips.Waveform!.Length]);
+            if (clips.Waveform is { } wave) tensors["audio.waveform"] = tensor(wave, [1, wave.Length]);
             tensors["audio.clip_start"] = tensor(clips.AudioClipStarts, dtype: ScalarType.Int64);
             tensors["audio.logmel"] = tensor(clips.Audio, clips.AudioShape);
         }

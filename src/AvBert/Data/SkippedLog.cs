@@ -7,7 +7,8 @@ public sealed record SkippedItem(string Path, string Reason);
 
 /// <summary>
 /// The files a run leaves out. Each is reported once: one line <c>skipped: PATH: REASON</c> on stderr and a row
-/// <c>PATH&lt;TAB&gt;REASON</c> in <c>RUN/skipped.tsv</c> (with a header; a resumed run appends and does not repeat rows).
+/// <c>PATH&lt;TAB&gt;REASON</c> in <c>RUN/skipped.tsv</c> (with a header; a resumed run appends and does not repeat rows;
+/// a fresh run in an existing folder starts a new list).
 /// Thread-safe: loader workers report concurrently.
 /// </summary>
 public sealed class SkippedLog
@@ -21,14 +22,17 @@ public sealed class SkippedLog
     readonly TextWriter? _console;
 
     /// <summary>Writes to <c>runDirectory/skipped.tsv</c>; with a null directory only prints (and keeps the list).
+    /// <paramref name="resume"/>: continue the list an earlier run of the folder wrote (its files are not tried again);
+    /// otherwise an old list is removed, so a new run judges every file afresh.
     /// <paramref name="console"/> defaults to stderr; pass <see cref="TextWriter.Null"/> to stay quiet.</summary>
-    public SkippedLog(string? runDirectory, TextWriter? console = null)
+    public SkippedLog(string? runDirectory, TextWriter? console = null, bool resume = false)
     {
         _console = console ?? Console.Error;
         if (runDirectory is null) return;
         Directory.CreateDirectory(runDirectory);
         FilePath = System.IO.Path.Combine(runDirectory, FileName);
-        if (File.Exists(FilePath))
+        if (!resume) File.Delete(FilePath);
+        else if (File.Exists(FilePath))
             foreach (var line in File.ReadLines(FilePath).Skip(1))
             {
                 int tab = line.IndexOf('\t');

@@ -126,7 +126,7 @@ public static class FinetuneRun
     {
         var log = o.Log ?? Console.Out;
         var d = config.Downstream;
-        var skipped = new SkippedLog(o.RunDir);
+        var skipped = new SkippedLog(o.RunDir, resume: o.Resume);
         var folds = ChooseFolds(config, o, out var all);
         var runs = new List<FinetuneResult>();
         if (folds is null)

@@ -27,12 +27,18 @@ public sealed class VisualTransform(DataConfig data)
 {
     readonly DataConfig _data = data;
 
-    /// <summary>Scaled size with short side <paramref name="shortSide"/> and the aspect ratio of width×height (PySlowFast's rounding).</summary>
+    /// <summary>Frames more elongated than this (long side / short side) are squeezed along the long side to it: a 4096×2
+    /// video would otherwise be scaled to 524,288×256 pixels per frame (gigabytes per clip) for a 256-pixel crop.</summary>
+    public const double MaxAspectRatio = 4;
+
+    /// <summary>Scaled size with short side <paramref name="shortSide"/> and the aspect ratio of width×height (PySlowFast's
+    /// rounding), the long side at most <see cref="MaxAspectRatio"/> times the short one.</summary>
     public static (int Width, int Height) ScaleShortSide(int width, int height, int shortSide)
     {
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"{width}x{height}", "frame size must be positive");
-        if (width < height) return (shortSide, (int)Math.Floor((double)height / width * shortSide));
-        return ((int)Math.Floor((double)width / height * shortSide), shortSide);
+        int Long(int longer, int shorter) => (int)Math.Min(Math.Floor((double)longer / shorter * shortSide), Math.Floor(MaxAspectRatio * shortSide));
+        if (width < height) return (shortSide, Long(height, width));
+        return (Long(width, height), shortSide);
     }
 
     /// <summary>Train view: scale jitter, random crop, random flip, drawn from <paramref name="rng"/> (4 draws, fixed order).</summary>

@@ -77,18 +77,25 @@ public static class AudioDecoder
         // Ask for a few samples more than needed (FFmpeg's -t may round down by one) and cut to the exact count.
         double? seconds = want is { } w0 ? (w0 + 64.0) / sampleRate : null;
         var args = Arguments(input, Math.Max(0, startSeconds), seconds, sampleRate);
-        // WAV header (≤ 100 bytes) + interleaved float32; assume stereo for the first guess, the buffer grows if needed.
-        int hint = want is { } w ? 128 + (w + 64) * 4 * 2 : 1 << 20;
-        var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, sizeHint: hint);
-        if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
-
-        var mono = WavToMono(path, r.Output.AsSpan(0, r.Length), out _);
-        if (want is not { } n) return new DecodedAudio(mono, sampleRate, mono.Length);
-        if (mono.Length == n) return new DecodedAudio(mono, sampleRate, n);
-        var exact = new float[n];
-        int real = Math.Min(n, mono.Length);
-        Array.Copy(mono, exact, real);
-        return new DecodedAudio(exact, sampleRate, real);
+        // The WAV is averaged to mono as it streams in: memory is the mono samples asked for, whatever the channel count.
+        int limit = want ?? checked((int)Math.Min(Array.MaxLength, MediaOptions.MaxWholeAudioSeconds * sampleRate));
+        float[] mono = [];
+        MediaError? badWav = null;
+        var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, read: stdout =>
+        {
+            try { return WavToMono(path, stdout, want ?? 0, limit, out mono); }
+            catch (MediaError e) { badWav = e; return 0; } // FFmpeg's own error (exit code, stderr) says more: checked first
+        });
+        if (r.ExitCode != 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
+        if (badWav is not null) throw badWav;
+        if (want is not { } n)
+        {
+            if (r.Length > limit)
+                throw new MediaError(path, $"the audio track is longer than {MediaOptions.MaxWholeAudioSeconds / 60:0.#} min, " +
+                                           "too long to decode whole: decode windows of it instead");
+            return new DecodedAudio(mono, sampleRate, r.Length);
+        }
+        return new DecodedAudio(mono, sampleRate, Math.Min(n, r.Length));
     }
 
     internal static List<string> Arguments(string input, double start, double? duration, int sampleRate)
@@ -104,48 +111,63 @@ public static class AudioDecoder
         return args;
     }
 
-    /// <summary>Parses FFmpeg's piped WAV (RIFF; sizes may be unset when streaming) of float32 samples and averages the channels.</summary>
-    internal static float[] WavToMono(string path, ReadOnlySpan<byte> wav, out int channels)
+    /// <summary>
+    /// Reads FFmpeg's piped WAV (RIFF; sizes may be unset when streaming) of float32 samples from <paramref name="wav"/> and
+    /// averages the channels as it goes. <paramref name="mono"/> gets max(<paramref name="size"/>, frames read) samples (zero
+    /// padded), reading stops after <paramref name="limit"/> frames. Returns the frames read (limit + 1 when there were more).
+    /// </summary>
+    internal static int WavToMono(string path, Stream wav, int size, int limit, out float[] mono)
     {
-        channels = 0;
-        if (wav.Length < 12 || !wav[..4].SequenceEqual("RIFF"u8) || !wav.Slice(8, 4).SequenceEqual("WAVE"u8))
+        Span<byte> head = stackalloc byte[12];
+        if (wav.ReadAtLeast(head, 12, throwOnEndOfStream: false) < 12 || !head[..4].SequenceEqual("RIFF"u8) || !head.Slice(8, 4).SequenceEqual("WAVE"u8))
             throw new MediaError(path, "ffmpeg produced no audio (no WAV header)");
-        int pos = 12, bits = 0;
-        ReadOnlySpan<byte> data = default;
-        while (pos + 8 <= wav.Length)
+        int channels = 0, bits = 0;
+        Span<byte> chunk = stackalloc byte[8];
+        while (true)
         {
-            var id = wav.Slice(pos, 4);
-            uint size = BinaryPrimitives.ReadUInt32LittleEndian(wav.Slice(pos + 4, 4));
-            int body = pos + 8;
-            if (id.SequenceEqual("fmt "u8))
+            if (wav.ReadAtLeast(chunk, 8, throwOnEndOfStream: false) < 8) throw new MediaError(path, "ffmpeg produced no audio (no data chunk)");
+            uint chunkSize = BinaryPrimitives.ReadUInt32LittleEndian(chunk[4..]);
+            if (chunk[..4].SequenceEqual("data"u8)) break; // streaming writers leave the size unset: the data runs to the end
+            if (chunkSize > 1 << 20) throw new MediaError(path, "ffmpeg produced unexpected audio (a WAV header chunk over 1 MB)");
+            var body = new byte[chunkSize + (chunkSize & 1)];
+            wav.ReadAtLeast(body, body.Length, throwOnEndOfStream: false);
+            if (chunk[..4].SequenceEqual("fmt "u8) && body.Length >= 16)
             {
-                channels = BinaryPrimitives.ReadUInt16LittleEndian(wav.Slice(body + 2, 2));
-                bits = BinaryPrimitives.ReadUInt16LittleEndian(wav.Slice(body + 14, 2));
+                channels = BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(2, 2));
+                bits = BinaryPrimitives.ReadUInt16LittleEndian(body.AsSpan(14, 2));
             }
-            else if (id.SequenceEqual("data"u8))
-            {
-                // Streaming writers leave the size 0 or 0xFFFFFFFF: the data runs to the end of the pipe.
-                long len = size == 0 || size == uint.MaxValue || body + (long)size > wav.Length ? wav.Length - body : size;
-                data = wav.Slice(body, (int)len);
-                break;
-            }
-            pos = body + (int)Math.Min(size + (size & 1), (uint)(wav.Length - body));
         }
         if (channels <= 0 || bits != 32) throw new MediaError(path, $"ffmpeg produced unexpected audio (channels {channels}, {bits} bits)");
-        int frames = data.Length / (4 * channels);
-        var mono = new float[frames];
-        var samples = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data[..(frames * 4 * channels)]);
-        if (channels == 1) samples.CopyTo(mono);
-        else
+
+        int frameBytes = 4 * channels;
+        var buffer = new byte[Math.Max(frameBytes, (1 << 16) / frameBytes * frameBytes)];
+        var samples = new float[Math.Max(size, 0)];
+        int frames = 0, filled = 0;
+        while (frames <= limit)
         {
+            int n = wav.Read(buffer, filled, buffer.Length - filled);
+            if (n == 0) break;
+            filled += n;
+            int whole = filled / frameBytes;
+            var f = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, whole * frameBytes));
+            int take = Math.Min(whole, limit + 1 - frames);
+            if (frames + take > samples.Length)
+                Array.Resize(ref samples, (int)Math.Min(Math.Max((long)samples.Length * 2, frames + take), (long)limit + 1));
             float inv = 1f / channels;
-            for (int i = 0, k = 0; i < frames; i++)
+            for (int i = 0, k = 0; i < take; i++)
             {
                 float sum = 0;
-                for (int c = 0; c < channels; c++) sum += samples[k++];
-                mono[i] = sum * inv;
+                for (int c = 0; c < channels; c++) sum += f[k++];
+                samples[frames + i] = channels == 1 ? sum : sum * inv;
             }
+            frames += take;
+            int rest = filled - whole * frameBytes;
+            if (rest > 0) Buffer.BlockCopy(buffer, whole * frameBytes, buffer, 0, rest);
+            filled = rest;
         }
-        return mono;
+        int keep = size > 0 ? size : frames;
+        if (samples.Length != keep) Array.Resize(ref samples, keep); // cuts the extra frame, or pads with zeros
+        mono = samples;
+        return frames;
     }
 }

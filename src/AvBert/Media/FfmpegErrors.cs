@@ -47,6 +47,15 @@ internal static partial class FfmpegErrors
         return detail is null ? main : $"{main} ({detail})";
     }
 
+    /// <summary>The error for a failed FFmpeg run: <see cref="Reason"/>, transient when FFmpeg ran out of disk space or of a
+    /// temporarily unavailable resource (the file itself may be fine).</summary>
+    public static MediaError Failure(string path, string stderr, string input, int exitCode) =>
+        new(path, Reason(stderr, input, exitCode))
+        {
+            Transient = stderr.Contains("No space left on device", StringComparison.Ordinal)
+                        || stderr.Contains("Resource temporarily unavailable", StringComparison.Ordinal),
+        };
+
     /// <summary>Drops FFmpeg's "[mov,mp4 @ 0x55d...] " context prefix.</summary>
     static string StripContext(string line) => ContextPrefix().Replace(line, "").Trim();
 

@@ -13,7 +13,9 @@ internal sealed record FfmpegResult(byte[] Output, int Length, string Error, int
 /// Runs ffmpeg or ffprobe as a child process with raw pipes, bounded in time and always reaped.
 /// stdout is read on the calling thread while stderr drains on another (no pipe deadlock); stdin is closed and
 /// <c>-nostdin</c> keeps ffmpeg off the terminal. On cancellation, timeout or any exception the whole process tree is
-/// killed and waited for. Every live child is in a registry that is killed on SIGINT/SIGTERM/SIGHUP/SIGQUIT and at exit,
+/// killed and waited for. Each child runs under an address-space limit (<see cref="MediaOptions.ChildMemoryLimitBytes"/>,
+/// through prlimit), so a hostile file cannot make a decoder eat the machine's memory. Every live child is in a registry
+/// that is killed on SIGINT/SIGTERM/SIGHUP/SIGQUIT and at exit,
 /// so Ctrl+C never leaves decoders behind.
 /// </summary>
 internal static class FfmpegProcess
@@ -22,16 +24,22 @@ internal static class FfmpegProcess
 
     /// <summary>
     /// Runs <paramref name="program"/> and returns its output. <paramref name="output"/>, when given, is filled first
-    /// (reads stop once it is full and the rest is drained and dropped); otherwise a buffer grows from <paramref name="sizeHint"/>.
+    /// (reads stop once it is full and the rest is drained and dropped); <paramref name="read"/>, when given, consumes stdout
+    /// itself (the result's Length is what it returns; what it leaves is drained); otherwise a buffer grows from
+    /// <paramref name="sizeHint"/> up to <paramref name="maxBytes"/> (beyond: a <see cref="MediaError"/>).
     /// Throws <see cref="MediaError"/> on timeout, <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires,
     /// <see cref="FfmpegMissingError"/> when the program cannot start. A non-zero exit code is returned, not thrown.
     /// </summary>
     public static FfmpegResult Run(string program, IReadOnlyList<string> args, string mediaPath, TimeSpan timeout,
-                                   CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16)
+                                   CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16,
+                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes, long? addressSpaceLimit = null)
     {
         ct.ThrowIfCancellationRequested();
         ThrowIfInterrupted();
-        var psi = new ProcessStartInfo(program)
+        long memoryLimit = addressSpaceLimit ?? MediaOptions.ChildMemoryLimitBytes;
+        bool limited = memoryLimit > 0 && Prlimit is not null;
+        if (limited && Resolve(program) is null) throw new FfmpegMissingError(program);
+        var psi = new ProcessStartInfo(limited ? Prlimit! : program)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -39,6 +47,8 @@ internal static class FfmpegProcess
             RedirectStandardError = true,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (limited) // prlimit sets the limit and execs the program: same process, killed and reaped as before
+            foreach (var a in new[] { $"--as={memoryLimit}", "--", program }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
 
         var p = new Process { StartInfo = psi };
@@ -62,14 +72,27 @@ internal static class FfmpegProcess
         {
             p.StandardInput.Close();
             errTask = ReadLimitedAsync(p.StandardError);
-            var buffer = output ?? new byte[Math.Max(sizeHint, 4096)];
-            int length = ReadAll(p.StandardOutput.BaseStream, ref buffer, growable: output is null);
+            byte[] buffer;
+            int length;
+            if (read is not null)
+            {
+                buffer = [];
+                length = read(p.StandardOutput.BaseStream);
+                Drain(p.StandardOutput.BaseStream);
+            }
+            else
+            {
+                buffer = output ?? new byte[Math.Clamp(sizeHint, 4096, maxBytes)];
+                length = ReadAll(p.StandardOutput.BaseStream, ref buffer, growable: output is null, maxBytes);
+                if (length < 0)
+                    throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} wrote more than {maxBytes >> 20} MB, more than asked for: refused");
+            }
             p.WaitForExit();
             var err = errTask.GetAwaiter().GetResult();
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted(); // the child died of our Ctrl+C, not of its file: not a bad file
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed");
+                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed") { Transient = true };
             return new FfmpegResult(buffer, length, err, p.ExitCode);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
@@ -78,7 +101,7 @@ internal static class FfmpegProcess
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted();
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e);
+                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e) { Transient = true };
             throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} failed: {e.Message}", e);
         }
         finally
@@ -90,8 +113,23 @@ internal static class FfmpegProcess
         }
     }
 
-    /// <summary>Reads the stream to its end. Fills <paramref name="buffer"/>; grows it when allowed, else drains the excess.</summary>
-    static int ReadAll(Stream s, ref byte[] buffer, bool growable)
+    static readonly ConcurrentDictionary<string, string?> Resolved = new();
+
+    /// <summary>util-linux's prlimit (on every Debian/Ubuntu), which runs a program under an address-space limit; null if absent.</summary>
+    static readonly string? Prlimit = Resolve("prlimit");
+
+    /// <summary>The executable <paramref name="program"/> names (a path, or a name looked up on PATH), or null.</summary>
+    static string? Resolve(string program) => Resolved.GetOrAdd(program, p =>
+        p.Contains('/') ? (File.Exists(p) ? p : null)
+        : (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+              .Select(d => System.IO.Path.Combine(d, p)).FirstOrDefault(File.Exists));
+
+    /// <summary>Largest stdout a growing buffer may reach (a decode asks for a known amount; more means something is wrong).</summary>
+    public const int DefaultMaxBytes = 256 << 20;
+
+    /// <summary>Reads the stream to its end. Fills <paramref name="buffer"/>; grows it when allowed (up to
+    /// <paramref name="maxBytes"/>; -1 when the stream holds more), else drains the excess.</summary>
+    static int ReadAll(Stream s, ref byte[] buffer, bool growable, int maxBytes)
     {
         int length = 0;
         while (true)
@@ -99,7 +137,8 @@ internal static class FfmpegProcess
             if (length == buffer.Length)
             {
                 if (!growable) { Drain(s); return length; }
-                Array.Resize(ref buffer, buffer.Length * 2);
+                if (buffer.Length >= maxBytes) { Drain(s); return -1; }
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, maxBytes));
             }
             int n = s.Read(buffer, length, buffer.Length - length);
             if (n == 0) return length;

@@ -11,12 +11,20 @@ public class MediaError(string path, string reason, Exception? inner = null)
 {
     public string Path { get; } = path;
     public string Reason { get; } = OneLine(reason);
+    /// <summary>The failure says nothing about the file (a decode that timed out under load, no space for temporary files):
+    /// worth trying again rather than skipping the file for good.</summary>
+    public bool Transient { get; init; }
 
-    internal static string OneLine(string s)
+    /// <summary>True for failures worth retrying: a <see cref="Transient"/> media error, or an I/O error of the machine
+    /// (disk full, too many open files, resource temporarily unavailable) rather than of the file.</summary>
+    public static bool IsTransient(Exception e) => e switch
     {
-        var line = string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        return line.Length > 300 ? line[..297] + "..." : line;
-    }
+        MediaError me => me.Transient,
+        IOException io => ErrorReport.IsDiskFull(io) || io.HResult is 11 or 23 or 24, // EAGAIN, ENFILE, EMFILE
+        _ => false,
+    };
+
+    internal static string OneLine(string s) => ErrorReport.OneLine(s, 300);
 }
 
 /// <summary>The ffmpeg or ffprobe program is missing or broken: every file would fail, so this is not a per-file skip.</summary>

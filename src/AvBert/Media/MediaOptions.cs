@@ -24,6 +24,17 @@ public static class MediaOptions
     /// <summary>Decoder threads per ffmpeg process; 0 lets FFmpeg choose. Set 1 when many workers decode in parallel.</summary>
     public static int DecoderThreads { get; set; } = 0;
 
+    /// <summary>Longest audio track decoded whole (<c>AudioDecoder.Decode</c> with no duration); longer ones are decoded in windows.</summary>
+    public static double MaxWholeAudioSeconds { get; set; } = 30 * 60;
+
+    /// <summary>Most bytes of decoded frames one decode may ask for; more is refused with a <see cref="MediaError"/> naming the
+    /// size (lower data.num_frames, the crop sizes or the clip span).</summary>
+    public static long MaxFrameBytes { get; set; } = 1L << 30;
+
+    /// <summary>Address-space limit (bytes) of each ffmpeg/ffprobe child, set with util-linux's prlimit (skipped where it is
+    /// missing); 0 = none. A decode that needs more fails as that file's error ("Cannot allocate memory").</summary>
+    public static long ChildMemoryLimitBytes { get; set; } = 8L << 30;
+
     /// <summary>Scaler used by ffmpeg's scale filter (bilinear: fast, and what video pipelines usually train with).</summary>
     public static string ScaleFlags { get; set; } = "bilinear";
 }

@@ -25,7 +25,7 @@ public static class MediaProbe
         var input = FfmpegInput(path);
         var r = FfmpegProcess.Run(MediaOptions.Ffprobe, ["-v", "error", "-of", "json", "-show_entries", Entries, input],
                                   path, MediaOptions.ProbeTimeout, ct);
-        if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+        if (r.ExitCode != 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
         var info = Parse(path, Encoding.UTF8.GetString(r.Output, 0, r.Length));
         if (Cache.Count >= MaxCached) Cache.Clear();
         Cache[key] = info;

@@ -26,15 +26,14 @@ public static class VideoDecoder
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"{width}x{height}", "size must be positive");
         FfmpegErrors.CheckReadable(path);
 
-        int frameBytes = checked(width * height * 3);
-        var rgb = new byte[checked((long)frameBytes * count) is var total && total <= Array.MaxLength ? (int)total
-                           : throw new ArgumentOutOfRangeException(nameof(count), "clip too large for one array")];
+        int frameBytes = FrameBytes(path, width, height, count, 1);
+        var rgb = new byte[(long)frameBytes * count];
         var input = MediaProbe.FfmpegInput(path);
         var args = Arguments(input, Math.Max(0, startSeconds), count, fps, width, height);
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout, ct, output: rgb);
 
         int real = r.Length / frameBytes;
-        if (r.ExitCode != 0 && real == 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+        if (r.ExitCode != 0 && real == 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
         if (real == 0)
             throw new MediaError(path, $"no video frame at or after {startSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s" +
                                        (r.Error.Length > 0 ? $" ({FfmpegErrors.Reason(r.Error, input, r.ExitCode)})" : ""));
@@ -61,9 +60,8 @@ public static class VideoDecoder
         if (startSeconds.Count == 1) return [Decode(path, startSeconds[0], count, fps, width, height, ct)];
         FfmpegErrors.CheckReadable(path);
 
-        int frameBytes = checked(width * height * 3);
+        int frameBytes = FrameBytes(path, width, height, count, startSeconds.Count);
         long clipBytes = (long)frameBytes * count;
-        if (clipBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "clip too large for one array");
         var input = MediaProbe.FfmpegInput(path);
         var dir = Directory.CreateTempSubdirectory("avbert-clips-").FullName;
         try
@@ -82,7 +80,7 @@ public static class VideoDecoder
             }
             if (real.All(x => x == 0))
             {
-                if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
+                if (r.ExitCode != 0) throw FfmpegErrors.Failure(path, r.Error, input, r.ExitCode);
                 throw new MediaError(path, $"no video frame at or after {startSeconds.Min().ToString("0.###", CultureInfo.InvariantCulture)} s" +
                                            (r.Error.Length > 0 ? $" ({FfmpegErrors.Reason(r.Error, input, r.ExitCode)})" : ""));
             }
@@ -106,6 +104,17 @@ public static class VideoDecoder
         {
             try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    /// <summary>Bytes of one RGB24 frame, after checking that <paramref name="clips"/> clips of <paramref name="count"/> such
+    /// frames fit in <see cref="MediaOptions.MaxFrameBytes"/> (and each clip in one array); else a <see cref="MediaError"/>.</summary>
+    static int FrameBytes(string path, int width, int height, int count, int clips)
+    {
+        long frame = 3L * width * height, clip = frame * count, total = clip * clips;
+        if (clip > Array.MaxLength || total > MediaOptions.MaxFrameBytes)
+            throw new MediaError(path, $"decoding {clips} × {count} frames of {width}x{height} needs {total >> 20} MB, over the limit of " +
+                                       $"{MediaOptions.MaxFrameBytes >> 20} MB: lower data.num_frames or the crop sizes");
+        return (int)frame;
     }
 
     static byte[] FirstFrame(int[] order, byte[][] clips, int[] real, int frameBytes)

@@ -8,7 +8,7 @@ namespace AvBert.Training;
 /// without keeping them alive through the native call, so a rare garbage collection at the wrong moment makes one op fail
 /// ("Expected false to be true … toFloat"; seen once in 21 GPU demo runs). A long run would die of it; instead it loses
 /// only the steps since its last checkpoint. A failure at the same step as the previous attempt is deterministic (a real
-/// error, e.g. out of memory) and is rethrown at once.
+/// error) and is rethrown at once; so is running out of memory, which a retry would only repeat.
 /// </summary>
 public static class NativeErrorRetry
 {
@@ -26,7 +26,7 @@ public static class NativeErrorRetry
             {
                 return attempt(resume, step => lastStep = step);
             }
-            catch (ExternalException e) when (tries < retries && lastStep != failedAt)
+            catch (ExternalException e) when (tries < retries && lastStep != failedAt && !Runtime.ErrorReport.IsOutOfMemory(e))
             {
                 failedAt = lastStep;
                 var message = e.Message.Split('\n')[0].Trim();

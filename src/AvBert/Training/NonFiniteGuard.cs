@@ -7,6 +7,7 @@ public sealed class TrainingDiverged(string message) : UserError(message)
 {
     public long Step { get; init; }
     public string Part { get; init; } = "";
+    public override int ExitCode => ExitCodes.Diverged;
 }
 
 /// <summary>Stops a run at the first non-finite loss part or gradient norm, with a message saying what to do.</summary>

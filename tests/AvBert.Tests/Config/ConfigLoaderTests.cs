@@ -67,4 +67,36 @@ public class ConfigLoaderTests
         Assert.Contains("width_per_group", e.Message); // lists the valid keys
         Assert.Throws<ConfigError>(() => ConfigLoader.Load("huge"));
     }
+
+    [Fact]
+    public void A_billion_laughs_document_is_refused_at_once_with_one_short_line()
+    {
+        var dir = TestSetup.TempDir("cfg");
+        var file = Path.Combine(dir, "laughs.yaml");
+        var lines = new List<string> { "a0: &a0 [x, x, x, x, x, x, x, x, x, x]" };
+        for (int i = 1; i < 9; i++) lines.Add($"a{i}: &a{i} [{string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 10))}]");
+        lines.Add("model:\n  transformer:\n    num_layers: *a8"); // 10^9 values once expanded
+        File.WriteAllText(file, string.Join("\n", lines) + "\n");
+        var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, file));
+        Assert.Contains("expands to more than", e.Message);
+        Assert.True(e.Message.Length < 300, e.Message);
+        // The same through --set, and a few aliases are fine.
+        Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, null, ["model.visual.stage_blocks=[&a [1,1,1,1,1,1,1,1,1,1], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], " +
+            "&c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]]"]));
+        File.WriteAllText(file, "x: &n 3\nmodel:\n  transformer:\n    num_layers: 2\n");
+        Assert.Contains("unknown key 'x'", Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, file)).Message);
+    }
+
+    [Fact]
+    public void A_list_or_mapping_used_as_a_key_is_an_error_naming_the_line()
+    {
+        var dir = TestSetup.TempDir("cfg");
+        var file = Path.Combine(dir, "complex.yaml");
+        File.WriteAllText(file, "model:\n  ? [a, b]\n  : 1\n");
+        var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, file));
+        Assert.Contains("line 2", e.Message);
+        Assert.Contains("plain name", e.Message);
+        File.WriteAllText(file, "? {model: 1}\n: 2\n");
+        Assert.Contains("line 1", Assert.Throws<ConfigError>(() => ConfigLoader.Load(null, file)).Message);
+    }
 }

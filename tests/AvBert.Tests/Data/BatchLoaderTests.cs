@@ -104,8 +104,12 @@ public class BatchLoaderTests
     {
         var loader = new BatchLoader(new FakeDataset(8, onLoad: (i, _) => { if (i == 5) throw new OutOfMemoryException("boom"); }),
                                      new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false });
-        var e = Assert.Throws<InvalidOperationException>(() => { foreach (var b in loader.Epoch(0)) b.Dispose(); });
-        Assert.IsType<OutOfMemoryException>(e.InnerException);
+        // Out of memory keeps its type, so the CLI reports it as such (exit code 4, with a hint); other fatal errors are wrapped.
+        Assert.Throws<OutOfMemoryException>(() => { foreach (var b in loader.Epoch(0)) b.Dispose(); });
+        var deep = new BatchLoader(new FakeDataset(8, onLoad: (i, _) => { if (i == 5) throw new InsufficientExecutionStackException("deep"); }),
+                                   new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false });
+        var e = Assert.Throws<InvalidOperationException>(() => { foreach (var b in deep.Epoch(0)) b.Dispose(); });
+        Assert.IsType<InsufficientExecutionStackException>(e.InnerException);
     }
 
     [Fact]
@@ -171,10 +175,43 @@ public class BatchLoaderTests
         var o = new LoaderOptions { BatchSize = 4, Workers = 3, Seed = 9 };
         var full = Collect(new BatchLoader(ds, o, new SkippedLog(runDir, TextWriter.Null)), 0);
 
-        var restarted = new BatchLoader(ds, o, new SkippedLog(runDir, TextWriter.Null));   // a new process: the log is re-read
+        var restarted = new BatchLoader(ds, o, new SkippedLog(runDir, TextWriter.Null, resume: true));   // a new process: the log is re-read
         var resumed = new List<int[]>();
         foreach (var b in restarted.Epoch(0, skipBatches: 3)) using (b) resumed.Add(b.Indices);
         Assert.Equal(full.Skip(3).Select(b => b.Indices), resumed);
         Directory.Delete(runDir, true);
+    }
+
+    [Fact]
+    public void A_transient_failure_is_retried_and_loads_instead_of_becoming_a_skip()
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
+        var ds = new FakeDataset(6, onLoad: (i, _) =>
+        {
+            if (i == 2 && failures.AddOrUpdate(i, 1, (_, n) => n + 1) <= 2) // a decode that times out twice under load
+                throw new AvBert.Media.MediaError("item2.mp4", "ffmpeg gave no result within 120 s (hung or too slow), killed") { Transient = true };
+            if (i == 4) throw new IOException("No space left on device : '/tmp/avbert-clips-x/clip0.rgb'", 28); // /tmp full
+        });
+        var reported = new List<string>();
+        var o = new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false, RetryBackoff = TimeSpan.FromMilliseconds(1) };
+        var loader = new BatchLoader(ds, o, (path, _) => { lock (reported) reported.Add(path); });
+        var got = Collect(loader, 0).SelectMany(b => b.Indices).ToList();
+        Assert.Equal([0, 1, 2, 3, 5], got);              // item 2 loaded on its third try
+        Assert.Equal(3, failures[2]);
+        Assert.Empty(reported);                          // neither became a skip
+        Assert.Empty(loader.BadSamples);                 // and item 4 is tried again next epoch
+        Assert.Contains(4, loader.Order(1).Where(i => !loader.BadSamples.ContainsKey(i)));
+    }
+
+    [Fact]
+    public void A_permanent_failure_is_not_retried_and_stays_a_skip()
+    {
+        var ds = new FakeDataset(4, bad: i => i == 1);
+        var reported = new List<string>();
+        var loader = new BatchLoader(ds, new LoaderOptions { BatchSize = 2, Workers = 1, Shuffle = false, RetryBackoff = TimeSpan.FromMilliseconds(1) },
+                                     (path, _) => reported.Add(path));
+        Collect(loader, 0);
+        Assert.Equal(4, ds.Started);                     // item 1 tried once
+        Assert.Equal(["item1.mp4"], reported);
     }
 }

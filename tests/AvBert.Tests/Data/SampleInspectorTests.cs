@@ -50,6 +50,16 @@ public class SampleInspectorTests(DatasetMedia media) : IClassFixture<DatasetMed
     }
 
     [Fact]
+    public void A_track_too_long_to_keep_whole_decodes_only_the_windows()
+    {
+        var request = new ClipRequest([0, 0.5, 1], SampleMode.Test) { KeepWaveform = true };
+        var windows = new ClipReader(Tiny, Modalities.Audio) { KeepWaveformMaxSeconds = 1, WholeAudioSeconds = 1 }.Read(media.Video, request, null, null, default);
+        Assert.Null(windows.Waveform);                                      // the 2 s track is "too long" here
+        Assert.Equal(new long[] { 3, 1, Tiny.AudioFrequency, Tiny.AudioTime }, windows.AudioShape);
+        Assert.NotNull(new ClipReader(Tiny, Modalities.Audio).Read(media.Video, request, null, null, default).Waveform);
+    }
+
+    [Fact]
     public void A_file_with_one_stream_gives_only_that_streams_keys()
     {
         using (var audioOnly = SampleInspector.Inspect(media.Wav, Tiny))

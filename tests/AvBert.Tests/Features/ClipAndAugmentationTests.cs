@@ -59,6 +59,16 @@ public class VisualTransformTests
     }
 
     [Fact]
+    public void An_extreme_aspect_ratio_is_squeezed_to_4_to_1_instead_of_asking_for_gigabytes()
+    {
+        Assert.Equal((512, 128), VisualTransform.ScaleShortSide(4096, 2, 128));   // not 262144x128
+        Assert.Equal((256, 1024), VisualTransform.ScaleShortSide(3, 60000, 256));
+        Assert.Equal((455, 256), VisualTransform.ScaleShortSide(1920, 1080, 256)); // ordinary frames unchanged
+        var view = new VisualTransform(Data).Test(4096, 2, 2);
+        Assert.True(view.CropX + view.CropSize <= view.ScaledWidth);
+    }
+
+    [Fact]
     public void Test_crops_are_left_centre_right_on_landscape_and_top_centre_bottom_on_portrait()
     {
         var t = new VisualTransform(Data);

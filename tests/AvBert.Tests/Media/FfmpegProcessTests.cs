@@ -67,4 +67,28 @@ public class FfmpegProcessTests
         p.WaitForExit();
         Assert.Equal(0, p.ExitCode);
     }
+
+    [Fact]
+    public void Children_run_under_an_address_space_limit()
+    {
+        var r = FfmpegProcess.Run("cat", ["/proc/self/limits"], "/d/x", TimeSpan.FromSeconds(10), default, addressSpaceLimit: 3L << 30);
+        var line = System.Text.Encoding.ASCII.GetString(r.Output, 0, r.Length).Split('\n').Single(l => l.StartsWith("Max address space"));
+        Assert.Contains((3L << 30).ToString(), line);
+        var byDefault = FfmpegProcess.Run("cat", ["/proc/self/limits"], "/d/x", TimeSpan.FromSeconds(10), default);
+        Assert.Contains(MediaOptions.ChildMemoryLimitBytes.ToString(), System.Text.Encoding.ASCII.GetString(byDefault.Output, 0, byDefault.Length));
+        // A decoder that needs more than its limit fails as that file's error, and the machine is untouched.
+        var starved = FfmpegProcess.Run(MediaOptions.Ffmpeg, ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", "-f", "null", "-"],
+                                        "/d/x", TimeSpan.FromSeconds(30), default, addressSpaceLimit: 64L << 20);
+        Assert.NotEqual(0, starved.ExitCode);
+    }
+
+    [Fact]
+    public void A_growing_output_buffer_is_bounded_and_a_timeout_is_transient()
+    {
+        var e = Assert.Throws<MediaError>(() => FfmpegProcess.Run("head", ["-c", "1000000", "/dev/zero"], "/d/x", TimeSpan.FromSeconds(10), default, maxBytes: 1 << 16));
+        Assert.Contains("more than", e.Reason);
+        Assert.False(e.Transient);
+        var slow = Assert.Throws<MediaError>(() => FfmpegProcess.Run("sleep", ["60"], "/d/slow.mp4", TimeSpan.FromSeconds(1), default));
+        Assert.True(slow.Transient);   // retried by the loader, not a permanent skip
+    }
 }

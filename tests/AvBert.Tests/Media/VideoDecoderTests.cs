@@ -121,4 +121,13 @@ public class VideoDecoderClipsTests(RampVideo ramp) : IClassFixture<RampVideo>
         Assert.Equal(74, ramp.FrameIndex(clips[2].Frame(0)));
         Assert.True(clips[1].Frame(9).SequenceEqual(clips[1].Frame(4)));
     }
+
+    [Fact]
+    public void A_decode_that_would_need_more_than_the_frame_limit_is_refused_with_a_clear_message()
+    {
+        var e = Assert.Throws<MediaError>(() => VideoDecoder.Decode(ramp.Path, 0, 20_000, 30, 1024, 1024));
+        Assert.Contains("over the limit", e.Reason);
+        Assert.Contains("1024x1024", e.Reason);
+        Assert.Throws<MediaError>(() => VideoDecoder.DecodeClips(ramp.Path, [0, 0.5], 200_000, 30, 1024, 1024));
+    }
 }

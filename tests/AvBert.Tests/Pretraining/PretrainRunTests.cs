@@ -22,7 +22,7 @@ public class PretrainRunTests
         PretrainSummary Go(bool resume, params string[] extra)
         {
             var cfg = PretrainRun.PrepareRunDirectory(run, () => PretrainerTests.Tiny([.. sets, .. extra]), resume, extra);
-            var skipped = new SkippedLog(run, TextWriter.Null);
+            var skipped = new SkippedLog(run, TextWriter.Null, resume);
             var source = SourceLoader.Open(media, "train", skipped);
             return PretrainRun.Run(cfg, PretrainRun.Dataset(source, cfg.Data),
                 new PretrainRunOptions { RunDir = run, Resume = resume, Workers = 2, Progress = ProgressMode.Off, Log = TextWriter.Null }, skipped);

@@ -35,9 +35,21 @@ public class NativeErrorRetryTests
         {
             calls++;
             onStep(4);
-            throw new ExternalException("CUDA out of memory");
+            throw new ExternalException("Expected false to be true, but got false.");
         }, resume: true, retries: 5, TextWriter.Null));
         Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public void Running_out_of_memory_is_not_retried()
+    {
+        int calls = 0;
+        Assert.Throws<ExternalException>(() => NativeErrorRetry.Run<int>((_, onStep) =>
+        {
+            onStep(++calls);
+            throw new ExternalException("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to allocate 8800000 bytes.");
+        }, resume: true, retries: 5, TextWriter.Null));
+        Assert.Equal(1, calls);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ internal static class CharadesSource
 
         var t = CsvTable.Read(csv, hasHeader: true);
         int cId = t.RequireColumn("video id", "id"), cActions = t.RequireColumn("actions", "actions");
-        var parsed = new List<(string Id, List<(string Code, double Start, double End)> Actions)>();
+        var parsed = new List<(int Line, string Id, List<(string Code, double Start, double End)> Actions)>();
         foreach (var (line, cells) in t.Rows)
         {
             var actions = new List<(string, double, double)>();
@@ -42,7 +42,7 @@ internal static class CharadesSource
                     throw new SourceError($"{csv}:{line}: action \"{a}\" should be \"cNNN START END\"");
                 actions.Add((p[0], st, en));
             }
-            parsed.Add((t.Cell(line, cells, cId, "id"), actions));
+            parsed.Add((line, t.Cell(line, cells, cId, "id"), actions));
         }
 
         var classFile = s.Option("classes") ?? Path.Combine(dir, "Charades_v1_classes.txt");
@@ -59,7 +59,7 @@ internal static class CharadesSource
         var byStem = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var f in SourceFiles.MediaFiles(videos)) byStem.TryAdd(Path.GetFileNameWithoutExtension(f), f);
         var items = new List<MediaItem>(parsed.Count);
-        foreach (var (id, actions) in parsed)
+        foreach (var (line, id, actions) in parsed)
         {
             var spans = new List<LabelSpan>();
             foreach (var (code, st, en) in actions)
@@ -68,8 +68,8 @@ internal static class CharadesSource
                 spans.Add(new LabelSpan(l, st, en));
             }
             var path = byStem.TryGetValue(id, out var p) ? p : Path.Combine(videos, id + ".mp4");
-            items.Add(new MediaItem(path, spans.Select(x => x.Label).Distinct().Order().ToArray()) { Spans = spans });
+            items.Add(new MediaItem(path, spans.Select(x => x.Label).Distinct().Order().ToArray()) { Spans = spans, Origin = $"{csv}:{line}" });
         }
-        return new MediaSource($"charades {Path.GetFileName(csv)}", items, names, MultiLabel: true);
+        return new MediaSource($"charades {Path.GetFileName(csv)}", items, names, MultiLabel: true) { Root = Path.GetFullPath(videos) };
     }
 }

@@ -23,7 +23,7 @@ internal static class Esc50Source
             cTarget = t.RequireColumn("class index", "target"), cCat = t.RequireColumn("class name", "category"), cEsc10 = t.Column("esc10");
         if (esc10 && cEsc10 < 0) throw new SourceError($"{meta}: esc10=true but there is no esc10 column");
 
-        var rows = new List<(string File, int Fold, int Target)>();
+        var rows = new List<(int Line, string File, int Fold, int Target)>();
         var names = new SortedDictionary<int, string>();
         foreach (var (line, cells) in t.Rows)
         {
@@ -36,12 +36,12 @@ internal static class Esc50Source
             if (names.TryGetValue(target, out var known) && known != cat)
                 throw new SourceError($"{meta}:{line}: target {target} is named both '{known}' and '{cat}'");
             names[target] = cat;
-            rows.Add((t.Cell(line, cells, cFile, "filename"), f, target));
+            rows.Add((line, t.Cell(line, cells, cFile, "filename"), f, target));
         }
         // Labels: position in target order (identity for full ESC-50, 0..9 for ESC-10).
         var label = names.Keys.Select((target, i) => (target, i)).ToDictionary(x => x.target, x => x.i);
         var items = rows.Where(r => split switch { "train" => r.Fold != fold, "test" or "val" => r.Fold == fold, _ => true })
-                        .Select(r => new MediaItem(SourceFiles.Resolve(audio, r.File), [label[r.Target]], Fold: r.Fold)).ToList();
-        return new MediaSource($"{(esc10 ? "esc10" : "esc50")} fold {fold} ({split})", items, names.Values.ToList(), false) { AudioOnly = true };
+                        .Select(r => new MediaItem(SourceFiles.Resolve(audio, r.File), [label[r.Target]], Fold: r.Fold) { Origin = $"{meta}:{r.Line}" }).ToList();
+        return new MediaSource($"{(esc10 ? "esc10" : "esc50")} fold {fold} ({split})", items, names.Values.ToList(), false) { AudioOnly = true, Root = Path.GetFullPath(audio) };
     }
 }

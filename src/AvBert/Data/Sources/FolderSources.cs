@@ -9,7 +9,7 @@ internal static class FolderSources
         s.Allow();
         var dir = SourceFiles.RequireDirectory(s.Path, "media folder");
         var items = SourceFiles.MediaFiles(dir).Select(f => new MediaItem(f, [])).ToList();
-        return new MediaSource($"folder {dir}", items, [], false);
+        return new MediaSource($"folder {dir}", items, [], false) { Root = dir };
     }
 
     /// <summary><c>list:FILE</c>: one media path a line, relative to the list's folder (or <c>root=DIR</c>); '#' comments.</summary>
@@ -19,13 +19,15 @@ internal static class FolderSources
         var file = SourceFiles.RequireFile(s.Path, "list file");
         var root = s.Option("root") ?? Path.GetDirectoryName(file)!;
         var items = new List<MediaItem>();
+        int lineNo = 0;
         foreach (var raw in File.ReadLines(file))
         {
+            lineNo++;
             var line = raw.Trim().TrimStart('\uFEFF');
             if (line.Length == 0 || line.StartsWith('#')) continue;
-            items.Add(new MediaItem(SourceFiles.Resolve(root, line), []));
+            items.Add(new MediaItem(SourceFiles.Resolve(root, line), []) { Origin = $"{file}:{lineNo}" });
         }
-        return new MediaSource($"list {file}", items, [], false);
+        return new MediaSource($"list {file}", items, [], false) { Root = Path.GetFullPath(root) };
     }
 
     /// <summary>DIR looks like a folder per class: no media files directly in it, and at least two (non-hidden) subfolders
@@ -66,6 +68,6 @@ internal static class FolderSources
                 var cdir = Path.Combine(r, c);
                 if (Directory.Exists(cdir)) items.AddRange(SourceFiles.MediaFiles(cdir).Select(f => new MediaItem(f, [index[c]])));
             }
-        return new MediaSource($"classes {dir} ({split})", items, classes, false);
+        return new MediaSource($"classes {dir} ({split})", items, classes, false) { Root = dir };
     }
 }

@@ -31,6 +31,8 @@ internal static class KineticsSource
             rows.Add((line, cLabel >= 0 ? t.Cell(line, cells, cLabel, "label") : "", id, start, end));
         }
 
+        if (cLabel >= 0 && rows.Any(r => r.Label.Length > 0) && rows.FirstOrDefault(r => r.Label.Length == 0) is { Id: not null } unlabeled)
+            throw new SourceError($"{csv}:{unlabeled.Line}: the row has no label but other rows have one: add its label or remove the row");
         List<string> classes;
         if (s.Option("classes") is { } classFile)
         {
@@ -49,11 +51,12 @@ internal static class KineticsSource
         {
             int[] labels = index.TryGetValue(r.Label, out int l) ? [l] : [];
             var clip = $"{r.Id}_{(long)r.Start:000000}_{(long)r.End:000000}";
-            if (byStem.TryGetValue(clip, out var trimmed)) items.Add(new MediaItem(trimmed, labels));
-            else if (byStem.TryGetValue(r.Id, out var full)) items.Add(new MediaItem(full, labels, r.Start, r.End));
-            else items.Add(new MediaItem(Path.Combine(videos, clip + ".mp4"), labels)); // missing: reported by the loader
+            var item = byStem.TryGetValue(clip, out var trimmed) ? new MediaItem(trimmed, labels)
+                     : byStem.TryGetValue(r.Id, out var full) ? new MediaItem(full, labels, r.Start, r.End)
+                     : new MediaItem(Path.Combine(videos, clip + ".mp4"), labels); // missing: reported by the loader
+            items.Add(item with { Origin = $"{csv}:{r.Line}" });
         }
-        return new MediaSource($"kinetics {Path.GetFileName(csv)} ({split})", items, classes, false);
+        return new MediaSource($"kinetics {Path.GetFileName(csv)} ({split})", items, classes, false) { Root = videos };
     }
 
     static string SplitName(string s) => s.Trim().ToLowerInvariant() switch

@@ -9,6 +9,8 @@ public sealed record MediaItem(string Path, int[] Labels, double? Start = null, 
 {
     /// <summary>Per-label time spans (Charades actions); null where the source has none.</summary>
     public IReadOnlyList<LabelSpan>? Spans { get; init; }
+    /// <summary>Where the source lists this item ("FILE:LINE"), for messages; null for items found by scanning a folder.</summary>
+    public string? Origin { get; init; }
 }
 
 /// <summary>Label <see cref="Label"/> happens from Start to End seconds (Charades "c092 11.90 21.20").</summary>
@@ -22,6 +24,8 @@ public sealed record MediaSource(string Name, IReadOnlyList<MediaItem> Items, IR
     /// <summary>Items dropped at open time because their file is missing (also reported to the SkippedLog when given).</summary>
     public int MissingFiles { get; init; }
     public bool Labeled => ClassNames.Count > 0;
+    /// <summary>The folder the source's relative paths start from (or that it scans); items outside it are noted once.</summary>
+    public string? Root { get; init; }
 }
 
 /// <summary>A data source that cannot be opened or parsed: names the file (and line) and what was expected.</summary>

@@ -24,16 +24,58 @@ internal static class SourceFiles
         return Path.GetFullPath(path);
     }
 
-    /// <summary>Media files under <paramref name="dir"/> (recursive, hidden files and folders skipped), in ordinal path order.</summary>
+    /// <summary>Media files under <paramref name="dir"/> (recursive, hidden files and folders skipped), in ordinal path order.
+    /// Symbolic links to folders are followed, but a link that leads back into a folder being scanned (a loop, which would
+    /// list the same files over and over) is a <see cref="SourceError"/>.</summary>
     public static List<string> MediaFiles(string dir)
     {
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden, IgnoreInaccessible = true, ReturnSpecialDirectories = false };
-        return Directory.EnumerateFiles(dir, "*", options)
-                        .Where(f => SourceLoader.MediaExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
-                        .Select(Path.GetFullPath)
-                        .Order(StringComparer.Ordinal)
-                        .ToList();
+        var options = new EnumerationOptions { AttributesToSkip = FileAttributes.Hidden, IgnoreInaccessible = true, ReturnSpecialDirectories = false };
+        var files = new List<string>();
+        var walking = new HashSet<string>(StringComparer.Ordinal); // real paths of the folders from dir down to the current one
+        void Walk(string folder)
+        {
+            var real = RealPath(folder);
+            if (!walking.Add(real))
+                throw new SourceError($"{folder}: symbolic link loop (it leads back to {real}, which contains it): remove or fix the link");
+            foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options))
+            {
+                if (entry.Name.StartsWith('.')) continue;
+                if (Directory.Exists(entry.FullName)) Walk(entry.FullName); // a folder, or a link to one
+                else if (SourceLoader.MediaExtensions.Contains(Path.GetExtension(entry.Name))) files.Add(Path.GetFullPath(entry.FullName));
+            }
+            walking.Remove(real);
+        }
+        Walk(Path.GetFullPath(dir));
+        files.Sort(StringComparer.Ordinal);
+        return files;
     }
+
+    /// <summary>The canonical path (every symbolic link resolved, no "." or ".."), or the plain full path when it cannot be
+    /// resolved (it does not exist, or the platform has no realpath).</summary>
+    public static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        try
+        {
+            var p = realpath(full, IntPtr.Zero);
+            if (p == IntPtr.Zero) return full;
+            try { return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(p) ?? full; }
+            finally { free(p); }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return full; }
+    }
+
+    /// <summary>True when <paramref name="path"/> (links resolved) lies inside the folder <paramref name="root"/> (links resolved).</summary>
+    public static bool IsInside(string path, string root)
+    {
+        var r = RealPath(root).TrimEnd('/') + "/";
+        return RealPath(path).StartsWith(r, StringComparison.Ordinal);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern IntPtr realpath([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
+    [System.Runtime.InteropServices.DllImport("libc")]
+    static extern void free(IntPtr p);
 
     /// <summary>Class names from a text file, one a line (blank lines and '#' comments skipped); "1 Name" and "c000 Name"
     /// lines keep only the name when <paramref name="dropFirstToken"/>.</summary>

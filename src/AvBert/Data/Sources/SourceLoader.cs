@@ -23,8 +23,10 @@ public static class SourceLoader
 
     /// <summary>Opens <paramref name="spec"/> and returns the items of <paramref name="split"/>. With <paramref name="skipped"/>,
     /// items whose file is missing are reported there and left out; without it they stay (and fail at decode time).
-    /// Throws <see cref="SourceError"/> (a UserError) when the source itself is missing or malformed.</summary>
-    public static MediaSource Open(string spec, string split = "train", SkippedLog? skipped = null)
+    /// Throws <see cref="SourceError"/> (a UserError) when the source itself is missing or malformed, or lists an item twice.
+    /// Items outside the source's root folder (../, absolute paths, symbolic links) are used, and said once on
+    /// <paramref name="notices"/> (default stderr).</summary>
+    public static MediaSource Open(string spec, string split = "train", SkippedLog? skipped = null, TextWriter? notices = null)
     {
         var s = SourceSpec.Parse(spec);
         split = NormaliseSplit(split);
@@ -41,6 +43,8 @@ public static class SourceLoader
             "csv" => CsvSource.Open(s, split),
             _ => throw new SourceError($"unknown data source kind '{kind}'"),
         };
+        RefuseDuplicates(source);
+        if (OutsideRootNote(source) is { } note) (notices ?? Console.Error).WriteLine(note);
         return DropMissing(source, skipped);
     }
 
@@ -58,6 +62,31 @@ public static class SourceLoader
         log?.WriteLine($"data: {s.Path} read as a folder per class ({source.ClassNames.Count} classes: {string.Join(", ", source.ClassNames.Take(6))}" +
                        $"{(source.ClassNames.Count > 6 ? ", ..." : "")}); write classes:{s.Path} to say so, folder:{s.Path} for unlabeled.");
         return source;
+    }
+
+    /// <summary>The same file (and segment) listed twice would be seen twice as often and could land in train and test at
+    /// once: an error naming both rows.</summary>
+    static void RefuseDuplicates(MediaSource source)
+    {
+        var seen = new Dictionary<(string, double?, double?), MediaItem>();
+        foreach (var item in source.Items)
+        {
+            if (seen.TryAdd((item.Path, item.Start, item.End), item)) continue;
+            var first = seen[(item.Path, item.Start, item.End)];
+            throw new SourceError(item.Origin is { } where
+                ? $"{where}: duplicate of the row at {first.Origin} ({item.Path}): remove one of them"
+                : $"{item.Path} is listed twice by {source.Name}: remove one of them");
+        }
+    }
+
+    /// <summary>One line when some items lie outside the source's root (after resolving ../ and symbolic links), else null.</summary>
+    internal static string? OutsideRootNote(MediaSource source)
+    {
+        if (source.Root is not { } root) return null;
+        var outside = source.Items.Where(i => !SourceFiles.IsInside(i.Path, root)).ToList();
+        if (outside.Count == 0) return null;
+        return $"note: {outside.Count} of {source.Items.Count} items of {source.Name} lie outside {root} (../, absolute paths or " +
+               $"symbolic links; e.g. {outside[0].Path}): they are used as listed";
     }
 
     /// <summary>Which kind a bare path is: a folder with meta/esc50.csv → esc50; with ucfTrainTestlist or classInd.txt →

@@ -53,9 +53,9 @@ internal static class Ucf101Source
                 if (folder is not null && index.TryGetValue(folder, out int byFolder)) label = byFolder;
                 else if (parts.Length > 1 && int.TryParse(parts[1], out int id) && id >= 1 && id <= classes.Count) label = id - 1;
                 else throw new SourceError($"{list}:{lineNo}: cannot tell the class of \"{raw.Trim()}\" (expected CLASS/v_CLASS_gNN_cNN.avi [index])");
-                items.Add(new MediaItem(SourceFiles.Resolve(videos, rel), [label]));
+                items.Add(new MediaItem(SourceFiles.Resolve(videos, rel), [label]) { Origin = $"{list}:{lineNo}" });
             }
         }
-        return new MediaSource($"ucf101 split {fold} ({split})", items, classes, false);
+        return new MediaSource($"ucf101 split {fold} ({split})", items, classes, false) { Root = Path.GetFullPath(videos) };
     }
 }

@@ -217,21 +217,7 @@ public static class ReferenceConfig
         return KnownKeys.TryGetValue(section, out var keys) && keys.Contains(key);
     }
 
-    static YamlMappingNode ParseYaml(string yaml, string source)
-    {
-        try
-        {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            if (stream.Documents.Count == 0) return new YamlMappingNode();
-            return stream.Documents[0].RootNode as YamlMappingNode
-                   ?? throw new ConfigError($"{source}: the top level must be a mapping of sections (RESNET:, TRANSFORMER:, ...).");
-        }
-        catch (YamlException e)
-        {
-            throw new ConfigError($"{source}: not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}");
-        }
-    }
+    static YamlMappingNode ParseYaml(string yaml, string source) => YamlInput.ParseMapping(yaml, source, "sections (RESNET:, TRANSFORMER:, ...)");
 
     static Dictionary<string, YamlNode> Flatten(YamlMappingNode root, string source)
     {
@@ -250,7 +236,7 @@ public static class ReferenceConfig
     sealed class Reader(Dictionary<string, YamlNode> values, string source)
     {
         string? Scalar(string key) => values.TryGetValue(key, out var n) ? (n as YamlScalarNode)?.Value
-            ?? throw Bad(key, n.ToString(), "a single value") : null;
+            ?? throw Bad(key, YamlInput.Short(n), "a single value") : null;
 
         ConfigError Bad(string key, string value, string expected) => new($"{source}: '{key}: {value}' is not valid; expected {expected}.");
 
@@ -291,19 +277,19 @@ public static class ReferenceConfig
         public int[] IntList(string key, int[] fallback, int? length = null)
         {
             if (!values.TryGetValue(key, out var n)) return fallback;
-            if (n is not YamlSequenceNode seq) throw Bad(key, n.ToString(), "a list of integers");
+            if (n is not YamlSequenceNode seq) throw Bad(key, YamlInput.Short(n), "a list of integers");
             var result = seq.Children.Select(c => c is YamlScalarNode sc && int.TryParse(sc.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)
-                ? v : throw Bad(key, n.ToString(), "a list of integers")).ToArray();
-            if (length is int l && result.Length != l) throw Bad(key, n.ToString(), $"a list of {l} integers");
+                ? v : throw Bad(key, YamlInput.Short(n), "a list of integers")).ToArray();
+            if (length is int l && result.Length != l) throw Bad(key, YamlInput.Short(n), $"a list of {l} integers");
             return result;
         }
 
         public double[] DoubleList(string key, double[] fallback, int length)
         {
             if (!values.TryGetValue(key, out var n)) return fallback;
-            if (n is not YamlSequenceNode seq || seq.Children.Count != length) throw Bad(key, n.ToString(), $"a list of {length} numbers");
+            if (n is not YamlSequenceNode seq || seq.Children.Count != length) throw Bad(key, YamlInput.Short(n), $"a list of {length} numbers");
             return seq.Children.Select(c => c is YamlScalarNode sc && double.TryParse(sc.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
-                ? v : throw Bad(key, n.ToString(), $"a list of {length} numbers")).ToArray();
+                ? v : throw Bad(key, YamlInput.Short(n), $"a list of {length} numbers")).ToArray();
         }
 
         /// <summary>A per-stage list, written [[a], [b], [c], [d]] (one entry per pathway) or [a, b, c, d].</summary>
@@ -317,11 +303,11 @@ public static class ReferenceConfig
                 {
                     var item = seq.Children[i] is YamlSequenceNode inner && inner.Children.Count == 1 ? inner.Children[0] : seq.Children[i];
                     if (item is not YamlScalarNode sc || !int.TryParse(sc.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result[i]))
-                        throw Bad(key, n.ToString(), "4 stages of one pathway, like [[1], [2], [2], [2]]");
+                        throw Bad(key, YamlInput.Short(n), "4 stages of one pathway, like [[1], [2], [2], [2]]");
                 }
                 return result;
             }
-            throw Bad(key, n.ToString(), "4 stages of one pathway, like [[1], [2], [2], [2]]");
+            throw Bad(key, YamlInput.Short(n), "4 stages of one pathway, like [[1], [2], [2], [2]]");
         }
 
         public int[] Depth(string key)

@@ -28,11 +28,23 @@ public sealed class SkippedLogTests : IDisposable
     public void A_resumed_run_reloads_the_list_and_does_not_repeat_rows()
     {
         new SkippedLog(_run, TextWriter.Null).Report("/d/x\ty.mp4", "file not found");
-        var again = new SkippedLog(_run, TextWriter.Null);
+        var again = new SkippedLog(_run, TextWriter.Null, resume: true);
         Assert.True(again.Contains("/d/x\ty.mp4"));
         Assert.False(again.Report("/d/x\ty.mp4", "file not found"));
         again.Report("/d/z.mp4", "empty file (0 bytes)");
         Assert.Equal(3, File.ReadAllLines(again.FilePath!).Length);
+    }
+
+    [Fact]
+    public void A_fresh_run_in_an_existing_folder_does_not_inherit_the_old_list()
+    {
+        new SkippedLog(_run, TextWriter.Null).Report("/d/old.mp4", "ffmpeg gave no result within 120 s (hung or too slow), killed");
+        var fresh = new SkippedLog(_run, TextWriter.Null);
+        Assert.False(fresh.Contains("/d/old.mp4"));
+        Assert.Equal(0, fresh.Count);
+        Assert.False(File.Exists(fresh.FilePath));
+        fresh.Report("/d/new.mp4", "file not found");
+        Assert.Equal(["path\treason", "/d/new.mp4\tfile not found"], File.ReadAllLines(fresh.FilePath!));
     }
 
     [Fact]

@@ -200,4 +200,87 @@ public sealed class SourceLoaderTests : IDisposable
         Assert.Equal(["cat", "dog"], train.ClassNames);
         Assert.Contains("no 'test'", Assert.Throws<SourceError>(() => SourceLoader.Open("classes:" + P("t"), "test")).Message);
     }
+
+    [Fact]
+    public void A_stray_numeric_label_is_an_error_naming_the_row_not_a_hundred_thousand_classes()
+    {
+        var csv = Layout.Write(_root, "n/data.csv", "path,label\na.mp4,0\nb.mp4,1\nc.mp4,100000\n");
+        var e = Assert.Throws<SourceError>(() => SourceLoader.Open(csv));
+        Assert.Contains("data.csv:4", e.Message);
+        Assert.Contains("100000", e.Message);
+        var huge = Layout.Write(_root, "n/huge.csv", "a.mp4,0\nb.mp4,2147483647\n");
+        Assert.Contains("huge.csv:2", Assert.Throws<SourceError>(() => SourceLoader.Open("csv:" + huge)).Message);
+        var classes = Layout.Write(_root, "n/classes.txt", "zero\none\n");
+        var named = Layout.Write(_root, "n/named.csv", "path,label\na.mp4,one\nb.mp4,two\n");
+        Assert.Contains("named.csv:3", Assert.Throws<SourceError>(() => SourceLoader.Open($"csv:{named},classes={classes}")).Message);
+    }
+
+    [Fact]
+    public void Csv_classes_come_from_every_split_so_indices_agree_between_train_and_test()
+    {
+        var csv = Layout.Write(_root, "s/data.csv", "path,label,split\na.mp4,cat,train\nb.mp4,dog,test\nc.mp4,7,train\n");
+        var train = SourceLoader.Open(csv, "train");
+        var test = SourceLoader.Open(csv, "test");
+        Assert.Equal(train.ClassNames, test.ClassNames);
+        Assert.Equal(train.ClassNames.ToList().IndexOf("dog"), test.Items.Single().Labels.Single());
+    }
+
+    [Fact]
+    public void Unlabeled_rows_in_a_labelled_csv_are_errors_naming_the_row()
+    {
+        var csv = Layout.Write(_root, "u/data.csv", "path,label\na.mp4,cat\nb.mp4,\n");
+        Assert.Contains("data.csv:3", Assert.Throws<SourceError>(() => SourceLoader.Open(csv)).Message);
+        var bare = Layout.Write(_root, "u/bare.csv", "a.mp4,cat\nb.mp4\n");
+        Assert.Contains("bare.csv:2", Assert.Throws<SourceError>(() => SourceLoader.Open("csv:" + bare)).Message);
+        var k = Layout.Write(_root, "u/k.csv", "label,youtube_id,time_start,time_end,split\nx,id1,0,10,train\n,id2,0,10,train\n");
+        Assert.Contains("k.csv:3", Assert.Throws<SourceError>(() => SourceLoader.Open(k)).Message);
+        var none = Layout.Write(_root, "u/none.csv", "path\na.mp4\nb.mp4\n"); // no labels at all: an unlabeled source
+        Assert.False(SourceLoader.Open(none).Labeled);
+    }
+
+    [Fact]
+    public void Duplicate_rows_are_errors_naming_both_rows()
+    {
+        var csv = Layout.Write(_root, "d/data.csv", "path,label\na.mp4,cat\nb.mp4,dog\n./a.mp4,cat\n");
+        var e = Assert.Throws<SourceError>(() => SourceLoader.Open(csv));
+        Assert.Contains("data.csv:4", e.Message);
+        Assert.Contains("data.csv:2", e.Message);
+        var list = Layout.Write(_root, "d/list.txt", "x.mp4\nsub/../x.mp4\n");
+        Assert.Contains("list.txt:2", Assert.Throws<SourceError>(() => SourceLoader.Open(list)).Message);
+        var segments = Layout.Write(_root, "d/seg.csv", "path,label,start,end\na.mp4,cat,0,5\na.mp4,cat,5,10\n");
+        Assert.Equal(2, SourceLoader.Open(segments).Items.Count); // two segments of one file are two items
+    }
+
+    [Fact]
+    public void A_symbolic_link_loop_in_a_data_folder_is_an_error_not_endless_copies()
+    {
+        Layout.Touch(_root, "loop/a/1.mp4"); Layout.Touch(_root, "loop/b/2.mp4");
+        File.CreateSymbolicLink(P("loop/a/up"), "..");
+        var e = Assert.Throws<SourceError>(() => SourceLoader.Open("classes:" + P("loop")));
+        Assert.Contains("symbolic link loop", e.Message);
+        Assert.Contains(P("loop/a/up"), e.Message);
+        Assert.Throws<SourceError>(() => SourceLoader.Open("folder:" + P("loop")));
+        // A link to a folder elsewhere is followed (and noted as outside the root).
+        Layout.Touch(_root, "elsewhere/3.mp4");
+        File.Delete(P("loop/a/up"));
+        File.CreateSymbolicLink(P("loop/b/more"), P("elsewhere"));
+        var notes = new StringWriter();
+        var s = SourceLoader.Open("folder:" + P("loop"), notices: notes);
+        Assert.Equal([P("loop/a/1.mp4"), P("loop/b/2.mp4"), P("loop/b/more/3.mp4")], s.Items.Select(i => i.Path));
+        Assert.Contains("1 of 3 items", notes.ToString());
+    }
+
+    [Fact]
+    public void Items_outside_the_root_are_used_and_said_once_in_one_line()
+    {
+        var list = Layout.Write(_root, "r/lists/l.txt", "in.mp4\n../out1.mp4\n/abs/out2.mp4\n");
+        var notes = new StringWriter();
+        var s = SourceLoader.Open(list, notices: notes);
+        Assert.Equal(3, s.Items.Count);
+        var lines = notes.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("note: 2 of 3 items", Assert.Single(lines)[..18]);
+        var quiet = new StringWriter();
+        SourceLoader.Open(Layout.Write(_root, "r/lists/in.txt", "in.mp4\nsub/x.mp4\n"), notices: quiet);
+        Assert.Equal("", quiet.ToString());
+    }
 }
