@@ -36,6 +36,13 @@ public sealed class MixedPrecision
             p = Precision.Fp32;
         }
         if (p == Precision.Tf32 && !cuda) p = Precision.Fp32;     // TF32 is a CUDA (Ampere+) format: on the CPU it is fp32
+        if (p == Precision.Bf16 && !cuda && LibTorchContext.Available && LibTorchContext.OneDnnEnabled)
+        {
+            // libtorch 2.10's oneDNN bf16 convolution weight gradients come out NaN now and then on AVX-512 CPUs (seen on a
+            // Sapphire Rapids-class Xeon; README "Correctness on every CPU"); ATen's own convolutions are right.
+            LibTorchContext.OneDnnEnabled = false;
+            (log ?? Console.Error).WriteLine("note: precision bf16 on the CPU uses ATen's convolutions (oneDNN's bf16 convolution gradients are unreliable on some CPUs); bf16 on a CPU is for checking, fp32 is faster there.");
+        }
         if (cuda)
         {
             // Strict fp32 keeps TF32 off (parity); tf32 turns it on everywhere; bf16 lets convolutions and the few

@@ -72,7 +72,14 @@ public class MixedPrecisionTests
         }
 
         var fp32 = Step(MixedPrecision.Fp32(CPU));
-        var bf16 = Step(MixedPrecision.Setup(Precision.Bf16, CPU));
+        bool oneDnn = LibTorchContext.OneDnnEnabled;
+        (double Loss, double GradNorm, ScalarType SigmaType) bf16;
+        try
+        {
+            bf16 = Step(MixedPrecision.Setup(Precision.Bf16, CPU, TextWriter.Null)); // on the CPU: ATen's convolutions (oneDNN's bf16 gradients are unreliable)
+            Assert.False(LibTorchContext.OneDnnEnabled);
+        }
+        finally { LibTorchContext.OneDnnEnabled = oneDnn; }
         Assert.True(double.IsFinite(bf16.Loss) && double.IsFinite(bf16.GradNorm), $"bf16 loss {bf16.Loss}, grad norm {bf16.GradNorm}; fp32 {fp32.Loss}, {fp32.GradNorm}; nonfinite grads: {string.Join(", ", pretrainer.named_parameters().Where(p => p.parameter.grad is { } g && !isfinite(g).all().item<bool>()).Select(p => p.name).Take(8))}");
         Assert.Equal(ScalarType.Float32, bf16.SigmaType);                          // orthogonal maps in fp32
         Assert.True(Math.Abs(bf16.Loss - fp32.Loss) <= 0.05 * Math.Abs(fp32.Loss), $"bf16 loss {bf16.Loss} vs fp32 {fp32.Loss}");
