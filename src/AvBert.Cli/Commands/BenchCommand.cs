@@ -11,6 +11,7 @@ public static class BenchCommand
         foreach (var sub in new Command[]
         {
             // one line per measurement; each lives in its own Bench*Command.cs
+            BenchLoaderCommand.Build(),
         })
             c.Subcommands.Add(sub);
         return c;

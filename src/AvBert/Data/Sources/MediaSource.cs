@@ -9,6 +9,8 @@ public sealed record MediaItem(string Path, int[] Labels, double? Start = null, 
 {
     /// <summary>Per-label time spans (Charades actions); null where the source has none.</summary>
     public IReadOnlyList<LabelSpan>? Spans { get; init; }
+    /// <summary>Where <c>avbert prep</c> put this item (read instead of the source); null for plain sources.</summary>
+    public Cache.CachedMedia? Cached { get; init; }
 }
 
 /// <summary>Label <see cref="Label"/> happens from Start to End seconds (Charades "c092 11.90 21.20").</summary>
