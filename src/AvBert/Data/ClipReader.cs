@@ -88,7 +88,7 @@ public sealed class ClipReader
 
     /// <summary>Bytes of decoded waveforms kept for reuse (0 = none): the views and epochs of a short file then decode it
     /// once, not once per window — an audio task's 10 windows per file each started FFmpeg on the whole file.</summary>
-    public long WaveformCacheBytes { get; init; } = 256L << 20;
+    public long WaveformCacheBytes { get; set; } = 256L << 20;
     readonly WaveformCache _waves = new();
 
     /// <summary>The mono waveform of [start, start + seconds] (to the end when seconds is null), decoded once while it fits
