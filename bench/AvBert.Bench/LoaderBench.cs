@@ -36,18 +36,7 @@ public static class LoaderBench
                                                           data, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
 
         var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-{size[0]}x{size[1]}-{seconds}s");
-        Directory.CreateDirectory(dir);
-        var inv = CultureInfo.InvariantCulture;
-        var files = new List<string>();
-        for (int i = 0; i < videos; i++)
-        {
-            var path = Path.Combine(dir, $"v{i}.mp4");
-            if (!File.Exists(path))
-                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size[0]}x{size[1]}:r=30:d={seconds.ToString(inv)}",
-                           "-f", "lavfi", "-i", $"sine=frequency={300 + 50 * i}:sample_rate=44100:duration={seconds.ToString(inv)}",
-                           "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
-            files.Add(path);
-        }
+        var files = MakeMedia(dir, "v", videos, $"{size[0]}x{size[1]}", seconds, i => $"sine=frequency={300 + 50 * i}:sample_rate=44100");
         var items = files.Select(f => new MediaItem(f, [0])).ToList();
         if (benchCase == "cache")
             return CacheComparison(dir, files.Count, data, preset, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
@@ -139,19 +128,8 @@ public static class LoaderBench
     /// then windows/s decoding the file for every window (as before) and once per file.</summary>
     static int ShortAudio(int videos, double seconds, DataConfig data, int[] workerCounts, double measureSeconds)
     {
-        var inv = CultureInfo.InvariantCulture;
         var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-audio-{seconds}s");
-        Directory.CreateDirectory(dir);
-        var files = new List<string>();
-        for (int i = 0; i < videos; i++)
-        {
-            var path = Path.Combine(dir, $"a{i}.mp4");
-            if (!File.Exists(path))
-                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s=320x240:r=30:d={seconds.ToString(inv)}",
-                                 "-f", "lavfi", "-i", $"anoisesrc=color=pink:sample_rate=48000:duration={seconds.ToString(inv)}",
-                                 "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
-            files.Add(path);
-        }
+        var files = MakeMedia(dir, "a", videos, "320x240", seconds, _ => "anoisesrc=color=pink:sample_rate=48000");
         var options = SequenceOptions.Esc50(SampleMode.Train);
         var items = files.Select(f => new MediaItem(f, [0])).ToList();
         Console.WriteLine($"short-audio bench: {videos} files of {seconds} s (H.264 + AAC 48 kHz stereo), audio task: {options.ViewsPerVideo} windows of " +
@@ -184,6 +162,23 @@ public static class LoaderBench
                               $"once per file {after.ClipsPerSecond:0.0} windows/s (decode {after.DecodeShare:P0}): {after.ClipsPerSecond / b.ClipsPerSecond:0.0}x");
         }
         return 0;
+    }
+
+    /// <summary>testsrc2 pictures at 30 fps + the given lavfi audio, H.264 + AAC stereo, made once per folder.</summary>
+    static List<string> MakeMedia(string dir, string prefix, int count, string size, double seconds, Func<int, string> audio)
+    {
+        Directory.CreateDirectory(dir);
+        var d = seconds.ToString(CultureInfo.InvariantCulture);
+        var files = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            var path = Path.Combine(dir, $"{prefix}{i}.mp4");
+            if (!File.Exists(path))
+                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size}:r=30:d={d}", "-f", "lavfi", "-i", $"{audio(i)}:duration={d}",
+                                 "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
+            files.Add(path);
+        }
+        return files;
     }
 
     static string? Arg(string[] args, string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }

@@ -34,7 +34,8 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
 /// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
 /// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
-/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed
+/// (and kept, within <see cref="WaveformCacheBytes"/>, for the file's other views and later epochs); longer ones
 /// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>

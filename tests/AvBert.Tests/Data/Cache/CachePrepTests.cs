@@ -85,12 +85,15 @@ public sealed class CachePrepTests : IDisposable
         TestMedia.Run(["-y", "-v", "error", "-f", "lavfi", "-i", "color=black:s=96x72:r=30:d=3,geq=lum='16+N*2':cb=128:cr=128",
                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                        "-c:a", "aac", "-ac", "2", "-shortest", video]);
-        var cache = Path.Combine(_dir, "c");
-        Prep(src, cache);
-        var fromSource = SourceLoader.Open(src);
-        var fromCache = SourceLoader.Open("cache:" + cache);
-        foreach (var mode in new[] { SampleMode.Test, SampleMode.Train })
+        // The whole file, and a Kinetics row over the untrimmed video: the segment 1 s .. 2.667 s (clip starts again on the grid).
+        var csv = Path.Combine(_dir, "k.csv");
+        File.WriteAllText(csv, "label,youtube_id,time_start,time_end,split\nx,ramp,1,2.6666666666666667,train\n");
+        foreach (var (spec, mode) in new[] { (src, SampleMode.Test), (src, SampleMode.Train), ($"kinetics:{csv},videos={src}", SampleMode.Train) })
         {
+            var cache = Path.Combine(_dir, "c" + spec.Length);
+            if (!CacheIndex.IsCache(cache)) Prep(spec, cache);
+            var fromSource = SourceLoader.Open(spec);
+            var fromCache = SourceLoader.Open("cache:" + cache);
             var options = SequenceOptions.Sequences(mode);
             var s = new VideoSequenceDataset(fromSource, Tiny, options).Load(0, seed: 5, epoch: 1, default);
             long before = FfmpegProcess.StartedOnThisThread;
@@ -108,7 +111,7 @@ public sealed class CachePrepTests : IDisposable
             {
                 double same = Diff(k, k);
                 // One source frame later would be 2 grey levels = 0.035 here: the clips hold the same frames, up to codec rounding.
-                Assert.True(same < 0.02, $"{mode} clip {k}: mean |source - cache| {same:0.000} (normalised units)");
+                Assert.True(same < 0.02, $"{spec} {mode} clip {k}: mean |source - cache| {same:0.000} (normalised units)");
             }
         }
     }
