@@ -65,6 +65,8 @@ public sealed record CachedAudio(int SampleRate, int Channels, double DurationSe
 public sealed record CacheEntry
 {
     public string Id { get; init; } = "";
+    /// <summary>Position of the item in its source (items are read back in the source's order).</summary>
+    public int Order { get; init; }
     public string Source { get; init; } = "";
     public long SourceSize { get; init; }
     public long SourceMtimeTicks { get; init; }

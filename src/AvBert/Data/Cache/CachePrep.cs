@@ -51,10 +51,12 @@ public static class CachePrep
         var settings = CacheSettings.For(o.DataConfig);
         if (CacheIndex.IsCache(dir))
         {
+            // A cache that serves this config (e.g. made for `full`, extended for `small`) keeps its own settings.
             var old = CacheIndex.ReadHeader(dir);
-            if (old.Settings != settings)
-                throw new CacheError($"{dir} was prepared with other settings ({Describe(old.Settings)}; this config needs {Describe(settings)}): " +
+            if (old.Settings.Mismatch(o.DataConfig) is { } unfit)
+                throw new CacheError($"{dir} was prepared with other settings ({Describe(old.Settings)}): {unfit}; " +
                                      "give another --out, or delete that folder to prepare it again");
+            settings = old.Settings;
         }
         else if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new CacheError($"{dir} exists and is not a training cache: give an empty or new folder as --out");
@@ -69,21 +71,22 @@ public static class CachePrep
         Directory.CreateDirectory(Path.Combine(dir, CacheIndex.MediaFolder));
 
         var done = CacheIndex.ReadEntries(dir);
-        var todo = new List<(MediaItem Item, string Id, string[] Splits)>();
+        var todo = new List<(MediaItem Item, string Id, string[] Splits, int Order)>();
         int already = 0;
         var gate = new object();
-        foreach (var (item, itemSplits) in splits)
+        for (int order = 0; order < splits.Count; order++)
         {
+            var (item, itemSplits) = splits[order];
             var id = CacheEntry.IdOf(item.Path, item.Start, item.End);
             if (skipped.Contains(item.Path)) continue;
             if (done.TryGetValue(id, out var e) && !e.SourceChanged() && FilesPresent(dir, e))
             {
                 already++;
-                if (!e.Splits.SequenceEqual(itemSplits) || !e.Labels.SequenceEqual(item.Labels))   // relabeled: index only
-                    CacheIndex.Append(dir, e with { Splits = itemSplits, Labels = item.Labels, Fold = item.Fold, Spans = item.Spans?.ToArray() });
+                if (!e.Splits.SequenceEqual(itemSplits) || !e.Labels.SequenceEqual(item.Labels) || e.Order != order)   // relabeled: index only
+                    CacheIndex.Append(dir, e with { Splits = itemSplits, Labels = item.Labels, Fold = item.Fold, Spans = item.Spans?.ToArray(), Order = order });
                 continue;
             }
-            todo.Add((item, id, itemSplits));
+            todo.Add((item, id, itemSplits, order));
         }
 
         var (cuda, why) = o.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? FfmpegHardware.DetectCuda(ct) : (FfmpegCuda.None, null);
@@ -105,7 +108,7 @@ public static class CachePrep
             {
                 try
                 {
-                    var entry = Prepare(dir, t.Item, t.Id, t.Splits, settings, transcode, ct);
+                    var entry = Prepare(dir, t.Item, t.Id, t.Splits, settings, transcode, ct) with { Order = t.Order };
                     lock (gate) { CacheIndex.Append(dir, entry); prepared++; }
                 }
                 catch (MediaError e) when (!ct.IsCancellationRequested)
@@ -186,6 +189,13 @@ public static class CachePrep
             videoFile = Path.Combine(sub, id + ".mkv");
             var tmp = Path.Combine(dir, videoFile + ".tmp");
             try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct); }
+            catch (MediaError) when (transcode.Cuda != FfmpegCuda.None && !ct.IsCancellationRequested)
+            {
+                // A codec the GPU cannot decode (FFmpeg then hands software frames to scale_cuda): this file on the CPU.
+                TryDelete(tmp);
+                try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode with { Cuda = FfmpegCuda.None }, ct); }
+                catch { TryDelete(tmp); throw; }
+            }
             catch { TryDelete(tmp); throw; }
             File.Move(tmp, Path.Combine(dir, videoFile), overwrite: true);
             video = new CachedVideo(v.Width, v.Height, v.Fps, videoSeconds, v.Codec);

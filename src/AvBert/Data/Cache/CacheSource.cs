@@ -45,7 +45,7 @@ public static class CacheSource
     {
         dir = Path.GetFullPath(dir);
         var header = CacheIndex.ReadHeader(dir);
-        var entries = CacheIndex.ReadEntries(dir).Values.OrderBy(e => e.Source, StringComparer.Ordinal).ThenBy(e => e.Start ?? 0).ToList();
+        var entries = CacheIndex.ReadEntries(dir).Values.OrderBy(e => e.Order).ThenBy(e => e.Source, StringComparer.Ordinal).ToList();
         if (entries.Count == 0) throw new CacheError($"cache {dir} holds no prepared items: run ./avbert prep --data {Quote(header.SourceSpec)} --out {dir}");
         var changed = entries.Where(e => e.SourceChanged()).ToList();
         if (changed.Count > 0)
@@ -68,8 +68,9 @@ public static class CacheSource
     {
         var cached = items.Select(i => i.Cached).FirstOrDefault(c => c is not null);
         if (cached?.Settings.Mismatch(data) is not { } why) return;
-        throw new CacheError($"cache {cached.Directory} does not fit this config: {why}; prepare it for this config with " +
-                             $"./avbert prep --data SRC --out NEW_DIR (with the same --preset/--config/--set as training)");
+        var spec = CacheIndex.IsCache(cached.Directory) ? Quote(CacheIndex.ReadHeader(cached.Directory).SourceSpec) : "SRC";
+        throw new CacheError($"cache {cached.Directory} does not fit this config: {why}; prepare one for this config with " +
+                             $"./avbert prep --data {spec} --out NEW_DIR (with the same --preset/--config/--set as training)");
     }
 
     static string Quote(string s) => s.Contains(' ') ? $"\"{s}\"" : s;
