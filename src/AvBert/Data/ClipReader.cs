@@ -106,9 +106,9 @@ public sealed class ClipReader
 
     /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
     /// <paramref name="audioRng"/> (masks).</summary>
-    /// <para>With <paramref name="cached"/> (an item of a cache made by <c>avbert prep</c>) the same clips are read from the
+    /// <remarks>With <paramref name="cached"/> (an item of a cache made by <c>avbert prep</c>) the same clips are read from the
     /// cache: no probe, the video from the prepared file (one FFmpeg run), the audio windows from the prepared waveform
-    /// (no FFmpeg) — the very samples the source path decodes.</para>
+    /// (no FFmpeg) — the very samples the source path decodes.</remarks>
     public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,
                          Cache.CachedMedia? cached = null)
     {
@@ -192,8 +192,8 @@ public sealed class ClipReader
 
     /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
     /// of the frames actually used (to within a source frame of the asked ones).</summary>
-    /// <para>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
-    /// nearest tick, at most half a clip frame from the asked start) and take every frame.</para>
+    /// <remarks>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
+    /// nearest tick, at most half a clip frame from the asked start) and take every frame.</remarks>
     double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct, bool clipRateFile = false)
     {
         int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
