@@ -13,6 +13,11 @@ namespace AvBert.Bench;
 /// <c>dotnet run -c Release --project bench/AvBert.Bench -- loader [--videos 12] [--seconds 10] [--size 340x256]
 /// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4] [--step-ms 0]</c>; --step-ms simulates a model
 /// step per batch and reports how long the consumer waited for data.
+/// <para><c>--case cache [--measure-seconds 20]</c>: the same files read as sources and from an <c>avbert prep</c> cache, clips/s per
+/// worker count and their ratio in one run, prep videos/s per core, cache KB per second of media, peak memory.</para>
+/// <para><c>--case short-audio [--videos 12] [--seconds 4]</c>: the audio task on short files (single 2 s windows, 10 per file),
+/// where the time goes per window (process start, whole-file decode, log-mel) and windows/s decoding the file for each window
+/// (as before) and once per file (the steady state after each file's first decode).</para>
 /// </summary>
 public static class LoaderBench
 {
@@ -26,21 +31,15 @@ public static class LoaderBench
         var mode = (Arg(args, "--mode") ?? "train") == "test" ? SampleMode.Test : SampleMode.Train;
         var workerCounts = (Arg(args, "--workers") ?? $"1,{Environment.ProcessorCount}").Split(',').Select(int.Parse).Distinct().ToArray();
         var data = ConfigLoader.Load(preset, null, []).Data;
+        var benchCase = Arg(args, "--case");
+        if (benchCase == "short-audio") return ShortAudio(Int(args, "--videos", 12), double.Parse(Arg(args, "--seconds") ?? "4", CultureInfo.InvariantCulture),
+                                                          data, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
 
         var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-{size[0]}x{size[1]}-{seconds}s");
-        Directory.CreateDirectory(dir);
-        var inv = CultureInfo.InvariantCulture;
-        var files = new List<string>();
-        for (int i = 0; i < videos; i++)
-        {
-            var path = Path.Combine(dir, $"v{i}.mp4");
-            if (!File.Exists(path))
-                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size[0]}x{size[1]}:r=30:d={seconds.ToString(inv)}",
-                           "-f", "lavfi", "-i", $"sine=frequency={300 + 50 * i}:sample_rate=44100:duration={seconds.ToString(inv)}",
-                           "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
-            files.Add(path);
-        }
+        var files = MakeMedia(dir, "v", videos, $"{size[0]}x{size[1]}", seconds, i => $"sine=frequency={300 + 50 * i}:sample_rate=44100");
         var items = files.Select(f => new MediaItem(f, [0])).ToList();
+        if (benchCase == "cache")
+            return CacheComparison(dir, files.Count, data, preset, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
         var ds = new VideoSequenceDataset(items, data, new SequenceOptions { Mode = mode, SpatialCrops = 1 });
         int T = ds.ClipsPerSample;
         Console.WriteLine($"loader bench: {videos} videos {size[0]}x{size[1]} {seconds}s h264+aac, preset {preset}, {mode}, " +
@@ -101,6 +100,85 @@ public static class LoaderBench
         double logmel = Lap();
         Console.WriteLine($"  one sequence, stage by stage: probe {probe:0} ms, video decode+scale ({union} frames) {video:0} ms, " +
                           $"crop/flip/normalise {transform:0} ms, audio decode {audio:0} ms, log-mel {logmel:0} ms");
+    }
+
+    /// <summary>Sources vs. their cache on the same files, in one run: prep speed and size, then clips/s per worker count.</summary>
+    static int CacheComparison(string dir, int videos, DataConfig data, string preset, int[] workerCounts, double seconds)
+    {
+        var cacheDir = dir + "-cache-" + preset;
+        if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, true);
+        int cores = Environment.ProcessorCount;
+        var prep = AvBert.Data.Cache.CachePrep.Run(new AvBert.Data.Cache.PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
+        Console.WriteLine($"  prep: {prep.Prepared} videos in {prep.Seconds:0.0} s = {prep.Prepared / prep.Seconds / cores:0.00} videos/s per core " +
+                          $"({cores} workers); cache {prep.Bytes / 1e3 / prep.SourceSeconds:0} KB per second of media");
+        MediaOptions.DecoderThreads = 1;
+        var options = SequenceOptions.Sequences(SampleMode.Train);
+        foreach (int workers in workerCounts)
+        {
+            var src = LoaderBenchmark.Measure(new VideoSequenceDataset(SourceLoader.Open(dir), data, options), workers, seconds);
+            var cached = LoaderBenchmark.Measure(new VideoSequenceDataset(SourceLoader.Open("cache:" + cacheDir), data, options), workers, seconds);
+            Console.WriteLine($"  workers {workers}: sources {src.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {src.DecodeShare:P0}), " +
+                              $"cache {cached.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {cached.DecodeShare:P0}): " +
+                              $"{cached.ClipsPerSecond / src.ClipsPerSecond:0.00}x; peak RSS {cached.PeakRssBytes / 1048576.0:0} MiB");
+        }
+        return 0;
+    }
+
+    /// <summary>The audio task on short files (issue: decode-bound fine-tuning on 4 s recordings): where a window's time goes,
+    /// then windows/s decoding the file for every window (as before) and once per file.</summary>
+    static int ShortAudio(int videos, double seconds, DataConfig data, int[] workerCounts, double measureSeconds)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-audio-{seconds}s");
+        var files = MakeMedia(dir, "a", videos, "320x240", seconds, _ => "anoisesrc=color=pink:sample_rate=48000");
+        var options = SequenceOptions.Esc50(SampleMode.Train);
+        var items = files.Select(f => new MediaItem(f, [0])).ToList();
+        Console.WriteLine($"short-audio bench: {videos} files of {seconds} s (H.264 + AAC 48 kHz stereo), audio task: {options.ViewsPerVideo} windows of " +
+                          $"{options.AudioWindowSeconds} s per file, {Environment.ProcessorCount} cores");
+        // Where a window's time goes, one thread.
+        var sw = Stopwatch.StartNew();
+        const int reps = 10;
+        for (int i = 0; i < reps; i++) BenchFfmpeg.Run(["-v", "error", "-f", "lavfi", "-i", "anullsrc=d=0.01", "-f", "null", "-"]);
+        double start = sw.Elapsed.TotalMilliseconds / reps; sw.Restart();
+        for (int i = 0; i < reps; i++) AudioDecoder.Decode(files[i % files.Count], 0, null, data.AudioSampleRate);
+        double decode = sw.Elapsed.TotalMilliseconds / reps; sw.Restart();
+        for (int i = 0; i < reps; i++) MediaProbe.Probe(files[0]);
+        var window = (int)Math.Round((options.AudioWindowSeconds ?? 2) * data.AudioSampleRate);
+        var logMel = new AvBert.Features.LogMel(new(data.AudioSampleRate, data.AudioFrequency, data.AudioTime));
+        sw.Restart();
+        for (int i = 0; i < reps; i++) logMel.Compute(new float[window], 1, window);
+        double mel = sw.Elapsed.TotalMilliseconds / reps;
+        Console.WriteLine($"  one window: FFmpeg process start (empty run) {start:0} ms, whole-file decode (process + pipe + resample) {decode:0} ms, " +
+                          $"log-mel {mel:0.0} ms");
+        MediaOptions.DecoderThreads = 1;
+        foreach (int workers in workerCounts)
+        {
+            var before = new VideoSequenceDataset(items, data, options);
+            before.Reader.WaveformCacheBytes = 0;          // as before: one FFmpeg run over the whole file per window
+            var b = LoaderBenchmark.Measure(before, workers, measureSeconds);
+            var warm = new VideoSequenceDataset(items, data, options);
+            for (int i = 0; i < warm.Count; i += warm.ViewsPerItem) warm.Load(i, 0, 0, default);   // steady state: each file decoded once
+            var after = LoaderBenchmark.Measure(warm, workers, measureSeconds);
+            Console.WriteLine($"  workers {workers}: a decode per window {b.ClipsPerSecond:0.0} windows/s (decode {b.DecodeShare:P0}), " +
+                              $"once per file {after.ClipsPerSecond:0.0} windows/s (decode {after.DecodeShare:P0}): {after.ClipsPerSecond / b.ClipsPerSecond:0.0}x");
+        }
+        return 0;
+    }
+
+    /// <summary>testsrc2 pictures at 30 fps + the given lavfi audio, H.264 + AAC stereo, made once per folder.</summary>
+    static List<string> MakeMedia(string dir, string prefix, int count, string size, double seconds, Func<int, string> audio)
+    {
+        Directory.CreateDirectory(dir);
+        var d = seconds.ToString(CultureInfo.InvariantCulture);
+        var files = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            var path = Path.Combine(dir, $"{prefix}{i}.mp4");
+            if (!File.Exists(path))
+                BenchFfmpeg.Run(["-y", "-v", "error", "-f", "lavfi", "-i", $"testsrc2=s={size}:r=30:d={d}", "-f", "lavfi", "-i", $"{audio(i)}:duration={d}",
+                                 "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", path]);
+            files.Add(path);
+        }
+        return files;
     }
 
     static string? Arg(string[] args, string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }

@@ -13,6 +13,7 @@ public static class BenchCommand
             // one line per measurement; each lives in its own Bench*Command.cs
             BenchStepCommand.Build(),
             BenchAllReduceCommand.Build(),
+            BenchLoaderCommand.Build(),
         })
             c.Subcommands.Add(sub);
         return c;

@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Features;
 using AvBert.Media;
+using System.Diagnostics;
 using static TorchSharp.torch;
 
 namespace AvBert.Data;
@@ -34,7 +35,8 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
 /// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
 /// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
-/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed; longer ones
+/// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed
+/// (and kept, within <see cref="WaveformCacheBytes"/>, for the file's other views and later epochs); longer ones
 /// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>
@@ -79,13 +81,54 @@ public sealed class ClipReader
     }
     double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
 
+    /// <summary>Where this reader's time went (decoding vs. crop/normalise/log-mel), over all threads.</summary>
+    public ReaderTimings Timings { get; } = new();
+
+    /// <summary>The usable part [start, end] of a file in seconds: the item's segment clamped to the file (the whole file
+    /// when the item has none). <c>avbert prep</c> cuts the same range.</summary>
+    public static (double Start, double End) UsableRange(MediaInfo info, double? start, double? end)
+    {
+        double s = Math.Clamp(start ?? 0, 0, info.DurationSeconds);
+        return (s, Math.Clamp(end ?? info.DurationSeconds, s, info.DurationSeconds));
+    }
+
+    /// <summary>Bytes of decoded waveforms kept for reuse (0 = none): the views and epochs of a short file then decode it
+    /// once, not once per window — an audio task's 10 windows per file each started FFmpeg on the whole file.</summary>
+    public long WaveformCacheBytes { get; set; } = 256L << 20;
+    readonly WaveformCache _waves = new();
+
+    /// <summary>The mono waveform of [start, start + seconds] (a segment's end when <paramref name="hasEnd"/>, else the rest of
+    /// the file, bounded by the probed length plus a second: streams may run a little past the container's duration, and a
+    /// file whose header claims less than it holds cannot make the decode grow without limit), decoded once while it fits
+    /// in <see cref="WaveformCacheBytes"/>. Callers must not modify it.</summary>
+    float[] WholeAudio(string path, double start, double seconds, bool hasEnd, int sampleRate, CancellationToken ct)
+    {
+        var file = new FileInfo(path);
+        var key = (file.FullName, file.Exists ? file.Length : -1, file.Exists ? file.LastWriteTimeUtc.Ticks : 0, start, hasEnd ? seconds : -1);
+        if (_waves.TryGet(key, out var wave)) return wave;
+        if (hasEnd) wave = AudioDecoder.Decode(path, start, Math.Max(seconds, 1.0 / sampleRate), sampleRate, ct);
+        else
+        {
+            var rest = AudioDecoder.DecodeClip(path, start, seconds + 1, sampleRate, ct);
+            wave = rest.Samples[..rest.RealSamples];
+        }
+        _waves.Add(key, wave, WaveformCacheBytes);
+        return wave;
+    }
+
     /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
     /// <paramref name="audioRng"/> (masks).</summary>
-    public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct)
+    /// <remarks>With <paramref name="cached"/> (an item of a cache made by <c>avbert prep</c>) the same clips are read from the
+    /// cache: no probe, the video from the prepared file (one FFmpeg run), the audio windows from the prepared waveform
+    /// (no FFmpeg) — the very samples the source path decodes.</remarks>
+    public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,
+                         Cache.CachedMedia? cached = null)
     {
-        var info = Probe(path, ct);
-        double rangeStart = Math.Clamp(request.RangeStart ?? 0, 0, info.DurationSeconds);
-        double rangeEnd = Math.Clamp(request.RangeEnd ?? info.DurationSeconds, rangeStart, info.DurationSeconds);
+        var info = cached?.Info ?? Probe(path, ct);
+        // A cached item's time 0 is its source range start: the range is the whole cached file; times are shifted back below.
+        double origin = cached?.Entry.RangeStart ?? 0;
+        var (rangeStart, rangeEnd) = cached is null ? UsableRange(info, request.RangeStart, request.RangeEnd) : (0, info.DurationSeconds);
+        bool hasEnd = cached?.Entry.HasEnd ?? request.RangeEnd is not null;
         int T = request.Positions.Length;
 
         float[]? visual = null; long[] visualShape = [];
@@ -102,7 +145,8 @@ public sealed class ClipReader
             int F = _data.NumFrames, S = view.CropSize;
             visualShape = [T, 3, F, S, S];
             visual = new float[(long)T * 3 * F * S * S];
-            clipStarts = ReadVisual(path, clipStarts, view, visual, ct);
+            clipStarts = ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null);
+            if (origin != 0) for (int k = 0; k < T; k++) clipStarts[k] += origin;
         }
 
         float[]? audio = null; long[] audioShape = [];
@@ -115,21 +159,20 @@ public sealed class ClipReader
             int sr = _data.AudioSampleRate, W = AudioWindowSamples;
             double seconds = rangeEnd - rangeStart;
             float[] windows;
+            long decodeStart = Stopwatch.GetTimestamp();
             bool keepWaveform = request.KeepWaveform && seconds <= KeepWaveformMaxSeconds;
             if (keepWaveform || seconds <= WholeAudioSeconds)
             {
-                // Bounded by the probed length (plus a second: streams may run a little past the container's duration),
-                // so a file whose header claims less than it holds cannot make the decode grow without limit.
-                float[] wave;
-                if (request.RangeEnd is not null) wave = AudioDecoder.Decode(path, rangeStart, Math.Max(seconds, 1.0 / sr), sr, ct);
-                else
-                {
-                    var rest = AudioDecoder.DecodeClip(path, rangeStart, seconds + 1, sr, ct);
-                    wave = rest.Samples[..rest.RealSamples];
-                }
+                var wave = cached?.ReadWaveform() ?? WholeAudio(path, rangeStart, seconds, hasEnd, sr, ct);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, wave.Length, W)).ToArray();
                 windows = ClipSampling.CutWindows(wave, audioStarts, W);
                 if (keepWaveform) waveform = wave;
+            }
+            else if (cached is not null)
+            {
+                long total = (long)Math.Round(seconds * sr);
+                audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
+                windows = cached.ReadWindows(audioStarts, W);
             }
             else
             {
@@ -140,7 +183,9 @@ public sealed class ClipReader
                 for (int k = 0; k < T; k++)
                     decoded[k].Samples.AsSpan(0, Math.Min(W, decoded[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
             }
+            Timings.AddDecode(decodeStart);
             ct.ThrowIfCancellationRequested();
+            long transformStart = Stopwatch.GetTimestamp();
             audio = _logMel.Compute(windows, T, W);                              // [T, FREQ, TIME]
             if (request.Mode == SampleMode.Train)
             {
@@ -149,23 +194,27 @@ public sealed class ClipReader
                 masks.Apply(audio, _data.AudioFrequency, _data.AudioTime);
             }
             audioShape = [T, 1, _data.AudioFrequency, _data.AudioTime];
+            Timings.AddTransform(transformStart);
         }
 
         return new ClipData(visual, visualShape, audio, audioShape, clipStarts, audioStarts, info)
         {
-            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart,
+            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart + origin,
         };
     }
 
     /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
     /// of the frames actually used (to within a source frame of the asked ones).</summary>
-    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct)
+    /// <remarks>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
+    /// nearest tick, at most half a clip frame from the asked start) and take every frame.</remarks>
+    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct, bool clipRateFile = false)
     {
-        int T = starts.Length, F = _data.NumFrames, step = _data.SamplingRate;
+        int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
+        if (clipRateFile) starts = starts.Select(s => Math.Round(s * ClipFps) / ClipFps).ToArray();
         int clipFloats = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
-        double fps = _data.TargetFps;
+        double fps = clipRateFile ? ClipFps : _data.TargetFps;
         int span = (F - 1) * step + 1;
         int count = (int)Math.Round((last - first) * fps) + span;
         if ((last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
@@ -174,7 +223,10 @@ public sealed class ClipReader
             // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
             // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
             // process and decode from the previous keyframe each time — often the whole file.
+            long decodeStart = Stopwatch.GetTimestamp();
             var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            Timings.AddDecode(decodeStart);
+            long transformStart = Stopwatch.GetTimestamp();
             var used = new double[T];
             for (int k = 0; k < T; k++)
             {
@@ -182,12 +234,17 @@ public sealed class ClipReader
                 used[k] = first + offset / fps;
                 _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
             }
+            Timings.AddTransform(transformStart);
             return used;
         }
         // Clips spread over a long video: one FFmpeg run that seeks to each group of nearby clips.
+        long start = Stopwatch.GetTimestamp();
         var clips = VideoDecoder.DecodeClips(path, starts, F, ClipFps, view.ScaledWidth, view.ScaledHeight, ct);
+        Timings.AddDecode(start);
+        start = Stopwatch.GetTimestamp();
         for (int k = 0; k < T; k++)
             _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
+        Timings.AddTransform(start);
         return starts;
     }
 }

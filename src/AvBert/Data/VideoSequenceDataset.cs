@@ -57,6 +57,7 @@ public sealed class VideoSequenceDataset : IClipDataset
     public VideoSequenceDataset(IReadOnlyList<MediaItem> items, DataConfig data, SequenceOptions? options = null)
     {
         options ??= new SequenceOptions();
+        Cache.CacheSource.CheckSettings(items, data);
         Items = items;
         Data = data;
         Options = options;
@@ -94,7 +95,7 @@ public sealed class VideoSequenceDataset : IClipDataset
         var train = Options.Mode == SampleMode.Train;
         var clips = _reader.Read(item.Path, request,
                                  train ? new Random(Seeds.Mix(seed, epoch, index, 11)) : null,
-                                 train ? new Random(Seeds.Mix(seed, epoch, index, 12)) : null, ct);
+                                 train ? new Random(Seeds.Mix(seed, epoch, index, 12)) : null, ct, item.Cached);
         return new ClipSequence
         {
             Index = index,

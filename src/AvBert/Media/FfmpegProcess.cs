@@ -63,6 +63,7 @@ internal static class FfmpegProcess
         }
         LiveChildren.Add(p);
         LastStartedPid = p.Id;
+        StartedOnThisThread++;
 
         using var timeoutCts = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeoutCts.Token);
@@ -182,6 +183,9 @@ internal static class FfmpegProcess
         }
         catch (Exception) { /* nothing more we can do */ }
     }
+
+    /// <summary>Children this thread started so far (tests count the runs a read costs).</summary>
+    [ThreadStatic] internal static long StartedOnThisThread;
 
     /// <summary>Process id of the last child this thread started (tests check it was reaped).</summary>
     [ThreadStatic] internal static int LastStartedPid;

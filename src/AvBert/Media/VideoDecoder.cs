@@ -164,7 +164,7 @@ public static class VideoDecoder
     }
 
     /// <summary>Seek this much before the start so the frame showing at the start (which began earlier) is still decoded.</summary>
-    const double SeekLead = 0.25;
+    internal const double SeekLead = 0.25;
     /// <summary>Timestamp slack: a frame stamped up to 3 ms after a tick (millisecond time bases) still counts for it.</summary>
     const double TickSlack = 0.003;
 
@@ -174,7 +174,7 @@ public static class VideoDecoder
     /// start_time off the grid would shift every tick), then <c>fps=F:round=up</c> maps frame t to tick ceil(t·F) and
     /// keeps the latest frame per tick; earlier frames (negative times) only serve as the frame showing at tick 0.
     /// </summary>
-    static string Ticks(double lead, double fps)
+    internal static string Ticks(double lead, double fps)
     {
         var inv = CultureInfo.InvariantCulture;
         return $"setpts=PTS-{(lead + TickSlack).ToString("0.#########", inv)}/TB,fps=fps={fps.ToString("0.#########", inv)}:round=up:start_time=0";

@@ -11,6 +11,8 @@ public sealed record MediaItem(string Path, int[] Labels, double? Start = null, 
     public IReadOnlyList<LabelSpan>? Spans { get; init; }
     /// <summary>Where the source lists this item ("FILE:LINE"), for messages; null for items found by scanning a folder.</summary>
     public string? Origin { get; init; }
+    /// <summary>Where <c>avbert prep</c> put this item (read instead of the source); null for plain sources.</summary>
+    public Cache.CachedMedia? Cached { get; init; }
 }
 
 /// <summary>Label <see cref="Label"/> happens from Start to End seconds (Charades "c092 11.90 21.20").</summary>

@@ -7,6 +7,7 @@ namespace AvBert.Data;
 /// <list type="bullet">
 /// <item><c>folder:DIR</c> unlabeled, every media file under DIR (recursive); <c>list:FILE</c> unlabeled, one path a line.</item>
 /// <item><c>classes:DIR</c> labeled, one subfolder per class (DIR/train, DIR/test used for splits when present).</item>
+/// <item><c>cache:DIR</c> a training cache made by <c>avbert prep</c> (a bare DIR holding its index is recognised too).</item>
 /// <item><c>ucf101:ROOT[,fold=1..3]</c>, <c>esc50:ROOT[,fold=1..5][,esc10=true]</c>,
 /// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>.</item>
 /// </list>
@@ -41,6 +42,7 @@ public static class SourceLoader
             "kinetics" => KineticsSource.Open(s, split),
             "charades" => CharadesSource.Open(s, split),
             "csv" => CsvSource.Open(s, split),
+            "cache" => Cache.CacheSource.Open(s.Path, split),
             _ => throw new SourceError($"unknown data source kind '{kind}'"),
         };
         RefuseDuplicates(source);
@@ -96,6 +98,7 @@ public static class SourceLoader
     {
         if (Directory.Exists(path))
         {
+            if (Cache.CacheIndex.IsCache(path)) return "cache";
             if (File.Exists(Path.Combine(path, "meta", "esc50.csv"))) return "esc50";
             if (Directory.Exists(Path.Combine(path, "ucfTrainTestlist")) || File.Exists(Path.Combine(path, "classInd.txt"))) return "ucf101";
             if (File.Exists(Path.Combine(path, "Charades_v1_train.csv"))) return "charades";
@@ -127,7 +130,7 @@ public static class SourceLoader
         int missing = 0;
         foreach (var item in source.Items)
         {
-            if (File.Exists(item.Path)) { kept.Add(item); continue; }
+            if (item.Cached is not null || File.Exists(item.Path)) { kept.Add(item); continue; }
             missing++;
             skipped.Report(item.Path, $"file not found (listed by {source.Name})");
         }

@@ -1,0 +1,190 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AvBert.Config;
+using AvBert.Media;
+
+namespace AvBert.Data.Cache;
+
+/// <summary>
+/// What a training cache was made with: the video is resampled to the clip frame rate (<see cref="TargetFps"/> /
+/// <see cref="SamplingRate"/>: the frames clips take) and scaled to short side <see cref="ShortSide"/> (never up), H.264 with
+/// a keyframe every <see cref="KeyframeInterval"/> frames (one clip);
+/// the audio is the mono float32 waveform at <see cref="AudioSampleRate"/> exactly as the loader decodes it from the source.
+/// </summary>
+public sealed record CacheSettings
+{
+    /// <summary>Bumped when the layout or the transcoding changes: older caches must be prepared again.</summary>
+    public const int CurrentFormat = 1;
+    public int Format { get; init; } = CurrentFormat;
+    public int TargetFps { get; init; }
+    public int SamplingRate { get; init; } = 1;
+    public int ShortSide { get; init; }
+    public int KeyframeInterval { get; init; }
+    public int AudioSampleRate { get; init; }
+    public string VideoCodec { get; init; } = "libx264";
+    public int Crf { get; init; } = 23;
+
+    /// <summary>The settings training with <paramref name="data"/> needs: short side = the largest scale it crops from
+    /// (train jitter maximum or test crop), its frame rate and audio rate.</summary>
+    public static CacheSettings For(DataConfig data) => new()
+    {
+        TargetFps = data.TargetFps,
+        SamplingRate = data.SamplingRate,
+        ShortSide = Math.Max(data.TrainJitterScales.Max(), data.TestCropSize),
+        KeyframeInterval = Math.Max(1, data.NumFrames),
+        AudioSampleRate = data.AudioSampleRate,
+    };
+
+    /// <summary>Why a cache made with these settings cannot serve <paramref name="data"/>, or null when it can.</summary>
+    public string? Mismatch(DataConfig data)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (Format != CurrentFormat) return $"cache format {Format}, this version reads format {CurrentFormat}";
+        if (TargetFps != data.TargetFps || SamplingRate != data.SamplingRate)
+            return $"frames every {SamplingRate} at {TargetFps} fps, the config takes every {data.SamplingRate} at data.target_fps {data.TargetFps}";
+        if (AudioSampleRate != data.AudioSampleRate) return $"audio at {AudioSampleRate} Hz, the config needs data.audio_sample_rate {data.AudioSampleRate}";
+        int need = For(data).ShortSide;
+        if (ShortSide < need) return $"video short side {ShortSide.ToString(inv)}, the config crops from up to {need.ToString(inv)}";
+        return null;
+    }
+
+    /// <summary>Frames per second of the cache video: the clips' frame rate.</summary>
+    [JsonIgnore] public double ClipFps => (double)TargetFps / SamplingRate;
+}
+
+/// <summary>The source's streams as prepared: sizes as displayed, durations of the usable range (segment).</summary>
+public sealed record CachedVideo(int Width, int Height, double Fps, double DurationSeconds, string Codec);
+public sealed record CachedAudio(int SampleRate, int Channels, double DurationSeconds, string Codec, long Samples);
+
+/// <summary>
+/// One prepared item: a source file (or a segment of it, <see cref="Start"/>..<see cref="End"/>), its labels and splits,
+/// what the source looked like when it was prepared (size, modification time, streams) and its cache files, relative to
+/// the cache folder (null for a stream the source lacks).
+/// </summary>
+public sealed record CacheEntry
+{
+    public string Id { get; init; } = "";
+    /// <summary>Position of the item in its source (items are read back in the source's order).</summary>
+    public int Order { get; init; }
+    public string Source { get; init; } = "";
+    public long SourceSize { get; init; }
+    public long SourceMtimeTicks { get; init; }
+    public double? Start { get; init; }
+    public double? End { get; init; }
+    public int[] Labels { get; init; } = [];
+    public string[] Splits { get; init; } = [];
+    public int? Fold { get; init; }
+    public LabelSpan[]? Spans { get; init; }
+    /// <summary>Start of the usable range in the source (seconds), and its length: cache time 0 is source time RangeStart.</summary>
+    public double RangeStart { get; init; }
+    public double Duration { get; init; }
+    /// <summary>True when the item has an end (a segment): the audio was decoded for exactly Duration seconds.</summary>
+    public bool HasEnd { get; init; }
+    public CachedVideo? Video { get; init; }
+    public CachedAudio? Audio { get; init; }
+    public string? VideoFile { get; init; }
+    public string? AudioFile { get; init; }
+
+    /// <summary>The stable id of a source item: its full path and segment.</summary>
+    public static string IdOf(string path, double? start, double? end)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var key = $"{Path.GetFullPath(path)}|{start?.ToString("R", inv)}|{end?.ToString("R", inv)}";
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..20];
+    }
+
+    /// <summary>True when the source file at <see cref="Source"/> is no longer what was prepared (missing counts as unchanged:
+    /// a cache serves without its sources).</summary>
+    public bool SourceChanged()
+    {
+        var f = new FileInfo(Source);
+        return f.Exists && (f.Length != SourceSize || f.LastWriteTimeUtc.Ticks != SourceMtimeTicks);
+    }
+}
+
+/// <summary>The cache folder's header: settings, the source it was made from, the class names.</summary>
+public sealed record CacheHeader
+{
+    public CacheSettings Settings { get; init; } = new();
+    public string SourceSpec { get; init; } = "";
+    public string SourceName { get; init; } = "";
+    public string[] ClassNames { get; init; } = [];
+    public bool MultiLabel { get; init; }
+    public bool AudioOnly { get; init; }
+}
+
+/// <summary>
+/// A cache folder on disk: <c>avbert-cache.json</c> (the <see cref="CacheHeader"/>), <c>entries.jsonl</c> (one
+/// <see cref="CacheEntry"/> a line, appended as items finish; a later line for the same id replaces an earlier one, a torn
+/// last line from an interrupted prep is ignored), <c>media/</c> (the files) and <c>skipped.tsv</c>.
+/// </summary>
+public static class CacheIndex
+{
+    public const string HeaderFile = "avbert-cache.json";
+    public const string EntriesFile = "entries.jsonl";
+    public const string MediaFolder = "media";
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>True when <paramref name="dir"/> is a cache folder (has its header).</summary>
+    public static bool IsCache(string dir) => File.Exists(Path.Combine(dir, HeaderFile));
+
+    public static CacheHeader ReadHeader(string dir)
+    {
+        var file = Path.Combine(dir, HeaderFile);
+        if (!File.Exists(file)) throw new CacheError($"{dir} is not a training cache (no {HeaderFile}): make one with ./avbert prep --data SRC --out {dir}");
+        try { return JsonSerializer.Deserialize<CacheHeader>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new CacheError($"{file} is unreadable ({e.Message}): prepare the cache again with ./avbert prep"); }
+    }
+
+    public static void WriteHeader(string dir, CacheHeader header)
+    {
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, HeaderFile);
+        File.WriteAllText(file + ".tmp", JsonSerializer.Serialize(header, new JsonSerializerOptions(Json) { WriteIndented = true }));
+        File.Move(file + ".tmp", file, overwrite: true);
+    }
+
+    /// <summary>The entries by id (the last line of each id wins); unreadable lines are left out.</summary>
+    public static Dictionary<string, CacheEntry> ReadEntries(string dir)
+    {
+        var result = new Dictionary<string, CacheEntry>(StringComparer.Ordinal);
+        var file = Path.Combine(dir, EntriesFile);
+        if (!File.Exists(file)) return result;
+        foreach (var line in File.ReadLines(file))
+        {
+            if (line.Length == 0) continue;
+            CacheEntry? e;
+            try { e = JsonSerializer.Deserialize<CacheEntry>(line, Json); }
+            catch (JsonException) { continue; }   // a torn line from an interrupted prep
+            if (e is not null && e.Id.Length > 0) result[e.Id] = e;
+        }
+        return result;
+    }
+
+    /// <summary>One line for <paramref name="entry"/> (the caller serialises concurrent appends).</summary>
+    internal static void Append(string dir, CacheEntry entry)
+    {
+        var file = Path.Combine(dir, EntriesFile);
+        // A torn last line (killed mid-write) must not swallow this one: start on a fresh line.
+        bool newline = File.Exists(file) && new FileInfo(file).Length > 0 && LastByte(file) != '\n';
+        using var w = new StreamWriter(file, append: true);
+        if (newline) w.WriteLine();
+        w.WriteLine(JsonSerializer.Serialize(entry, Json));
+    }
+
+    static int LastByte(string file)
+    {
+        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        fs.Seek(-1, SeekOrigin.End);
+        return fs.ReadByte();
+    }
+}
+
+/// <summary>A cache that cannot serve this run (missing, other settings, sources changed since prep): says how to re-prep.</summary>
+public sealed class CacheError(string message) : Runtime.UserError(message);

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using AvBert.Config;
+using AvBert.Media;
+
+namespace AvBert.Data.Cache;
+
+/// <summary>What <see cref="CachePrep.Run"/> does: the source, the cache folder, the geometry it is for, parallelism.</summary>
+public sealed record PrepOptions
+{
+    public required string Data { get; init; }
+    public required string Out { get; init; }
+    public required DataConfig DataConfig { get; init; }
+    /// <summary>Items prepared in parallel (one FFmpeg each); 0 = one per core.</summary>
+    public int Workers { get; init; }
+    /// <summary>"cpu" or "cuda" (FFmpeg's CUDA decoding and scaling where this build and machine have them).</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Called after each item (done, total, prepared this run, seconds so far).</summary>
+    public Action<PrepProgress>? OnProgress { get; init; }
+    /// <summary>Warnings (the CUDA fallback) and skipped files; default stderr.</summary>
+    public TextWriter? Log { get; init; }
+}
+
+/// <summary>Progress of a prep: items finished (prepared, already there or skipped) of Total.</summary>
+public sealed record PrepProgress(int Done, int Total, int PreparedNow, double Seconds)
+{
+    /// <summary>Items prepared per second by this run.</summary>
+    public double Rate => Seconds > 0 ? PreparedNow / Seconds : 0;
+    public TimeSpan? Eta => Rate > 0 ? TimeSpan.FromSeconds((Total - Done) / Rate) : null;
+}
+
+/// <summary>What a prep did. Bytes and SourceSeconds are of the whole cache (all entries).</summary>
+public sealed record PrepSummary(int Total, int Prepared, int AlreadyPrepared, int Skipped, double Seconds, long Bytes, double SourceSeconds,
+                                 string CacheDir, string? SkippedFile);
+
+/// <summary>
+/// <c>avbert prep</c>: every item of a source (all its splits) transcoded once to what training reads — video at the clip
+/// frame rate and the largest scale training crops from (<see cref="CacheSettings"/>), the audio as the exact mono
+/// float32 waveform the loader decodes — with labels, splits, segments and stream facts in the index, so training probes
+/// nothing and decodes audio with no process at all.
+/// <para>Resumable: each finished item is one index line written after its files are complete (written under temporary
+/// names, then renamed), so an interrupted prep continues where it stopped and never redoes a finished item; an item
+/// whose source changed (size or modification time) is prepared again. Bad sources go to CACHE/skipped.tsv, as in training,
+/// and are not retried.</para>
+/// </summary>
+public static class CachePrep
+{
+    public static PrepSummary Run(PrepOptions o, CancellationToken ct = default)
+    {
+        var log = o.Log ?? Console.Error;
+        var dir = Path.GetFullPath(o.Out);
+        var settings = CacheSettings.For(o.DataConfig);
+        if (CacheIndex.IsCache(dir))
+        {
+            // A cache that serves this config (e.g. made for `full`, extended for `small`) keeps its own settings.
+            var old = CacheIndex.ReadHeader(dir);
+            if (old.Settings.Mismatch(o.DataConfig) is { } unfit)
+                throw new CacheError($"{dir} was prepared with other settings ({Describe(old.Settings)}): {unfit}; " +
+                                     "give another --out, or delete that folder to prepare it again");
+            settings = old.Settings;
+        }
+        else if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new CacheError($"{dir} exists and is not a training cache: give an empty or new folder as --out");
+
+        var skipped = new SkippedLog(dir, log);
+        var (source, splits) = OpenAllSplits(o.Data, skipped);
+        CacheIndex.WriteHeader(dir, new CacheHeader
+        {
+            Settings = settings, SourceSpec = o.Data, SourceName = source.Name, ClassNames = source.ClassNames.ToArray(),
+            MultiLabel = source.MultiLabel, AudioOnly = source.AudioOnly,
+        });
+        Directory.CreateDirectory(Path.Combine(dir, CacheIndex.MediaFolder));
+
+        var done = CacheIndex.ReadEntries(dir);
+        var todo = new List<(MediaItem Item, string Id, string[] Splits, int Order)>();
+        int already = 0;
+        var gate = new object();
+        for (int order = 0; order < splits.Count; order++)
+        {
+            var (item, itemSplits) = splits[order];
+            var id = CacheEntry.IdOf(item.Path, item.Start, item.End);
+            if (skipped.Contains(item.Path)) continue;
+            if (done.TryGetValue(id, out var e) && !e.SourceChanged() && FilesPresent(dir, e))
+            {
+                already++;
+                if (!e.Splits.SequenceEqual(itemSplits) || !e.Labels.SequenceEqual(item.Labels) || e.Order != order)   // relabeled: index only
+                    CacheIndex.Append(dir, e with { Splits = itemSplits, Labels = item.Labels, Fold = item.Fold, Spans = item.Spans?.ToArray(), Order = order });
+                continue;
+            }
+            todo.Add((item, id, itemSplits, order));
+        }
+
+        var (cuda, why) = o.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? FfmpegHardware.DetectCuda(ct) : (FfmpegCuda.None, null);
+        if (why is not null) log.WriteLine($"prep: --device {o.Device}: {why}; decoding and scaling on the CPU instead");
+        int workers = o.Workers > 0 ? o.Workers : Environment.ProcessorCount;
+        var transcode = new TranscodeOptions
+        {
+            Crf = settings.Crf, KeyframeInterval = settings.KeyframeInterval, Cuda = cuda,
+            Threads = Math.Max(1, Environment.ProcessorCount / workers),
+        };
+        int total = already + todo.Count;
+        int prepared = 0, failed = 0;
+        var sw = Stopwatch.StartNew();
+        void Report() => o.OnProgress?.Invoke(new PrepProgress(already + prepared + failed, total, prepared, sw.Elapsed.TotalSeconds));
+        Report();
+        try
+        {
+            Parallel.ForEach(todo, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, t =>
+            {
+                try
+                {
+                    var entry = Prepare(dir, t.Item, t.Id, t.Splits, settings, transcode, ct) with { Order = t.Order };
+                    lock (gate) { CacheIndex.Append(dir, entry); prepared++; }
+                }
+                catch (MediaError e) when (!ct.IsCancellationRequested)
+                {
+                    skipped.Report(t.Item.Path, e.Reason);
+                    Interlocked.Increment(ref failed);
+                }
+                lock (gate) Report();
+            });
+        }
+        catch (AggregateException) when (ct.IsCancellationRequested) { throw new OperationCanceledException(ct); }
+        var all = CacheIndex.ReadEntries(dir).Values.ToList();
+        long bytes = all.Sum(e => FileSize(dir, e.VideoFile) + FileSize(dir, e.AudioFile));
+        return new PrepSummary(total, prepared, already, skipped.Count, sw.Elapsed.TotalSeconds, bytes, all.Sum(e => e.Duration),
+                               dir, skipped.Count > 0 ? skipped.FilePath : null);
+    }
+
+    static string Describe(CacheSettings s) =>
+        $"short side {s.ShortSide}, every {s.SamplingRate} frame(s) at {s.TargetFps} fps, audio {s.AudioSampleRate} Hz, keyframe every {s.KeyframeInterval}, format {s.Format}";
+
+    /// <summary>The source's items over its train/val/test splits (an item in several is listed once, with each split).</summary>
+    static (MediaSource Source, List<(MediaItem Item, string[] Splits)> Items) OpenAllSplits(string spec, SkippedLog skipped)
+    {
+        MediaSource? first = null;
+        SourceError? firstError = null;
+        var byId = new Dictionary<string, (MediaItem Item, List<string> Splits)>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var split in new[] { "train", "val", "test" })
+        {
+            MediaSource s;
+            try { s = SourceLoader.Open(spec, split, skipped); }
+            catch (SourceError e) { firstError ??= e; continue; }
+            if (s.Items.Any(i => i.Cached is not null)) throw new CacheError($"{spec} is already a training cache: give its source to prep");
+            first ??= s;
+            foreach (var item in s.Items)
+            {
+                var id = CacheEntry.IdOf(item.Path, item.Start, item.End);
+                if (!byId.TryGetValue(id, out var v)) { byId[id] = v = (item, []); order.Add(id); }
+                if (!v.Splits.Contains(split)) v.Splits.Add(split);
+            }
+        }
+        if (first is null) throw firstError!;
+        return (first, order.Select(id => (byId[id].Item, byId[id].Splits.ToArray())).ToList());
+    }
+
+    static bool FilesPresent(string dir, CacheEntry e) =>
+        (e.VideoFile is null || File.Exists(Path.Combine(dir, e.VideoFile)))
+        && (e.AudioFile is null || File.Exists(Path.Combine(dir, e.AudioFile)));
+
+    static long FileSize(string dir, string? file)
+    {
+        if (file is null) return 0;
+        var f = new FileInfo(Path.Combine(dir, file));
+        return f.Exists ? f.Length : 0;
+    }
+
+    /// <summary>Prepares one item: probe, video transcode, audio decode; files under temporary names until complete.</summary>
+    static CacheEntry Prepare(string dir, MediaItem item, string id, string[] splits, CacheSettings settings, TranscodeOptions transcode,
+                              CancellationToken ct)
+    {
+        var file = new FileInfo(item.Path);
+        if (!file.Exists) throw new MediaError(item.Path, "file not found");
+        long size = file.Length, mtime = file.LastWriteTimeUtc.Ticks;
+        var info = MediaProbe.Probe(item.Path, ct);
+        var (rangeStart, rangeEnd) = ClipReader.UsableRange(info, item.Start, item.End);
+        double duration = rangeEnd - rangeStart;
+        if (!(duration > 0)) throw new MediaError(item.Path, "the item's segment is empty (start at or past the end of the file)");
+        var sub = Path.Combine(CacheIndex.MediaFolder, id[..2]);
+        Directory.CreateDirectory(Path.Combine(dir, sub));
+
+        CachedVideo? video = null;
+        string? videoFile = null;
+        if (info.Video is { } v)
+        {
+            double videoSeconds = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
+            int frames = Math.Max(1, (int)Math.Ceiling(videoSeconds * settings.ClipFps - 1e-6));
+            var (w, h) = CacheSize(v.Width, v.Height, settings.ShortSide);
+            videoFile = Path.Combine(sub, id + ".mkv");
+            var tmp = Path.Combine(dir, videoFile + ".tmp");
+            try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct); }
+            catch (MediaError) when (transcode.Cuda != FfmpegCuda.None && !ct.IsCancellationRequested)
+            {
+                // A codec the GPU cannot decode (FFmpeg then hands software frames to scale_cuda): this file on the CPU.
+                TryDelete(tmp);
+                try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode with { Cuda = FfmpegCuda.None }, ct); }
+                catch { TryDelete(tmp); throw; }
+            }
+            catch { TryDelete(tmp); throw; }
+            File.Move(tmp, Path.Combine(dir, videoFile), overwrite: true);
+            video = new CachedVideo(v.Width, v.Height, v.Fps, videoSeconds, v.Codec);
+        }
+        CachedAudio? audio = null;
+        string? audioFile = null;
+        if (info.Audio is { } a)
+        {
+            // The very call the loader makes on the source (ClipReader), so cached windows equal source windows sample for sample.
+            var wave = AudioDecoder.Decode(item.Path, rangeStart, item.End is null ? null : duration, settings.AudioSampleRate, ct);
+            audioFile = Path.Combine(sub, id + ".wavez");
+            var tmp = Path.Combine(dir, audioFile + ".tmp");
+            WaveformFile.Write(tmp, wave);
+            File.Move(tmp, Path.Combine(dir, audioFile), overwrite: true);
+            audio = new CachedAudio(a.SampleRate, a.Channels, Math.Max(0, Math.Min(rangeEnd, a.DurationSeconds) - rangeStart), a.Codec, wave.Length);
+        }
+        return new CacheEntry
+        {
+            Id = id, Source = Path.GetFullPath(item.Path), SourceSize = size, SourceMtimeTicks = mtime,
+            Start = item.Start, End = item.End, Labels = item.Labels, Splits = splits, Fold = item.Fold, Spans = item.Spans?.ToArray(),
+            RangeStart = rangeStart, Duration = duration, HasEnd = item.End is not null,
+            Video = video, Audio = audio, VideoFile = videoFile, AudioFile = audioFile,
+        };
+    }
+
+    /// <summary>Short side <paramref name="shortSide"/> (never larger than the source's), aspect kept, both sides even (H.264 4:2:0).</summary>
+    public static (int Width, int Height) CacheSize(int width, int height, int shortSide)
+    {
+        int srcShort = Math.Min(width, height), srcLong = Math.Max(width, height);
+        int s = Math.Max(2, Math.Min(shortSide, srcShort) & ~1);
+        int l = Math.Max(2, (int)Math.Round((double)srcLong * s / srcShort / 2) * 2);
+        return width <= height ? (s, l) : (l, s);
+    }
+
+    static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

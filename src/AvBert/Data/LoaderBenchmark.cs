@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace AvBert.Data;
+
+/// <summary>What <see cref="LoaderBenchmark.Measure"/> saw: samples and clips delivered in Seconds, the readers' time split
+/// (summed over worker threads), samples skipped, and the process's peak resident memory so far.</summary>
+public sealed record LoaderMeasurement(int Workers, int Samples, int Clips, double Seconds, double DecodeSeconds, double TransformSeconds,
+                                       int Skipped, long PeakRssBytes)
+{
+    public double ClipsPerSecond => Seconds > 0 ? Clips / Seconds : 0;
+    public double ClipsPerSecondPerWorker => ClipsPerSecond / Math.Max(1, Workers);
+    /// <summary>Share of the readers' time spent decoding (the rest: crop/flip/normalise, log-mel, masks).</summary>
+    public double DecodeShare => DecodeSeconds + TransformSeconds > 0 ? DecodeSeconds / (DecodeSeconds + TransformSeconds) : 0;
+}
+
+/// <summary>
+/// Measures what the training loader delivers for a dataset on this machine (<c>avbert bench loader</c>, and the bench
+/// project): a <see cref="BatchLoader"/> with the given workers runs epochs until the time is up, after one warm-up sample.
+/// </summary>
+public static class LoaderBenchmark
+{
+    public static LoaderMeasurement Measure(VideoSequenceDataset dataset, int workers, double seconds, int batchSize = 4, CancellationToken ct = default)
+    {
+        if (dataset.Count == 0) throw new ArgumentException("the dataset is empty", nameof(dataset));
+        try { dataset.Load(0, 0, 0, ct); } catch (Media.MediaError) { }   // warm-up: JIT, page cache (a bad first file is skipped below)
+        var t0 = (dataset.Reader.Timings.Decode, dataset.Reader.Timings.Transform);
+        int skipped = 0;
+        var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Workers = workers, Seed = 1, PrefetchBatches = 2 },
+                                     (Action<string, string>)((_, _) => Interlocked.Increment(ref skipped)));
+        var sw = Stopwatch.StartNew();
+        int samples = 0;
+        for (int epoch = 0; sw.Elapsed.TotalSeconds < seconds; epoch++)
+        {
+            int before = samples;
+            foreach (var b in loader.Epoch(epoch, 0, ct))
+                using (b)
+                {
+                    samples += b.Count;
+                    if (sw.Elapsed.TotalSeconds >= seconds) break;
+                }
+            if (samples == before) break;   // every sample failed
+        }
+        double elapsed = sw.Elapsed.TotalSeconds;
+        var t = dataset.Reader.Timings;
+        return new LoaderMeasurement(loader.Options.ResolvedWorkers, samples, samples * dataset.ClipsPerSample, elapsed,
+                                     (t.Decode - t0.Decode).TotalSeconds, (t.Transform - t0.Transform).TotalSeconds, skipped, PeakRss());
+    }
+
+    /// <summary>Peak resident memory of this process (Linux VmHWM; elsewhere the peak working set). FFmpeg children not included.</summary>
+    public static long PeakRss()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { } catch (UnauthorizedAccessException) { }
+        using var p = Process.GetCurrentProcess();
+        return p.PeakWorkingSet64;
+    }
+}

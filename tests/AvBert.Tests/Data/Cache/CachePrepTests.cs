@@ -1,0 +1,179 @@
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Data.Cache;
+using AvBert.Media;
+
+namespace AvBert.Tests.Data.Cache;
+
+/// <summary>`avbert prep` and reading its cache: a tiny geometry (short side 40, 5-frame clips at 15 fps).</summary>
+public sealed class CachePrepTests : IDisposable
+{
+    /// <summary>5 frames every 2nd at 30 fps: 1/3 s clips, so in a 3 s video the starts of 5 uniform clips (0, 2/3, … 8/3 s)
+    /// fall on the 15 fps grid of the cache video and both paths take the very same source frames.</summary>
+    static readonly DataConfig Tiny = new()
+    {
+        NumFrames = 5, SamplingRate = 2, TargetFps = 30, SequenceLength = 5,
+        TrainCropSize = 32, TestCropSize = 32, TrainJitterScales = [32, 40], TestSpatialCrops = 1, AudioFrequency = 16, AudioTime = 16,
+    };
+
+    readonly string _dir = TestSetup.TempDir("cache");
+    public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+    PrepSummary Prep(string data, string output, StringWriter? log = null, CancellationToken ct = default, Action<PrepProgress>? progress = null,
+                     string device = "cpu", DataConfig? config = null) =>
+        CachePrep.Run(new PrepOptions
+        {
+            Data = data, Out = output, DataConfig = config ?? Tiny, Workers = 1, Log = log ?? new StringWriter(), OnProgress = progress, Device = device,
+        }, ct);
+
+    [Fact]
+    public void Prep_of_a_mixed_set_indexes_every_readable_file_with_its_class_and_lists_the_corrupt_one()
+    {
+        var src = Path.Combine(_dir, "src");
+        var a = Path.Combine(src, "a");
+        var b = Path.Combine(src, "b");
+        var mp4 = TestMedia.Make(a, "plain", new TestMediaSpec { Seconds = 1 });
+        var mkv = TestMedia.Make(a, "odd", new TestMediaSpec { Seconds = 1, Width = 81, Height = 61, VideoSource = "testsrc", VideoCodec = "ffv1", Extension = "mkv", AudioCodec = "flac", ExtraOutputArgs = ["-pix_fmt", "yuv444p"] });
+        var webm = TestMedia.Make(a, "web", new TestMediaSpec { Seconds = 1, Width = 64, Height = 96, VideoCodec = "libvpx", Extension = "webm", AudioCodec = "libopus", SampleRate = 48000 });
+        var avi = TestMedia.Make(b, "old", new TestMediaSpec { Seconds = 1, Extension = "avi", AudioCodec = "pcm_s16le", Channels = 2 });
+        var vfr = TestMedia.Make(b, "vfr", new TestMediaSpec { Seconds = 1, ExtraOutputArgs = ["-vf", "select='not(mod(n\\,3))+eq(n\\,4)'", "-vsync", "vfr"] });
+        var wav = TestMedia.Make(b, "sound", new TestMediaSpec { Seconds = 1, Video = false, Extension = "wav", AudioCodec = null });
+        var mute = TestMedia.Make(b, "mute", new TestMediaSpec { Seconds = 1, Audio = false });
+        var corrupt = Path.Combine(b, "broken.mp4");
+        File.WriteAllBytes(corrupt, Enumerable.Range(0, 3000).Select(i => (byte)(i * 7)).ToArray());
+
+        var log = new StringWriter();
+        var cache = Path.Combine(_dir, "cache");
+        var summary = Prep("classes:" + src, cache, log, device: "cuda");
+
+        Assert.Equal(7, summary.Prepared);
+        Assert.Equal(1, summary.Skipped);
+        var skippedRows = File.ReadAllLines(Path.Combine(cache, "skipped.tsv")).Skip(1).ToArray();
+        Assert.Single(skippedRows);
+        Assert.StartsWith(corrupt + "\t", skippedRows[0]);
+        // No GPU here: the CUDA request falls back to the CPU with one warning (on a GPU machine it is used and prep still succeeds).
+        if (FfmpegHardware.DetectCuda().Cuda == FfmpegCuda.None) Assert.Contains("on the CPU instead", log.ToString());
+
+        var entries = CacheIndex.ReadEntries(cache).Values.ToDictionary(e => Path.GetFileName(e.Source));
+        Assert.Equal(7, entries.Count);
+        Assert.Equal([0], entries["plain.mp4"].Labels);
+        Assert.Equal([1], entries["old.avi"].Labels);
+        Assert.Null(entries["sound.wav"].VideoFile);
+        Assert.NotNull(entries["sound.wav"].AudioFile);
+        Assert.Null(entries["mute.mp4"].AudioFile);
+        Assert.Equal((81, 61), (entries["odd.mkv"].Video!.Width, entries["odd.mkv"].Video!.Height));   // the source's size, for the views
+        foreach (var e in entries.Values.Where(e => e.VideoFile is not null))
+        {
+            var info = MediaProbe.Probe(Path.Combine(cache, e.VideoFile!));
+            Assert.Equal(Math.Min(40, Math.Min(e.Video!.Width, e.Video.Height)) & ~1, Math.Min(info.Video!.Width, info.Video.Height));
+            Assert.InRange(info.Video.Fps, 14.9, 15.1);   // the clip frame rate, also for the variable-rate source
+        }
+        // The cache is a source: every split, labels and class names as prepared, and nothing probed or missing.
+        var opened = SourceLoader.Open(cache, "train");
+        Assert.Equal(7, opened.Items.Count);
+        Assert.Equal(["a", "b"], opened.ClassNames);
+        Assert.All(opened.Items, i => Assert.NotNull(i.Cached));
+    }
+
+    [Fact]
+    public void Cache_reads_give_the_source_clips_frames_within_codec_tolerance_and_the_exact_audio_windows()
+    {
+        var src = Path.Combine(_dir, "one");
+        // Frame N of the source is flat grey 16 + 2N: a clip's frames say which source frames it holds, through any codec.
+        Directory.CreateDirectory(src);
+        var video = Path.Combine(src, "ramp.mp4");
+        TestMedia.Run(["-y", "-v", "error", "-f", "lavfi", "-i", "color=black:s=96x72:r=30:d=3,geq=lum='16+N*2':cb=128:cr=128",
+                       "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                       "-c:a", "aac", "-ac", "2", "-shortest", video]);
+        // The whole file, and a Kinetics row over the untrimmed video: the segment 1 s .. 2.667 s (clip starts again on the grid).
+        var csv = Path.Combine(_dir, "k.csv");
+        File.WriteAllText(csv, "label,youtube_id,time_start,time_end,split\nx,ramp,1,2.6666666666666667,train\n");
+        foreach (var (spec, mode) in new[] { (src, SampleMode.Test), (src, SampleMode.Train), ($"kinetics:{csv},videos={src}", SampleMode.Train) })
+        {
+            var cache = Path.Combine(_dir, "c" + spec.Length);
+            if (!CacheIndex.IsCache(cache)) Prep(spec, cache);
+            var fromSource = SourceLoader.Open(spec);
+            var fromCache = SourceLoader.Open("cache:" + cache);
+            var options = SequenceOptions.Sequences(mode);
+            var s = new VideoSequenceDataset(fromSource, Tiny, options).Load(0, seed: 5, epoch: 1, default);
+            long before = FfmpegProcess.StartedOnThisThread;
+            var c = new VideoSequenceDataset(fromCache, Tiny, options).Load(0, seed: 5, epoch: 1, default);
+            Assert.Equal(1, FfmpegProcess.StartedOnThisThread - before);          // one FFmpeg run for the video, none for probe or audio
+
+            Assert.Equal(video, c.Path);
+            Assert.Equal(s.AudioClipStarts, c.AudioClipStarts);
+            Assert.Equal(s.Audio, c.Audio);                                  // same samples, same masks: bit for bit
+            for (int k = 0; k < 5; k++) Assert.Equal(s.ClipStartSeconds[k], c.ClipStartSeconds[k], 1e-9);
+            Assert.Equal(s.VisualShape, c.VisualShape);
+            int clip = s.Visual!.Length / 5;
+            double Diff(int ks, int kc) => Enumerable.Range(0, clip).Average(i => Math.Abs(s.Visual[ks * clip + i] - c.Visual![kc * clip + i]));
+            for (int k = 0; k < 5; k++)
+            {
+                double same = Diff(k, k);
+                // One source frame later would be 2 grey levels = 0.035 here: the clips hold the same frames, up to codec rounding.
+                Assert.True(same < 0.02, $"{spec} {mode} clip {k}: mean |source - cache| {same:0.000} (normalised units)");
+            }
+        }
+    }
+
+    [Fact]
+    public void An_interrupted_prep_continues_where_it_stopped_and_never_redoes_a_finished_item()
+    {
+        var src = Path.Combine(_dir, "many");
+        for (int i = 0; i < 4; i++) TestMedia.Make(src, $"v{i}", new TestMediaSpec { Seconds = 0.5, Width = 48, Height = 32, ToneHz = 300 + 100 * i });
+        var cache = Path.Combine(_dir, "resumed");
+        using (var cts = new CancellationTokenSource())
+        {
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                Prep(src, cache, ct: cts.Token, progress: p => { if (p.PreparedNow >= 2) cts.Cancel(); }));
+        }
+        var first = CacheIndex.ReadEntries(cache);
+        Assert.InRange(first.Count, 2, 3);
+        var written = first.Values.ToDictionary(e => e.Id, e => File.GetLastWriteTimeUtc(Path.Combine(cache, e.VideoFile!)));
+        Assert.DoesNotContain(Directory.EnumerateFiles(cache, "*.tmp", SearchOption.AllDirectories), f => true);
+
+        var again = Prep(src, cache);
+        Assert.Equal(first.Count, again.AlreadyPrepared);
+        Assert.Equal(4 - first.Count, again.Prepared);
+        foreach (var (id, time) in written)
+            Assert.Equal(time, File.GetLastWriteTimeUtc(Path.Combine(cache, CacheIndex.ReadEntries(cache)[id].VideoFile!)));
+        Assert.Equal(4, SourceLoader.Open(cache).Items.Count);
+    }
+
+    [Fact]
+    public void Changed_sources_other_settings_and_damaged_entries_are_clear_messages_not_crashes()
+    {
+        var src = Path.Combine(_dir, "stale");
+        var video = TestMedia.Make(src, "v", new TestMediaSpec { Seconds = 1, Width = 48, Height = 32 });
+        var cache = Path.Combine(_dir, "sc");
+        Prep(src, cache);
+
+        // Other settings: training with another frame rate, or prepping the same folder for another geometry.
+        var other = Tiny with { TargetFps = 25 };
+        var e1 = Assert.Throws<CacheError>(() => new VideoSequenceDataset(SourceLoader.Open(cache), other));
+        Assert.Contains("avbert prep", e1.Message);
+        Assert.Contains("target_fps 25", e1.Message);
+        Assert.Throws<CacheError>(() => Prep(src, cache, config: Tiny with { TrainJitterScales = [32, 64] }));
+
+        // A changed source: an error at training time saying how to update; prep then prepares it again.
+        File.SetLastWriteTimeUtc(video, DateTime.UtcNow.AddMinutes(5));
+        var e2 = Assert.Throws<CacheError>(() => SourceLoader.Open(cache));
+        Assert.Contains("changed since", e2.Message);
+        Assert.Contains($"avbert prep --data {src} --out {cache}", e2.Message);
+        var redo = Prep(src, cache);
+        Assert.Equal((1, 0), (redo.Prepared, redo.AlreadyPrepared));
+
+        // A damaged entry: the item fails with a message naming the repair (the loader skips and lists it).
+        var entry = CacheIndex.ReadEntries(cache).Values.Single();
+        var wave = Path.Combine(cache, entry.AudioFile!);
+        File.WriteAllBytes(wave, File.ReadAllBytes(wave)[..40]);
+        var ds = new VideoSequenceDataset(SourceLoader.Open(cache), Tiny, SequenceOptions.Sequences(SampleMode.Test));
+        var e3 = Assert.Throws<MediaError>(() => ds.Load(0, 0, 0, default));
+        Assert.Contains("cache entry damaged", e3.Message);
+        var skipped = new List<string>();
+        var loader = new BatchLoader(ds, new LoaderOptions { BatchSize = 1, Workers = 1 }, (p, r) => skipped.Add(r));
+        try { foreach (var batch in loader.Epoch(0)) batch.Dispose(); }
+        catch (AvBert.Runtime.UserError) { /* every sample of the epoch failed: the run stops with the first reason */ }
+        Assert.Contains("cache entry damaged", Assert.Single(skipped));
+    }
+}
