@@ -32,6 +32,11 @@ public sealed record VisualCnnConfig
     public double BnEps { get; init; } = 1e-5;
     public double BnMomentum { get; init; } = 0.1;
     public bool ZeroInitFinalBn { get; init; } = true;
+    /// <summary>Pooling of the last feature map, the reference's head: average over this [T, H, W] window at stride 1,
+    /// then over the positions that remain (a window dimension larger than the map is clamped to it). The reference
+    /// sizes it [NUM_FRAMES // 2, ceil(CROP_SIZE / 32), ceil(CROP_SIZE / 32)] and `convert` sets it so; it equals the
+    /// global mean when it covers the map. Empty (the default) = the global mean.</summary>
+    public int[] PoolWindow { get; init; } = [];
 }
 
 /// <summary>Audio CNN: 2D ResNet over log-mel spectrograms (SPEC §2).</summary>

@@ -41,6 +41,8 @@ public static class ModelConfigChecks
         check(v.SpatialDilations.Length == 4 && v.SpatialDilations.All(x => x >= 1), "model.visual.spatial_dilations", v.SpatialDilations, "must list 4 dilations >= 1");
         check(v.StemTemporalKernel >= 1 && v.StemTemporalKernel % 2 == 1, "model.visual.stem_temporal_kernel", v.StemTemporalKernel, "must be odd and >= 1");
         check(v.StemSpatialKernel >= 1 && v.StemSpatialKernel % 2 == 1, "model.visual.stem_spatial_kernel", v.StemSpatialKernel, "must be odd and >= 1");
+        check(v.PoolWindow.Length == 0 || (v.PoolWindow.Length == 3 && v.PoolWindow.All(k => k >= 1)), "model.visual.pool_window", v.PoolWindow,
+            "must be empty (the global mean) or list 3 sizes >= 1 (frames, height, width)");
         check(v.BnEps > 0, "model.visual.bn_eps", v.BnEps, "must be > 0");
         check(v.BnMomentum is >= 0 and <= 1, "model.visual.bn_momentum", v.BnMomentum, "must be in [0, 1]");
 
