@@ -65,6 +65,10 @@ public sealed record AudioCnnConfig
 
 public enum Fusion { Early, Mid, Late }
 
+/// <summary>Which streams the model has (reference: MODEL.ARCH visual_audio, visual, audio). The single-modality models
+/// are the paper's V-BERT / A-BERT baselines: one CNN and its Transformer, late fusion only.</summary>
+public enum ModelModalities { AudioVisual, Visual, Audio }
+
 /// <summary>How Transformer weights are shared across the visual, audio and multimodal Transformers (SPEC §6).</summary>
 public enum CrossTransformerSharing
 {
@@ -122,4 +126,6 @@ public sealed record ModelConfig
     public AudioCnnConfig Audio { get; init; } = new();
     public TransformerConfig Transformer { get; init; } = new();
     public Fusion Fusion { get; init; } = Fusion.Mid;
+    /// <summary>audiovisual (default), or visual / audio alone (with fusion late; `convert`, `forward` and `params` run these).</summary>
+    public ModelModalities Modalities { get; init; } = ModelModalities.AudioVisual;
 }

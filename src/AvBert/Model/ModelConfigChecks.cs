@@ -54,6 +54,8 @@ public static class ModelConfigChecks
         check(a.BnEps > 0, "model.audio.bn_eps", a.BnEps, "must be > 0");
         check(a.BnMomentum is >= 0 and <= 1, "model.audio.bn_momentum", a.BnMomentum, "must be in [0, 1]");
 
+        check(m.Modalities == ModelModalities.AudioVisual || m.Fusion == Fusion.Late, "model.modalities", m.Modalities.ToString().ToLowerInvariant(),
+            $"needs model.fusion: late with one modality (model.fusion is {m.Fusion.ToString().ToLowerInvariant()})");
         var t = m.Transformer;
         check(Activations.Names.Contains(t.HiddenAct), "model.transformer.hidden_act", t.HiddenAct, $"must be one of {string.Join(", ", Activations.Names)}");
         check(t.NumLayerGroups >= 1 && t.NumLayerGroups <= t.NumLayers, "model.transformer.num_layer_groups", t.NumLayerGroups,

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using AvBert.Config;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using TorchSharp;
@@ -39,11 +41,26 @@ public class ReferenceGoldenTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(AudioVisualCases))]
+    [MemberData(nameof(SingleModalityCases))]
     public void Golden_converts_and_reproduces_the_reference_outputs(string name)
     {
         var dir = TestSetup.TempDir("golden-" + name);
         var import = ReferenceCheckpoint.Convert(Golden(name + ".pyth"), Golden(name + ".config.yaml"));
         foreach (var w in import.Warnings) output.WriteLine("warning: " + w);
+        // The authors' parameter count (index.json, counted by their model) is ours: every weight has its place.
+        using var index = JsonDocument.Parse(File.ReadAllText(Golden("index.json")));
+        long theirs = index.RootElement.GetProperty("cases").GetProperty(name).GetProperty("n_params").GetInt64();
+        var cfg0 = import.Config.Model;
+        if (cfg0.Transformer.ShareAcrossTransformers == CrossTransformerSharing.LowRank)
+        {
+            // Unshared low-rank: each of their Transformers also holds the other Transformers' factor sets (V_i, Σ_i),
+            // never used; ours holds only its own. Per distinct layer: 5 factorised D-input weights and the FFN output.
+            var t = cfg0.Transformer;
+            int n = TransformerSharing.TransformersOf(cfg0).Count, distinct = t.ShareAcrossLayers ? t.NumLayerGroups * t.InnerLayersPerGroup : t.NumLayers;
+            long perSet(long inputs) => inputs * t.Rank + (long)t.Rank * t.Rank;
+            theirs -= (long)n * (n - 1) * distinct * (5 * perSet(t.HiddenSize) + perSet(t.IntermediateSize));
+        }
+        Assert.Equal(theirs, ParameterCounts.Of(import.Model).Total);
         using (import.Model) ModelDirectory.Save(dir, import.Config, import.Model);
 
         var (cfg, model) = ModelDirectory.Load(dir, CPU);

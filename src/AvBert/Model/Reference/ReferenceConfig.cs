@@ -70,7 +70,13 @@ public static class ReferenceConfig
         r.Require("VIS.MODEL_NAME", "ResNet", "ResNet (the single-pathway 3D ResNet)");
         r.Require("AUD.ARCH", "resnet", "resnet");
         r.Require("AUD.MODEL_NAME", "AudioResNet", "AudioResNet");
-        r.Require("MODEL.ARCH", "visual_audio", "visual_audio (AVBERT.NET builds the audio-visual model only)");
+        var modalities = r.String("MODEL.ARCH", "visual_audio") switch
+        {
+            "visual_audio" => ModelModalities.AudioVisual,
+            "visual" => ModelModalities.Visual,
+            "audio" => ModelModalities.Audio,
+            var arch => throw new ConfigError($"{source}: 'MODEL.ARCH: {arch}' is not supported by the reference; expected visual_audio, visual or audio."),
+        };
         var inputChannels = r.IntList("DATA.INPUT_CHANNEL_NUM", [3]);
         if (inputChannels.Length != 1 || inputChannels[0] != 3)
             throw new ConfigError($"{source}: 'DATA.INPUT_CHANNEL_NUM: [{string.Join(", ", inputChannels)}]' is not supported; expected [3] (RGB).");
@@ -146,6 +152,9 @@ public static class ReferenceConfig
             "late" => Fusion.Late,
             var f => throw new ConfigError($"{source}: 'MODEL.FUSION: {f}' is not supported by the reference; expected early, mid or late."),
         };
+        if (modalities != ModelModalities.AudioVisual && fusion != Fusion.Late)   // AVBert asserts 'visual_audio' in MODEL.ARCH for early and mid
+            throw new ConfigError($"{source}: 'MODEL.FUSION: {fusion.ToString().ToLowerInvariant()}' with 'MODEL.ARCH: {r.String("MODEL.ARCH", "")}' is not built by the reference " +
+                                  "(early and mid fusion need visual_audio). Fix: MODEL.FUSION: late.");
         bool acrossModels = r.Bool("TRANSFORMER.SHARING_ACROSS_MODELS", true);
         bool decomposition = r.Bool("TRANSFORMER.USE_DECOMPOSITION", true);
         var sharing = (acrossModels, decomposition) switch
@@ -232,7 +241,7 @@ public static class ReferenceConfig
         };
         var config = new AvBertConfig
         {
-            Model = new ModelConfig { Visual = visual, Audio = audio, Transformer = transformer, Fusion = fusion },
+            Model = new ModelConfig { Visual = visual, Audio = audio, Transformer = transformer, Fusion = fusion, Modalities = modalities },
             Data = data,
         };
         ConfigValidator.Validate(config, $"{source} (as converted)");

@@ -31,12 +31,13 @@ public static class ReferenceOutputs
                 throw new UserError($"--inputs {inputsPath}: '{key}' has shape [{string.Join(", ", t.shape)}]; expected {layout}.");
             return t.to(float32).to(device);
         }
-        var visual = Input("input.visual", 6, "[B, T, 3, F, H, W]");
-        var audio = Input("input.audio", 5, "[B, T, 1, FREQ, TIME]");
-        if (visual.shape[0] != audio.shape[0] || visual.shape[1] != audio.shape[1])
+        // A single-modality model reads its one input (the other, if present, is not used).
+        var visual = model.HasVisual ? Input("input.visual", 6, "[B, T, 3, F, H, W]") : null;
+        var audio = model.HasAudio ? Input("input.audio", 5, "[B, T, 1, FREQ, TIME]") : null;
+        if (visual is not null && audio is not null && (visual.shape[0] != audio.shape[0] || visual.shape[1] != audio.shape[1]))
             throw new UserError($"--inputs {inputsPath}: input.visual and input.audio must agree on B and T " +
                                 $"([{visual.shape[0]}, {visual.shape[1]}] vs [{audio.shape[0]}, {audio.shape[1]}]).");
-        long clips = visual.shape[1];
+        long clips = (visual ?? audio)!.shape[1];
         var t = cfg.Model.Transformer;
         if (clips + 1 > t.MaxPositions)
             throw new UserError($"--inputs {inputsPath}: T = {clips} clips need {clips + 1} positions but the model has " +
@@ -50,12 +51,14 @@ public static class ReferenceOutputs
         var results = new Dictionary<string, Tensor>();
         using (no_grad())
         {
-            var o = model.forward(visual, audio);
-            results["output.visual_pooled"] = o.VisualPooled;
-            results["output.audio_pooled"] = o.AudioPooled;
-            if (o.Context.Visual is not null) results["output.visual_transformer"] = o.Context.Visual;
-            if (o.Context.Audio is not null) results["output.audio_transformer"] = o.Context.Audio;
-            if (o.Context.Multimodal is not null) results["output.multimodal_transformer"] = o.Context.Multimodal;
+            var vp = visual is null ? null : model.PoolVisual(visual);
+            var ap = audio is null ? null : model.PoolAudio(audio);
+            var context = model.Contextualize(vp is null ? null : model.ProjectVisual(vp), ap is null ? null : model.ProjectAudio(ap));
+            if (vp is not null) results["output.visual_pooled"] = vp;
+            if (ap is not null) results["output.audio_pooled"] = ap;
+            if (context.Visual is not null) results["output.visual_transformer"] = context.Visual;
+            if (context.Audio is not null) results["output.audio_transformer"] = context.Audio;
+            if (context.Multimodal is not null) results["output.multimodal_transformer"] = context.Multimodal;
         }
         return results.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().contiguous());
     }
