@@ -131,6 +131,16 @@ public class ReferenceConfigTests
         Assert.Contains(named, e.Message);
     }
 
+    [Theory]
+    [InlineData("audio", "RESNET:\n  SPATIAL_STRIDES: [[2], [2], [2], [2]]\n")]
+    [InlineData("visual", "AUDIO_RESNET:\n  STRIDES: [1, 2, 2, 2]\n  STRIDE_1X1: true\n")]
+    public void A_single_modality_config_is_not_refused_for_the_stream_it_lacks(string arch, string otherStream)
+    {
+        var c = ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n  ARCH: {arch}\n  FUSION: late\n{otherStream}", "x.yaml");
+        Assert.Equal(arch == "audio" ? ModelModalities.Audio : ModelModalities.Visual, c.Config.Model.Modalities);
+        Assert.Throws<ConfigError>(() => ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n{otherStream}", "x.yaml"));
+    }
+
     static string Ref(string name) => Path.Combine(TestSetup.ReferenceDir, name);
 
     static string TinyConfigWith(string key, string value)

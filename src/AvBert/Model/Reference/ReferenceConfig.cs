@@ -113,7 +113,7 @@ public static class ReferenceConfig
         int spatialWindow = (cropSize + 31) / 32;
         visual = visual with { PoolWindow = [numFrames / 2, spatialWindow, spatialWindow] };
         int mapFrames = Strided(numFrames, 2), mapSize = visual.SpatialStrides.Aggregate(Strided(Strided(cropSize, 2), 2), Strided);
-        if (numFrames / 2 < 1 || numFrames / 2 > mapFrames || spatialWindow > mapSize)
+        if (modalities != ModelModalities.Audio && (numFrames / 2 < 1 || numFrames / 2 > mapFrames || spatialWindow > mapSize))
             throw new ConfigError($"{source}: the reference's visual pooling window [{numFrames / 2}, {spatialWindow}, {spatialWindow}] (DATA.NUM_FRAMES // 2, " +
                                   $"ceil(DATA.CROP_SIZE / 32)) does not fit the {mapFrames}×{mapSize}×{mapSize} feature map of " +
                                   $"RESNET.SPATIAL_STRIDES [{string.Join(", ", visual.SpatialStrides)}]; the reference cannot run it. Fix: DATA.NUM_FRAMES >= 2 or smaller strides.");
@@ -131,16 +131,16 @@ public static class ReferenceConfig
             SeparableStages = [true, true, false, false],
             BnEps = eps, BnMomentum = momentum, ZeroInitFinalBn = zeroInit,
         };
-        // audio_resnet_helper's bottleneck strides only the time axis of its 1×1 conv while the shortcut strides both:
+        // (Each stream's checks apply when the model has it.) audio_resnet_helper's bottleneck strides only the time axis of its 1×1 conv while the shortcut strides both:
         // the residual sum fails whenever a stage strides.
-        if (audio.StrideOnFirstConv && audio.Block == ResNetBlock.Bottleneck && audio.Strides.Any(x => x > 1))
+        if (modalities != ModelModalities.Visual && audio.StrideOnFirstConv && audio.Block == ResNetBlock.Bottleneck && audio.Strides.Any(x => x > 1))
             throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDE_1X1: true' with strides [{string.Join(", ", audio.Strides)}] cannot run in the reference " +
                                   "(its 1×1 conv strides only the time axis, the shortcut both; the residual sum fails). Fix: AUDIO_RESNET.STRIDE_1X1: false.");
         // The reference's audio head (audio_head_helper.ResNetPoolingHead) is AvgPool2d over [ceil(FREQ / 16), ceil(TIME / 16)]
         // at stride 1 with no mean after it: the map must be exactly that size, or the projection gets the wrong width.
         int freq = r.Int("DATA.AUDIO_FREQUENCY", 80), time = r.Int("DATA.AUDIO_TIME", 128);
         int mapFreq = audio.Strides.Aggregate(freq, Strided), mapTime = audio.Strides.Aggregate(time, Strided);
-        if (mapFreq != (freq + 15) / 16 || mapTime != (time + 15) / 16)
+        if (modalities != ModelModalities.Visual && (mapFreq != (freq + 15) / 16 || mapTime != (time + 15) / 16))
             throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDES: [{string.Join(", ", audio.Strides)}]' gives a {mapFreq}×{mapTime} audio feature map, but the " +
                                   $"reference's audio head pools a {(freq + 15) / 16}×{(time + 15) / 16} window (ceil(DATA.AUDIO_FREQUENCY / 16) × ceil(DATA.AUDIO_TIME / 16)) " +
                                   "with no mean after it, so it cannot run this model. Fix: strides whose product is 16, e.g. [2, 2, 2, 2].");
