@@ -71,7 +71,9 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
             audio_projection = Linear(AudioFeatureDim, t.HiddenSize);
             audio_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
         }
-        Modality[] present = [.. new[] { (HasVisual, Modality.Visual), (HasAudio, Modality.Audio) }.Where(m => m.Item1).Select(m => m.Item2)];
+        var present = new List<Modality>();
+        if (HasVisual) present.Add(Modality.Visual);
+        if (HasAudio) present.Add(Modality.Audio);
         bos = new BosEmbeddings(t.HiddenSize, t.BosMeanPooling, t.LayerNormEps, present);
         if (model.Fusion != Fusion.Early)
         {
@@ -100,7 +102,8 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
 
     UserError Missing(string modality) =>
         new($"this model has no {modality} stream (model.modalities: {Config.Modalities.ToString().ToLowerInvariant()}); " +
-            "single-modality models run in convert, forward and params only. Fix: use an audio-visual model here.");
+            "single-modality models run in convert, forward, params and the fine-tuning task of their stream " +
+            "(finetune/eval/predict --task visual or audio). Fix: use an audio-visual model here.");
 
     /// <summary>The Transformers this fusion mode has: visual, audio, multimodal (mid); visual, audio (late); multimodal (early).</summary>
     public IReadOnlyList<string> TransformerNames => transformers.Keys.ToList();
