@@ -116,6 +116,10 @@ public sealed record TransformerConfig
     public int Rank { get; init; } = 128;
     public OrthogonalMap OrthogonalMap { get; init; } = OrthogonalMap.Expm;
     public OrthogonalInit OrthogonalInit { get; init; } = OrthogonalInit.Cayley;
+    /// <summary>Dynamic trivialization (reference: ORTHOGONAL_MODE dtriv, ORTHOGONAL_K): every this many optimiser steps,
+    /// before the step, base ← Σ and the free parameter ← 0, and every 100th such re-basing base is projected back onto
+    /// the orthogonal matrices (UVᵀ of its SVD); 0 (default) = never (the reference's static mode).</summary>
+    public int OrthogonalRebaseEvery { get; init; } = 0;
     /// <summary>BOS_m = LayerNorm(bos_m + mean_t(x_t + sinusoid_t)) instead of the plain learned vector (reference: USE_MEAN_POOLING).</summary>
     public bool BosMeanPooling { get; init; } = false;
 }

@@ -60,6 +60,7 @@ public static class ModelConfigChecks
         check(Activations.Names.Contains(t.HiddenAct), "model.transformer.hidden_act", t.HiddenAct, $"must be one of {string.Join(", ", Activations.Names)}");
         check(t.NumLayerGroups >= 1 && t.NumLayerGroups <= t.NumLayers, "model.transformer.num_layer_groups", t.NumLayerGroups,
             $"must be between 1 and model.transformer.num_layers ({t.NumLayers})");
+        check(t.OrthogonalRebaseEvery >= 0, "model.transformer.orthogonal_rebase_every", t.OrthogonalRebaseEvery, "must be >= 0 (0 = never)");
         check(t.InnerLayersPerGroup >= 1, "model.transformer.inner_layers_per_group", t.InnerLayersPerGroup, "must be >= 1");
         check(t.TypeVocabSize >= 2, "model.transformer.type_vocab_size", t.TypeVocabSize, "must be >= 2 (visual and audio)");
         check(t.LayerNormEps > 0, "model.transformer.layer_norm_eps", t.LayerNormEps, "must be > 0");

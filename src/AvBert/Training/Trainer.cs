@@ -27,6 +27,8 @@ public sealed record TrainerOptions
     public bool TensorBoard { get; init; } = true;
     /// <summary>Save a PNG of the loss curves (RUN/loss.png) at the end.</summary>
     public bool PlotCurves { get; init; } = true;
+    /// <summary>Called with the 0-based step number after the gradients are complete, before the optimiser step.</summary>
+    public Action<long>? BeforeOptimizerStep { get; init; }
 }
 
 /// <summary>
@@ -221,6 +223,7 @@ public sealed class Trainer
         values["grad_norm"] = gradNorm;
         NonFiniteGuard.Check(stepNo + 1, values, Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null);
         values["lr"] = _optimizer.LearningRates[0];
+        _o.BeforeOptimizerStep?.Invoke(stepNo);
         _optimizer.Step();
         return values;
     }

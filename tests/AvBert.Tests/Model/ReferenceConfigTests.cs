@@ -98,6 +98,18 @@ public class ReferenceConfigTests
         Assert.False(t.ShareAcrossLayers);
     }
 
+    [Theory]
+    [InlineData("static", "7", 0)]
+    [InlineData("dtriv", "7", 7)]
+    [InlineData("dtriv", "infty", int.MaxValue)]   // their K = "infty": re-based once, at the first step
+    public void Dtriv_rebases_every_ORTHOGONAL_K_steps(string mode, string k, int expected)
+    {
+        var c = ReferenceConfig.Parse($"MODEL:\n  POOLING: true\nTRANSFORMER:\n  ORTHOGONAL_MODE: {mode}\n  ORTHOGONAL_K: {k}\n", "x.yaml");
+        Assert.Equal(expected, c.Config.Model.Transformer.OrthogonalRebaseEvery);
+        Assert.Equal(OrthogonalMap.Expm, c.Config.Model.Transformer.OrthogonalMap);
+        Assert.Empty(c.Warnings);
+    }
+
     [Fact]
     public void Unknown_keys_are_warnings_and_known_non_model_keys_are_silent()
     {

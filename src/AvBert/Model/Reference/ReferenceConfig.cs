@@ -175,9 +175,15 @@ public static class ReferenceConfig
             "cayley" => OrthogonalMap.Cayley,
             _ => throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_MODE: {mode}' is not supported by the reference; expected static, dtriv or cayley."),
         };
+        // dtriv: re-base every ORTHOGONAL_K steps ("infty": once, at the first step).
+        int rebaseEvery = 0;
         if (mode == "dtriv")
-            warnings.Add($"{source}: TRANSFORMER.ORTHOGONAL_MODE dtriv: Σ = base·expm(S−Sᵀ) is converted exactly (forward is identical); " +
-                         "its periodic re-basing during training is not reproduced (training continues as 'static').");
+        {
+            var k = r.String("TRANSFORMER.ORTHOGONAL_K", "100");
+            rebaseEvery = k == "infty" ? int.MaxValue
+                : int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out var kk) && kk >= 1 ? kk
+                : throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_K: {k}' is not valid; expected a step count >= 1 or infty.");
+        }
         var orthoInit = r.String("TRANSFORMER.ORTHOGONAL_INIT", "cayley") switch
         {
             "cayley" => OrthogonalInit.Cayley,
@@ -210,6 +216,7 @@ public static class ReferenceConfig
             Rank = r.Int("TRANSFORMER.ORTHOGONAL_SIZE", 128),
             OrthogonalMap = map,
             OrthogonalInit = orthoInit,
+            OrthogonalRebaseEvery = rebaseEvery,
             BosMeanPooling = r.Bool("TRANSFORMER.USE_MEAN_POOLING", false),
         };
         if (!transformer.ShareAcrossLayers)      // BERT layers: the ALBERT group settings do not apply
