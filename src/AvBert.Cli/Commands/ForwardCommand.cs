@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AvBert.Model;
+using AvBert.Model.Reference;
 using AvBert.Runtime;
 using TorchSharp;
 using AvBert.IO;
@@ -11,7 +12,7 @@ namespace AvBert.Cli.Commands;
 public static class ForwardCommand
 {
     /// <summary>Tolerance of docs/PARITY.md: max |ours − ref| ≤ 2e-4 · max |ref|.</summary>
-    public const double Tolerance = 2e-4;
+    public const double Tolerance = ReferenceOutputs.Tolerance;
 
     public static Command Build()
     {
@@ -39,62 +40,21 @@ public static class ForwardCommand
             if (!File.Exists(inputsPath)) throw new UserError($"--inputs {inputsPath}: file not found.");
             var (cfg, model) = ModelDirectory.Load(r.GetValue(modelDir)!, dev);
             using var _m = model;
-            model.eval();
             // Inputs and reference outputs are data, not weights: validated, but NaN passes through to the outputs.
             var io = SafetensorsFile.ReadAll(inputsPath, new SafetensorsReadOptions { RequireFinite = false });
-            Tensor Input(string key, int dims, string layout)
-            {
-                if (!io.TryGetValue(key, out var t))
-                    throw new UserError($"--inputs {inputsPath}: no '{key}' tensor (has: {string.Join(", ", io.Keys.Order())}).");
-                if (!t.is_floating_point())
-                    throw new UserError($"--inputs {inputsPath}: '{key}' is {SafetensorsFile.Name(t.dtype)}; expected floating-point values (F32, or F16/BF16/F64, converted to F32).");
-                if (t.dim() != dims)
-                    throw new UserError($"--inputs {inputsPath}: '{key}' has shape [{string.Join(", ", t.shape)}]; expected {layout}.");
-                return t.to(float32).to(dev);
-            }
-            var visual = Input("input.visual", 6, "[B, T, 3, F, H, W]");
-            var audio = Input("input.audio", 5, "[B, T, 1, FREQ, TIME]");
-            if (visual.shape[0] != audio.shape[0] || visual.shape[1] != audio.shape[1])
-                throw new UserError($"--inputs {inputsPath}: input.visual and input.audio must agree on B and T " +
-                                    $"([{visual.shape[0]}, {visual.shape[1]}] vs [{audio.shape[0]}, {audio.shape[1]}]).");
-            if (visual.shape[1] + 1 > cfg.Model.Transformer.MaxPositions)
-                throw new UserError($"--inputs {inputsPath}: T = {visual.shape[1]} clips need {visual.shape[1] + 1} positions but the model has " +
-                                    $"model.transformer.max_positions = {cfg.Model.Transformer.MaxPositions}.");
-
-            var results = new Dictionary<string, Tensor>();
-            using (no_grad())
-            {
-                var o = model.forward(visual, audio);
-                results["output.visual_pooled"] = o.VisualPooled;
-                results["output.audio_pooled"] = o.AudioPooled;
-                if (o.Context.Visual is not null) results["output.visual_transformer"] = o.Context.Visual;
-                if (o.Context.Audio is not null) results["output.audio_transformer"] = o.Context.Audio;
-                if (o.Context.Multimodal is not null) results["output.multimodal_transformer"] = o.Context.Multimodal;
-            }
-            var cpu = results.ToDictionary(kv => kv.Key, kv => kv.Value.cpu().contiguous());
+            var cpu = ReferenceOutputs.Run(model, cfg, io, inputsPath, dev);
             var outPath = r.GetValue(output)!;
             SafetensorsFile.Write(outPath, cpu);
             Console.WriteLine($"wrote {outPath}: " + string.Join(", ", cpu.Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]")));
 
-            var expected = cpu.Keys.Where(io.ContainsKey).ToList();
-            if (expected.Count == 0) return 0;
-            bool allOk = true;
+            var comparisons = ReferenceOutputs.Compare(cpu, io);
+            if (comparisons.Count == 0) return 0;
             Console.WriteLine($"compared with the outputs in {inputsPath} (tolerance max|ours−ref| ≤ {Tolerance:g} · max|ref|):");
-            foreach (var key in expected)
-            {
-                var reference = io[key].to(float32);
-                if (!reference.shape.SequenceEqual(cpu[key].shape))
-                {
-                    Console.WriteLine($"  {key}: shape [{string.Join(", ", cpu[key].shape)}] vs reference [{string.Join(", ", reference.shape)}]  MISMATCH");
-                    allOk = false;
-                    continue;
-                }
-                double maxDiff = (cpu[key] - reference).abs().max().item<float>();
-                double maxRef = reference.abs().max().item<float>();
-                bool ok = maxDiff <= Tolerance * maxRef;
-                allOk &= ok;
-                Console.WriteLine($"  {key}: max|diff| {maxDiff:g3}, max|ref| {maxRef:g3}, ratio {maxDiff / maxRef:g3}  {(ok ? "ok" : "MISMATCH")}");
-            }
+            foreach (var k in comparisons)
+                Console.WriteLine(k.ShapeMatches
+                    ? $"  {k.Key}: max|diff| {k.MaxDiff:g3}, max|ref| {k.MaxRef:g3}, ratio {k.MaxDiff / k.MaxRef:g3}  {(k.Ok ? "ok" : "MISMATCH")}"
+                    : $"  {k.Key}: shape [{string.Join(", ", cpu[k.Key].shape)}] vs reference [{string.Join(", ", io[k.Key].shape)}]  MISMATCH");
+            bool allOk = comparisons.All(k => k.Ok);
             Console.WriteLine(allOk ? "all outputs match the reference." : "some outputs do NOT match the reference.");
             return allOk ? ExitCodes.Ok : ExitCodes.ParityMismatch;
         });

@@ -21,8 +21,11 @@ public static class ParamsCommand
             using var model = new AvBertModel(cfg.Model, cfg.Data);
             var built = ParameterCounts.Of(model);
             var t = cfg.Model.Transformer;
-            Console.WriteLine($"fusion {cfg.Model.Fusion.ToString().ToLowerInvariant()}, D={t.HiddenSize}, {t.NumLayers} layers, " +
-                              $"FFN {t.IntermediateSize}, rank {t.Rank}; visual CNN {built.VisualCnn:N0} + audio CNN {built.AudioCnn:N0}, " +
+            var cnns = (model.HasVisual ? $"visual CNN {built.VisualCnn:N0}" : "") + (model.HasVisual && model.HasAudio ? " + " : "") +
+                       (model.HasAudio ? $"audio CNN {built.AudioCnn:N0}" : "");
+            var only = cfg.Model.Modalities == ModelModalities.AudioVisual ? "" : $"{cfg.Model.Modalities.ToString().ToLowerInvariant()} only, ";
+            Console.WriteLine($"{only}fusion {cfg.Model.Fusion.ToString().ToLowerInvariant()}, D={t.HiddenSize}, {t.NumLayers} layers, " +
+                              $"FFN {t.IntermediateSize}, rank {t.Rank}; {cnns}, " +
                               $"embeddings {built.Embeddings:N0}, projections+LN {built.Projections:N0}");
             var rows = new List<(string Name, long Transformer, bool Configured)>();
             bool configuredListed = false;

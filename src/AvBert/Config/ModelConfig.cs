@@ -32,6 +32,11 @@ public sealed record VisualCnnConfig
     public double BnEps { get; init; } = 1e-5;
     public double BnMomentum { get; init; } = 0.1;
     public bool ZeroInitFinalBn { get; init; } = true;
+    /// <summary>Pooling of the last feature map, the reference's head: average over this [T, H, W] window at stride 1,
+    /// then over the positions that remain (a window dimension larger than the map is clamped to it). The reference
+    /// sizes it [NUM_FRAMES // 2, ceil(CROP_SIZE / 32), ceil(CROP_SIZE / 32)] and `convert` sets it so; it equals the
+    /// global mean when it covers the map. Empty (the default) = the global mean.</summary>
+    public int[] PoolWindow { get; init; } = [];
 }
 
 /// <summary>Audio CNN: 2D ResNet over log-mel spectrograms (SPEC §2).</summary>
@@ -59,6 +64,10 @@ public sealed record AudioCnnConfig
 }
 
 public enum Fusion { Early, Mid, Late }
+
+/// <summary>Which streams the model has (reference: MODEL.ARCH visual_audio, visual, audio). The single-modality models
+/// are the paper's V-BERT / A-BERT baselines: one CNN and its Transformer, late fusion only.</summary>
+public enum ModelModalities { AudioVisual, Visual, Audio }
 
 /// <summary>How Transformer weights are shared across the visual, audio and multimodal Transformers (SPEC §6).</summary>
 public enum CrossTransformerSharing
@@ -107,6 +116,10 @@ public sealed record TransformerConfig
     public int Rank { get; init; } = 128;
     public OrthogonalMap OrthogonalMap { get; init; } = OrthogonalMap.Expm;
     public OrthogonalInit OrthogonalInit { get; init; } = OrthogonalInit.Cayley;
+    /// <summary>Dynamic trivialization (reference: ORTHOGONAL_MODE dtriv, ORTHOGONAL_K): every this many optimiser steps,
+    /// before the step, base ← Σ and the free parameter ← 0, and every 100th such re-basing base is projected back onto
+    /// the orthogonal matrices (UVᵀ of its SVD); 0 (default) = never (the reference's static mode).</summary>
+    public int OrthogonalRebaseEvery { get; init; } = 0;
     /// <summary>BOS_m = LayerNorm(bos_m + mean_t(x_t + sinusoid_t)) instead of the plain learned vector (reference: USE_MEAN_POOLING).</summary>
     public bool BosMeanPooling { get; init; } = false;
 }
@@ -117,4 +130,6 @@ public sealed record ModelConfig
     public AudioCnnConfig Audio { get; init; } = new();
     public TransformerConfig Transformer { get; init; } = new();
     public Fusion Fusion { get; init; } = Fusion.Mid;
+    /// <summary>audiovisual (default), or visual / audio alone (with fusion late; `convert`, `forward` and `params` run these).</summary>
+    public ModelModalities Modalities { get; init; } = ModelModalities.AudioVisual;
 }

@@ -257,6 +257,7 @@ public static class FinetuneRun
             Steps = steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = stepsPerEpoch,
             ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
             Warnings = o.Warnings,
+            BeforeOptimizerStep = step => OrthogonalRebasing.Apply(model.Backbone, step),
         }, runDir);
 
         string prefix = name.Length > 0 ? name + ": " : "";

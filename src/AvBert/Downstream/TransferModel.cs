@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Downstream.Heads;
 using AvBert.Model;
+using AvBert.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,6 +34,10 @@ public sealed class TransferModel : nn.Module
     {
         Options = o;
         this.backbone = backbone;
+        if ((UsesVisual && !backbone.HasVisual) || (UsesAudio && !backbone.HasAudio))
+            throw new UserError($"task '{o.Task.ToString().ToLowerInvariant()}' needs the {(UsesVisual && !backbone.HasVisual ? "visual" : "audio")} stream, but the model has " +
+                                $"only the {(backbone.HasVisual ? "visual" : "audio")} one (model.modalities: {backbone.Config.Modalities.ToString().ToLowerInvariant()}). " +
+                                $"Fix: --task {(backbone.HasVisual ? "visual" : "audio")}, or an audio-visual model.");
         int clipInput = o.Task switch
         {
             DownstreamTask.Visual => backbone.VisualFeatureDim,

@@ -30,10 +30,11 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
 {
     public const string Visual = "visual", Audio = "audio", Multimodal = "multimodal";
 
-    readonly VisualResNet3D visual_cnn;
-    readonly AudioResNet2D audio_cnn;
-    readonly Linear visual_projection, audio_projection;
-    readonly LayerNorm visual_norm, audio_norm;
+    // Null in a single-modality model (model.modalities visual or audio) for the stream it lacks.
+    readonly VisualResNet3D? visual_cnn;
+    readonly AudioResNet2D? audio_cnn;
+    readonly Linear? visual_projection, audio_projection;
+    readonly LayerNorm? visual_norm, audio_norm;
     readonly BosEmbeddings bos;
     readonly ModalityEmbeddings? visual_embeddings, audio_embeddings;
     readonly MultimodalEmbeddings? multimodal_embeddings;
@@ -54,19 +55,30 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
         var t = model.Transformer;
         HiddenSize = t.HiddenSize;
 
-        visual_cnn = new VisualResNet3D(model.Visual);
-        audio_cnn = new AudioResNet2D(model.Audio);
-        VisualFeatureDim = visual_cnn.OutputChannels;
-        AudioFeatureDim = audio_cnn.OutputChannels;
-        visual_projection = Linear(VisualFeatureDim, t.HiddenSize);
-        visual_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
-        audio_projection = Linear(AudioFeatureDim, t.HiddenSize);
-        audio_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
-        bos = new BosEmbeddings(t.HiddenSize, t.BosMeanPooling, t.LayerNormEps);
+        HasVisual = model.Modalities != ModelModalities.Audio;
+        HasAudio = model.Modalities != ModelModalities.Visual;
+        if (HasVisual)
+        {
+            visual_cnn = new VisualResNet3D(model.Visual);
+            VisualFeatureDim = visual_cnn.OutputChannels;
+            visual_projection = Linear(VisualFeatureDim, t.HiddenSize);
+            visual_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
+        }
+        if (HasAudio)
+        {
+            audio_cnn = new AudioResNet2D(model.Audio);
+            AudioFeatureDim = audio_cnn.OutputChannels;
+            audio_projection = Linear(AudioFeatureDim, t.HiddenSize);
+            audio_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
+        }
+        var present = new List<Modality>();
+        if (HasVisual) present.Add(Modality.Visual);
+        if (HasAudio) present.Add(Modality.Audio);
+        bos = new BosEmbeddings(t.HiddenSize, t.BosMeanPooling, t.LayerNormEps, present);
         if (model.Fusion != Fusion.Early)
         {
-            visual_embeddings = new ModalityEmbeddings(t);
-            audio_embeddings = new ModalityEmbeddings(t);
+            if (HasVisual) visual_embeddings = new ModalityEmbeddings(t);
+            if (HasAudio) audio_embeddings = new ModalityEmbeddings(t);
         }
         if (model.Fusion != Fusion.Late) multimodal_embeddings = new MultimodalEmbeddings(t);
         RegisterComponents();
@@ -84,8 +96,17 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
         ConvolutionGuard.Default.Ensure(ConvolutionShapes.Of(this));
     }
 
-    public VisualResNet3D VisualCnn => visual_cnn;
-    public AudioResNet2D AudioCnn => audio_cnn;
+    /// <summary>Whether the model has the visual / audio stream (both unless model.modalities says one).</summary>
+    public bool HasVisual { get; }
+    public bool HasAudio { get; }
+
+    public VisualResNet3D VisualCnn => visual_cnn ?? throw Missing(Visual);
+    public AudioResNet2D AudioCnn => audio_cnn ?? throw Missing(Audio);
+
+    UserError Missing(string modality) =>
+        new($"this model has no {modality} stream (model.modalities: {Config.Modalities.ToString().ToLowerInvariant()}); " +
+            "single-modality models run in convert, forward, params and the fine-tuning task of their stream " +
+            "(finetune/eval/predict --task visual or audio). Fix: use an audio-visual model here.");
 
     /// <summary>The Transformers this fusion mode has: visual, audio, multimodal (mid); visual, audio (late); multimodal (early).</summary>
     public IReadOnlyList<string> TransformerNames => transformers.Keys.ToList();
@@ -98,7 +119,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     {
         long b = clips.shape[0], n = clips.shape[1];
         var flat = clips.reshape([b * n, .. clips.shape[2..]]);
-        return visual_cnn.call(flat).view(b, n, -1);
+        return VisualCnn.call(flat).view(b, n, -1);
     }
 
     /// <summary>[B, T, 1, FREQ, TIME] → pooled audio CNN features [B, T, Ca].</summary>
@@ -106,14 +127,14 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     {
         long b = clips.shape[0], n = clips.shape[1];
         var flat = clips.reshape([b * n, .. clips.shape[2..]]);
-        return audio_cnn.call(flat).view(b, n, -1);
+        return AudioCnn.call(flat).view(b, n, -1);
     }
 
     /// <summary>Pooled [B, T, Cv] → x^v = LayerNorm(Linear(pooled)) [B, T, D].</summary>
-    public Tensor ProjectVisual(Tensor pooled) => visual_norm.call(visual_projection.call(pooled));
+    public Tensor ProjectVisual(Tensor pooled) => (visual_norm ?? throw Missing(Visual)).call(visual_projection!.call(pooled));
 
     /// <summary>Pooled [B, T, Ca] → x^a [B, T, D].</summary>
-    public Tensor ProjectAudio(Tensor pooled) => audio_norm.call(audio_projection.call(pooled));
+    public Tensor ProjectAudio(Tensor pooled) => (audio_norm ?? throw Missing(Audio)).call(audio_projection!.call(pooled));
 
     /// <summary>[B, T, 3, F, H, W] → x^v [B, T, D] (CNN, pool, Linear, LayerNorm).</summary>
     public Tensor EncodeVisual(Tensor clips) => ProjectVisual(PoolVisual(clips));
@@ -121,22 +142,25 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     /// <summary>[B, T, 1, FREQ, TIME] → x^a [B, T, D].</summary>
     public Tensor EncodeAudio(Tensor clips) => ProjectAudio(PoolAudio(clips));
 
-    /// <summary>x^v, x^a [B, T, D] → BOS + embeddings + Transformers per the fusion mode.</summary>
-    public ContextOutputs Contextualize(Tensor xv, Tensor xa)
+    /// <summary>x^v, x^a [B, T, D] → BOS + embeddings + Transformers per the fusion mode (a single-modality model
+    /// takes its one stream and null for the other).</summary>
+    public ContextOutputs Contextualize(Tensor? xv, Tensor? xa)
     {
+        if (HasVisual != xv is not null || HasAudio != xa is not null)
+            throw new ArgumentException($"the model takes {(HasVisual ? "x^v" : "")}{(HasVisual && HasAudio ? " and " : "")}{(HasAudio ? "x^a" : "")}");
         using var sigmas = OrthogonalMatrix.Pass(this);         // each Σ_i once for all its layers
-        var visualSeq = bos.Prepend(xv, Modality.Visual);      // [B, T+1, D]
-        var audioSeq = bos.Prepend(xa, Modality.Audio);
+        var visualSeq = xv is null ? null : bos.Prepend(xv, Modality.Visual);      // [B, T+1, D]
+        var audioSeq = xa is null ? null : bos.Prepend(xa, Modality.Audio);
         switch (Config.Fusion)
         {
             case Fusion.Early:
-                return new ContextOutputs(null, null, transformers[Multimodal].call(multimodal_embeddings!.call(visualSeq, audioSeq)));
+                return new ContextOutputs(null, null, transformers[Multimodal].call(multimodal_embeddings!.call(visualSeq!, audioSeq!)));
             case Fusion.Late:
-                return new ContextOutputs(transformers[Visual].call(visual_embeddings!.call(visualSeq)),
-                                          transformers[Audio].call(audio_embeddings!.call(audioSeq)), null);
+                return new ContextOutputs(visualSeq is null ? null : transformers[Visual].call(visual_embeddings!.call(visualSeq)),
+                                          audioSeq is null ? null : transformers[Audio].call(audio_embeddings!.call(audioSeq)), null);
             default:
-                var yv = transformers[Visual].call(visual_embeddings!.call(visualSeq));
-                var ya = transformers[Audio].call(audio_embeddings!.call(audioSeq));
+                var yv = transformers[Visual].call(visual_embeddings!.call(visualSeq!));
+                var ya = transformers[Audio].call(audio_embeddings!.call(audioSeq!));
                 return new ContextOutputs(yv, ya, transformers[Multimodal].call(multimodal_embeddings!.call(yv, ya)));
         }
     }
@@ -193,11 +217,14 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
 /// <summary>Which weight stacks exist and which Transformers run each (SPEC §6).</summary>
 public static class TransformerSharing
 {
-    /// <summary>The Transformers of a fusion mode, in the reference's index order (visual 0, audio 1, multimodal 2).</summary>
-    public static IReadOnlyList<string> TransformersOf(Fusion fusion) => fusion switch
+    /// <summary>The Transformers of a model, in the reference's index order (visual 0, audio 1, multimodal 2; a
+    /// single-modality model's one Transformer 0).</summary>
+    public static IReadOnlyList<string> TransformersOf(ModelConfig model) => (model.Fusion, model.Modalities) switch
     {
-        Fusion.Early => [AvBertModel.Multimodal],
-        Fusion.Late => [AvBertModel.Visual, AvBertModel.Audio],
+        (Fusion.Early, _) => [AvBertModel.Multimodal],
+        (Fusion.Late, ModelModalities.Visual) => [AvBertModel.Visual],
+        (Fusion.Late, ModelModalities.Audio) => [AvBertModel.Audio],
+        (Fusion.Late, _) => [AvBertModel.Visual, AvBertModel.Audio],
         _ => [AvBertModel.Visual, AvBertModel.Audio, AvBertModel.Multimodal],
     };
 
@@ -211,7 +238,7 @@ public static class TransformerSharing
     public static IEnumerable<(string Stack, IReadOnlyList<string> Users, LowRankOptions? LowRank)> Plan(ModelConfig model)
     {
         var t = model.Transformer;
-        var names = TransformersOf(model.Fusion);
+        var names = TransformersOf(model);
         LowRankOptions LowRank(IReadOnlyList<string> users) => new(t.Rank, users, t.OrthogonalMap, t.OrthogonalInit);
         switch (t.ShareAcrossTransformers)
         {

@@ -9,21 +9,24 @@ namespace AvBert.Model;
 public enum Modality { Visual = 0, Audio = 1 }
 
 /// <summary>
-/// The learned beginning-of-sequence vector of each modality (row 0 visual, row 1 audio), prepended to x_1..T.
+/// The learned beginning-of-sequence vector of each modality the model has, in the order of <c>modalities</c> (visual
+/// row 0 and audio row 1; an audio-only model's audio row 0, as the reference), prepended to x_1..T.
 /// With <c>BosMeanPooling</c> the BOS becomes LN(bos + mean_t(x_t + sinusoid_t)) as in the reference's option.
 /// </summary>
 public sealed class BosEmbeddings : Module
 {
     readonly Embedding vectors;
     readonly LayerNorm? visual_norm, audio_norm;
+    readonly Modality[] modalities;
 
-    public BosEmbeddings(int hiddenSize, bool meanPooling, double layerNormEps) : base(nameof(BosEmbeddings))
+    public BosEmbeddings(int hiddenSize, bool meanPooling, double layerNormEps, IReadOnlyList<Modality> modalities) : base(nameof(BosEmbeddings))
     {
-        vectors = Embedding(2, hiddenSize);
+        this.modalities = [.. modalities];
+        vectors = Embedding(modalities.Count, hiddenSize);
         if (meanPooling)
         {
-            visual_norm = LayerNorm(hiddenSize, layerNormEps);
-            audio_norm = LayerNorm(hiddenSize, layerNormEps);
+            if (modalities.Contains(Modality.Visual)) visual_norm = LayerNorm(hiddenSize, layerNormEps);
+            if (modalities.Contains(Modality.Audio)) audio_norm = LayerNorm(hiddenSize, layerNormEps);
         }
         RegisterComponents();
     }
@@ -32,11 +35,11 @@ public sealed class BosEmbeddings : Module
     public Tensor Prepend(Tensor x, Modality modality)
     {
         long b = x.shape[0];
-        var bos = vectors.weight![(int)modality].expand(b, 1, -1);                         // [B, 1, D]
-        if (visual_norm is not null)
+        var bos = vectors.weight![Array.IndexOf(modalities, modality)].expand(b, 1, -1);   // [B, 1, D]
+        if (visual_norm is not null || audio_norm is not null)
         {
             var pooled = (x + Sinusoid(x.shape[1], x.shape[2], x.dtype, x.device)).mean([1L], keepdim: true);
-            bos = (modality == Modality.Visual ? visual_norm : audio_norm!).call(bos + pooled);
+            bos = (modality == Modality.Visual ? visual_norm! : audio_norm!).call(bos + pooled);
         }
         return cat([bos, x], 1);
     }

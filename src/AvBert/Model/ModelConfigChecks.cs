@@ -41,6 +41,8 @@ public static class ModelConfigChecks
         check(v.SpatialDilations.Length == 4 && v.SpatialDilations.All(x => x >= 1), "model.visual.spatial_dilations", v.SpatialDilations, "must list 4 dilations >= 1");
         check(v.StemTemporalKernel >= 1 && v.StemTemporalKernel % 2 == 1, "model.visual.stem_temporal_kernel", v.StemTemporalKernel, "must be odd and >= 1");
         check(v.StemSpatialKernel >= 1 && v.StemSpatialKernel % 2 == 1, "model.visual.stem_spatial_kernel", v.StemSpatialKernel, "must be odd and >= 1");
+        check(v.PoolWindow.Length == 0 || (v.PoolWindow.Length == 3 && v.PoolWindow.All(k => k >= 1)), "model.visual.pool_window", v.PoolWindow,
+            "must be empty (the global mean) or list 3 sizes >= 1 (frames, height, width)");
         check(v.BnEps > 0, "model.visual.bn_eps", v.BnEps, "must be > 0");
         check(v.BnMomentum is >= 0 and <= 1, "model.visual.bn_momentum", v.BnMomentum, "must be in [0, 1]");
 
@@ -52,10 +54,13 @@ public static class ModelConfigChecks
         check(a.BnEps > 0, "model.audio.bn_eps", a.BnEps, "must be > 0");
         check(a.BnMomentum is >= 0 and <= 1, "model.audio.bn_momentum", a.BnMomentum, "must be in [0, 1]");
 
+        check(m.Modalities == ModelModalities.AudioVisual || m.Fusion == Fusion.Late, "model.modalities", m.Modalities.ToString().ToLowerInvariant(),
+            $"needs model.fusion: late with one modality (model.fusion is {m.Fusion.ToString().ToLowerInvariant()})");
         var t = m.Transformer;
         check(Activations.Names.Contains(t.HiddenAct), "model.transformer.hidden_act", t.HiddenAct, $"must be one of {string.Join(", ", Activations.Names)}");
         check(t.NumLayerGroups >= 1 && t.NumLayerGroups <= t.NumLayers, "model.transformer.num_layer_groups", t.NumLayerGroups,
             $"must be between 1 and model.transformer.num_layers ({t.NumLayers})");
+        check(t.OrthogonalRebaseEvery >= 0, "model.transformer.orthogonal_rebase_every", t.OrthogonalRebaseEvery, "must be >= 0 (0 = never)");
         check(t.InnerLayersPerGroup >= 1, "model.transformer.inner_layers_per_group", t.InnerLayersPerGroup, "must be >= 1");
         check(t.TypeVocabSize >= 2, "model.transformer.type_vocab_size", t.TypeVocabSize, "must be >= 2 (visual and audio)");
         check(t.LayerNormEps > 0, "model.transformer.layer_norm_eps", t.LayerNormEps, "must be > 0");

@@ -15,6 +15,7 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
 {
     readonly VisualStem stem;
     readonly ModuleList<Module<Tensor, Tensor>> stage1, stage2, stage3, stage4;
+    readonly long[] poolWindow;
 
     /// <summary>Channels of the pooled feature.</summary>
     public int OutputChannels { get; }
@@ -47,6 +48,7 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
         }
         (stage1, stage2, stage3, stage4) = (stages[0], stages[1], stages[2], stages[3]);
         OutputChannels = ResNetWidths.FeatureDim(c.Block, w);
+        poolWindow = c.PoolWindow.Select(k => (long)k).ToArray();
         RegisterComponents();
     }
 
@@ -75,7 +77,20 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
     public override Tensor forward(Tensor clips)
     {
         using var scope = NewDisposeScope();
-        return FeatureMap(clips).mean([2L, 3L, 4L]).MoveToOuterDisposeScope();
+        return Pool(FeatureMap(clips), poolWindow).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// [N, C, F', H', W'] → [N, C]: the reference's head (average over <paramref name="window"/> at stride 1, then over
+    /// what remains; window dimensions clamped to the map), which is the global mean when the window covers the map or
+    /// is empty.
+    /// </summary>
+    public static Tensor Pool(Tensor map, long[] window)
+    {
+        if (window.Length == 0) return map.mean([2L, 3L, 4L]);
+        var kernel = window.Select((k, i) => Math.Min(k, map.shape[2 + i])).ToArray();
+        if (kernel.Select((k, i) => k == map.shape[2 + i]).All(x => x)) return map.mean([2L, 3L, 4L]);
+        return functional.avg_pool3d(map, kernel, [1L, 1L, 1L]).mean([2L, 3L, 4L]);
     }
 }
 

@@ -85,6 +85,7 @@ public static class PretrainRun
             Steps = p.Steps, Accumulation = p.Accumulation, GradClip = p.GradClip, Seed = p.Seed,
             LogEvery = p.LogEvery, CheckpointEvery = p.CheckpointEvery, KeepCheckpoints = p.KeepCheckpoints,
             ItemName = "clips", Title = "pretrain", Progress = o.Progress, Warnings = o.Warnings, Precision = precision,
+            BeforeOptimizerStep = step => OrthogonalRebasing.Apply(model, step),
         }, o.RunDir);
 
         log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +

@@ -34,6 +34,8 @@ public sealed record TrainerOptions
     public TextWriter? Warnings { get; init; }
     /// <summary>The arithmetic of the forward and loss (autocast region); null: fp32.</summary>
     public MixedPrecision? Precision { get; init; }
+    /// <summary>Called with the 0-based step number after the gradients are complete, before the optimiser step.</summary>
+    public Action<long>? BeforeOptimizerStep { get; init; }
 }
 
 /// <summary>
@@ -279,6 +281,7 @@ public sealed class Trainer
         keys.Add("grad_norm");
         var vals = stack(keys.Select(k => k == "grad_norm" ? gradNorm.to(float64).reshape(1) : sums[k].reshape(1)).ToArray()).reshape(-1);
         double lr = _optimizer.LearningRates[0];
+        _o.BeforeOptimizerStep?.Invoke(stepNo);
         _optimizer.Step();
         return new StepValues(keys, vals.MoveToOuterDisposeScope(), lr);
     }

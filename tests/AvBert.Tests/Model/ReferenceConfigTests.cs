@@ -80,6 +80,8 @@ public class ReferenceConfigTests
         var c = ReferenceConfig.Parse(KineticsSounds, "ks.yaml");
         Assert.Empty(c.Warnings);
         var ours = new AvBertConfig();
+        // The reference's visual head window: [NUM_FRAMES // 2, ceil(CROP_SIZE / 32) × 2] (it covers the 16×4×4 map).
+        ours = ours with { Model = ours.Model with { Visual = ours.Model.Visual with { PoolWindow = [16, 4, 4] } } };
         Assert.Equal(ConfigLoader.ToYaml(ours with { Pretrain = c.Config.Pretrain, Downstream = c.Config.Downstream }), ConfigLoader.ToYaml(c.Config));
     }
 
@@ -90,16 +92,28 @@ public class ReferenceConfigTests
     [InlineData(false, false, CrossTransformerSharing.None)]
     public void Sharing_flags_map_onto_our_sharing_modes(bool acrossModels, bool decomposition, CrossTransformerSharing expected)
     {
-        var yaml = $"TRANSFORMER:\n  SHARING_ACROSS_MODELS: {acrossModels}\n  USE_DECOMPOSITION: {decomposition}\n  SHARING_ACROSS_LAYERS: false\n";
+        var yaml = $"MODEL:\n  POOLING: true\nTRANSFORMER:\n  SHARING_ACROSS_MODELS: {acrossModels}\n  USE_DECOMPOSITION: {decomposition}\n  SHARING_ACROSS_LAYERS: false\n";
         var t = ReferenceConfig.Parse(yaml, "x.yaml").Config.Model.Transformer;
         Assert.Equal(expected, t.ShareAcrossTransformers);
         Assert.False(t.ShareAcrossLayers);
     }
 
+    [Theory]
+    [InlineData("static", "7", 0)]
+    [InlineData("dtriv", "7", 7)]
+    [InlineData("dtriv", "infty", int.MaxValue)]   // their K = "infty": re-based once, at the first step
+    public void Dtriv_rebases_every_ORTHOGONAL_K_steps(string mode, string k, int expected)
+    {
+        var c = ReferenceConfig.Parse($"MODEL:\n  POOLING: true\nTRANSFORMER:\n  ORTHOGONAL_MODE: {mode}\n  ORTHOGONAL_K: {k}\n", "x.yaml");
+        Assert.Equal(expected, c.Config.Model.Transformer.OrthogonalRebaseEvery);
+        Assert.Equal(OrthogonalMap.Expm, c.Config.Model.Transformer.OrthogonalMap);
+        Assert.Empty(c.Warnings);
+    }
+
     [Fact]
     public void Unknown_keys_are_warnings_and_known_non_model_keys_are_silent()
     {
-        var c = ReferenceConfig.Parse("SOLVER:\n  BASE_LR: 0.1\nRESNET:\n  DEPTH: 101\n  FANCY: 3\nMYSTERY: 1\n", "x.yaml");
+        var c = ReferenceConfig.Parse("MODEL:\n  POOLING: true\nSOLVER:\n  BASE_LR: 0.1\nRESNET:\n  DEPTH: 101\n  FANCY: 3\nMYSTERY: 1\n", "x.yaml");
         Assert.Equal(2, c.Warnings.Count);
         Assert.Contains(c.Warnings, w => w.Contains("'RESNET.FANCY'"));
         Assert.Contains(c.Warnings, w => w.Contains("'MYSTERY'"));
@@ -114,10 +128,29 @@ public class ReferenceConfigTests
     [InlineData("TRANSFORMER:\n  HIDDEN_SIZE: many\n", "TRANSFORMER.HIDDEN_SIZE: many")]
     [InlineData("TRANSFORMER:\n  HIDDEN_SIZE: 100\n", "hidden_size: 100")]
     [InlineData("RESNET:\n  NUM_BLOCK_TEMP_KERNEL: [[3], [9], [6], [3]]\n", "NUM_BLOCK_TEMP_KERNEL")]
+    // What the reference's code builds but cannot run, or cannot build (see README "convert").
+    [InlineData("MODEL:\n  POOLING: false\n", "MODEL.POOLING: false")]
+    [InlineData("MODEL:\n  FUSION: mid\n", "MODEL.POOLING: false")]
+    [InlineData("MODEL:\n  POOLING: true\nAUDIO_RESNET:\n  STRIDE_1X1: true\n", "AUDIO_RESNET.STRIDE_1X1: true")]
+    [InlineData("MODEL:\n  POOLING: true\nAUDIO_RESNET:\n  STRIDES: [1, 2, 2, 2]\n", "AUDIO_RESNET.STRIDES: [1, 2, 2, 2]")]
+    [InlineData("MODEL:\n  POOLING: true\nAUDIO_RESNET:\n  STRIDES: [2, 2, 2, 3]\n", "AUDIO_RESNET.STRIDES: [2, 2, 2, 3]")]
+    [InlineData("MODEL:\n  POOLING: true\nRESNET:\n  SPATIAL_STRIDES: [[2], [2], [2], [2]]\n", "RESNET.SPATIAL_STRIDES")]
+    [InlineData("MODEL:\n  POOLING: true\nTRANSFORMER:\n  NUM_HIDDEN_LAYERS: 4\n  NUM_HIDDEN_GROUPS: 2\n  INNER_GROUP_NUM: 3\n", "TRANSFORMER.INNER_GROUP_NUM: 3")]
+    [InlineData("MODEL:\n  POOLING: true\n  FUSION: early\n", "TRANSFORMER.USE_DECOMPOSITION: true")]
     public void Configs_the_reference_would_reject_are_errors_naming_the_key(string yaml, string named)
     {
         var e = Assert.Throws<ConfigError>(() => ReferenceConfig.Parse(yaml, "x.yaml"));
         Assert.Contains(named, e.Message);
+    }
+
+    [Theory]
+    [InlineData("audio", "RESNET:\n  SPATIAL_STRIDES: [[2], [2], [2], [2]]\n")]
+    [InlineData("visual", "AUDIO_RESNET:\n  STRIDES: [1, 2, 2, 2]\n  STRIDE_1X1: true\n")]
+    public void A_single_modality_config_is_not_refused_for_the_stream_it_lacks(string arch, string otherStream)
+    {
+        var c = ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n  ARCH: {arch}\n  FUSION: late\n{otherStream}", "x.yaml");
+        Assert.Equal(arch == "audio" ? ModelModalities.Audio : ModelModalities.Visual, c.Config.Model.Modalities);
+        Assert.Throws<ConfigError>(() => ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n{otherStream}", "x.yaml"));
     }
 
     static string Ref(string name) => Path.Combine(TestSetup.ReferenceDir, name);

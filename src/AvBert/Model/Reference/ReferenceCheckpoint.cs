@@ -126,7 +126,7 @@ public static class ReferenceCheckpoint
         // Aliases: the reference registers a Transformer shared across modalities under every name it is used by.
         if (model.TransformerStacks.ContainsKey(TransformerSharing.SharedStackName))
         {
-            var aliases = TransformerSharing.TransformersOf(cfg.Fusion).Select(n => ReferenceKeys.StackName(TransformerSharing.OwnStackName(n))).ToList();
+            var aliases = TransformerSharing.TransformersOf(cfg).Select(n => ReferenceKeys.StackName(TransformerSharing.OwnStackName(n))).ToList();
             int differing = 0;
             foreach (var key in consumed.Where(k => k.StartsWith("transformer.")).ToList())
                 foreach (var alias in aliases)
@@ -139,6 +139,20 @@ public static class ReferenceCheckpoint
             if (differing > 0)
                 warnings.Add($"{source}: {differing} tensors under the shared Transformer's other names differ from 'transformer.*' " +
                              "(was this checkpoint trained without SHARING_ACROSS_MODELS?); used 'transformer.*'.");
+        }
+
+        else
+        {
+            // Own stacks from a checkpoint whose model shared one Transformer (SHARING_ACROSS_MODELS with a single
+            // Transformer, or loaded as unshared): its "transformer.*" copies are the ones read under the user's name.
+            foreach (var key in consumed.ToList())
+            {
+                int at = key.IndexOf("_transformer.", StringComparison.Ordinal);
+                if (at < 0) continue;
+                var sharedKey = "transformer." + key[(at + "_transformer.".Length)..];
+                if (reference.TryGetValue(sharedKey, out var a) && a.shape.SequenceEqual(reference[key].shape) && a.allclose(reference[key], rtol: 0, atol: 0))
+                    consumed.Add(sharedKey);
+            }
         }
 
         consumed.Add("summary_encoding.positional_encoding.pe");   // fixed sinusoids, recomputed

@@ -70,7 +70,13 @@ public static class ReferenceConfig
         r.Require("VIS.MODEL_NAME", "ResNet", "ResNet (the single-pathway 3D ResNet)");
         r.Require("AUD.ARCH", "resnet", "resnet");
         r.Require("AUD.MODEL_NAME", "AudioResNet", "AudioResNet");
-        r.Require("MODEL.ARCH", "visual_audio", "visual_audio (AVBERT.NET builds the audio-visual model only)");
+        var modalities = r.String("MODEL.ARCH", "visual_audio") switch
+        {
+            "visual_audio" => ModelModalities.AudioVisual,
+            "visual" => ModelModalities.Visual,
+            "audio" => ModelModalities.Audio,
+            var arch => throw new ConfigError($"{source}: 'MODEL.ARCH: {arch}' is not supported by the reference; expected visual_audio, visual or audio."),
+        };
         var inputChannels = r.IntList("DATA.INPUT_CHANNEL_NUM", [3]);
         if (inputChannels.Length != 1 || inputChannels[0] != 3)
             throw new ConfigError($"{source}: 'DATA.INPUT_CHANNEL_NUM: [{string.Join(", ", inputChannels)}]' is not supported; expected [3] (RGB).");
@@ -101,6 +107,17 @@ public static class ReferenceConfig
         // All blocks use the temporal kernel: store the short form.
         if (visual.TemporalKernelBlocks.SequenceEqual(visualBlocks)) visual = visual with { TemporalKernelBlocks = [] };
 
+        // The reference's visual head (head_helper.ResNetPoolingHead): AvgPool3d over [NUM_FRAMES // 2, ceil(CROP_SIZE / 32) × 2]
+        // at stride 1, then the mean of what remains (eval mode). PyTorch refuses a window larger than the map.
+        int numFrames = r.Int("DATA.NUM_FRAMES", 32), cropSize = r.Int("DATA.CROP_SIZE", 112);
+        int spatialWindow = (cropSize + 31) / 32;
+        visual = visual with { PoolWindow = [numFrames / 2, spatialWindow, spatialWindow] };
+        int mapFrames = Strided(numFrames, 2), mapSize = visual.SpatialStrides.Aggregate(Strided(Strided(cropSize, 2), 2), Strided);
+        if (modalities != ModelModalities.Audio && (numFrames / 2 < 1 || numFrames / 2 > mapFrames || spatialWindow > mapSize))
+            throw new ConfigError($"{source}: the reference's visual pooling window [{numFrames / 2}, {spatialWindow}, {spatialWindow}] (DATA.NUM_FRAMES // 2, " +
+                                  $"ceil(DATA.CROP_SIZE / 32)) does not fit the {mapFrames}×{mapSize}×{mapSize} feature map of " +
+                                  $"RESNET.SPATIAL_STRIDES [{string.Join(", ", visual.SpatialStrides)}]; the reference cannot run it. Fix: DATA.NUM_FRAMES >= 2 or smaller strides.");
+
         var audio = new AudioCnnConfig
         {
             StageBlocks = r.Depth("AUDIO_RESNET.DEPTH"),
@@ -114,6 +131,19 @@ public static class ReferenceConfig
             SeparableStages = [true, true, false, false],
             BnEps = eps, BnMomentum = momentum, ZeroInitFinalBn = zeroInit,
         };
+        // (Each stream's checks apply when the model has it.) audio_resnet_helper's bottleneck strides only the time axis of its 1×1 conv while the shortcut strides both:
+        // the residual sum fails whenever a stage strides.
+        if (modalities != ModelModalities.Visual && audio.StrideOnFirstConv && audio.Block == ResNetBlock.Bottleneck && audio.Strides.Any(x => x > 1))
+            throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDE_1X1: true' with strides [{string.Join(", ", audio.Strides)}] cannot run in the reference " +
+                                  "(its 1×1 conv strides only the time axis, the shortcut both; the residual sum fails). Fix: AUDIO_RESNET.STRIDE_1X1: false.");
+        // The reference's audio head (audio_head_helper.ResNetPoolingHead) is AvgPool2d over [ceil(FREQ / 16), ceil(TIME / 16)]
+        // at stride 1 with no mean after it: the map must be exactly that size, or the projection gets the wrong width.
+        int freq = r.Int("DATA.AUDIO_FREQUENCY", 80), time = r.Int("DATA.AUDIO_TIME", 128);
+        int mapFreq = audio.Strides.Aggregate(freq, Strided), mapTime = audio.Strides.Aggregate(time, Strided);
+        if (modalities != ModelModalities.Visual && (mapFreq != (freq + 15) / 16 || mapTime != (time + 15) / 16))
+            throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDES: [{string.Join(", ", audio.Strides)}]' gives a {mapFreq}×{mapTime} audio feature map, but the " +
+                                  $"reference's audio head pools a {(freq + 15) / 16}×{(time + 15) / 16} window (ceil(DATA.AUDIO_FREQUENCY / 16) × ceil(DATA.AUDIO_TIME / 16)) " +
+                                  "with no mean after it, so it cannot run this model. Fix: strides whose product is 16, e.g. [2, 2, 2, 2].");
 
         var fusion = r.String("MODEL.FUSION", "mid") switch
         {
@@ -122,6 +152,9 @@ public static class ReferenceConfig
             "late" => Fusion.Late,
             var f => throw new ConfigError($"{source}: 'MODEL.FUSION: {f}' is not supported by the reference; expected early, mid or late."),
         };
+        if (modalities != ModelModalities.AudioVisual && fusion != Fusion.Late)   // AVBert asserts 'visual_audio' in MODEL.ARCH for early and mid
+            throw new ConfigError($"{source}: 'MODEL.FUSION: {fusion.ToString().ToLowerInvariant()}' with 'MODEL.ARCH: {r.String("MODEL.ARCH", "")}' is not built by the reference " +
+                                  "(early and mid fusion need visual_audio). Fix: MODEL.FUSION: late.");
         bool acrossModels = r.Bool("TRANSFORMER.SHARING_ACROSS_MODELS", true);
         bool decomposition = r.Bool("TRANSFORMER.USE_DECOMPOSITION", true);
         var sharing = (acrossModels, decomposition) switch
@@ -132,8 +165,8 @@ public static class ReferenceConfig
             (false, false) => CrossTransformerSharing.None,
         };
         if (fusion == Fusion.Early && decomposition)
-            warnings.Add($"{source}: early fusion with TRANSFORMER.USE_DECOMPOSITION: the reference builds one factor set but looks up " +
-                         "set 2 at run time (it cannot run this model); converted with its one factor set.");
+            throw new ConfigError($"{source}: 'MODEL.FUSION: early' with 'TRANSFORMER.USE_DECOMPOSITION: true' cannot run in the reference " +
+                                  "(it builds one factor set, ms0, but its multimodal Transformer looks up set 2). Fix: TRANSFORMER.USE_DECOMPOSITION: false.");
         var mode = r.String("TRANSFORMER.ORTHOGONAL_MODE", "static");
         var map = mode switch
         {
@@ -142,9 +175,15 @@ public static class ReferenceConfig
             "cayley" => OrthogonalMap.Cayley,
             _ => throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_MODE: {mode}' is not supported by the reference; expected static, dtriv or cayley."),
         };
+        // dtriv: re-base every ORTHOGONAL_K steps ("infty": once, at the first step).
+        int rebaseEvery = 0;
         if (mode == "dtriv")
-            warnings.Add($"{source}: TRANSFORMER.ORTHOGONAL_MODE dtriv: Σ = base·expm(S−Sᵀ) is converted exactly (forward is identical); " +
-                         "its periodic re-basing during training is not reproduced (training continues as 'static').");
+        {
+            var k = r.String("TRANSFORMER.ORTHOGONAL_K", "100");
+            rebaseEvery = k == "infty" ? int.MaxValue
+                : int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out var kk) && kk >= 1 ? kk
+                : throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_K: {k}' is not valid; expected a step count >= 1 or infty.");
+        }
         var orthoInit = r.String("TRANSFORMER.ORTHOGONAL_INIT", "cayley") switch
         {
             "cayley" => OrthogonalInit.Cayley,
@@ -177,15 +216,21 @@ public static class ReferenceConfig
             Rank = r.Int("TRANSFORMER.ORTHOGONAL_SIZE", 128),
             OrthogonalMap = map,
             OrthogonalInit = orthoInit,
+            OrthogonalRebaseEvery = rebaseEvery,
             BosMeanPooling = r.Bool("TRANSFORMER.USE_MEAN_POOLING", false),
         };
         if (!transformer.ShareAcrossLayers)      // BERT layers: the ALBERT group settings do not apply
             transformer = transformer with { NumLayerGroups = 1, InnerLayersPerGroup = 1 };
+        else if (transformer.NumLayerGroups >= 1 && transformer.InnerLayersPerGroup > transformer.NumLayers / transformer.NumLayerGroups)
+            // AlbertLayerGroup indexes its slice of the head mask (NUM_HIDDEN_LAYERS // NUM_HIDDEN_GROUPS entries) per inner layer.
+            throw new ConfigError($"{source}: 'TRANSFORMER.INNER_GROUP_NUM: {transformer.InnerLayersPerGroup}' is more than the " +
+                                  $"{transformer.NumLayers / transformer.NumLayerGroups} layers per group (NUM_HIDDEN_LAYERS // NUM_HIDDEN_GROUPS); " +
+                                  "the reference's ALBERT groups cannot run it (head-mask index out of range). Fix: INNER_GROUP_NUM <= layers per group.");
 
         var defaults = new DataConfig();
         var data = new DataConfig
         {
-            NumFrames = r.Int("DATA.NUM_FRAMES", 32),
+            NumFrames = numFrames,
             SamplingRate = r.Int("DATA.SAMPLING_RATE", 2),
             TargetFps = r.Int("DATA.TARGET_FPS", 30),
             SequenceLength = r.Int("DATA.SEQUENCE_LENGTH", 10),
@@ -196,19 +241,27 @@ public static class ReferenceConfig
             Mean = r.DoubleList("DATA.MEAN", defaults.Mean, 3),
             Std = r.DoubleList("DATA.STD", defaults.Std, 3),
             AudioSampleRate = r.Int("DATA.TARGET_AUDIO_RATE", 44100),
-            AudioFrequency = r.Int("DATA.AUDIO_FREQUENCY", 80),
-            AudioTime = r.Int("DATA.AUDIO_TIME", 128),
+            AudioFrequency = freq,
+            AudioTime = time,
             FrequencyMaskRate = r.Double("DATA.FREQUENCY_MASK_RATE", 0.05),
             TimeMaskRate = r.Double("DATA.TIME_MASK_RATE", 0.05),
         };
         var config = new AvBertConfig
         {
-            Model = new ModelConfig { Visual = visual, Audio = audio, Transformer = transformer, Fusion = fusion },
+            Model = new ModelConfig { Visual = visual, Audio = audio, Transformer = transformer, Fusion = fusion, Modalities = modalities },
             Data = data,
         };
         ConfigValidator.Validate(config, $"{source} (as converted)");
+        // Without MODEL.POOLING the CNNs get classification heads, and AVBert's projection reads the pooling head's
+        // output_size: the reference cannot build the model (config.py's default is false).
+        if (!r.Bool("MODEL.POOLING", false))
+            throw new ConfigError($"{source}: 'MODEL.POOLING: false' (or missing: the reference's default) cannot be built by the reference's AVBert " +
+                                  "(its CNNs then end in classification heads without output_size). Fix: set MODEL.POOLING: true, as every released config does.");
         return new ReferenceConfigConversion(config, warnings);
     }
+
+    /// <summary>Length after a 3-wide conv (padding 1, or dilation d with padding d) or a 1×1 conv at <paramref name="stride"/>.</summary>
+    static int Strided(int length, int stride) => (length - 1) / stride + 1;
 
     static bool IsKnown(string dotted)
     {

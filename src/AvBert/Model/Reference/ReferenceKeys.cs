@@ -97,7 +97,7 @@ public static class ReferenceKeys
         else if (p[5] == "u") leaf = "s_linear." + string.Join('.', p[6..]);
         else
         {
-            int index = TransformerSharing.TransformersOf(model.Fusion).ToList().IndexOf(p[6]);
+            int index = TransformerSharing.TransformersOf(model).ToList().IndexOf(p[6]);
             if (index < 0) throw Unknown(ours);
             leaf = (p[7], p.Length > 8 ? p[8] : "") switch
             {
