@@ -62,6 +62,12 @@ public static class AtomicFile
         var dir = Path.GetDirectoryName(full)!;
         var name = Path.GetFileName(full);
         string tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(name)}.tmp-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}{Path.GetExtension(name)}");
+        // The rename would replace whatever is there: only ever a regular file (never a device, a pipe or a socket, e.g.
+        // --out /dev/null run as root), and never a folder.
+        if (File.Exists(full) && !IsRegular(full))
+            throw new UserError($"{full} exists and is not a regular file (a device, pipe or socket): it is not replaced. Fix: write to a file path.");
+        if (Directory.Exists(full))
+            throw new UserError($"{full} is a folder, where a file is needed. Fix: give a file name inside it.");
         try
         {
             Directory.CreateDirectory(dir);
@@ -75,6 +81,25 @@ public static class AtomicFile
             throw;
         }
         FsyncDirectory(dir);
+    }
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "stat")]
+    static extern int Stat(string path, byte[] buf);
+
+    /// <summary>Whether <paramref name="path"/> (after links) is a regular file: st_mode's S_IFMT bits are S_IFREG.</summary>
+    static bool IsRegular(string path)
+    {
+        // .NET has no file-type query beyond folders and links (and opening a FIFO would block). st_mode sits at offset
+        // 24 of struct stat on x86-64 Linux (the only runtime we build for); glibc exports stat() since 2.33.
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.ProcessArchitecture != Architecture.X64) return true;
+        var buf = new byte[256];
+        try
+        {
+            if (Stat(path, buf) != 0) return true; // cannot tell: let the rename report what is wrong
+        }
+        catch (EntryPointNotFoundException) { return true; }
+        uint mode = BitConverter.ToUInt32(buf, 24);
+        return (mode & 0xF000) == 0x8000;
     }
 
     /// <summary>The one message for a full disk while writing <paramref name="path"/>.</summary>

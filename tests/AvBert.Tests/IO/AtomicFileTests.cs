@@ -56,4 +56,29 @@ public class AtomicFileTests
         Assert.Equal("the previous result", File.ReadAllText(path));
         Assert.Equal([path], Directory.GetFiles(dir));
     }
+
+    [Fact]
+    public void A_device_pipe_or_folder_in_the_way_is_refused_and_left_as_it_is()
+    {
+        var dir = TestSetup.TempDir("atomic-special");
+        var fifo = Path.Combine(dir, "out.safetensors");
+        using (var p = System.Diagnostics.Process.Start("mkfifo", fifo)) p.WaitForExit();
+        var e = Assert.Throws<UserError>(() => AtomicFile.WriteAllText(fifo, "x"));
+        Assert.Contains("not a regular file", e.Message);
+        Assert.Contains(fifo, e.Message);
+        Assert.Equal("fifo", FileType(fifo));                                                 // still the pipe, not replaced
+        var folder = Path.Combine(dir, "sub");
+        Directory.CreateDirectory(folder);
+        Assert.Contains("is a folder", Assert.Throws<UserError>(() => AtomicFile.WriteAllText(folder, "x")).Message);
+        Assert.True(Directory.Exists(folder));
+    }
+
+    static string FileType(string path)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%F", path]) { RedirectStandardOutput = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string type = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return type;
+    }
 }
