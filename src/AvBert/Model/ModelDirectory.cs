@@ -33,7 +33,7 @@ public static class ModelDirectory
             throw new UserError($"--model {dir}: not a model directory (needs {ConfigFile} and {WeightsFile}). " +
                                 "Make one with `avbert convert` or by training.");
         var cfg = ConfigLoader.LoadFile(cfgPath);
-        var model = new AvBertModel(cfg.Model, cfg.Data);
+        var model = new AvBertModel(cfg.Model);
         try
         {
             LoadWeights(model, weightsPath);

@@ -25,7 +25,7 @@ public static class ReferenceCheckpoint
         var converted = ReferenceConfig.Load(referenceConfigPath);
         foreach (var w in converted.Warnings) onWarning?.Invoke(w);
         var state = ReadStateDict(checkpointPath);
-        var model = new AvBertModel(converted.Config.Model, converted.Config.Data);
+        var model = new AvBertModel(converted.Config.Model);
         try
         {
             var (loaded, warnings) = LoadInto(model, state, checkpointPath);
