@@ -115,7 +115,7 @@ public sealed class TransferModel : nn.Module
     /// </summary>
     static (Tensor Visual, Tensor Audio) SequenceOutputs(ContextOutputs context)
     {
-        if (context.Multimodal is not null) return (context.MultimodalVisual, context.MultimodalAudio);
+        if (context.Multimodal is not null) return (context.MultimodalVisual(), context.MultimodalAudio());
         return (context.Visual ?? throw new InvalidOperationException("no visual Transformer output"),
                 context.Audio ?? throw new InvalidOperationException("no audio Transformer output"));
     }

@@ -13,22 +13,23 @@ namespace AvBert.Model;
 /// <param name="Multimodal">multimodal Transformer output [B, 2(T+1), D]: visual BOS at 0, audio BOS at T+1; null for late fusion</param>
 public sealed record ContextOutputs(Tensor? Visual, Tensor? Audio, Tensor? Multimodal)
 {
-    // The multimodal sequence is [vBOS, v1..vT, aBOS, a1..aT]: [B, 2(T+1), D], the visual half first.
+    // The multimodal sequence is [vBOS, v1..vT, aBOS, a1..aT]: [B, 2(T+1), D], the visual half first. The parts are
+    // methods, not properties, so that the record's ToString and equality never slice (or throw under late fusion).
     Tensor MultimodalOutputs => Multimodal ?? throw new InvalidOperationException("the model has no multimodal Transformer (model.fusion late)");
     long HalfLength => MultimodalOutputs.shape[1] / 2;
 
     /// <summary>The multimodal Transformer's visual half [B, T+1, D]: visual BOS, then the T visual clips.</summary>
-    public Tensor MultimodalVisual => MultimodalOutputs.narrow(1, 0, HalfLength);
+    public Tensor MultimodalVisual() => MultimodalOutputs.narrow(1, 0, HalfLength);
     /// <summary>The multimodal Transformer's audio half [B, T+1, D]: audio BOS, then the T audio clips.</summary>
-    public Tensor MultimodalAudio => MultimodalOutputs.narrow(1, HalfLength, HalfLength);
+    public Tensor MultimodalAudio() => MultimodalOutputs.narrow(1, HalfLength, HalfLength);
     /// <summary>The multimodal outputs at the visual clips [B, T, D] (BOS left out).</summary>
-    public Tensor MultimodalVisualClips => MultimodalOutputs.narrow(1, 1, HalfLength - 1);
+    public Tensor MultimodalVisualClips() => MultimodalOutputs.narrow(1, 1, HalfLength - 1);
     /// <summary>The multimodal outputs at the audio clips [B, T, D] (BOS left out).</summary>
-    public Tensor MultimodalAudioClips => MultimodalOutputs.narrow(1, HalfLength + 1, HalfLength - 1);
+    public Tensor MultimodalAudioClips() => MultimodalOutputs.narrow(1, HalfLength + 1, HalfLength - 1);
     /// <summary>The multimodal output at the visual BOS [B, D].</summary>
-    public Tensor MultimodalVisualBos => MultimodalOutputs.select(1, 0);
+    public Tensor MultimodalVisualBos() => MultimodalOutputs.select(1, 0);
     /// <summary>The multimodal output at the audio BOS [B, D].</summary>
-    public Tensor MultimodalAudioBos => MultimodalOutputs.select(1, HalfLength);
+    public Tensor MultimodalAudioBos() => MultimodalOutputs.select(1, HalfLength);
 }
 
 /// <param name="VisualPooled">pooled visual CNN features [B, T, Cv] (before the projection)</param>

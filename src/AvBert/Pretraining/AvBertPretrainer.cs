@@ -137,8 +137,8 @@ public sealed class AvBertPretrainer : nn.Module
                     break;
                 default:
                 {
-                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips, xv, mv.Positions);
-                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips, xa, ma.Positions);
+                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv, mv.Positions);
+                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa, ma.Positions);
                     loss = (lv + la) / 2;
                     acc = (av + aa) / 2;
                     break;
@@ -177,8 +177,8 @@ public sealed class AvBertPretrainer : nn.Module
     public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, CppPooling pooling)
     {
         if (ctx.Multimodal is not null)
-            return pooling == CppPooling.Bos ? (ctx.MultimodalVisualBos, ctx.MultimodalAudioBos)
-                                             : (ctx.MultimodalVisualClips.mean([1]), ctx.MultimodalAudioClips.mean([1]));
+            return pooling == CppPooling.Bos ? (ctx.MultimodalVisualBos(), ctx.MultimodalAudioBos())
+                                             : (ctx.MultimodalVisualClips().mean([1]), ctx.MultimodalAudioClips().mean([1]));
         return pooling == CppPooling.Bos ? (ctx.Visual![.., 0], ctx.Audio![.., 0]) : (ctx.Visual![.., 1..].mean([1]), ctx.Audio![.., 1..].mean([1]));
     }
 

@@ -13,20 +13,21 @@ public class MultimodalLayoutTests
         // Position p of [vBOS, v1..v3, aBOS, a1..a3] holds the value p.
         var m = arange(2 * (T + 1), dtype: float32).reshape(1, 2 * (T + 1), 1).expand(2, -1, 4);
         var ctx = new ContextOutputs(null, null, m);
-        Assert.Equal(new float[] { 0, 1, 2, 3 }, ctx.MultimodalVisual[0, .., 0].data<float>().ToArray());
-        Assert.Equal(new float[] { 4, 5, 6, 7 }, ctx.MultimodalAudio[0, .., 0].data<float>().ToArray());
-        Assert.Equal(new float[] { 1, 2, 3 }, ctx.MultimodalVisualClips[1, .., 0].data<float>().ToArray());
-        Assert.Equal(new float[] { 5, 6, 7 }, ctx.MultimodalAudioClips[1, .., 0].data<float>().ToArray());
-        Assert.Equal(0f, ctx.MultimodalVisualBos[0, 0].item<float>());
-        Assert.Equal(4f, ctx.MultimodalAudioBos[0, 0].item<float>());
-        Assert.Equal(new long[] { 2, 4 }, ctx.MultimodalAudioBos.shape);
+        Assert.Equal(new float[] { 0, 1, 2, 3 }, ctx.MultimodalVisual()[0, .., 0].data<float>().ToArray());
+        Assert.Equal(new float[] { 4, 5, 6, 7 }, ctx.MultimodalAudio()[0, .., 0].data<float>().ToArray());
+        Assert.Equal(new float[] { 1, 2, 3 }, ctx.MultimodalVisualClips()[1, .., 0].data<float>().ToArray());
+        Assert.Equal(new float[] { 5, 6, 7 }, ctx.MultimodalAudioClips()[1, .., 0].data<float>().ToArray());
+        Assert.Equal(0f, ctx.MultimodalVisualBos()[0, 0].item<float>());
+        Assert.Equal(4f, ctx.MultimodalAudioBos()[0, 0].item<float>());
+        Assert.Equal(new long[] { 2, 4 }, ctx.MultimodalAudioBos().shape);
     }
 
     [Fact]
     public void A_model_without_a_multimodal_transformer_says_so()
     {
         var ctx = new ContextOutputs(zeros(1, 3, 4), zeros(1, 3, 4), null);
-        Assert.Throws<InvalidOperationException>(() => ctx.MultimodalVisualClips);
+        Assert.Contains("Multimodal = ", ctx.ToString());                  // printing the record slices nothing
+        Assert.Throws<InvalidOperationException>(() => ctx.MultimodalVisualClips());
     }
 
     [Fact]

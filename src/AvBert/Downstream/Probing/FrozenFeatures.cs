@@ -74,7 +74,7 @@ public static class FrozenFeatures
         var visual = o.Context.Visual is { } zv ? zv[.., 1..].mean([1]) : o.Xv.mean([1]);
         var audio = o.Context.Audio is { } za ? za[.., 1..].mean([1]) : o.Xa.mean([1]);
         Tensor audioVisual = o.Context.Multimodal is not null
-            ? cat([o.Context.MultimodalVisualClips.mean([1]), o.Context.MultimodalAudioClips.mean([1])], 1)
+            ? cat([o.Context.MultimodalVisualClips().mean([1]), o.Context.MultimodalAudioClips().mean([1])], 1)
             : cat([visual, audio], 1);
         return (visual, audio, audioVisual);
     }
