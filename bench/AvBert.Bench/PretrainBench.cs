@@ -32,7 +32,7 @@ public static class PretrainBench
         var d = cfg.Data;
         int T = d.SequenceLength, S = d.TrainCropSize;
         manual_seed(0);
-        var model = new AvBertModel(cfg.Model, cfg.Data);
+        var model = new AvBertModel(cfg.Model);
         var pretrainer = new AvBertPretrainer(model, cfg.Model, cfg.Pretrain);
         var p = cfg.Pretrain;
         using var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using YamlDotNet.Serialization;
 
 namespace AvBert.Config;
@@ -129,13 +128,7 @@ public sealed record DownstreamConfig
     [YamlIgnore]
     public bool UsesSequences => Task is DownstreamTask.Audiovisual or DownstreamTask.Multilabel;
 
-    /// <summary>Registers <see cref="Check"/> with the validator when the library loads (the validator is the lead's; CA2255
-    /// warns about library module initializers in general, and this one only adds a check).</summary>
-#pragma warning disable CA2255
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register() => ConfigValidator.ExtraChecks.Add(Check);
-
+    /// <summary>Checks of the downstream section, run by <see cref="ConfigValidator"/> (it reads the model's max_positions).</summary>
     internal static void Check(AvBertConfig c, ConfigValidator.Checker check)
     {
         var d = c.Downstream;

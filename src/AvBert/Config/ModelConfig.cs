@@ -86,6 +86,10 @@ public enum CrossTransformerSharing
 /// <summary>Map from a skew-symmetric matrix to the orthogonal Σ (reference: TRANSFORMER.ORTHOGONAL_MODE).</summary>
 public enum OrthogonalMap { Expm, Cayley }
 
+/// <summary>Feed-forward activation of the Transformer layers (reference: TRANSFORMER.HIDDEN_ACT). In YAML: gelu (erf form),
+/// gelu_new (tanh approximation), relu, swish, mish, identity.</summary>
+public enum HiddenActivation { Gelu, GeluNew, Relu, Swish, Mish, Identity }
+
 /// <summary>Initial skew-symmetric parameter of Σ (reference: TRANSFORMER.ORTHOGONAL_INIT).</summary>
 public enum OrthogonalInit { Cayley, Henaff }
 
@@ -97,7 +101,7 @@ public sealed record TransformerConfig
     public int IntermediateSize { get; init; } = 3072;
     public int NumLayers { get; init; } = 6;
     /// <summary>Feed-forward activation: gelu (erf), gelu_new (tanh approximation), relu, swish, mish, identity.</summary>
-    public string HiddenAct { get; init; } = "gelu";
+    public HiddenActivation HiddenAct { get; init; } = HiddenActivation.Gelu;
     public double HiddenDropout { get; init; } = 0.1;
     public double AttentionDropout { get; init; } = 0.1;
     public double LayerNormEps { get; init; } = 1e-12;

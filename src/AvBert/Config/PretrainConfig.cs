@@ -116,17 +116,11 @@ public enum Precision { Auto, Fp32, Tf32, Bf16 }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }
 
-/// <summary>Checks of the pretrain section, registered with <see cref="ConfigValidator"/> when the library loads.</summary>
+/// <summary>Checks of the pretrain section, run by <see cref="ConfigValidator"/>.</summary>
 static class PretrainConfigChecks
 {
-    // The validator is the lead's; a module initializer registers these checks without touching it (CA2255 is about
-    // libraries surprising their hosts: here the registration is the library's own and side-effect free).
-#pragma warning disable CA2255
-    [System.Runtime.CompilerServices.ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register() => ConfigValidator.ExtraChecks.Add((c, check) =>
+    internal static void Check(PretrainConfig p, ConfigValidator.Checker check)
     {
-        var p = c.Pretrain;
         check(p.MaskProb is > 0 and <= 1, "pretrain.mask_prob", p.MaskProb, "must be in (0, 1]");
         check(p.MaskTokenFraction >= 0 && p.MaskRandomFraction >= 0 && p.MaskTokenFraction + p.MaskRandomFraction <= 1,
             "pretrain.mask_token_fraction", p.MaskTokenFraction, $"and pretrain.mask_random_fraction ({p.MaskRandomFraction}) must be >= 0 and sum to at most 1");
@@ -150,5 +144,5 @@ static class PretrainConfigChecks
         check(p.LogEvery >= 1, "pretrain.log_every", p.LogEvery, "must be >= 1");
         check(p.CheckpointEvery >= 0, "pretrain.checkpoint_every", p.CheckpointEvery, "must be >= 0 (0: only at the end)");
         check(p.KeepCheckpoints >= 1, "pretrain.keep_checkpoints", p.KeepCheckpoints, "must be >= 1");
-    });
+    }
 }

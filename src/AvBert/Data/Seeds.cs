@@ -1,3 +1,5 @@
+using AvBert.Runtime;
+
 namespace AvBert.Data;
 
 /// <summary>
@@ -6,19 +8,11 @@ namespace AvBert.Data;
 /// </summary>
 public static class Seeds
 {
-    static ulong SplitMix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
-
     /// <summary>A non-negative 31-bit seed mixed from the given numbers (order matters).</summary>
     public static int Mix(params long[] parts)
     {
         ulong h = 0x1234_5678_9ABC_DEF0UL;
-        foreach (var p in parts) h = SplitMix(h ^ unchecked((ulong)p));
+        foreach (var p in parts) h = SplitMix64.Mix(h ^ unchecked((ulong)p));
         return (int)(h >> 33);
     }
 

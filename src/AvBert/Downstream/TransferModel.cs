@@ -97,7 +97,7 @@ public sealed class TransferModel : nn.Module
                     var outputs = backbone.forward(v, a);
                     // Clip head input: [B, T, Cv] ; [B, T, Ca] → [B·T, Cv + Ca].
                     pooled = cat([outputs.VisualPooled, outputs.AudioPooled], dim: -1).flatten(0, 1);
-                    var (vSeq, aSeq) = SequenceOutputs(outputs.Context, v.shape[1]);
+                    var (vSeq, aSeq) = SequenceOutputs(outputs.Context);
                     visualPairs = SequenceHead.Pairs(vSeq);
                     audioPairs = SequenceHead.Pairs(aSeq);
                     if (Frozen) { pooled = pooled.detach(); visualPairs = visualPairs.detach(); audioPairs = audioPairs.detach(); }
@@ -113,9 +113,9 @@ public sealed class TransferModel : nn.Module
     /// The visual and audio halves [B, T+1, D] the sequence head reads: the multimodal Transformer's outputs (visual BOS at
     /// 0, audio BOS at T+1), or the modality Transformers' outputs under late fusion.
     /// </summary>
-    static (Tensor Visual, Tensor Audio) SequenceOutputs(ContextOutputs context, long t)
+    static (Tensor Visual, Tensor Audio) SequenceOutputs(ContextOutputs context)
     {
-        if (context.Multimodal is { } m) return (m.narrow(1, 0, t + 1), m.narrow(1, t + 1, t + 1));
+        if (context.Multimodal is not null) return (context.MultimodalVisual(), context.MultimodalAudio());
         return (context.Visual ?? throw new InvalidOperationException("no visual Transformer output"),
                 context.Audio ?? throw new InvalidOperationException("no audio Transformer output"));
     }

@@ -217,23 +217,7 @@ public sealed class SafetensorsFile
     public static void LoadInto(IReadOnlyDictionary<string, Tensor> target, string path, string fix, SafetensorsReadOptions? options = null)
     {
         var file = Open(path);
-        var problems = new List<string>();
-        var missing = target.Keys.Where(k => !file.Contains(k)).ToList();
-        var unexpected = file.Entries.Select(e => e.Name).Where(k => !target.ContainsKey(k)).ToList();
-        if (missing.Count > 0) problems.Add($"missing {missing.Count} (e.g. '{missing[0]}')");
-        if (unexpected.Count > 0) problems.Add($"unexpected {unexpected.Count} (e.g. '{unexpected[0]}')");
-        foreach (var (k, t) in target)
-        {
-            if (!file.Contains(k)) continue;
-            var e = file[k];
-            if (!e.Shape.SequenceEqual(t.shape))
-                problems.Add($"'{k}' has shape [{string.Join(", ", e.Shape)}] but the model needs [{string.Join(", ", t.shape)}]");
-            else if (e.DType != t.dtype)
-                problems.Add($"'{k}' is {Name(e.DType)} but the model needs {Name(t.dtype)}");
-        }
-        if (problems.Count > 0)
-            throw new UserError($"{path}: the weights do not fit this model: {string.Join("; ", problems.Take(4))}" +
-                                       (problems.Count > 4 ? $"; {problems.Count - 4} more" : "") + $". Fix: {fix}");
+        WeightsMatch.Check(target, file.Entries.ToDictionary(e => e.Name, e => new StoredWeight(e.Shape, e.DType), StringComparer.Ordinal), path, fix);
         using var _ = no_grad();
         foreach (var (k, t) in target)
         {

@@ -22,27 +22,10 @@ public sealed class AudioResNet2D : Module<Tensor, Tensor>
     {
         int w = c.WidthPerGroup;
         stem = new AudioStem(1, w, c.StemKernel, c.BnEps, c.BnMomentum);
-        var stages = new ModuleList<Module<Tensor, Tensor>>[4];
-        for (int s = 0; s < 4; s++)
-        {
-            var stage = new ModuleList<Module<Tensor, Tensor>>();
-            for (int b = 0; b < c.StageBlocks[s]; b++)
-            {
-                var o = new ResBlockOptions(
-                    In: b == 0 ? ResNetWidths.StageIn(c.Block, w, s) : ResNetWidths.StageOut(c.Block, w, s),
-                    Out: ResNetWidths.StageOut(c.Block, w, s),
-                    Inner: ResNetWidths.StageInner(w, c.NumGroups, s),
-                    TemporalKernel: 1,
-                    Stride: b == 0 ? c.Strides[s] : 1,
-                    Dilation: c.Dilations[s],
-                    Groups: c.NumGroups,
-                    StrideOnFirstConv: c.StrideOnFirstConv,
-                    Separable: c.SeparableStages[s],
-                    BnEps: c.BnEps, BnMomentum: c.BnMomentum);
-                stage.Add(c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck2D(o) : new ResNetBasicBlock2D(o));
-            }
-            stages[s] = stage;
-        }
+        var stages = ResNetStages.Build(c.Block, w, c.NumGroups, c.StageBlocks, c.Strides, c.Dilations,
+            c.StrideOnFirstConv, c.BnEps, c.BnMomentum,
+            (s, _, o) => o with { Separable = c.SeparableStages[s] },
+            o => c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck2D(o) : new ResNetBasicBlock2D(o));
         (stage1, stage2, stage3, stage4) = (stages[0], stages[1], stages[2], stages[3]);
         OutputChannels = ResNetWidths.FeatureDim(c.Block, w);
         RegisterComponents();
@@ -51,15 +34,7 @@ public sealed class AudioResNet2D : Module<Tensor, Tensor>
     /// <summary>The last stage's feature map [N, C, FREQ', TIME'] (before pooling).</summary>
     public Tensor FeatureMap(Tensor spectrograms)
     {
-        var x = stem.call(spectrograms);
-        foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
-            foreach (var block in stage)
-            {
-                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
-                using var scope = NewDisposeScope();
-                x = block.call(x).MoveToOuterDisposeScope();
-            }
-        return x;
+        return ResNetStages.Run(stem.call(spectrograms), stage1, stage2, stage3, stage4);
     }
 
     /// <summary>[N, 1, FREQ, TIME] → pooled [N, C].</summary>
@@ -85,11 +60,7 @@ public sealed class AudioStem : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        x = functional.relu(bn_freq.call(conv_freq.call(x)));
-        return functional.relu(bn_time.call(conv_time.call(x)));
-    }
+    public override Tensor forward(Tensor x) => ResNetStages.ConvBnRelu(conv_time, bn_time, ResNetStages.ConvBnRelu(conv_freq, bn_freq, x));
 }
 
 /// <summary>
@@ -139,17 +110,11 @@ public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = functional.relu(bn1.call(conv1.call(x)));
-        if (conv2 is not null)
-            h = functional.relu(bn2!.call(conv2.call(h)));
-        else
-        {
-            h = functional.relu(bn2_freq!.call(conv2_freq!.call(h)));
-            h = functional.relu(bn2_time!.call(conv2_time!.call(h)));
-        }
-        h = bn3.call(conv3.call(h));
-        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
-        return functional.relu(skip + h);
+        var h = ResNetStages.ConvBnRelu(conv1, bn1, x);
+        h = conv2 is not null
+            ? ResNetStages.ConvBnRelu(conv2, bn2!, h)
+            : ResNetStages.ConvBnRelu(conv2_time!, bn2_time!, ResNetStages.ConvBnRelu(conv2_freq!, bn2_freq!, h));
+        return ResNetStages.Residual(x, bn3.call(conv3.call(h)), shortcut_conv, shortcut_bn);
     }
 }
 
@@ -192,16 +157,9 @@ public sealed class ResNetBasicBlock2D : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        Tensor h;
-        if (conv1 is not null)
-            h = functional.relu(bn1!.call(conv1.call(x)));
-        else
-        {
-            h = functional.relu(bn1_freq!.call(conv1_freq!.call(x)));
-            h = functional.relu(bn1_time!.call(conv1_time!.call(h)));
-        }
-        h = bn2.call(conv2.call(h));
-        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
-        return functional.relu(skip + h);
+        var h = conv1 is not null
+            ? ResNetStages.ConvBnRelu(conv1, bn1!, x)
+            : ResNetStages.ConvBnRelu(conv1_time!, bn1_time!, ResNetStages.ConvBnRelu(conv1_freq!, bn1_freq!, x));
+        return ResNetStages.Residual(x, bn2.call(conv2.call(h)), shortcut_conv, shortcut_bn);
     }
 }

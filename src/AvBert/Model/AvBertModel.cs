@@ -11,7 +11,26 @@ namespace AvBert.Model;
 /// <param name="Visual">visual Transformer output [B, T+1, D]; null for early fusion</param>
 /// <param name="Audio">audio Transformer output [B, T+1, D]; null for early fusion</param>
 /// <param name="Multimodal">multimodal Transformer output [B, 2(T+1), D]: visual BOS at 0, audio BOS at T+1; null for late fusion</param>
-public sealed record ContextOutputs(Tensor? Visual, Tensor? Audio, Tensor? Multimodal);
+public sealed record ContextOutputs(Tensor? Visual, Tensor? Audio, Tensor? Multimodal)
+{
+    // The multimodal sequence is [vBOS, v1..vT, aBOS, a1..aT]: [B, 2(T+1), D], the visual half first. The parts are
+    // methods, not properties, so that the record's ToString and equality never slice (or throw under late fusion).
+    Tensor MultimodalOutputs => Multimodal ?? throw new InvalidOperationException("the model has no multimodal Transformer (model.fusion late)");
+    long HalfLength => MultimodalOutputs.shape[1] / 2;
+
+    /// <summary>The multimodal Transformer's visual half [B, T+1, D]: visual BOS, then the T visual clips.</summary>
+    public Tensor MultimodalVisual() => MultimodalOutputs.narrow(1, 0, HalfLength);
+    /// <summary>The multimodal Transformer's audio half [B, T+1, D]: audio BOS, then the T audio clips.</summary>
+    public Tensor MultimodalAudio() => MultimodalOutputs.narrow(1, HalfLength, HalfLength);
+    /// <summary>The multimodal outputs at the visual clips [B, T, D] (BOS left out).</summary>
+    public Tensor MultimodalVisualClips() => MultimodalOutputs.narrow(1, 1, HalfLength - 1);
+    /// <summary>The multimodal outputs at the audio clips [B, T, D] (BOS left out).</summary>
+    public Tensor MultimodalAudioClips() => MultimodalOutputs.narrow(1, HalfLength + 1, HalfLength - 1);
+    /// <summary>The multimodal output at the visual BOS [B, D].</summary>
+    public Tensor MultimodalVisualBos() => MultimodalOutputs.select(1, 0);
+    /// <summary>The multimodal output at the audio BOS [B, D].</summary>
+    public Tensor MultimodalAudioBos() => MultimodalOutputs.select(1, HalfLength);
+}
 
 /// <param name="VisualPooled">pooled visual CNN features [B, T, Cv] (before the projection)</param>
 /// <param name="AudioPooled">pooled audio CNN features [B, T, Ca]</param>
@@ -48,9 +67,19 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     public int AudioFeatureDim { get; }
     public int HiddenSize { get; }
 
-    public AvBertModel(ModelConfig model, DataConfig data) : base(nameof(AvBertModel))
+    /// <summary>Builds the model after checking <paramref name="data"/> against it as a config load would (the
+    /// Transformers need a position per clip of data.sequence_length plus BOS).</summary>
+    public AvBertModel(ModelConfig model, DataConfig data) : this(Checked(model, data)) { }
+
+    static ModelConfig Checked(ModelConfig model, DataConfig data)
     {
-        ModelConfigChecks.Validate(model, data);
+        ConfigValidator.Validate(new AvBertConfig { Model = model, Data = data }, "model config");
+        return model;
+    }
+
+    public AvBertModel(ModelConfig model) : base(nameof(AvBertModel))
+    {
+        ConfigValidator.ValidateModel(model, "model config");
         Config = model;
         var t = model.Transformer;
         HiddenSize = t.HiddenSize;

@@ -1,4 +1,8 @@
 using AvBert.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
 
 namespace AvBert.Model;
 
@@ -17,6 +21,67 @@ public sealed record ResBlockOptions(int In, int Out, int Inner, int TemporalKer
 {
     /// <summary>The block needs a projection shortcut (1×1 conv + BN) when its shape changes.</summary>
     public bool ProjectShortcut => In != Out || Stride != 1;
+}
+
+/// <summary>
+/// The four residual stages of the visual (3D) and audio (2D) trunks: how they are built (widths, strides, blocks) and
+/// run, and the tail every residual block ends with. The trunks keep their stage fields (stage1…stage4), so the
+/// state-dict names stay those of the reference.
+/// </summary>
+public static class ResNetStages
+{
+    /// <summary>
+    /// Builds the four stages: stage s has <paramref name="stageBlocks"/>[s] blocks; its first block takes the previous
+    /// stage's channels and <paramref name="strides"/>[s], the others keep the shape. <paramref name="perBlock"/> fills in
+    /// what only one trunk has (temporal kernels, separable convs) for block b of stage s.
+    /// </summary>
+    public static ModuleList<Module<Tensor, Tensor>>[] Build(ResNetBlock block, int width, int groups, int[] stageBlocks, int[] strides,
+        int[] dilations, bool strideOnFirstConv, double bnEps, double bnMomentum,
+        Func<int, int, ResBlockOptions, ResBlockOptions> perBlock, Func<ResBlockOptions, Module<Tensor, Tensor>> newBlock)
+    {
+        var stages = new ModuleList<Module<Tensor, Tensor>>[4];
+        for (int s = 0; s < 4; s++)
+        {
+            var stage = new ModuleList<Module<Tensor, Tensor>>();
+            for (int b = 0; b < stageBlocks[s]; b++)
+            {
+                var o = new ResBlockOptions(
+                    In: b == 0 ? ResNetWidths.StageIn(block, width, s) : ResNetWidths.StageOut(block, width, s),
+                    Out: ResNetWidths.StageOut(block, width, s),
+                    Inner: ResNetWidths.StageInner(width, groups, s),
+                    TemporalKernel: 1,
+                    Stride: b == 0 ? strides[s] : 1,
+                    Dilation: dilations[s],
+                    Groups: groups,
+                    StrideOnFirstConv: strideOnFirstConv,
+                    Separable: false,
+                    BnEps: bnEps, BnMomentum: bnMomentum);
+                stage.Add(newBlock(perBlock(s, b, o)));
+            }
+            stages[s] = stage;
+        }
+        return stages;
+    }
+
+    /// <summary>Runs the stem's output through the stages, block by block.</summary>
+    public static Tensor Run(Tensor x, params ModuleList<Module<Tensor, Tensor>>[] stages)
+    {
+        foreach (var stage in stages)
+            foreach (var block in stage)
+            {
+                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
+                using var scope = NewDisposeScope();
+                x = block.call(x).MoveToOuterDisposeScope();
+            }
+        return x;
+    }
+
+    /// <summary>conv → BN → ReLU.</summary>
+    public static Tensor ConvBnRelu(Module<Tensor, Tensor> conv, Module<Tensor, Tensor> bn, Tensor x) => functional.relu(bn.call(conv.call(x)));
+
+    /// <summary>A block's tail: ReLU(shortcut(x) + branch), the shortcut the identity or a projection (1×1 conv → BN).</summary>
+    public static Tensor Residual(Tensor x, Tensor branch, Module<Tensor, Tensor>? shortcutConv, Module<Tensor, Tensor>? shortcutBn) =>
+        functional.relu((shortcutConv is null ? x : shortcutBn!.call(shortcutConv.call(x))) + branch);
 }
 
 /// <summary>Channel bookkeeping of PySlowFast ResNets (the reference's _compute_dim_in/_compute_dim_out).</summary>

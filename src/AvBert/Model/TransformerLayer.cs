@@ -15,7 +15,7 @@ public sealed record LowRankOptions(int Rank, IReadOnlyList<string> Transformers
 /// without (its BERT code) both use the hidden dropout.
 /// </summary>
 public sealed record TransformerLayerOptions(
-    int HiddenSize, int NumHeads, int IntermediateSize, string Activation,
+    int HiddenSize, int NumHeads, int IntermediateSize, HiddenActivation Activation,
     double AttentionProbsDropout, double AttentionOutputDropout, double FeedForwardDropout,
     double LayerNormEps, LowRankOptions? LowRank)
 {
@@ -142,19 +142,17 @@ public sealed class TransformerLayer : Module
     }
 }
 
-/// <summary>The reference's activation names (HIDDEN_ACT).</summary>
+/// <summary>The feed-forward activations (the reference's HIDDEN_ACT).</summary>
 public static class Activations
 {
-    public static readonly IReadOnlyList<string> Names = ["gelu", "gelu_new", "relu", "swish", "mish", "identity"];
-
-    public static Func<Tensor, Tensor> Get(string name) => name switch
+    public static Func<Tensor, Tensor> Get(HiddenActivation activation) => activation switch
     {
-        "gelu" => x => functional.gelu(x),                                                  // erf form
-        "gelu_new" => x => 0.5 * x * (1 + tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x.pow(3)))),
-        "relu" => x => functional.relu(x),
-        "swish" => x => x * sigmoid(x),
-        "mish" => x => x * tanh(functional.softplus(x)),
-        "identity" => x => x,
-        _ => throw new ArgumentException($"unknown activation '{name}'; valid: {string.Join(", ", Names)}"),
+        HiddenActivation.Gelu => x => functional.gelu(x),                                   // erf form
+        HiddenActivation.GeluNew => x => 0.5 * x * (1 + tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x.pow(3)))),
+        HiddenActivation.Relu => x => functional.relu(x),
+        HiddenActivation.Swish => x => x * sigmoid(x),
+        HiddenActivation.Mish => x => x * tanh(functional.softplus(x)),
+        HiddenActivation.Identity => x => x,
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, null),
     };
 }

@@ -24,28 +24,10 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
     {
         int w = c.WidthPerGroup;
         stem = new VisualStem(inputChannels, w, c.StemTemporalKernel, c.StemSpatialKernel, c.BnEps, c.BnMomentum);
-        var stages = new ModuleList<Module<Tensor, Tensor>>[4];
-        for (int s = 0; s < 4; s++)
-        {
-            var stage = new ModuleList<Module<Tensor, Tensor>>();
-            int withKernel = c.TemporalKernelBlocks.Length == 0 ? c.StageBlocks[s] : c.TemporalKernelBlocks[s];
-            for (int b = 0; b < c.StageBlocks[s]; b++)
-            {
-                var o = new ResBlockOptions(
-                    In: b == 0 ? ResNetWidths.StageIn(c.Block, w, s) : ResNetWidths.StageOut(c.Block, w, s),
-                    Out: ResNetWidths.StageOut(c.Block, w, s),
-                    Inner: ResNetWidths.StageInner(w, c.NumGroups, s),
-                    TemporalKernel: b < withKernel ? c.TemporalKernels[s] : 1,
-                    Stride: b == 0 ? c.SpatialStrides[s] : 1,
-                    Dilation: c.SpatialDilations[s],
-                    Groups: c.NumGroups,
-                    StrideOnFirstConv: c.StrideOnFirstConv,
-                    Separable: false,
-                    BnEps: c.BnEps, BnMomentum: c.BnMomentum);
-                stage.Add(c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck3D(o) : new ResNetBasicBlock3D(o));
-            }
-            stages[s] = stage;
-        }
+        var stages = ResNetStages.Build(c.Block, w, c.NumGroups, c.StageBlocks, c.SpatialStrides, c.SpatialDilations,
+            c.StrideOnFirstConv, c.BnEps, c.BnMomentum,
+            (s, b, o) => o with { TemporalKernel = b < (c.TemporalKernelBlocks.Length == 0 ? c.StageBlocks[s] : c.TemporalKernelBlocks[s]) ? c.TemporalKernels[s] : 1 },
+            o => c.Block == ResNetBlock.Bottleneck ? new ResNetBottleneck3D(o) : new ResNetBasicBlock3D(o));
         (stage1, stage2, stage3, stage4) = (stages[0], stages[1], stages[2], stages[3]);
         OutputChannels = ResNetWidths.FeatureDim(c.Block, w);
         poolWindow = c.PoolWindow.Select(k => (long)k).ToArray();
@@ -62,15 +44,7 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
     public Tensor FeatureMap(Tensor clips)
     {
         if (UseChannelsLast ?? clips.device.type == DeviceType.CUDA) clips = ChannelsLast.Of3d(clips);
-        var x = stem.call(clips);
-        foreach (var stage in new[] { stage1, stage2, stage3, stage4 })
-            foreach (var block in stage)
-            {
-                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
-                using var scope = NewDisposeScope();
-                x = block.call(x).MoveToOuterDisposeScope();
-            }
-        return x;
+        return ResNetStages.Run(stem.call(clips), stage1, stage2, stage3, stage4);
     }
 
     /// <summary>[N, 3, F, H, W] → pooled [N, C].</summary>
@@ -110,7 +84,7 @@ public sealed class VisualStem : Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) =>
-        functional.max_pool3d(functional.relu(bn.call(conv.call(x))), [1, 3, 3], [1, 2, 2], [0, 1, 1]);
+        functional.max_pool3d(ResNetStages.ConvBnRelu(conv, bn, x), [1, 3, 3], [1, 2, 2], [0, 1, 1]);
 }
 
 /// <summary>3D bottleneck: T×1×1 → BN → ReLU → 1×3×3 → BN → ReLU → 1×1×1 → BN, plus the (projected) input, → ReLU.</summary>
@@ -144,11 +118,9 @@ public sealed class ResNetBottleneck3D : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = functional.relu(bn1.call(conv1.call(x)));
-        h = functional.relu(bn2.call(conv2.call(h)));
-        h = bn3.call(conv3.call(h));
-        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
-        return functional.relu(skip + h);
+        var h = ResNetStages.ConvBnRelu(conv1, bn1, x);
+        h = ResNetStages.ConvBnRelu(conv2, bn2, h);
+        return ResNetStages.Residual(x, bn3.call(conv3.call(h)), shortcut_conv, shortcut_bn);
     }
 }
 
@@ -178,9 +150,7 @@ public sealed class ResNetBasicBlock3D : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = functional.relu(bn1.call(conv1.call(x)));
-        h = bn2.call(conv2.call(h));
-        var skip = shortcut_conv is null ? x : shortcut_bn!.call(shortcut_conv.call(x));
-        return functional.relu(skip + h);
+        var h = ResNetStages.ConvBnRelu(conv1, bn1, x);
+        return ResNetStages.Residual(x, bn2.call(conv2.call(h)), shortcut_conv, shortcut_bn);
     }
 }

@@ -8,6 +8,20 @@ namespace AvBert.Pretraining;
 /// <summary>Total loss and its named parts (losses and accuracies) of one pretraining forward pass.</summary>
 public sealed record PretrainLosses(Tensor Total, IReadOnlyDictionary<string, Tensor> Parts);
 
+/// <summary>What the pretraining objective needs of the pretrain section: masking, MEP (streams, heads, scoring) and CPP.</summary>
+/// <param name="MepStreams">Output streams MEP is computed on.</param>
+/// <param name="ShareMepHeads">One MEP head for all streams.</param>
+/// <param name="MepReduction">Sum or mean of the streams' MEP losses.</param>
+public sealed record PretrainObjectiveOptions(MaskingOptions Masking, MepOptions Mep, IReadOnlyList<MepStream> MepStreams,
+                                              bool ShareMepHeads, LossReduction MepReduction, CppOptions Cpp)
+{
+    public static PretrainObjectiveOptions From(PretrainConfig p) => new(
+        new MaskingOptions(p.MaskProb, p.MaskTokenFraction, p.MaskRandomFraction),
+        new MepOptions(p.Sampler, p.Negatives, p.CansIntervalSigma, p.MepScore, p.MepTemperature, p.DetachMepTargets),
+        p.MepStreams, p.ShareMepHeads, p.MepReduction,
+        new CppOptions(p.CppFraction, p.CppWeight, p.CppInput, p.CppPooling));
+}
+
 /// <summary>
 /// Self-supervised pretraining of AVBERT (SPEC §7): the model plus what only pretraining needs — one learned mask vector
 /// per modality, the MEP heads (g and W, per output stream or shared) and the CPP head.
@@ -22,32 +36,35 @@ public sealed class AvBertPretrainer : nn.Module
     readonly EmbeddingMasker visual_mask, audio_mask;
     readonly NamedModules<MepHead> mep_heads;
     readonly CppHead? cpp_head;
-    readonly PretrainConfig _p;
+    readonly PretrainObjectiveOptions _o;
     readonly Fusion _fusion;
     readonly MepStream[] _streams;
 
-    public AvBertPretrainer(AvBertModel model, ModelConfig modelConfig, PretrainConfig pretrain) : base(nameof(AvBertPretrainer))
+    /// <summary>The objective the pretrain section describes (kept for callers that hold a whole config).</summary>
+    public AvBertPretrainer(AvBertModel model, ModelConfig modelConfig, PretrainConfig pretrain)
+        : this(model, modelConfig, PretrainObjectiveOptions.From(pretrain)) { }
+
+    public AvBertPretrainer(AvBertModel model, ModelConfig modelConfig, PretrainObjectiveOptions objective) : base(nameof(AvBertPretrainer))
     {
-        _p = pretrain;
+        _o = objective;
         _fusion = modelConfig.Fusion;
         int hidden = model.HiddenSize;
         var t = modelConfig.Transformer;
         // Streams that exist for this fusion mode: early has no modality Transformers, late no multimodal one.
-        _streams = pretrain.MepStreams.Where(s => s switch
+        _streams = objective.MepStreams.Where(s => s switch
         {
             MepStream.Multimodal => _fusion != Fusion.Late,
             _ => _fusion != Fusion.Early,
         }).ToArray();
-        if (_streams.Length == 0 && CorrectPairPrediction.SwapCount(2, pretrain.CppFraction) == 0)
-            throw new Runtime.UserError($"pretrain.mep_streams [{string.Join(", ", pretrain.MepStreams).ToLowerInvariant()}] has no stream that " +
+        if (_streams.Length == 0 && CorrectPairPrediction.SwapCount(2, objective.Cpp.Fraction) == 0)
+            throw new Runtime.UserError($"pretrain.mep_streams [{string.Join(", ", objective.MepStreams).ToLowerInvariant()}] has no stream that " +
                                         $"model.fusion {_fusion.ToString().ToLowerInvariant()} produces, and CPP is off: nothing to train. " +
                                         "Fix: add multimodal (early fusion) or visual/audio (late fusion) to pretrain.mep_streams.");
         this.model = model;
-        var masking = new MaskingOptions(pretrain.MaskProb, pretrain.MaskTokenFraction, pretrain.MaskRandomFraction);
-        visual_mask = new EmbeddingMasker("visual_mask", hidden, masking, t.InitializerRange);
-        audio_mask = new EmbeddingMasker("audio_mask", hidden, masking, t.InitializerRange);
+        visual_mask = new EmbeddingMasker("visual_mask", hidden, objective.Masking, t.InitializerRange);
+        audio_mask = new EmbeddingMasker("audio_mask", hidden, objective.Masking, t.InitializerRange);
         mep_heads = new NamedModules<MepHead>(HeadNames().Select(name => (name, new MepHead(name, hidden, t.LayerNormEps))));
-        if (pretrain.CppFraction > 0) cpp_head = new CppHead("cpp_head", hidden, pretrain.CppInput, t.LayerNormEps);
+        if (objective.Cpp.Fraction > 0) cpp_head = new CppHead("cpp_head", hidden, objective.Cpp.Input, t.LayerNormEps);
         RegisterComponents();
         InitializeHeads(t.InitializerRange);
     }
@@ -70,12 +87,14 @@ public sealed class AvBertPretrainer : nn.Module
 
     public AvBertModel Model => model;
     /// <summary>What the CPP head reads (pretrain.cpp_pooling).</summary>
-    public CppPooling CppPooling => _p.CppPooling;
+    public CppPooling CppPooling => _o.Cpp.Pooling;
+    /// <summary>The CPP head; null when CPP is off (pretrain.cpp_fraction 0).</summary>
+    public CppHead? CppHead => cpp_head;
     /// <summary>The MEP streams this model and config train (after leaving out those the fusion mode lacks).</summary>
     public IReadOnlyList<MepStream> Streams => _streams;
 
-    IEnumerable<string> HeadNames() => _p.ShareMepHeads ? (_streams.Length > 0 ? ["shared"] : []) : _streams.Select(StreamName);
-    MepHead Head(MepStream s) => mep_heads.Get(_p.ShareMepHeads ? "shared" : StreamName(s));
+    IEnumerable<string> HeadNames() => _o.ShareMepHeads ? (_streams.Length > 0 ? ["shared"] : []) : _streams.Select(StreamName);
+    MepHead Head(MepStream s) => mep_heads.Get(_o.ShareMepHeads ? "shared" : StreamName(s));
     static string StreamName(MepStream s) => s.ToString().ToLowerInvariant();
 
     /// <summary>visual [B,T,3,F,H,W], audio [B,T,1,FREQ,TIME] → losses.</summary>
@@ -83,14 +102,14 @@ public sealed class AvBertPretrainer : nn.Module
     {
         var xv = model.EncodeVisual(visual);                                   // [B,T,D]
         var xa = model.EncodeAudio(audio);                                     // [B,T,D]
-        long B = xv.shape[0], T = xv.shape[1];
+        long B = xv.shape[0];
 
         // CPP: part of the batch gets another video's audio sequence (a derangement); MEP targets follow the swap.
-        bool cpp = cpp_head is not null && CorrectPairPrediction.SwapCount(B, _p.CppFraction) > 0;
+        bool cpp = cpp_head is not null && CorrectPairPrediction.SwapCount(B, _o.Cpp.Fraction) > 0;
         CppPairing? pairing = null;
         if (cpp)
         {
-            pairing = CorrectPairPrediction.Pair(B, _p.CppFraction, xv.device);
+            pairing = CorrectPairPrediction.Pair(B, _o.Cpp.Fraction, xv.device);
             xa = xa.index_select(0, pairing.AudioSource);
         }
 
@@ -118,10 +137,8 @@ public sealed class AvBertPretrainer : nn.Module
                     break;
                 default:
                 {
-                    // Multimodal sequence [B,2(T+1),D]: visual BOS at 0, clips 1..T; audio BOS at T+1, clips T+2..2T+1.
-                    var m = ctx.Multimodal!;
-                    var (lv, av) = Mep(Head(stream), m[.., 1..(int)(T + 1)], xv, mv.Positions);
-                    var (la, aa) = Mep(Head(stream), m[.., (int)(T + 2)..], xa, ma.Positions);
+                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv, mv.Positions);
+                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa, ma.Positions);
                     loss = (lv + la) / 2;
                     acc = (av + aa) / 2;
                     break;
@@ -136,17 +153,17 @@ public sealed class AvBertPretrainer : nn.Module
         if (mepLosses.Count > 0)
         {
             var mep = stack(mepLosses).sum();
-            if (_p.MepReduction == LossReduction.Mean) mep = mep / mepLosses.Count;
+            if (_o.MepReduction == LossReduction.Mean) mep = mep / mepLosses.Count;
             parts["loss_mep"] = mep;
             total = total + mep;
         }
         if (cpp)
         {
-            var (vIn, aIn) = CppInputs(ctx, T, _p.CppPooling);
+            var (vIn, aIn) = CppInputs(ctx, _o.Cpp.Pooling);
             var (lossCpp, accCpp) = CorrectPairPrediction.Loss(cpp_head!.call(vIn, aIn), pairing!.Labels);
             parts["loss_cpp"] = lossCpp;
             parts["acc_cpp"] = accCpp;
-            total = total + _p.CppWeight * lossCpp;
+            total = total + _o.Cpp.Weight * lossCpp;
         }
         parts["loss"] = total;
         return new PretrainLosses(total, parts);
@@ -157,15 +174,17 @@ public sealed class AvBertPretrainer : nn.Module
     /// <see cref="CppPooling.Mean"/>, its visual and audio clip outputs averaged); without a multimodal Transformer, the
     /// modality Transformers' outputs.
     /// </summary>
-    public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, long T, CppPooling pooling)
+    public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, CppPooling pooling)
     {
-        int t = (int)T;
-        if (ctx.Multimodal is { } m)
-            return pooling == CppPooling.Bos ? (m[.., 0], m[.., t + 1]) : (m[.., 1..(t + 1)].mean([1]), m[.., (t + 2)..].mean([1]));
+        if (ctx.Multimodal is not null)
+            return pooling == CppPooling.Bos ? (ctx.MultimodalVisualBos(), ctx.MultimodalAudioBos())
+                                             : (ctx.MultimodalVisualClips().mean([1]), ctx.MultimodalAudioClips().mean([1]));
         return pooling == CppPooling.Bos ? (ctx.Visual![.., 0], ctx.Audio![.., 0]) : (ctx.Visual![.., 1..].mean([1]), ctx.Audio![.., 1..].mean([1]));
     }
 
+    /// <summary>Kept for callers that pass the clip count (it is read from the outputs now).</summary>
+    public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, long T, CppPooling pooling) => CppInputs(ctx, pooling);
+
     (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
-        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _p.Sampler, _p.Negatives, _p.CansIntervalSigma,
-                                       _p.MepScore, _p.MepTemperature, _p.DetachMepTargets);
+        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep);
 }

@@ -11,6 +11,13 @@ namespace AvBert.Pretraining;
 /// <param name="Labels">[B] float: 1 = the correct pair, 0 = another video's audio.</param>
 public sealed record CppPairing(Tensor AudioSource, Tensor Labels);
 
+/// <summary>Correct pair prediction's settings (pretrain.cpp_*).</summary>
+/// <param name="Fraction">Share of each batch that gets another video's audio (0 = CPP off).</param>
+/// <param name="Weight">Weight of the CPP loss in the total.</param>
+/// <param name="Input">How the head combines its visual and audio inputs.</param>
+/// <param name="Pooling">What the head reads: the BOS outputs or the clip outputs' mean.</param>
+public sealed record CppOptions(double Fraction = 0.5, double Weight = 1.0, CppInput Input = CppInput.Concat, CppPooling Pooling = CppPooling.Bos);
+
 /// <summary>
 /// Correct pair prediction (SPEC §7, [ours] details): a random subset of round(fraction·B) videos (at least 2 when
 /// any, none when B &lt; 2) gets another video's audio sequence — a derangement within the subset (a random cycle, so

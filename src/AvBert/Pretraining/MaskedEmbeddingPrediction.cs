@@ -29,6 +29,16 @@ public sealed class MepHead : Module<Tensor, Tensor>
     public override Tensor forward(Tensor o) => output.call(norm.call(functional.gelu(dense.call(o)))).matmul(bilinear);
 }
 
+/// <summary>How MEP scores a masked position against its candidates (pretrain.sampler, negatives, mep_score, ...).</summary>
+/// <param name="Sampler">Where the negatives come from.</param>
+/// <param name="NegativeCount">K, the negatives per masked position.</param>
+/// <param name="IntervalSigma">CANS's σ of the sampled interval.</param>
+/// <param name="Score">dot (paper) or cosine with <paramref name="Temperature"/>.</param>
+/// <param name="Temperature">Divides the cosine scores.</param>
+/// <param name="DetachTargets">Stop gradients through the targets and negatives.</param>
+public sealed record MepOptions(NegativeSampling Sampler, int NegativeCount, double IntervalSigma,
+                                MepScore Score = MepScore.Dot, double Temperature = 0.1, bool DetachTargets = false);
+
 /// <summary>The contrastive MEP objective on one stream's masked positions.</summary>
 public static class MaskedEmbeddingPrediction
 {
@@ -59,16 +69,13 @@ public static class MaskedEmbeddingPrediction
     /// <param name="outputs">[B,T,D] the stream's contextual outputs for the modality's T clip positions (BOS removed).</param>
     /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
     /// <param name="positions">[B,M] masked steps.</param>
-    /// <param name="score">dot (paper) or cosine with <paramref name="temperature"/>.</param>
-    /// <param name="detachTargets">Stop gradients through the targets and negatives.</param>
-    public static (Tensor Loss, Tensor Accuracy) Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions,
-                                                      NegativeSampling sampler, int negatives, double intervalSigma,
-                                                      MepScore score = MepScore.Dot, double temperature = 0.1, bool detachTargets = false)
+    /// <param name="options">Sampler, negative count, score.</param>
+    public static (Tensor Loss, Tensor Accuracy) Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options)
     {
-        if (detachTargets) targets = targets.detach();
+        if (options.DetachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
         var anchors = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();   // [N] flat b·T+t
-        bool cosine = score == MepScore.Cosine;
+        bool cosine = options.Score == MepScore.Cosine;
         // Cosine scores: every candidate scaled to unit length once, before the positives and negatives are gathered.
         var flatTargets = targets.reshape(B * T, D);
         if (cosine) flatTargets = functional.normalize(flatTargets, dim: -1);
@@ -76,8 +83,8 @@ public static class MaskedEmbeddingPrediction
         var q = head.call(o);
         if (cosine) q = functional.normalize(q, dim: -1);
         var pos = flatTargets.index_select(0, anchors);
-        var negIdx = NegativeSampler.Sample(sampler, targets, anchors, negatives, intervalSigma);   // [N,K], from the raw distances
+        var negIdx = NegativeSampler.Sample(options.Sampler, targets, anchors, options.NegativeCount, options.IntervalSigma);   // [N,K], from the raw distances
         var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
-        return InfoNce(q, pos, neg, cosine ? temperature : 1.0);
+        return InfoNce(q, pos, neg, cosine ? options.Temperature : 1.0);
     }
 }

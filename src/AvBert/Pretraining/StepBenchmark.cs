@@ -57,7 +57,7 @@ public static class StepBenchmark
         var precision = MixedPrecision.Setup(o.Precision, o.Device, log);
         manual_seed(0);
         using var peak = PeakMemory.Start(o.Device);
-        var model = new AvBertModel(cfg.Model, cfg.Data);
+        var model = new AvBertModel(cfg.Model);
         nn.Module trained = o.Step == BenchedStep.Pretraining ? new AvBertPretrainer(model, cfg.Model, cfg.Pretrain) : model;
         trained.to(o.Device);
         trained.train();

@@ -1,8 +1,10 @@
+using AvBert.Runtime;
+
 namespace AvBert.Synthetic;
 
 /// <summary>
-/// A small deterministic generator (SplitMix64): the same seed gives the same numbers on every platform and .NET
-/// version, which <see cref="System.Random"/> and <see cref="HashCode"/> do not promise.
+/// The toy data's random source: a <see cref="SplitMix64"/> generator with the draws the scenes need (uniform,
+/// Gaussian, shuffles, colours).
 /// </summary>
 public sealed class ToyRandom(ulong seed)
 {
@@ -11,23 +13,12 @@ public sealed class ToyRandom(ulong seed)
     /// <summary>Mixes several integers into one well-spread seed.</summary>
     public static ulong Mix(params long[] parts)
     {
-        ulong h = 0x9E3779B97F4A7C15UL;
-        foreach (var p in parts) h = Finalize(h ^ (ulong)p) + 0x9E3779B97F4A7C15UL;
+        ulong h = SplitMix64.Gamma;
+        foreach (var p in parts) h = SplitMix64.Finalize(h ^ (ulong)p) + SplitMix64.Gamma;
         return h;
     }
 
-    public ulong NextUInt64()
-    {
-        _state += 0x9E3779B97F4A7C15UL;
-        return Finalize(_state);
-    }
-
-    static ulong Finalize(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public ulong NextUInt64() => SplitMix64.Next(ref _state);
 
     /// <summary>Uniform in [0, 1).</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));

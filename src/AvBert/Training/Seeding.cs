@@ -1,3 +1,4 @@
+using AvBert.Runtime;
 using static TorchSharp.torch;
 
 namespace AvBert.Training;
@@ -19,20 +20,12 @@ public static class Seeding
     /// <summary>A well-mixed 63-bit seed for one micro-step (SplitMix64 over the inputs).</summary>
     public static long StepSeed(long seed, long step, int micro = 0)
     {
-        ulong x = Mix((ulong)seed ^ 0x9E3779B97F4A7C15UL);
-        x = Mix(x ^ (ulong)step);
-        x = Mix(x ^ (ulong)micro * 0xBF58476D1CE4E5B9UL);
+        ulong x = SplitMix64.Mix((ulong)seed ^ SplitMix64.Gamma);
+        x = SplitMix64.Mix(x ^ (ulong)step);
+        x = SplitMix64.Mix(x ^ (ulong)micro * 0xBF58476D1CE4E5B9UL);
         return (long)(x >> 1);
     }
 
     /// <summary>A .NET <see cref="Random"/> for host-side choices derived from the same inputs.</summary>
     public static Random HostRandom(long seed, long step, int micro = 0) => new((int)(StepSeed(seed, step, micro) & 0x7FFFFFFF));
-
-    static ulong Mix(ulong z)
-    {
-        z += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
 }

@@ -48,9 +48,9 @@ public class ObjectiveTests
         perp = perp * (q.norm() / perp.norm());                              // ⟂ q, as long as q
         var targets = stack([q * 0.01, (q + perp) * 100]).unsqueeze(0);      // [1,2,4]
         var positions = tensor(new long[] { 0 }).reshape(1, 1);
-        var (_, dotAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentSequence, 1, 1.96);
-        var (cosLoss, cosAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentSequence, 1, 1.96,
-                                                               MepScore.Cosine, temperature: 0.5);
+        var (_, dotAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, new MepOptions(NegativeSampling.CurrentSequence, 1, 1.96));
+        var (cosLoss, cosAcc) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions,
+                                                               new MepOptions(NegativeSampling.CurrentSequence, 1, 1.96, MepScore.Cosine, Temperature: 0.5));
         Assert.Equal(0.0, dotAcc.item<float>());
         Assert.Equal(1.0, cosAcc.item<float>());
         double pos = 1 / 0.5, neg = Math.Sqrt(0.5) / 0.5;
@@ -67,8 +67,8 @@ public class ObjectiveTests
         foreach (bool detach in new[] { false, true })
         {
             var targets = randn(2, 3, 8).requires_grad_();
-            var (loss, _) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, NegativeSampling.CurrentMinibatch, 3, 1.96,
-                                                           MepScore.Cosine, 0.1, detachTargets: detach);
+            var (loss, _) = MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions,
+                                                           new MepOptions(NegativeSampling.CurrentMinibatch, 3, 1.96, MepScore.Cosine, 0.1, DetachTargets: detach));
             loss.backward();
             if (detach) Assert.Null(targets.grad);
             else Assert.True(targets.grad!.abs().sum().item<float>() > 0);
@@ -222,7 +222,7 @@ public class ObjectiveTests
         var x = encoder.call(randn(3, 5, 6));                  // [B,T,D] targets, not detached
         var outputs = randn(3, 5, 16);
         var positions = tensor(new long[] { 1, 3, 0, 2, 4, 4 }).reshape(3, 2);
-        var (loss, _) = MaskedEmbeddingPrediction.Loss(head, outputs, x, positions, NegativeSampling.CansSimilar, 4, 1.96);
+        var (loss, _) = MaskedEmbeddingPrediction.Loss(head, outputs, x, positions, new MepOptions(NegativeSampling.CansSimilar, 4, 1.96));
         loss.backward();
         Assert.True(encoder.weight!.grad!.abs().sum().item<float>() > 0);
         Assert.True(head.parameters().All(p => p.grad is not null));

@@ -71,11 +71,10 @@ public static class FrozenFeatures
     /// <summary>The three pooled features of one batch of model outputs: visual [B,D], audio [B,D], audio-visual [B,2D].</summary>
     public static (Tensor Visual, Tensor Audio, Tensor AudioVisual) Pool(AvBertOutputs o)
     {
-        long T = o.Xv.shape[1];
         var visual = o.Context.Visual is { } zv ? zv[.., 1..].mean([1]) : o.Xv.mean([1]);
         var audio = o.Context.Audio is { } za ? za[.., 1..].mean([1]) : o.Xa.mean([1]);
-        Tensor audioVisual = o.Context.Multimodal is { } zm
-            ? cat([zm[.., 1..(int)(T + 1)].mean([1]), zm[.., (int)(T + 2)..].mean([1])], 1)
+        Tensor audioVisual = o.Context.Multimodal is not null
+            ? cat([o.Context.MultimodalVisualClips().mean([1]), o.Context.MultimodalAudioClips().mean([1])], 1)
             : cat([visual, audio], 1);
         return (visual, audio, audioVisual);
     }

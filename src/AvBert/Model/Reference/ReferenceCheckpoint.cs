@@ -1,5 +1,6 @@
 using System.Collections;
 using AvBert.Config;
+using AvBert.IO;
 using AvBert.Runtime;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -25,7 +26,7 @@ public static class ReferenceCheckpoint
         var converted = ReferenceConfig.Load(referenceConfigPath);
         foreach (var w in converted.Warnings) onWarning?.Invoke(w);
         var state = ReadStateDict(checkpointPath);
-        var model = new AvBertModel(converted.Config.Model, converted.Config.Data);
+        var model = new AvBertModel(converted.Config.Model);
         try
         {
             var (loaded, warnings) = LoadInto(model, state, checkpointPath);
@@ -87,20 +88,19 @@ public static class ReferenceCheckpoint
         var consumed = new HashSet<string>();
         var sigmaChecks = new List<(string Ours, string Cached)>();
         int loaded = 0;
+        var ourState = model.state_dict();
+        // Counters and identity bases may be absent in older checkpoints; ours keep their defaults. Weights the model
+        // does not use (aliases, cached Σ) are looked at below. Dtypes are converted.
+        WeightsMatch.Check(ourState, reference.ToDictionary(kv => kv.Key, kv => new StoredWeight(kv.Value.shape, null)), source,
+                           "pass the --reference-config this checkpoint was trained with.",
+                           storedName: ours => ReferenceKeys.ToReference(ours, cfg),
+                           optional: ours => ours.EndsWith("num_batches_tracked") || ours.EndsWith("sigma.base"),
+                           allowUnexpected: true, shown: key => "avbert." + key);
         using var _ = no_grad();
-        foreach (var (ours, target) in model.state_dict())
+        foreach (var (ours, target) in ourState)
         {
             var key = ReferenceKeys.ToReference(ours, cfg);
-            if (!reference.TryGetValue(key, out var value))
-            {
-                // Counters and identity bases may be absent in older checkpoints; ours keep their defaults.
-                if (ours.EndsWith("num_batches_tracked") || ours.EndsWith("sigma.base")) continue;
-                throw new UserError($"{source}: missing weight 'avbert.{key}' (the config needs shape {Shape(target)} for our " +
-                                    $"'{ours}'). Fix: pass the --reference-config this checkpoint was trained with.");
-            }
-            if (!value.shape.SequenceEqual(target.shape))
-                throw new UserError($"{source}: weight 'avbert.{key}' has shape {Shape(value)} but the config needs {Shape(target)} " +
-                                    $"(our '{ours}'). Fix: pass the --reference-config this checkpoint was trained with.");
+            if (!reference.TryGetValue(key, out var value)) continue;
             target.copy_(value.to(target.dtype));
             consumed.Add(key);
             loaded++;
@@ -162,6 +162,4 @@ public static class ReferenceCheckpoint
                          string.Join(", ", unused.Take(4).Select(k => k.StartsWith("(") ? k : "avbert." + k)) + (unused.Count > 4 ? ", ..." : "") + ".");
         return (loaded, warnings);
     }
-
-    static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 }

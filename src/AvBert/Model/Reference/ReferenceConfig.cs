@@ -3,6 +3,7 @@ using AvBert.Config;
 using AvBert.Runtime;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
+using YamlDotNet.Serialization.NamingConventions;
 
 namespace AvBert.Model.Reference;
 
@@ -190,9 +191,10 @@ public static class ReferenceConfig
             "henaff" => OrthogonalInit.Henaff,
             var i => throw new ConfigError($"{source}: 'TRANSFORMER.ORTHOGONAL_INIT: {i}' is not supported by the reference; expected cayley or henaff."),
         };
-        var act = r.String("TRANSFORMER.HIDDEN_ACT", "gelu");
-        if (!Activations.Names.Contains(act))
-            throw new ConfigError($"{source}: 'TRANSFORMER.HIDDEN_ACT: {act}' is not an activation of the reference; expected one of {string.Join(", ", Activations.Names)}.");
+        var actName = r.String("TRANSFORMER.HIDDEN_ACT", "gelu");
+        var activations = Enum.GetValues<HiddenActivation>().ToDictionary(a => UnderscoredNamingConvention.Instance.Apply(a.ToString()));
+        if (!activations.TryGetValue(actName, out var act))
+            throw new ConfigError($"{source}: 'TRANSFORMER.HIDDEN_ACT: {actName}' is not an activation of the reference; expected one of {string.Join(", ", activations.Keys)}.");
         if (r.Bool("TRANSFORMER.OUTPUT_HIDDEN_STATES", false))
             warnings.Add($"{source}: TRANSFORMER.OUTPUT_HIDDEN_STATES only adds outputs; ignored.");
 

@@ -1,37 +1,32 @@
-using System.Runtime.CompilerServices;
-using AvBert.Config;
-
-namespace AvBert.Model;
+namespace AvBert.Config;
 
 /// <summary>
-/// Checks of the model fields the general validator does not cover (the reference's assertions included). They run
-/// when a config is loaded (registered in <see cref="ConfigValidator.ExtraChecks"/>) and again when a model is built
-/// from a config made in code.
+/// Checks of the model section (the reference's assertions included). <see cref="ConfigValidator"/> runs them when a
+/// config is loaded, and <see cref="ConfigValidator.ValidateModel"/> when a model is built from a config made in code.
 /// </summary>
-public static class ModelConfigChecks
+static class ModelConfigChecks
 {
-    static int registered;
-
-    // Registered when the library loads, so that every config load (CLI, tests, other areas) runs the model checks.
-#pragma warning disable CA2255
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register()
-    {
-        if (Interlocked.Exchange(ref registered, 1) == 0)
-            ConfigValidator.ExtraChecks.Add((c, check) => Check(c.Model, c.Data, check));
-    }
-
-    /// <summary>All checks of a model + data config (the general ones too); throws one <see cref="ConfigError"/> listing every problem.</summary>
-    public static void Validate(ModelConfig model, DataConfig data)
-    {
-        Register();
-        ConfigValidator.Validate(new AvBertConfig { Model = model, Data = data }, "model config");
-    }
-
-    public static void Check(ModelConfig m, DataConfig d, ConfigValidator.Checker check)
+    public static void Check(ModelConfig m, ConfigValidator.Checker check)
     {
         var v = m.Visual;
+        var a = m.Audio;
+        var t = m.Transformer;
+        check(v.StageBlocks.Length == 4 && v.StageBlocks.All(b => b >= 1), "model.visual.stage_blocks", v.StageBlocks, "must list 4 stages of at least 1 block");
+        check(v.TemporalKernels.Length == 4 && v.TemporalKernels.All(k => k % 2 == 1), "model.visual.temporal_kernels", v.TemporalKernels, "must list 4 odd kernel sizes");
+        check(v.SpatialStrides.Length == 4 && v.SpatialStrides.All(s => s >= 1), "model.visual.spatial_strides", v.SpatialStrides, "must list 4 strides >= 1");
+        check(v.WidthPerGroup >= 1, "model.visual.width_per_group", v.WidthPerGroup, "must be >= 1");
+        check(a.StageBlocks.Length == 4 && a.StageBlocks.All(b => b >= 1), "model.audio.stage_blocks", a.StageBlocks, "must list 4 stages of at least 1 block");
+        check(a.Strides.Length == 4 && a.Strides.All(s => s >= 1), "model.audio.strides", a.Strides, "must list 4 strides >= 1");
+        check(a.SeparableStages.Length == 4, "model.audio.separable_stages", a.SeparableStages, "must list 4 booleans");
+        check(a.WidthPerGroup >= 1, "model.audio.width_per_group", a.WidthPerGroup, "must be >= 1");
+        check(t.HiddenSize >= 1 && t.NumHeads >= 1 && t.HiddenSize % t.NumHeads == 0, "model.transformer.hidden_size", t.HiddenSize,
+            $"must be a positive multiple of model.transformer.num_heads ({t.NumHeads})");
+        check(t.NumLayers >= 1, "model.transformer.num_layers", t.NumLayers, "must be >= 1");
+        check(t.IntermediateSize >= 1, "model.transformer.intermediate_size", t.IntermediateSize, "must be >= 1");
+        check(t.HiddenDropout is >= 0 and < 1, "model.transformer.hidden_dropout", t.HiddenDropout, "must be in [0, 1)");
+        check(t.AttentionDropout is >= 0 and < 1, "model.transformer.attention_dropout", t.AttentionDropout, "must be in [0, 1)");
+        check(t.Rank >= 1, "model.transformer.rank", t.Rank, "must be >= 1");
+
         check(v.NumGroups >= 1 && v.WidthPerGroup % v.NumGroups == 0, "model.visual.num_groups", v.NumGroups,
             $"must be >= 1 and divide model.visual.width_per_group ({v.WidthPerGroup})");
         check(v.TemporalKernelBlocks.Length == 0 ||
@@ -46,7 +41,6 @@ public static class ModelConfigChecks
         check(v.BnEps > 0, "model.visual.bn_eps", v.BnEps, "must be > 0");
         check(v.BnMomentum is >= 0 and <= 1, "model.visual.bn_momentum", v.BnMomentum, "must be in [0, 1]");
 
-        var a = m.Audio;
         check(a.NumGroups >= 1 && a.WidthPerGroup % a.NumGroups == 0, "model.audio.num_groups", a.NumGroups,
             $"must be >= 1 and divide model.audio.width_per_group ({a.WidthPerGroup})");
         check(a.Dilations.Length == 4 && a.Dilations.All(x => x >= 1), "model.audio.dilations", a.Dilations, "must list 4 dilations >= 1");
@@ -56,8 +50,6 @@ public static class ModelConfigChecks
 
         check(m.Modalities == ModelModalities.AudioVisual || m.Fusion == Fusion.Late, "model.modalities", m.Modalities.ToString().ToLowerInvariant(),
             $"needs model.fusion: late with one modality (model.fusion is {m.Fusion.ToString().ToLowerInvariant()})");
-        var t = m.Transformer;
-        check(Activations.Names.Contains(t.HiddenAct), "model.transformer.hidden_act", t.HiddenAct, $"must be one of {string.Join(", ", Activations.Names)}");
         check(t.NumLayerGroups >= 1 && t.NumLayerGroups <= t.NumLayers, "model.transformer.num_layer_groups", t.NumLayerGroups,
             $"must be between 1 and model.transformer.num_layers ({t.NumLayers})");
         check(t.OrthogonalRebaseEvery >= 0, "model.transformer.orthogonal_rebase_every", t.OrthogonalRebaseEvery, "must be >= 0 (0 = never)");
