@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runs;
 using AvBert.Downstream.Probing;
 using AvBert.Synthetic;
 using AvBert.Training;

@@ -1,4 +1,5 @@
 using AvBert.Data;
+using AvBert.Runs;
 using AvBert.Downstream;
 using System.CommandLine;
 

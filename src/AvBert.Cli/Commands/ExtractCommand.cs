@@ -2,6 +2,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
 using AvBert.Runtime;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;

@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Downstream;
 using AvBert.Runtime;
+using AvBert.Runs;
 using AvBert.Training;
 using System.CommandLine;
 

@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Pretraining;
 using AvBert.Runtime;
+using AvBert.Runs;
 using AvBert.Synthetic;
 using AvBert.Training;
 using System.CommandLine;

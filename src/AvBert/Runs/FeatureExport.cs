@@ -1,12 +1,13 @@
 using System.Text;
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Model;
 using TorchSharp;
 using AvBert.IO;
 using static TorchSharp.torch;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>One exported video.</summary>
 public sealed record ExportedFile(string Source, string Features, IReadOnlyList<string> Tensors);

@@ -1,10 +1,13 @@
 using AvBert.Config;
+using AvBert.Runs;
+using AvBert.Synthetic;
+using AvBert.Tests.Downstream;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
 using AvBert.Tests.Data.Sources;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Runs;
 
 public sealed class FinetuneSplitTests : IDisposable
 {

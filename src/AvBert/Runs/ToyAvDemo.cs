@@ -5,11 +5,12 @@ using AvBert.Config;
 using AvBert.Downstream.Probing;
 using AvBert.Model;
 using AvBert.Pretraining;
+using AvBert.Synthetic;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace AvBert.Synthetic;
+namespace AvBert.Runs;
 
 /// <summary>Sizes of `avbert demo`. The model, data geometry and pretraining settings come from the config.</summary>
 public sealed record DemoOptions

@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Runtime;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>What a single (not cross-validated) `finetune` trains on and tests on, and the line that says so.</summary>
 /// <param name="Test">Null: no final test (--no-test, or nothing left to hold out).</param>
@@ -33,7 +34,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
         if (o.TestData is { } other)
         {
             var test = SourceLoader.OpenLabeled(other, o.TestSplit, skipped);
-            FinetuneRun.CheckLabels(test, task, "--test-data");
+            TaskData.CheckLabels(test, task, "--test-data");
             int shared = Overlap(train, test);
             return new FinetuneSplit(train, test, $"test: {test.Items.Count} videos of {test.Name} (--test-data)" +
                 (shared == 0 ? "." : $"; note: {shared} of them are also training videos."));
