@@ -32,8 +32,11 @@ public static class ExtractCommand
             if ((paths.Length == 0) == (spec is null))
                 throw new UserError("extract: give either FILE... or --data SRC (not both, not neither).");
             var skipped = new SkippedLog(null);
+            var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
+            var (cfg, avbert) = ModelDirectory.Load(dir, dev);
+            using var _ = avbert;
             MediaSource source;
-            if (spec is not null) source = SourceLoader.Open(spec, r.GetValue(split)!, skipped);
+            if (spec is not null) source = DataSpec.Open(spec, r.GetValue(split)!, cfg.Data, skipped);
             else
             {
                 foreach (var p in paths)
@@ -41,9 +44,6 @@ public static class ExtractCommand
                 source = new MediaSource("files", paths.Select(p => new MediaItem(Path.GetFullPath(p), [])).ToList(), [], false);
             }
             if (source.Items.Count == 0) throw new UserError("extract: no videos to export.");
-            var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
-            var (cfg, avbert) = ModelDirectory.Load(dir, dev);
-            using var _ = avbert;
             var outDir = Path.GetFullPath(r.GetValue(output)!);
             Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {dev}");
             var exported = FeatureExport.Run(avbert, cfg, source, outDir, dev, Math.Max(1, r.GetValue(batch)), r.GetValue(workers), skipped,

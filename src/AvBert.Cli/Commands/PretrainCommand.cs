@@ -42,7 +42,7 @@ public static class PretrainCommand
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir, resume: isResume);
             var spec = r.GetValue(data)!;
-            IClipDataset dataset = (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
+            var dataset = DataSpec.OpenClips(spec, config, skipped);
             var summary = NativeErrorRetry.Run((resumeNow, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
             {
                 RunDir = runDir, Resume = resumeNow, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),

@@ -30,7 +30,7 @@ public static class CrossValidation
         if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
             return null;
         MediaSource source;
-        try { source = SourceLoader.Open(o.Data, "all"); }
+        try { source = DataSpec.Open(o.Data, "all", config.Data); }
         catch (UserError) when (spec == "auto") { return null; }   // a source without an "all" split has no folds to cross
         if (spec != "auto" && o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase))
             throw new UserError($"--folds {o.Folds}: the data spec names a held-out fold ({o.Data}); cross-validation picks the folds itself. Fix: drop ',fold=N' or use --folds none.");

@@ -20,7 +20,7 @@ public static class EvalRun
         var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
         using var _ = model;
         var d = cfg.Downstream;
-        var source = SourceLoader.OpenLabeled(data, split, skipped, log);
+        var source = DataSpec.OpenLabeled(data, split, cfg.Data, skipped, log);
         TaskData.CheckLabels(source, d.Task, "--data");
         source = TaskData.Remap(source, d.ClassNames);
         var outPath = Path.GetFullPath(outJson);

@@ -132,9 +132,9 @@ public static class FinetuneRun
         var runs = new List<FinetuneResult>();
         if (folds is null)
         {
-            var source = SourceLoader.OpenLabeled(o.Data, o.TrainSplit, skipped, log);
+            var source = DataSpec.OpenLabeled(o.Data, o.TrainSplit, config.Data, skipped, log);
             TaskData.CheckLabels(source, d.Task, "--data");
-            var split = FinetuneSplit.Choose(source, o, d.Task, d.Seed, skipped);
+            var split = FinetuneSplit.Choose(source, o, config.Data, d.Task, d.Seed, skipped);
             if (split.Line is not null) log.WriteLine(split.Line);
             split.Write(o.RunDir);
             runs.Add(TrainOne(config, split.Train, split.Test, o, o.RunDir, "", skipped, log));
