@@ -13,13 +13,13 @@ public static class ExtractCommand
     public static Command Build()
     {
         var device = new DeviceOption();
-        var model = new Option<string>("--model") { Description = "Any model: a pretrain/finetune run folder, a model directory, or `avbert convert` output", Required = true };
+        var model = CommonOptions.Model("Any model: a pretrain/finetune run folder, a model directory, or `avbert convert` output");
         var files = new Argument<string[]>("FILE") { Description = "Video files (or use --data)", Arity = ArgumentArity.ZeroOrMore };
         var data = new Option<string?>("--data") { Description = "A data source instead of files (labels go to index.tsv)" };
-        var split = new Option<string>("--split") { Description = "Split of --data", DefaultValueFactory = _ => "all" };
-        var output = new Option<string>("--out") { Description = "Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv", Required = true };
+        var split = CommonOptions.Split("Split of --data", "all");
+        var output = CommonOptions.Out("Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv");
         var batch = new Option<int>("--batch-size") { Description = "Videos per forward pass", DefaultValueFactory = _ => 4 };
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var workers = CommonOptions.Workers();
         var c = new Command("extract", "Export features per video: visual_pooled, audio_pooled, visual/audio_embeddings, visual/audio/multimodal_transformer (safetensors)");
         c.Arguments.Add(files);
         foreach (var o in new Option[] { model, data, split, output, batch, workers }) c.Options.Add(o);

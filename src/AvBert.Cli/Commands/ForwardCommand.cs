@@ -16,9 +16,9 @@ public static class ForwardCommand
 
     public static Command Build()
     {
-        var modelDir = new Option<string>("--model") { Description = "Model directory (config.yaml + weights.safetensors)", Required = true };
+        var modelDir = CommonOptions.Model("Model directory (config.yaml + weights.safetensors)");
         var inputs = new Option<string>("--inputs") { Description = "safetensors with input.visual [B,T,3,F,H,W] and input.audio [B,T,1,FREQ,TIME]", Required = true };
-        var output = new Option<string>("--out") { Description = "safetensors to write the output.* tensors to", Required = true };
+        var output = CommonOptions.Out("safetensors to write the output.* tensors to");
         var device = new DeviceOption();
         var c = new Command("forward", "Run a model on input.visual/input.audio and write output.visual_pooled, output.audio_pooled, " +
                                        "output.visual_transformer, output.audio_transformer, output.multimodal_transformer; " +

@@ -95,9 +95,19 @@ public static class FinetuneRun
     ];
 
     /// <summary>The config of a new run as the user asked for it: defaults ← preset ← (random init:
-    /// <see cref="FromScratchSettings"/>) ← file ← --set.</summary>
-    public static AvBertConfig UserConfig(string? preset, string? file, IReadOnlyList<string> sets, bool randomInit) =>
-        ConfigLoader.Load(preset, file, sets, randomInit ? FromScratchSettings : null);
+    /// <see cref="FromScratchSettings"/>) ← file ← --set ← <paramref name="task"/> ← <paramref name="protocol"/> (the task's).</summary>
+    public static AvBertConfig UserConfig(string? preset, string? file, IReadOnlyList<string> sets, bool randomInit,
+                                          DownstreamTask? task = null, TransferProtocol? protocol = null)
+    {
+        var cfg = ConfigLoader.Load(preset, file, sets, randomInit ? FromScratchSettings : null);
+        if (task is null && protocol is null) return cfg;
+        var d = cfg.Downstream;
+        if (task is { } t) d = d with { Task = t };
+        if (protocol is { } p) d = d.With(d.Task, d.Current with { Protocol = p });
+        cfg = cfg with { Downstream = d };
+        ConfigValidator.Validate(cfg, "config with" + (task is { } t2 ? $" --task {Lower(t2)}" : "") + (protocol is { } p2 ? $" --protocol {Lower(p2)}" : ""));
+        return cfg;
+    }
 
     /// <summary>The one line that says a random-init run got <see cref="FromScratchSettings"/> (with the values in effect).</summary>
     public static string FromScratchLine(AvBertConfig config)
