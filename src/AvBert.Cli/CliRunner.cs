@@ -58,6 +58,14 @@ public static class CliRunner
 
         // The library's own signal handling is off: ours above cancels the same token.
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        if (parsed.Errors.Count > 0)
+        {
+            // Bad arguments are a user error like any other: one line each, exit code 2.
+            var name = "";
+            for (var c = parsed.CommandResult; c.Command is not RootCommand; c = (CommandResult)c.Parent!) name = " " + c.Command.Name + name;
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message} Fix: see avbert{name} --help.");
+            return ExitCodes.UserError;
+        }
         try
         {
             if (parsed.Errors.Count == 0 && parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } command && needsTorch(command))
