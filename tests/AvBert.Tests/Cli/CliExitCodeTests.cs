@@ -88,18 +88,9 @@ public class CliExitCodeTests
         Assert.Contains("interrupted", err.Result);
     }
 
-    /// <summary>A model and clip geometry small enough for a CLI run of seconds.</summary>
-    static readonly string[] TinySets =
-    [
-        "model.visual.width_per_group=4", "model.audio.width_per_group=4", "model.transformer.hidden_size=32",
-        "model.transformer.num_heads=2", "model.transformer.intermediate_size=64", "model.transformer.num_layers=1",
-        "model.transformer.rank=8", "data.num_frames=4", "data.sampling_rate=2", "data.sequence_length=2",
-        "data.train_crop_size=32", "data.test_crop_size=32", "data.train_jitter_scales=[32, 40]",
-        "data.audio_sample_rate=16000", "data.audio_frequency=24", "data.audio_time=16",
-    ];
-
+    /// <summary>The small preset with the tiny model and clip geometry of the downstream tests (a CLI run of seconds).</summary>
     static string[] WithSets(string[] args, params string[] sets) =>
-        [.. args, "--preset", "small", .. TinySets.Concat(sets).SelectMany(s => new[] { "--set", s })];
+        [.. args, "--preset", "small", .. AvBert.Tests.Runs.LabeledMediaFixture.TinySets.Concat(sets).SelectMany(s => new[] { "--set", s })];
 
     /// <summary>The options each command's --help must list; every command of the root --help must have an entry.</summary>
     static readonly Dictionary<string, string[]> HelpOptions = new()
