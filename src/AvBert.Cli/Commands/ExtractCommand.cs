@@ -29,21 +29,11 @@ public static class ExtractCommand
             var dev = device.Resolve(r);
             var paths = r.GetValue(files) ?? [];
             var spec = r.GetValue(data);
-            if ((paths.Length == 0) == (spec is null))
-                throw new UserError("extract: give either FILE... or --data SRC (not both, not neither).");
             var skipped = new SkippedLog(null);
             var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
             var (cfg, avbert) = ModelDirectory.Load(dir, dev);
             using var _ = avbert;
-            MediaSource source;
-            if (spec is not null) source = DataSpec.Open(spec, r.GetValue(split)!, cfg.Data, skipped);
-            else
-            {
-                foreach (var p in paths)
-                    if (!File.Exists(p)) throw new UserError($"extract: {p}: file not found.");
-                source = new MediaSource("files", paths.Select(p => new MediaItem(Path.GetFullPath(p), [])).ToList(), [], false);
-            }
-            if (source.Items.Count == 0) throw new UserError("extract: no videos to export.");
+            var source = FeatureExport.Videos(spec, r.GetValue(split)!, paths, cfg.Data, skipped);
             var outDir = Path.GetFullPath(r.GetValue(output)!);
             Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {dev}");
             var exported = FeatureExport.Run(avbert, cfg, source, outDir, dev, Math.Max(1, r.GetValue(batch)), r.GetValue(workers), skipped,
