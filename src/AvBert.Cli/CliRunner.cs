@@ -2,6 +2,8 @@ using AvBert.Distributed;
 using AvBert.Runtime;
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 
 namespace AvBert.Cli;
@@ -15,14 +17,15 @@ namespace AvBert.Cli;
 /// </summary>
 public static class CliRunner
 {
-    public static int Run(RootCommand root, string[] args)
+    /// <param name="needsTorch">Whether a (top-level) command needs <see cref="TorchRuntime.Initialize"/> before it runs.</param>
+    public static int Run(RootCommand root, string[] args, Func<Command, bool> needsTorch)
     {
         int rc = ExitCodes.Internal;
         try
         {
             // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
             if (DataParallel.StartFromEnvironment() is { Rank: > 0 }) Console.SetOut(TextWriter.Null);
-            return rc = RunCommand(root, args);
+            return rc = RunCommand(root, args, needsTorch);
         }
         catch (DistributedError e)
         {
@@ -32,7 +35,7 @@ public static class CliRunner
         finally { DataParallel.Finish(rc == ExitCodes.Ok); }
     }
 
-    static int RunCommand(RootCommand root, string[] args)
+    static int RunCommand(RootCommand root, string[] args, Func<Command, bool> needsTorch)
     {
         using var stop = new CancellationTokenSource();
         var parsed = root.Parse(args);
@@ -55,8 +58,18 @@ public static class CliRunner
 
         // The library's own signal handling is off: ours above cancels the same token.
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        if (parsed.Errors.Count > 0)
+        {
+            // Bad arguments are a user error like any other: one line each, exit code 2.
+            var name = "";
+            for (var c = parsed.CommandResult; c.Command is not RootCommand; c = (CommandResult)c.Parent!) name = " " + c.Command.Name + name;
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message} Fix: see avbert{name} --help.");
+            return ExitCodes.UserError;
+        }
         try
         {
+            if (parsed.Errors.Count == 0 && parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } command && needsTorch(command))
+                TorchRuntime.Initialize();
             int rc = parsed.InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
             return stop.IsCancellationRequested && rc == 0 ? ExitCodes.Interrupted : rc;
         }
@@ -66,5 +79,11 @@ public static class CliRunner
             Console.Error.WriteLine(DataParallel.RankPrefix + line);
             return code;
         }
+    }
+
+    static Command? TopLevel(CommandResult? result)
+    {
+        while (result?.Parent is CommandResult { Command: not RootCommand } parent) result = parent;
+        return result?.Command is RootCommand ? null : result?.Command;
     }
 }

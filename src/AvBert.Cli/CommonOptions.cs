@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Runtime;
+using AvBert.Training;
 using System.CommandLine;
 using static TorchSharp.torch;
 
@@ -58,4 +59,33 @@ public sealed class AllowDataChangeOption
     };
     public void AddTo(Command c) => c.Options.Add(Option);
     public bool Get(ParseResult r) => r.GetValue(Option);
+}
+
+/// <summary>The options several commands share, defined once (each command says what its --out or --data holds).</summary>
+public static class CommonOptions
+{
+    /// <summary>--out (required): what the command writes there.</summary>
+    public static Option<string> Out(string description) => new("--out") { Description = description, Required = true };
+
+    /// <summary>--data (required): which sources the command takes.</summary>
+    public static Option<string> Data(string description) => new("--data") { Description = description, Required = true };
+
+    /// <summary>--model (required): which kinds of model folder the command takes.</summary>
+    public static Option<string> Model(string description) => new("--model") { Description = description, Required = true };
+
+    /// <summary>--split of --data.</summary>
+    public static Option<string> Split(string description, string defaultSplit) =>
+        new("--split") { Description = description, DefaultValueFactory = _ => defaultSplit };
+
+    /// <summary>--workers: threads decoding (or preparing) files; 0 is one per core.</summary>
+    public static Option<int> Workers(string description = "Decode threads (0: one per core)") =>
+        new("--workers") { Description = description, DefaultValueFactory = _ => 0 };
+
+    /// <summary>--progress of the training commands.</summary>
+    public static Option<ProgressMode> Progress() =>
+        new("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+
+    /// <summary>--resume of the training commands; <paramref name="example"/> names a setting --set may extend.</summary>
+    public static Option<bool> Resume(string? example = null) =>
+        new("--resume") { Description = $"Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it{(example is null ? "" : $", e.g. {example}")})" };
 }

@@ -25,4 +25,7 @@ foreach (var command in new[]
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and Open MPI and runs `dotnet test`); listed for --help.
 root.Subcommands.Add(new Command("test", "Run the whole test suite (installs FFmpeg and Open MPI with apt-get when missing). Handled by ./avbert."));
-return CliRunner.Run(root, args);
+// One runtime initialisation (the libstdc++ fix, OpenMP and oneDNN settings) before any command that touches tensors;
+// these do not, and start without libtorch.
+string[] withoutTorch = ["config", "synth", "prep", "test"];
+return CliRunner.Run(root, args, command => !withoutTorch.Contains(command.Name));

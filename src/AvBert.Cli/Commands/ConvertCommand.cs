@@ -12,14 +12,13 @@ public static class ConvertCommand
     {
         var from = new Option<string>("--from-reference") { Description = "The authors' checkpoint (torch.save .pyth/.pth, e.g. their released checkpoint.pyth)", Required = true };
         var refConfig = new Option<string>("--reference-config") { Description = "The authors' yacs YAML config the checkpoint was trained with (e.g. code/configs/kinetics-sounds/config.yaml)", Required = true };
-        var output = new Option<string>("--out") { Description = "Model directory to write (config.yaml + weights.safetensors)", Required = true };
+        var output = CommonOptions.Out("Model directory to write (config.yaml + weights.safetensors)");
         var c = new Command("convert", "Convert a checkpoint of the authors' PyTorch AVBERT into an AVBERT.NET model directory");
         c.Options.Add(from);
         c.Options.Add(refConfig);
         c.Options.Add(output);
         c.SetAction(r =>
         {
-            TorchRuntime.Initialize();
             var import = ReferenceCheckpoint.Convert(r.GetValue(from)!, r.GetValue(refConfig)!, w => Console.Error.WriteLine($"warning: {w}"));
             using var model = import.Model;
             var dir = r.GetValue(output)!;

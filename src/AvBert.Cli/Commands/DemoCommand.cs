@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runs;
 using AvBert.Downstream.Probing;
 using AvBert.Synthetic;
 using AvBert.Training;
@@ -25,7 +26,7 @@ public static class DemoCommand
         var retrieval = new Option<int>("--retrieval") { Description = "Test videos in the audio→video retrieval gallery", DefaultValueFactory = _ => defaults.RetrievalVideos };
         var probeSteps = new Option<int>("--probe-steps") { Description = "Full-batch Adam steps of each linear probe", DefaultValueFactory = _ => defaults.Probe.Steps };
         var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
-        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var progress = CommonOptions.Progress();
         var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data, then compare random-init and pretrained models " +
                                     "with linear probes on frozen features (visual, audio, audio-visual) and audio→video retrieval R@1. " +
                                     "Writes DIR/summary.json, DIR/probes.png, DIR/loss.png.");

@@ -1,4 +1,5 @@
 using AvBert.Data;
+using AvBert.Runs;
 using AvBert.Downstream;
 using System.CommandLine;
 
@@ -10,11 +11,11 @@ public static class EvalCommand
     public static Command Build()
     {
         var device = new DeviceOption();
-        var model = new Option<string>("--model") { Description = "A finetune run folder (or its model/ directory)", Required = true };
-        var data = new Option<string>("--data") { Description = "Labeled source (the same kinds as finetune --data)", Required = true };
-        var split = new Option<string>("--split") { Description = "Split to evaluate", DefaultValueFactory = _ => "test" };
-        var output = new Option<string>("--out") { Description = "metrics.json to write; confusion.png, per_class.tsv and predictions.tsv go beside it", Required = true };
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var model = CommonOptions.Model("A finetune run folder (or its model/ directory)");
+        var data = CommonOptions.Data("Labeled source (the same kinds as finetune --data)");
+        var split = CommonOptions.Split("Split to evaluate", "test");
+        var output = CommonOptions.Out("metrics.json to write; confusion.png, per_class.tsv and predictions.tsv go beside it");
+        var workers = CommonOptions.Workers();
         var c = new Command("eval", "Evaluate a fine-tuned model with test-time views: top-1, top-5, mean per-class accuracy, mAP (multilabel), per-class table, confusion matrix");
         foreach (var o in new Option[] { model, data, split, output, workers }) c.Options.Add(o);
         device.AddTo(c);

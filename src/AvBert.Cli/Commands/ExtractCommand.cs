@@ -2,6 +2,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
 using AvBert.Runtime;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -12,13 +13,13 @@ public static class ExtractCommand
     public static Command Build()
     {
         var device = new DeviceOption();
-        var model = new Option<string>("--model") { Description = "Any model: a pretrain/finetune run folder, a model directory, or `avbert convert` output", Required = true };
+        var model = CommonOptions.Model("Any model: a pretrain/finetune run folder, a model directory, or `avbert convert` output");
         var files = new Argument<string[]>("FILE") { Description = "Video files (or use --data)", Arity = ArgumentArity.ZeroOrMore };
         var data = new Option<string?>("--data") { Description = "A data source instead of files (labels go to index.tsv)" };
-        var split = new Option<string>("--split") { Description = "Split of --data", DefaultValueFactory = _ => "all" };
-        var output = new Option<string>("--out") { Description = "Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv", Required = true };
+        var split = CommonOptions.Split("Split of --data", "all");
+        var output = CommonOptions.Out("Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv");
         var batch = new Option<int>("--batch-size") { Description = "Videos per forward pass", DefaultValueFactory = _ => 4 };
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var workers = CommonOptions.Workers();
         var c = new Command("extract", "Export features per video: visual_pooled, audio_pooled, visual/audio_embeddings, visual/audio/multimodal_transformer (safetensors)");
         c.Arguments.Add(files);
         foreach (var o in new Option[] { model, data, split, output, batch, workers }) c.Options.Add(o);
@@ -28,21 +29,11 @@ public static class ExtractCommand
             var dev = device.Resolve(r);
             var paths = r.GetValue(files) ?? [];
             var spec = r.GetValue(data);
-            if ((paths.Length == 0) == (spec is null))
-                throw new UserError("extract: give either FILE... or --data SRC (not both, not neither).");
             var skipped = new SkippedLog(null);
-            MediaSource source;
-            if (spec is not null) source = SourceLoader.Open(spec, r.GetValue(split)!, skipped);
-            else
-            {
-                foreach (var p in paths)
-                    if (!File.Exists(p)) throw new UserError($"extract: {p}: file not found.");
-                source = new MediaSource("files", paths.Select(p => new MediaItem(Path.GetFullPath(p), [])).ToList(), [], false);
-            }
-            if (source.Items.Count == 0) throw new UserError("extract: no videos to export.");
             var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
             var (cfg, avbert) = ModelDirectory.Load(dir, dev);
             using var _ = avbert;
+            var source = FeatureExport.Videos(spec, r.GetValue(split)!, paths, cfg.Data, skipped);
             var outDir = Path.GetFullPath(r.GetValue(output)!);
             Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {dev}");
             var exported = FeatureExport.Run(avbert, cfg, source, outDir, dev, Math.Max(1, r.GetValue(batch)), r.GetValue(workers), skipped,

@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Downstream;
 using AvBert.Runtime;
+using AvBert.Runs;
 using AvBert.Training;
 using System.CommandLine;
 
@@ -15,11 +16,11 @@ public static class FinetuneCommand
         var device = new DeviceOption();
         var task = new Option<DownstreamTask?>("--task") { Description = "visual (UCF101 protocol), audio (ESC-50), audiovisual (Kinetics-Sounds), multilabel (Charades-style)" };
         var protocol = new Option<TransferProtocol?>("--protocol") { Description = "linear (frozen backbone, head only) or finetune (everything); default: the task's protocol" };
-        var data = new Option<string>("--data") { Description = "Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, csv:FILE, ...", Required = true };
+        var data = CommonOptions.Data("Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, csv:FILE, ..., or toy-av[:N] (the built-in generated set: N training videos, N/2 test)");
         var init = new Option<string?>("--init") { Description = "Start from this model (a pretrain/finetune run folder or model directory, or `avbert convert` output); default: random init" };
-        var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/", Required = true };
+        var output = CommonOptions.Out("Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/");
         var retries = new RetriesOption();
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it)" };
+        var resume = CommonOptions.Resume();
         var allowDataChange = new AllowDataChangeOption();
         var folds = new Option<string>("--folds") { Description = "Cross-validation over the source's folds: auto (the audio task when items have folds), all, none, or a list like 1,3", DefaultValueFactory = _ => "auto" };
         var trainSplit = new Option<string>("--train-split") { Description = "Split to train on", DefaultValueFactory = _ => "train" };
@@ -27,8 +28,8 @@ public static class FinetuneCommand
         var valFraction = new Option<double?>("--val-fraction") { Description = "Test on this fraction of each class of the training split, held out from training (seeded by downstream.seed; default 0.2 when the source has no test split of its own)" };
         var testData = new Option<string?>("--test-data") { Description = "Test on this other labeled source (its --test-split) instead of the --data source's" };
         var noTest = new Option<bool>("--no-test") { Description = "No final test: train on every video of the training split" };
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
-        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var workers = CommonOptions.Workers();
+        var progress = CommonOptions.Progress();
         var c = new Command("finetune", "Fine-tune or linearly evaluate a model on labeled videos: visual, audio, audiovisual or multilabel task (SPEC §8)");
         foreach (var o in new Option[] { task, protocol, data, init, output, resume, folds, trainSplit, testSplit, valFraction, testData, noTest, workers, progress }) c.Options.Add(o);
         opts.AddTo(c);
@@ -43,15 +44,12 @@ public static class FinetuneCommand
             var chosenProtocol = r.GetValue(protocol);
             if (chosenTask is null && !isResume)
                 throw new UserError("finetune: --task is required (visual, audio, audiovisual or multilabel).");
-            // --task and --protocol are config fields; they go last so they win over --config/--set.
-            var sets = (r.GetValue(opts.Set) ?? []).ToList();
-            if (chosenTask is { } tk) sets.Add($"downstream.task={tk.ToString().ToLowerInvariant()}");
+            var sets = r.GetValue(opts.Set) ?? [];
             bool randomInit = r.GetValue(init) is null;
-            var config = FinetuneRun.PrepareRunDirectory(runDir, () =>
-            {
-                var cfg = FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit);
-                return WithProtocol(cfg, chosenProtocol);
-            }, r.GetValue(init), isResume, sets, r.GetValue(data), allowDataChange.Get(r));
+            // --task and --protocol are config fields; they win over --config/--set.
+            var config = FinetuneRun.PrepareRunDirectory(runDir,
+                () => FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit, chosenTask, chosenProtocol),
+                r.GetValue(init), isResume, sets, r.GetValue(data), allowDataChange.Get(r));
             if (randomInit && !isResume) Console.WriteLine(FinetuneRun.FromScratchLine(config));
             if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
                 throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");
@@ -69,12 +67,5 @@ public static class FinetuneCommand
             return Task.FromResult(0);
         });
         return c;
-    }
-
-    static AvBertConfig WithProtocol(AvBertConfig cfg, TransferProtocol? protocol)
-    {
-        if (protocol is not { } p) return cfg;
-        var d = cfg.Downstream;
-        return cfg with { Downstream = d.With(d.Task, d.Current with { Protocol = p }) };
     }
 }

@@ -14,7 +14,6 @@ public static class InfoCommand
         config.AddTo(c);
         c.SetAction(r =>
         {
-            TorchRuntime.Initialize();
             Console.WriteLine($"TorchSharp     {typeof(torch).Assembly.GetName().Version}");
             Console.WriteLine($"native fix     {NativeLibraryFix.Outcome}");
             bool cuda = torch.cuda.is_available();

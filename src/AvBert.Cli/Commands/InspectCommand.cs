@@ -25,7 +25,6 @@ public static class InspectCommand
         config.AddTo(c);
         c.SetAction(r =>
         {
-            TorchRuntime.Initialize();
             var cfg = config.Load(r);
             var data = cfg.Data;
             var path = r.GetValue(file)!;

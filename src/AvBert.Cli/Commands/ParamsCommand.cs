@@ -17,7 +17,6 @@ public static class ParamsCommand
         c.SetAction(r =>
         {
             var cfg = opts.Load(r);
-            TorchRuntime.Initialize();
             using var model = new AvBertModel(cfg.Model, cfg.Data);
             var built = ParameterCounts.Of(model);
             var t = cfg.Model.Transformer;

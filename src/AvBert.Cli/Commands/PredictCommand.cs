@@ -13,11 +13,11 @@ public static class PredictCommand
     public static Command Build()
     {
         var device = new DeviceOption();
-        var model = new Option<string>("--model") { Description = "A finetune run folder (or its model/ directory)", Required = true };
+        var model = CommonOptions.Model("A finetune run folder (or its model/ directory)");
         var files = new Argument<string[]>("FILE") { Description = "Video or audio files", Arity = ArgumentArity.OneOrMore };
         var top = new Option<int>("--top") { Description = "How many classes to list per file", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per file instead of text" };
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var workers = CommonOptions.Workers();
         var c = new Command("predict", "Classify files with a fine-tuned model: the top classes with probabilities (test-time views averaged)");
         c.Arguments.Add(files);
         foreach (var o in new Option[] { model, top, json, workers }) c.Options.Add(o);

@@ -9,9 +9,9 @@ public static class PrepCommand
     public static Command Build()
     {
         var opts = new ConfigOptions();
-        var data = new Option<string>("--data") { Description = "The source to prepare: any data source spec (folder, list, CSV, ucf101:, esc50:, kinetics:, charades:)", Required = true };
-        var output = new Option<string>("--out") { Description = "Cache folder (new, or one this command made: it continues where it stopped)", Required = true };
-        var workers = new Option<int>("--workers") { Description = "Files prepared in parallel (0: one per core)", DefaultValueFactory = _ => 0 };
+        var data = CommonOptions.Data("The source to prepare: any data source spec (folder, list, CSV, ucf101:, esc50:, kinetics:, charades:)");
+        var output = CommonOptions.Out("Cache folder (new, or one this command made: it continues where it stopped)");
+        var workers = CommonOptions.Workers("Files prepared in parallel (0: one per core)");
         var device = new Option<string>("--device") { Description = "cpu, or cuda: FFmpeg's CUDA decoding and scaling where the build and machine have them (else a warning and the CPU)", DefaultValueFactory = _ => "cpu" };
         var c = new Command("prep", "Prepare a training cache once: video at the clip frame rate and training scale, exact audio, an index of labels and splits (resumable)");
         opts.AddTo(c);

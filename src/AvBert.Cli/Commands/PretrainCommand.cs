@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Pretraining;
 using AvBert.Runtime;
+using AvBert.Runs;
 using AvBert.Synthetic;
 using AvBert.Training;
 using System.CommandLine;
@@ -14,14 +15,14 @@ public static class PretrainCommand
     {
         var opts = new ConfigOptions();
         var device = new DeviceOption();
-        var data = new Option<string>("--data") { Description = "Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources; " +
-                                                              "toy-av[:N] = the built-in generated data (N new videos per epoch, default 2000; no files, no FFmpeg)", Required = true };
-        var output = new Option<string>("--out") { Description = "Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (uses --out/config.yaml; --set may extend it, e.g. pretrain.steps)" };
+        var data = CommonOptions.Data("Unlabeled videos: a folder, a list file, or any source spec of `avbert` data sources; " +
+                                                              "toy-av[:N] = the built-in generated data (N new videos per epoch, default 2000; no files, no FFmpeg)");
+        var output = CommonOptions.Out("Run folder: config.yaml, checkpoints/, metrics.jsonl/.csv, tb/, loss.png, skipped.tsv, model/");
+        var resume = CommonOptions.Resume("pretrain.steps");
         var allowDataChange = new AllowDataChangeOption();
-        var workers = new Option<int>("--workers") { Description = "Decode threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var workers = CommonOptions.Workers();
         var retries = new RetriesOption();
-        var progress = new Option<ProgressMode>("--progress") { Description = "auto (live bar on a terminal, lines otherwise), live, plain, off", DefaultValueFactory = _ => ProgressMode.Auto };
+        var progress = CommonOptions.Progress();
         var c = new Command("pretrain", "Self-supervised pretraining (MEP + CPP, SPEC §7) on unlabeled videos");
         opts.AddTo(c);
         foreach (var o in new Option[] { data, output, resume, workers, progress }) c.Options.Add(o);
@@ -41,7 +42,7 @@ public static class PretrainCommand
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir, resume: isResume);
             var spec = r.GetValue(data)!;
-            IClipDataset dataset = (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
+            var dataset = DataSpec.OpenClips(spec, config, skipped);
             var summary = NativeErrorRetry.Run((resumeNow, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
             {
                 RunDir = runDir, Resume = resumeNow, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),

@@ -11,7 +11,7 @@ public static class SynthCommand
     {
         var config = new ConfigOptions();
         config.Preset.DefaultValueFactory = _ => "small"; // the demo's clip geometry: what `avbert demo` trains on
-        var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
+        var outDir = CommonOptions.Out("Output folder");
         var train = new Option<int>("--train") { Description = "Training videos", DefaultValueFactory = _ => 160 };
         var test = new Option<int>("--test") { Description = "Test videos", DefaultValueFactory = _ => 80 };
         var size = new Option<int>("--size") { Description = "Frame side in pixels (square frames)", DefaultValueFactory = _ => 128 };

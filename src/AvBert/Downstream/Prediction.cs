@@ -26,7 +26,7 @@ public static class Prediction
         var items = files.Select(f => new MediaItem(Path.GetFullPath(f), [])).ToList();
         var dataset = new VideoSequenceDataset(items, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, FinetuneRun.EvalBatchSize(d), device, workers, skipped, ct: ct);
+        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, TaskData.EvalBatchSize(d), device, workers, skipped, ct: ct);
         return predictions.Items.Select((item, row) => new FilePrediction(files[item], Top(predictions.Scores[row], d.ClassNames, k))).ToList();
     }
 

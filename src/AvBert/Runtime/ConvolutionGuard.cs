@@ -241,13 +241,7 @@ public sealed class ConvolutionGuard
     }
 
     /// <summary>$XDG_CACHE_HOME/avbert/conv-check, else ~/.cache/avbert/conv-check; null without a home.</summary>
-    public static string? DefaultCacheDirectory()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        var root = !string.IsNullOrEmpty(xdg) ? xdg : string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".cache");
-        return root is null ? null : Path.Combine(root, "avbert", "conv-check");
-    }
+    public static string? DefaultCacheDirectory() => UserCache.Directory("conv-check");
 
     /// <summary>The CPU model and its feature flags (hashed), and the libtorch_cpu.so in use (path, size, time).</summary>
     public static string MachineIdentity()

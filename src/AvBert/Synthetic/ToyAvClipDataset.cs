@@ -24,15 +24,22 @@ public sealed class ToyAvClipDataset(ToyAv data, ToyAvSplit split, int count, bo
     /// </summary>
     public static ToyAvClipDataset? FromSpec(string spec, AvBertConfig config)
     {
-        int videos = DefaultVideosPerEpoch;
-        if (spec != "toy-av")
-        {
-            if (!spec.StartsWith("toy-av:", StringComparison.Ordinal)) return null;
-            if (!int.TryParse(spec["toy-av:".Length..], out videos) || videos <= 0)
-                throw new Runtime.UserError($"--data {spec}: toy-av:N needs a positive number of videos per epoch, e.g. toy-av:2000.");
-        }
+        if (!IsSpec(spec, out var videos)) return null;
         var toy = new ToyAv(new ToyAvOptions { Seed = config.Pretrain.Seed }, config.Data);
-        return new ToyAvClipDataset(toy, ToyAvSplit.Train, videos, freshEachEpoch: true);
+        return new ToyAvClipDataset(toy, ToyAvSplit.Train, videos ?? DefaultVideosPerEpoch, freshEachEpoch: true);
+    }
+
+    /// <summary>Whether <paramref name="spec"/> is <c>toy-av</c> (<paramref name="videos"/> null: the job's default count) or
+    /// <c>toy-av:N</c> (N videos); false for anything else (files).</summary>
+    public static bool IsSpec(string spec, out int? videos)
+    {
+        videos = null;
+        if (spec == "toy-av") return true;
+        if (!spec.StartsWith("toy-av:", StringComparison.Ordinal)) return false;
+        if (!int.TryParse(spec["toy-av:".Length..], out var n) || n <= 0)
+            throw new Runtime.UserError($"--data {spec}: toy-av:N needs a positive number of videos, e.g. toy-av:2000.");
+        videos = n;
+        return true;
     }
 
     public int Count => count;

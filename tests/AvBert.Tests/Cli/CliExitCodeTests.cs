@@ -17,9 +17,12 @@ public class CliExitCodeTests
         }
     }
 
-    static Process Start(params string[] args)
+    static Process Start(params string[] args) => Start(args, null);
+
+    static Process Start(string[] args, IReadOnlyDictionary<string, string>? env)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
@@ -27,11 +30,18 @@ public class CliExitCodeTests
 
     static (int Code, string Stderr) Run(params string[] args)
     {
-        using var p = Start(args);
+        var (code, _, err) = RunWithOutput(args);
+        return (code, err);
+    }
+
+    /// <summary>Runs the CLI to the end: exit code, stdout, stderr. <paramref name="env"/>: extra environment variables.</summary>
+    static (int Code, string Stdout, string Stderr) RunWithOutput(string[] args, IReadOnlyDictionary<string, string>? env = null)
+    {
+        using var p = Start(args, env);
         var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "the CLI did not finish");
-        return (p.ExitCode, err.Result);
+        var output = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(300_000), "the CLI did not finish");
+        return (p.ExitCode, output, err.Result);
     }
 
     [Fact]
@@ -46,6 +56,9 @@ public class CliExitCodeTests
                  {
                      (new[] { "synth", "--out", file }, $"{file} is a file"),
                      (new[] { "config", "--config", yaml }, "plain name"),
+                     (new[] { "params", "--no-such-option" }, "avbert params --help"),
+                     (new[] { "finetune", "--data", "toy-av", "--out", Path.Combine(dir, "run") }, "--task is required"),
+                     (new[] { "pretrain", "--data", "toy-av:0", "--preset", "small", "--out", Path.Combine(dir, "run") }, "toy-av:N needs a positive number"),
                  })
         {
             var (code, err) = Run(args);
@@ -73,5 +86,177 @@ public class CliExitCodeTests
         Assert.True(exited, "SIGTERM did not stop 'convert'");
         Assert.Equal(ExitCodes.Interrupted, p.ExitCode);
         Assert.Contains("interrupted", err.Result);
+    }
+
+    /// <summary>The small preset with the tiny model and clip geometry of the downstream tests (a CLI run of seconds).</summary>
+    static string[] WithSets(string[] args, params string[] sets) =>
+        [.. args, "--preset", "small", .. AvBert.Tests.Runs.LabeledMediaFixture.TinySets.Concat(sets).SelectMany(s => new[] { "--set", s })];
+
+    /// <summary>The options each command's --help must list; every command of the root --help must have an entry.</summary>
+    static readonly Dictionary<string, string[]> HelpOptions = new()
+    {
+        ["info"] = ["--preset", "--config", "--set"],
+        ["config"] = ["--preset", "--config", "--set"],
+        ["params"] = ["--preset", "--config", "--set"],
+        ["convert"] = ["--from-reference", "--reference-config", "--out"],
+        ["forward"] = ["--model", "--inputs", "--out", "--device"],
+        ["inspect"] = ["--out", "--png", "--crop", "--set"],
+        ["pretrain"] = ["--data", "--out", "--resume", "--allow-data-change", "--workers", "--progress", "--retries", "--device", "--set"],
+        ["finetune"] = ["--task", "--protocol", "--data", "--init", "--out", "--resume", "--folds", "--train-split", "--test-split",
+                        "--val-fraction", "--test-data", "--no-test", "--workers", "--progress", "--retries", "--device", "--set"],
+        ["eval"] = ["--model", "--data", "--split", "--out", "--workers", "--device"],
+        ["predict"] = ["--model", "--top", "--json", "--workers", "--device"],
+        ["extract"] = ["--model", "--data", "--split", "--out", "--batch-size", "--workers", "--device"],
+        ["prep"] = ["--data", "--out", "--workers", "--set"],
+        ["synth"] = ["--out", "--train", "--test", "--size", "--seed", "--classes", "--toy"],
+        ["demo"] = ["--out", "--seed", "--steps", "--classes", "--toy", "--progress", "--device", "--set"],
+        ["bench"] = [],
+        ["bench step"] = ["--precision", "--batch", "--steps", "--device", "--set"],
+        ["bench loader"] = ["--data", "--workers", "--seconds", "--task", "--split"],
+        ["bench allreduce"] = [],
+        ["test"] = [],
+    };
+
+    static IEnumerable<string> ListedCommands(string help) =>
+        help[(help.IndexOf("Commands:", StringComparison.Ordinal) + "Commands:".Length)..]
+            .Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l.Trim().Length > 0 && !l.StartsWith("   ", StringComparison.Ordinal))
+            .Select(l => l.Trim().Split(' ')[0]);
+
+    [Fact]
+    public void Help_of_every_command_exits_0_and_lists_its_options()
+    {
+        var (code, root, _) = RunWithOutput(["--help"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        var (benchCode, bench, _) = RunWithOutput(["bench", "--help"]);
+        Assert.Equal(ExitCodes.Ok, benchCode);
+        var commands = ListedCommands(root).Concat(ListedCommands(bench).Select(c => "bench " + c)).ToList();
+        Assert.Equal(HelpOptions.Keys.Order(), commands.Order());
+        Parallel.ForEach(commands, new ParallelOptions { MaxDegreeOfParallelism = 4 }, command =>
+        {
+            var (rc, help, err) = RunWithOutput([.. command.Split(' '), "--help"]);
+            Assert.True(rc == ExitCodes.Ok, $"{command} --help: exit code {rc}: {err}");
+            Assert.Contains("Usage:", help);
+            foreach (var option in HelpOptions[command])
+                Assert.True(help.Contains("  " + option + " ", StringComparison.Ordinal) || help.Contains("  " + option + "\n", StringComparison.Ordinal),
+                            $"{command} --help does not list {option}:\n{help}");
+        });
+    }
+
+    /// <summary>The params table: the four sharing settings of the paper, totals that add up, and the configured row starred.</summary>
+    [Fact]
+    public void Params_prints_the_four_sharing_settings_and_stars_the_configured_one()
+    {
+        string[] paper = ["none", "cross-layer", "cross-layer + all cross-Transformer", "cross-layer + partial low-rank"];
+        List<(string Name, long[] Counts)> Table(params string[] sets)
+        {
+            var (code, output, err) = RunWithOutput(["params", "--preset", "small", .. sets.SelectMany(s => new[] { "--set", s })]);
+            Assert.True(code == ExitCodes.Ok, err);
+            var lines = output.Split('\n');
+            int rule = Array.FindIndex(lines, l => l.StartsWith("---", StringComparison.Ordinal));
+            Assert.True(rule > 0, output);
+            Assert.StartsWith("sharing", lines[rule - 1]);
+            return lines.Skip(rule + 1).TakeWhile(l => l.Trim().Length > 0).Select(l =>
+            {
+                var cells = System.Text.RegularExpressions.Regex.Split(l.Trim(), @"\s{2,}");
+                return (cells[0], cells[1..].Select(c => long.Parse(c, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+            }).ToList();
+        }
+
+        var small = Table();   // the small preset: 2 layers, cross-layer + partial low-rank sharing
+        Assert.Equal([.. paper.Take(3), paper[3] + " *"], small.Select(r => r.Name));
+        foreach (var (name, c) in small) Assert.True(c[0] + c[1] + c[2] + c[3] == c[4], $"{name}: the parts do not add up to the total");
+        Assert.True(small[0].Counts[0] > small[1].Counts[0] && small[1].Counts[0] > small[2].Counts[0], "sharing must shrink the Transformer");
+
+        var none = Table("model.transformer.share_across_layers=false", "model.transformer.share_across_transformers=none");
+        Assert.Equal(["none *", .. paper.Skip(1)], none.Select(r => r.Name));
+        Assert.Equal(small.Select(r => r.Counts), none.Select(r => r.Counts)); // the same rows, counted or computed
+
+        var other = Table("model.transformer.share_across_layers=false", "model.transformer.share_across_transformers=all");
+        Assert.Equal(5, other.Count);
+        Assert.Equal("configured (all) *", other[4].Name);
+        Assert.DoesNotContain(other.Take(4), r => r.Name.EndsWith('*'));
+    }
+
+    /// <summary>forward on a converted reference model: 0 when the outputs match docs/PARITY.md's tolerance, 3 when the
+    /// reference outputs or the inputs are perturbed.</summary>
+    [Fact]
+    public void Forward_exits_3_when_the_outputs_do_not_match_the_reference()
+    {
+        var dir = TestSetup.TempDir("cli-parity");
+        string Ref(string name) => Path.Combine(TestSetup.ReferenceDir, name);
+        var model = Path.Combine(dir, "model");
+        Assert.Equal(ExitCodes.Ok, Run("convert", "--from-reference", Ref("tiny-a.pyth"), "--reference-config", Ref("tiny-a.config.yaml"), "--out", model).Code);
+
+        var io = AvBert.IO.SafetensorsFile.ReadAll(Ref("tiny-a.io.safetensors"), new AvBert.IO.SafetensorsReadOptions { RequireFinite = false });
+        string Perturbed(string name, string key, Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> change)
+        {
+            var path = Path.Combine(dir, name);
+            AvBert.IO.SafetensorsFile.Write(path, io.Select(kv => KeyValuePair.Create(kv.Key, kv.Key == key ? change(kv.Value) : kv.Value)));
+            return path;
+        }
+        var outputOff = Perturbed("output-off.safetensors", "output.multimodal_transformer", t => t + 0.01 * t.abs().max());
+        var inputOff = Perturbed("input-off.safetensors", "input.audio", t => t.flip(0));
+
+        var (ok, okOut, okErr) = RunWithOutput(["forward", "--model", model, "--inputs", Ref("tiny-a.io.safetensors"), "--out", Path.Combine(dir, "o.safetensors"), "--device", "cpu"]);
+        Assert.True(ok == ExitCodes.Ok, okOut + okErr);
+        Assert.Contains("all outputs match the reference.", okOut);
+        foreach (var (inputs, bad) in new[] { (outputOff, "output.multimodal_transformer"), (inputOff, "output.audio_pooled") })
+        {
+            var (code, output, _) = RunWithOutput(["forward", "--model", model, "--inputs", inputs, "--out", Path.Combine(dir, "o.safetensors"), "--device", "cpu"]);
+            Assert.Equal(ExitCodes.ParityMismatch, code);
+            Assert.Contains(output.Split('\n'), l => l.Contains(bad + ":", StringComparison.Ordinal) && l.EndsWith("MISMATCH", StringComparison.Ordinal));
+            Assert.Contains("do NOT match", output);
+        }
+    }
+
+    /// <summary>SIGINT during pretraining: the run stops after the step, writes a checkpoint, and exits 130.</summary>
+    [Fact]
+    public void Sigint_stops_pretrain_with_a_checkpoint_and_exit_code_130()
+    {
+        var run = Path.Combine(TestSetup.TempDir("cli-sigint"), "run");
+        using var p = Start(WithSets(["pretrain", "--data", "toy-av:8", "--out", run, "--workers", "1", "--progress", "plain", "--device", "cpu"],
+                                     "pretrain.batch_size=2", "pretrain.steps=100000", "pretrain.warmup_steps=1", "pretrain.log_every=1",
+                                     "pretrain.checkpoint_every=100000", "pretrain.negatives=2"), null);
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        var stderr = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Add(l); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (stderr) stderr.AppendLine(l); lines.Add(l); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        bool stepping = false;
+        while (!stepping && DateTime.UtcNow < deadline && !p.HasExited)
+            if (lines.TryTake(out var line, 1000)) stepping = line.StartsWith("step ", StringComparison.Ordinal); // a step is done
+        Assert.True(stepping, "pretrain did not finish a step: " + stderr);
+        Process.Start("kill", ["-INT", p.Id.ToString()])!.WaitForExit();
+        bool exited = p.WaitForExit(120_000);
+        if (!exited) p.Kill(entireProcessTree: true);
+        Assert.True(exited, "SIGINT did not stop pretrain");
+        p.WaitForExit();
+        Assert.Equal(ExitCodes.Interrupted, p.ExitCode);
+        Assert.Contains("writing a checkpoint", stderr.ToString());
+        Assert.True(new AvBert.Training.CheckpointStore(Path.Combine(run, "checkpoints")).HasAny(), "no checkpoint in " + run);
+    }
+
+    /// <summary>finetune and eval take --data toy-av[:N] like pretrain: the videos are written once to the user cache and reused.</summary>
+    [Fact]
+    public void Finetune_and_eval_run_on_toy_av()
+    {
+        var root = TestSetup.TempDir("cli-toy-av");
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(root, "cache") };
+        var run = Path.Combine(root, "run");
+        var (code, output, err) = RunWithOutput(WithSets(["finetune", "--task", "visual", "--data", "toy-av:4", "--out", run, "--workers", "1",
+                                                          "--progress", "off", "--device", "cpu"], "downstream.visual.epochs=1"), env);
+        Assert.True(code == ExitCodes.Ok, output + err);
+        Assert.Contains("toy-av:4: writing 4 training and 2 test videos", output);
+        Assert.Single(Directory.GetDirectories(Path.Combine(root, "cache", "avbert", "toy-av")));
+        Assert.True(File.Exists(Path.Combine(run, "metrics.json")));
+        Assert.True(File.Exists(Path.Combine(run, "model", "config.yaml")));
+
+        var evalJson = Path.Combine(root, "eval", "metrics.json");
+        (code, output, err) = RunWithOutput(["eval", "--model", run, "--data", "toy-av:4", "--out", evalJson, "--workers", "1", "--device", "cpu"], env);
+        Assert.True(code == ExitCodes.Ok, output + err);
+        Assert.DoesNotContain("writing", output);   // the cached videos are reused
+        Assert.Equal(File.ReadAllText(Path.Combine(run, "metrics.json")), File.ReadAllText(evalJson));
     }
 }

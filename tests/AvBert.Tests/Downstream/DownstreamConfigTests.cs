@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runs;
 
 namespace AvBert.Tests.Downstream;
 
@@ -42,22 +43,22 @@ public class DownstreamConfigTests
     [Fact]
     public void A_run_from_random_init_gets_the_from_scratch_settings_unless_the_user_sets_them()
     {
-        var scratch = AvBert.Downstream.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: true);
+        var scratch = AvBert.Runs.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: true);
         Assert.Equal((0.3, 0.3), (scratch.Model.Visual.BnMomentum, scratch.Model.Audio.BnMomentum));
         Assert.Equal((TransferProtocol.Finetune, 1e-2, 1e-3), (scratch.Downstream.Audio.Protocol, scratch.Downstream.Audio.HeadLr, scratch.Downstream.Audio.BackboneLr));
         Assert.Equal((3e-2, 1e-3), (scratch.Downstream.Visual.HeadLr, scratch.Downstream.Visual.BackboneLr));
         Assert.Equal(8, scratch.Downstream.Visual.Epochs);                                   // the preset still applies
-        var line = AvBert.Downstream.FinetuneRun.FromScratchLine(scratch);
+        var line = AvBert.Runs.FinetuneRun.FromScratchLine(scratch);
         Assert.Contains("BatchNorm momentum 0.3/0.3", line);
         Assert.Contains("audio protocol finetune, lr head 0.01 / backbone 0.001", line);
         Assert.Contains("--set", line);
 
         // A pretrained start keeps the paper's protocol; the user's file and --set win over the from-scratch settings.
-        var pretrained = AvBert.Downstream.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: false);
+        var pretrained = AvBert.Runs.FinetuneRun.UserConfig("small", null, ["downstream.task=audio"], randomInit: false);
         Assert.Equal((0.1, TransferProtocol.Linear, 1e-4), (pretrained.Model.Audio.BnMomentum, pretrained.Downstream.Audio.Protocol, pretrained.Downstream.Audio.BackboneLr));
         var file = Path.Combine(TestSetup.TempDir("scratch-cfg"), "my.yaml");
         File.WriteAllText(file, "downstream:\n  audio:\n    head_lr: 0.005\n");
-        var mine = AvBert.Downstream.FinetuneRun.UserConfig("small", file, ["model.audio.bn_momentum=0.1", "downstream.audio.protocol=linear"], randomInit: true);
+        var mine = AvBert.Runs.FinetuneRun.UserConfig("small", file, ["model.audio.bn_momentum=0.1", "downstream.audio.protocol=linear"], randomInit: true);
         Assert.Equal((0.1, 0.3), (mine.Model.Audio.BnMomentum, mine.Model.Visual.BnMomentum));
         Assert.Equal((TransferProtocol.Linear, 0.005), (mine.Downstream.Audio.Protocol, mine.Downstream.Audio.HeadLr));
     }

@@ -20,7 +20,7 @@ public class TaskViewsTests
         var dataset = new VideoSequenceDataset(new MediaSource("one", [new MediaItem(Video.Value, [0])], ["a", "b"], false),
                                                TinyTransfer.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, 2);
-        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d), CPU, workers: 1);
+        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, TaskData.EvalBatchSize(d), CPU, workers: 1);
         int views = Assert.Single(predictions.ViewCounts);
         Assert.StartsWith($"{views} views", TaskViews.DescribeTestViews(d));   // the log says what was evaluated
         return views;

@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runs;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
@@ -126,20 +127,20 @@ public class TransferModelTests
     public void Eval_data_is_renumbered_to_the_models_classes_by_name()
     {
         var source = new MediaSource("s", [new MediaItem("x.mp4", [0]), new MediaItem("y.mp4", [1])], ["green", "red"], false);
-        var mapped = FinetuneRun.Remap(source, ["blue", "green", "red"]);
+        var mapped = TaskData.Remap(source, ["blue", "green", "red"]);
         Assert.Equal([[1], [2]], mapped.Items.Select(i => i.Labels));
         var unknown = new MediaSource("s", [new MediaItem("x.mp4", [0])], ["purple"], false);
-        Assert.Contains("'purple'", Assert.Throws<UserError>(() => FinetuneRun.Remap(unknown, ["blue"])).Message);
+        Assert.Contains("'purple'", Assert.Throws<UserError>(() => TaskData.Remap(unknown, ["blue"])).Message);
     }
 
     [Fact]
     public void Single_label_tasks_refuse_multi_label_videos()
     {
         var source = new MediaSource("s", [new MediaItem("x.mp4", [0, 1])], ["a", "b"], true);
-        Assert.Contains("--task multilabel", Assert.Throws<UserError>(() => FinetuneRun.CheckLabels(source, DownstreamTask.Visual, "--data")).Message);
-        FinetuneRun.CheckLabels(source, DownstreamTask.Multilabel, "--data");
+        Assert.Contains("--task multilabel", Assert.Throws<UserError>(() => TaskData.CheckLabels(source, DownstreamTask.Visual, "--data")).Message);
+        TaskData.CheckLabels(source, DownstreamTask.Multilabel, "--data");
         var unlabeled = new MediaSource("s", [new MediaItem("x.mp4", [])], [], false);
-        Assert.Contains("no labels", Assert.Throws<UserError>(() => FinetuneRun.CheckLabels(unlabeled, DownstreamTask.Audio, "--data")).Message);
+        Assert.Contains("no labels", Assert.Throws<UserError>(() => TaskData.CheckLabels(unlabeled, DownstreamTask.Audio, "--data")).Message);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
 using AvBert.Distributed;
@@ -11,7 +12,7 @@ using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>How to run `finetune` (everything that is not in the config).</summary>
 public sealed record FinetuneOptions : TrainingRunOptions
@@ -94,9 +95,19 @@ public static class FinetuneRun
     ];
 
     /// <summary>The config of a new run as the user asked for it: defaults ← preset ← (random init:
-    /// <see cref="FromScratchSettings"/>) ← file ← --set.</summary>
-    public static AvBertConfig UserConfig(string? preset, string? file, IReadOnlyList<string> sets, bool randomInit) =>
-        ConfigLoader.Load(preset, file, sets, randomInit ? FromScratchSettings : null);
+    /// <see cref="FromScratchSettings"/>) ← file ← --set ← <paramref name="task"/> ← <paramref name="protocol"/> (the task's).</summary>
+    public static AvBertConfig UserConfig(string? preset, string? file, IReadOnlyList<string> sets, bool randomInit,
+                                          DownstreamTask? task = null, TransferProtocol? protocol = null)
+    {
+        var cfg = ConfigLoader.Load(preset, file, sets, randomInit ? FromScratchSettings : null);
+        if (task is null && protocol is null) return cfg;
+        var d = cfg.Downstream;
+        if (task is { } t) d = d with { Task = t };
+        if (protocol is { } p) d = d.With(d.Task, d.Current with { Protocol = p });
+        cfg = cfg with { Downstream = d };
+        ConfigValidator.Validate(cfg, "config with" + (task is { } t2 ? $" --task {Lower(t2)}" : "") + (protocol is { } p2 ? $" --protocol {Lower(p2)}" : ""));
+        return cfg;
+    }
 
     /// <summary>The one line that says a random-init run got <see cref="FromScratchSettings"/> (with the values in effect).</summary>
     public static string FromScratchLine(AvBertConfig config)
@@ -127,13 +138,13 @@ public static class FinetuneRun
         var log = o.Log ?? Console.Out;
         var d = config.Downstream;
         var skipped = new SkippedLog(o.RunDir, resume: o.Resume);
-        var folds = ChooseFolds(config, o, out var all);
+        var folds = CrossValidation.ChooseFolds(config, o, out var all);
         var runs = new List<FinetuneResult>();
         if (folds is null)
         {
-            var source = SourceLoader.OpenLabeled(o.Data, o.TrainSplit, skipped, log);
-            CheckLabels(source, d.Task, "--data");
-            var split = FinetuneSplit.Choose(source, o, d.Task, d.Seed, skipped);
+            var source = DataSpec.OpenLabeled(o.Data, o.TrainSplit, config.Data, skipped, log);
+            TaskData.CheckLabels(source, d.Task, "--data");
+            var split = FinetuneSplit.Choose(source, o, config.Data, d.Task, d.Seed, skipped);
             if (split.Line is not null) log.WriteLine(split.Line);
             split.Write(o.RunDir);
             runs.Add(TrainOne(config, split.Train, split.Test, o, o.RunDir, "", skipped, log));
@@ -144,60 +155,19 @@ public static class FinetuneRun
             foreach (var f in folds)
             {
                 var name = $"fold-{f}";
-                var train = all with { Name = $"{all.Name} (folds ≠ {f})", Items = all.Items.Where(i => i.Fold != f).ToList() };
-                var test = all with { Name = $"{all.Name} (fold {f})", Items = all.Items.Where(i => i.Fold == f).ToList() };
+                var (train, test) = CrossValidation.Split(all, f);
                 var foldDir = Path.Combine(o.RunDir, name);
                 Directory.CreateDirectory(foldDir);
                 if (DataParallel.IsRoot) ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile)); // [data parallel] rank 0 writes
                 runs.Add(TrainOne(config, train, test, o, foldDir, name, skipped, log));
-                WriteCrossValidation(o.RunDir, runs);
+                CrossValidation.Write(o.RunDir, runs);
             }
         }
-        var mean = folds is null ? null : WriteCrossValidation(o.RunDir, runs);
+        var mean = folds is null ? null : CrossValidation.Write(o.RunDir, runs);
         if (mean is not null)
             log.WriteLine("cross-validation mean: " + string.Join("  ", mean.Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", CultureInfo.InvariantCulture)}")));
         if (skipped.Count > 0) log.WriteLine(skipped.Summary());
         return new FinetuneSummary(runs, mean, skipped.Count);
-    }
-
-    /// <summary>Null: one run on train/test splits. Otherwise the held-out folds to run, and the whole source.</summary>
-    static List<int>? ChooseFolds(AvBertConfig config, FinetuneOptions o, out MediaSource? all)
-    {
-        all = null;
-        var spec = o.Folds.Trim().ToLowerInvariant();
-        if (spec == "none") return null;
-        if (o.NoTest || o.TestData is not null || o.ValFraction is not null)
-        {
-            if (spec == "auto") return null;   // the user chose the test: no automatic cross-validation
-            throw new UserError($"--folds {o.Folds}: cross-validation tests on each fold in turn; it does not combine with --no-test, --test-data or --val-fraction. Fix: drop one.");
-        }
-        // auto: the ESC-50 protocol cross-validates, unless the spec already names its held-out fold (esc50:ROOT,fold=2).
-        if (spec == "auto" && (config.Downstream.Task != DownstreamTask.Audio || o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase)))
-            return null;
-        MediaSource source;
-        try { source = SourceLoader.Open(o.Data, "all"); }
-        catch (UserError) when (spec == "auto") { return null; }   // a source without an "all" split has no folds to cross
-        if (spec != "auto" && o.Data.Contains(",fold=", StringComparison.OrdinalIgnoreCase))
-            throw new UserError($"--folds {o.Folds}: the data spec names a held-out fold ({o.Data}); cross-validation picks the folds itself. Fix: drop ',fold=N' or use --folds none.");
-        var present = source.Items.Where(i => i.Fold is not null).Select(i => i.Fold!.Value).Distinct().Order().ToList();
-        bool everyItem = source.Items.All(i => i.Fold is not null);
-        if (spec == "auto")
-        {
-            if (present.Count < 2 || !everyItem) return null;
-        }
-        else if (present.Count < 2 || !everyItem)
-            throw new UserError($"--folds {o.Folds}: {source.Name} does not give every item a fold (folds found: {(present.Count == 0 ? "none" : string.Join(", ", present))}). " +
-                                "Fix: use a source with folds (esc50:ROOT, a CSV with a fold column) or --folds none.");
-        all = source;
-        if (spec is "auto" or "all") return present;
-        var chosen = new List<int>();
-        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!int.TryParse(part, out var f) || !present.Contains(f))
-                throw new UserError($"--folds {o.Folds}: '{part}' is not one of the source's folds ({string.Join(", ", present)}). Fix: --folds all, none, or a list like 1,3.");
-            chosen.Add(f);
-        }
-        return chosen.Distinct().ToList();
     }
 
     /// <summary>Trains one model on <paramref name="train"/> and evaluates it on <paramref name="test"/>.</summary>
@@ -207,7 +177,7 @@ public static class FinetuneRun
         var d = config.Downstream;
         var t = d.Current;
         var device = o.Device ?? CPU;
-        CheckLabels(train, d.Task, "--data");
+        TaskData.CheckLabels(train, d.Task, "--data");
         if (train.AudioOnly && d.Task != DownstreamTask.Audio)
             throw new UserError($"--data {o.Data}: {train.Name} has audio files only, but the {Lower(d.Task)} task needs video. Fix: --task audio.");
         var classes = train.ClassNames.ToArray();
@@ -222,7 +192,7 @@ public static class FinetuneRun
             var (_, done) = TransferModelDirectory.Load(modelDir, device);
             using (done)
             {
-                var report = test is null ? null : Evaluate(done, config, Remap(test, classes), o, skipped);
+                var report = test is null ? null : Evaluate(done, config, TaskData.Remap(test, classes), o, skipped);
                 return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
             }
         }
@@ -249,7 +219,7 @@ public static class FinetuneRun
         long steps = (long)t.Epochs * stepsPerEpoch;
         var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
         var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
-        var testSet = test is null ? null : Remap(test, classes);
+        var testSet = test is null ? null : TaskData.Remap(test, classes);
 
         string itemName = d.Task == DownstreamTask.Audio ? "windows" : "clips";
         var trainer = new Trainer(model, optimizer, schedule, new TrainerOptions
@@ -317,7 +287,7 @@ public static class FinetuneRun
                             n => n is "train_top1" or "test_top1" or "test_top5" or "test_mAP", "accuracy");
         if (finalReport is not null)
         {
-            WriteReport(finalReport, runDir);
+            TaskData.WriteReport(finalReport, runDir);
             log.WriteLine($"{prefix}test: {finalReport.Count} videos, top-1 {finalReport.Top1:0.0000}, top-5 {finalReport.Top5:0.0000}, " +
                           $"mean class acc {finalReport.MeanClassAccuracy:0.0000}" + (finalReport.MeanAveragePrecision is { } map ? $", mAP {map:0.0000}" : "") +
                           $" → {Path.Combine(runDir, "metrics.json")}");
@@ -351,81 +321,10 @@ public static class FinetuneRun
         var t = d.Current;
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        int batch = EvalBatchSize(d);
+        int batch = TaskData.EvalBatchSize(d);
         DataParallel.Current?.AverageBuffers(model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
         var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
-    }
-
-    /// <summary>Test samples per batch: a sequence task's sample is one sequence, as in training; a single-clip task's
-    /// sample holds test_clips clips, so fewer samples than training.</summary>
-    public static int EvalBatchSize(DownstreamConfig d)
-    {
-        var t = d.Current;
-        return d.UsesSequences ? t.BatchSize : Math.Max(1, t.BatchSize / t.TestClips);
-    }
-
-    public static void WriteReport(EvaluationReport report, string dir, string jsonName = "metrics.json")
-    {
-        report.WriteJson(Path.Combine(dir, jsonName));
-        report.WritePerClassTsv(Path.Combine(dir, "per_class.tsv"));
-        report.WriteConfusionPng(Path.Combine(dir, "confusion.png"));
-    }
-
-    /// <summary>
-    /// The source with its labels renumbered to the model's classes (by name). A class the model does not know is an error.
-    /// </summary>
-    public static MediaSource Remap(MediaSource source, IReadOnlyList<string> modelClasses)
-    {
-        if (source.ClassNames.SequenceEqual(modelClasses)) return source;
-        var index = modelClasses.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
-        var unknown = source.ClassNames.Where(c => !index.ContainsKey(c)).ToList();
-        var used = source.Items.SelectMany(i => i.Labels).Distinct().Select(l => source.ClassNames[l]).ToHashSet();
-        var unknownUsed = unknown.Where(used.Contains).ToList();
-        if (unknownUsed.Count > 0)
-            throw new UserError($"{source.Name}: {unknownUsed.Count} class(es) the model was not trained on (e.g. '{unknownUsed[0]}'); " +
-                                $"the model knows {modelClasses.Count}: {string.Join(", ", modelClasses.Take(8))}{(modelClasses.Count > 8 ? ", ..." : "")}. " +
-                                "Fix: evaluate on data with the model's classes.");
-        var items = source.Items.Select(i => i with { Labels = i.Labels.Select(l => index[source.ClassNames[l]]).ToArray() }).ToList();
-        return source with { Items = items, ClassNames = modelClasses.ToList() };
-    }
-
-    /// <summary>Labels must exist, and single-label tasks need exactly one per video.</summary>
-    public static void CheckLabels(MediaSource source, DownstreamTask task, string option)
-    {
-        if (!source.Labeled)
-            throw new UserError($"{option}: {source.Name} has no labels. Fix: use a labeled source (classes:DIR, ucf101:, esc50:, kinetics:, charades:, csv: with a label column).");
-        if (task == DownstreamTask.Multilabel) return;
-        var bad = source.Items.FirstOrDefault(i => i.Labels.Length != 1);
-        if (bad is not null)
-            throw new UserError($"{option}: {bad.Path} has {bad.Labels.Length} labels, but the {Lower(task)} task is single-label. " +
-                                "Fix: --task multilabel for multi-label data, or give each video one label.");
-    }
-
-    static Dictionary<string, double>? WriteCrossValidation(string runDir, IReadOnlyList<FinetuneResult> runs)
-    {
-        var reports = runs.Where(r => r.Report is not null).ToList();
-        if (reports.Count == 0) return null;
-        var keys = new[] { "top1", "top5", "mean_class_acc", "mAP" };
-        double? Get(EvaluationReport r, string k) => k switch
-        {
-            "top1" => r.Top1, "top5" => r.Top5, "mean_class_acc" => r.MeanClassAccuracy, _ => r.MeanAveragePrecision,
-        };
-        var mean = new Dictionary<string, double>();
-        foreach (var k in keys)
-        {
-            var vals = reports.Select(r => Get(r.Report!, k)).Where(v => v is { } x && !double.IsNaN(x)).Select(v => v!.Value).ToList();
-            if (vals.Count > 0) mean[k] = vals.Average();
-        }
-        var doc = new Dictionary<string, object>
-        {
-            ["folds"] = reports.ToDictionary(r => r.Name, r => (object)JsonSerializer.Deserialize<JsonElement>(r.Report!.ToJson())),
-            ["mean"] = mean.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
-        };
-        if (!DataParallel.IsRoot) return mean; // [data parallel] rank 0 writes
-        var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
-        AvBert.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        return mean;
     }
 
     static string Lower<T>(T e) where T : Enum => e.ToString().ToLowerInvariant();

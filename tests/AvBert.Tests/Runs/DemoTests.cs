@@ -1,9 +1,10 @@
 using System.Text.Json;
 using AvBert.Config;
+using AvBert.Runs;
 using AvBert.Synthetic;
 using AvBert.Training;
 
-namespace AvBert.Tests.Synthetic;
+namespace AvBert.Tests.Runs;
 
 public class DemoTests
 {

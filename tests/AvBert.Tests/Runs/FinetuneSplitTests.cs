@@ -1,10 +1,13 @@
 using AvBert.Config;
+using AvBert.Runs;
+using AvBert.Synthetic;
+using AvBert.Tests.Downstream;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
 using AvBert.Tests.Data.Sources;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Runs;
 
 public sealed class FinetuneSplitTests : IDisposable
 {
@@ -23,7 +26,7 @@ public sealed class FinetuneSplitTests : IDisposable
     {
         var o = new FinetuneOptions { RunDir = _root, Data = data };
         if (with is not null) o = with(o);
-        return FinetuneSplit.Choose(SourceLoader.Open(data, "train"), o, DownstreamTask.Visual, seed, new SkippedLog(null));
+        return FinetuneSplit.Choose(SourceLoader.Open(data, "train"), o, new DataConfig(), DownstreamTask.Visual, seed, new SkippedLog(null));
     }
 
     static IEnumerable<string> Paths(MediaSource? s) => s?.Items.Select(i => i.Path) ?? [];

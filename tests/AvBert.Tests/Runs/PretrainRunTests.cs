@@ -1,10 +1,13 @@
 using AvBert.Config;
+using AvBert.Runs;
+using AvBert.Synthetic;
+using AvBert.Tests.Pretraining;
 using AvBert.Data;
 using AvBert.Pretraining;
 using AvBert.Tests.Training;
 using AvBert.Training;
 
-namespace AvBert.Tests.Pretraining;
+namespace AvBert.Tests.Runs;
 
 [Collection(TorchRngCollection.Name)]
 public class PretrainRunTests

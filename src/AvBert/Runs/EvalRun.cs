@@ -1,10 +1,11 @@
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>
 /// `avbert eval` as a library call: a fine-tuned model on a labeled split, with the task's test-time views; writes
@@ -19,9 +20,9 @@ public static class EvalRun
         var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
         using var _ = model;
         var d = cfg.Downstream;
-        var source = SourceLoader.OpenLabeled(data, split, skipped, log);
-        FinetuneRun.CheckLabels(source, d.Task, "--data");
-        source = FinetuneRun.Remap(source, d.ClassNames);
+        var source = DataSpec.OpenLabeled(data, split, cfg.Data, skipped, log);
+        TaskData.CheckLabels(source, d.Task, "--data");
+        source = TaskData.Remap(source, d.ClassNames);
         var outPath = Path.GetFullPath(outJson);
         var dir = Path.GetDirectoryName(outPath)!;
         Directory.CreateDirectory(dir);
@@ -31,7 +32,7 @@ public static class EvalRun
         var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lastLine = 0;
-        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, FinetuneRun.EvalBatchSize(d), device,
+        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, TaskData.EvalBatchSize(d), device,
                                         workers, skipped, (done, total) =>
                                         {
                                             double now = clock.Elapsed.TotalSeconds;
@@ -41,7 +42,7 @@ public static class EvalRun
                                         }, ct);
         if (predictions.Scores.Length == 0) throw new UserError($"--data {data}: no video could be evaluated (see the skipped lines above).");
         var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
-        FinetuneRun.WriteReport(report, dir, Path.GetFileName(outPath));
+        TaskData.WriteReport(report, dir, Path.GetFileName(outPath));
         Prediction.WriteTsv(Path.Combine(dir, "predictions.tsv"), predictions, d.ClassNames);
         return report;
     }

@@ -2,12 +2,13 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Distributed;
 using AvBert.Model;
+using AvBert.Pretraining;
 using AvBert.Runtime;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace AvBert.Pretraining;
+namespace AvBert.Runs;
 
 /// <summary>How to run a pretraining job (everything that is not in the config).</summary>
 public sealed record PretrainRunOptions : TrainingRunOptions;

@@ -3,8 +3,9 @@ using AvBert.Config;
 using AvBert.IO;
 using AvBert.Distributed;
 using AvBert.Runtime;
+using AvBert.Training;
 
-namespace AvBert.Training;
+namespace AvBert.Runs;
 
 /// <summary>
 /// What a resumed run must share with the run that made its folder, besides config.yaml (RUN/run.json): the command

@@ -1,9 +1,11 @@
 using AvBert.Config;
+using AvBert.Runs;
+using AvBert.Synthetic;
 using AvBert.Pretraining;
 using AvBert.Runtime;
 using AvBert.Training;
 
-namespace AvBert.Tests.Training;
+namespace AvBert.Tests.Runs;
 
 public class RunFolderTests
 {

@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Runtime;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>What a single (not cross-validated) `finetune` trains on and tests on, and the line that says so.</summary>
 /// <param name="Test">Null: no final test (--no-test, or nothing left to hold out).</param>
@@ -24,7 +25,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
     /// <see cref="DefaultValFraction"/>. Held-out videos are never trained on. The test is never on training videos
     /// without a line saying so.
     /// </summary>
-    public static FinetuneSplit Choose(MediaSource train, FinetuneOptions o, Config.DownstreamTask task, int seed, SkippedLog skipped)
+    public static FinetuneSplit Choose(MediaSource train, FinetuneOptions o, Config.DataConfig data, Config.DownstreamTask task, int seed, SkippedLog skipped)
     {
         int chosen = (o.NoTest ? 1 : 0) + (o.TestData is null ? 0 : 1) + (o.ValFraction is null ? 0 : 1);
         if (chosen > 1)
@@ -32,8 +33,8 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
         if (o.NoTest) return new FinetuneSplit(train, null, "test: none (--no-test); every training video trains.");
         if (o.TestData is { } other)
         {
-            var test = SourceLoader.OpenLabeled(other, o.TestSplit, skipped);
-            FinetuneRun.CheckLabels(test, task, "--test-data");
+            var test = DataSpec.OpenLabeled(other, o.TestSplit, data, skipped);
+            TaskData.CheckLabels(test, task, "--test-data");
             int shared = Overlap(train, test);
             return new FinetuneSplit(train, test, $"test: {test.Items.Count} videos of {test.Name} (--test-data)" +
                 (shared == 0 ? "." : $"; note: {shared} of them are also training videos."));
@@ -45,7 +46,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
             return HoldOut(train, f, seed, "--val-fraction", Path.Combine(o.RunDir, RecordFile));
         }
         MediaSource? own = null;
-        try { own = SourceLoader.OpenLabeled(o.Data, o.TestSplit, skipped); }
+        try { own = DataSpec.OpenLabeled(o.Data, o.TestSplit, data, skipped); }
         catch (UserError) { }
         int overlap = own is null ? 0 : Overlap(train, own);
         if (own is null || own.Items.Count == 0 || overlap == own.Items.Count)

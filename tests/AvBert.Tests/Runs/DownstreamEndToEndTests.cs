@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using AvBert.Config;
+using AvBert.Runs;
+using AvBert.Synthetic;
+using AvBert.Tests.Downstream;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
@@ -8,7 +11,7 @@ using AvBert.Training;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Runs;
 
 /// <summary>
 /// Labeled media written once for the end-to-end tests. Each class is decidable both from the picture (a solid colour)

@@ -1,12 +1,14 @@
 using System.Text;
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Downstream;
 using AvBert.Model;
+using AvBert.Runtime;
 using TorchSharp;
 using AvBert.IO;
 using static TorchSharp.torch;
 
-namespace AvBert.Downstream;
+namespace AvBert.Runs;
 
 /// <summary>One exported video.</summary>
 public sealed record ExportedFile(string Source, string Features, IReadOnlyList<string> Tensors);
@@ -22,6 +24,24 @@ public sealed record ExportedFile(string Source, string Features, IReadOnlyList<
 /// </summary>
 public static class FeatureExport
 {
+    /// <summary>The videos `extract` exports: the items of <paramref name="split"/> of the data spec, or the given files
+    /// (unlabeled); exactly one of the two.</summary>
+    public static MediaSource Videos(string? spec, string split, IReadOnlyList<string> files, DataConfig data, SkippedLog skipped)
+    {
+        if ((files.Count == 0) == (spec is null))
+            throw new UserError("extract: give either FILE... or --data SRC (not both, not neither).");
+        MediaSource source;
+        if (spec is not null) source = DataSpec.Open(spec, split, data, skipped);
+        else
+        {
+            foreach (var p in files)
+                if (!File.Exists(p)) throw new UserError($"extract: {p}: file not found.");
+            source = new MediaSource("files", files.Select(p => new MediaItem(Path.GetFullPath(p), [])).ToList(), [], false);
+        }
+        if (source.Items.Count == 0) throw new UserError("extract: no videos to export.");
+        return source;
+    }
+
     public const string IndexFile = "index.tsv";
 
     public static IReadOnlyList<ExportedFile> Run(AvBertModel model, AvBertConfig config, MediaSource source, string outDir, Device device,

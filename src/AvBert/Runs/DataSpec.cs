@@ -1,0 +1,60 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Runtime;
+using AvBert.Synthetic;
+
+namespace AvBert.Runs;
+
+/// <summary>
+/// The one place a job opens its <c>--data</c> (and <c>--test-data</c>) spec: the built-in generated data
+/// (<c>toy-av</c>, <c>toy-av:N</c>) or any file source of <see cref="SourceLoader"/>.
+/// <list type="bullet">
+/// <item>Pretraining (<see cref="OpenClips"/>): toy-av renders N new videos per epoch in memory (no files, no FFmpeg).</item>
+/// <item>Labeled jobs (<see cref="Open"/>, <see cref="OpenLabeled"/>: finetune, eval): toy-av:N is N training and N/2 test
+/// videos of the fixed toy-av seed, written once as MP4 files (FFmpeg) to a cache folder and read like <c>classes:DIR</c>,
+/// so the task's clip sampling, augmentation and test views are those of real videos.</item>
+/// </list>
+/// </summary>
+public static class DataSpec
+{
+    /// <summary>Training videos of a labeled <c>toy-av</c> without a count (and half as many test videos).</summary>
+    public const int DefaultLabeledVideos = 160;
+
+    /// <summary>Unlabeled clips for pretraining.</summary>
+    public static IClipDataset OpenClips(string spec, AvBertConfig config, SkippedLog? skipped = null) =>
+        (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data);
+
+    /// <summary>The items of <paramref name="split"/> ("train", "test", "all", ...) as <see cref="SourceLoader.Open"/> gives them.</summary>
+    public static MediaSource Open(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
+        ToyAvFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.Open(spec, split, skipped, log);
+
+    /// <summary>The items of <paramref name="split"/> of a source that must have labels (see <see cref="SourceLoader.OpenLabeled"/>).</summary>
+    public static MediaSource OpenLabeled(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
+        ToyAvFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.OpenLabeled(spec, split, skipped, log);
+
+    /// <summary>
+    /// For a toy-av spec, the folder holding its videos (DIR/{train,test}/CLASS/*.mp4), written on first use; null for a
+    /// file source. The folder is keyed by the count and the data config the videos are rendered with, and appears whole
+    /// (written beside it, then renamed), so concurrent jobs share it safely.
+    /// </summary>
+    static string? ToyAvFolder(string spec, DataConfig data, TextWriter? log)
+    {
+        if (!ToyAvClipDataset.IsSpec(spec, out var count)) return null;
+        int train = count ?? DefaultLabeledVideos, test = Math.Max(1, train / 2);
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{train}/{test}/" + JsonSerializer.Serialize(data))))[..16].ToLowerInvariant();
+        var dir = Path.Combine(UserCache.Directory("toy-av") ?? Path.Combine(Path.GetTempPath(), "avbert-toy-av"), $"{train}-{key}");
+        Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
+        if (Directory.Exists(dir)) return dir;
+        var partial = $"{dir}.partial-{Environment.ProcessId}";
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        (log ?? Console.Out).WriteLine($"{spec}: writing {train} training and {test} test videos (once, with FFmpeg) to {dir}");
+        new ToyAvWriter(new ToyAv(new ToyAvOptions(), data), data.TargetFps)
+            .Write(partial, new ToyAvWriteOptions { TrainVideos = train, TestVideos = test });
+        try { Directory.Move(partial, dir); }
+        catch (IOException) when (Directory.Exists(dir)) { Directory.Delete(partial, recursive: true); } // another job was first
+        return dir;
+    }
+}
