@@ -56,7 +56,7 @@ public static class BenchAllReduceCommand
             var p = config.Pretrain;
             int batch = DataParallel.RankBatch(p.BatchSize / p.Accumulation, "pretrain.batch_size / pretrain.accumulation");
             Seeding.Seed(p.Seed);
-            var pretrainer = new AvBertPretrainer(new AvBertModel(config.Model, config.Data), config.Model, p);
+            var pretrainer = new AvBertPretrainer(new AvBertModel(config.Model), config.Model, PretrainObjectiveOptions.From(p));
             pretrainer.to(dev);
             pretrainer.train();
             var parameters = pretrainer.parameters().Where(x => x.requires_grad).ToList();

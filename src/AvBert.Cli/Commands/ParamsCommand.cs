@@ -17,7 +17,7 @@ public static class ParamsCommand
         c.SetAction(r =>
         {
             var cfg = opts.Load(r);
-            using var model = new AvBertModel(cfg.Model, cfg.Data);
+            using var model = new AvBertModel(cfg.Model);
             var built = ParameterCounts.Of(model);
             var t = cfg.Model.Transformer;
             var cnns = (model.HasVisual ? $"visual CNN {built.VisualCnn:N0}" : "") + (model.HasVisual && model.HasAudio ? " + " : "") +

@@ -55,7 +55,7 @@ public sealed class DataParallel : IDisposable
         var env = WorldLayout.FromEnvironment();
         if (!env.IsDistributed || Current is not null) return Current;
         var (rank, size, localRank, localSize) = Mpi.Initialize();
-        if (size <= 1) { Mpi.Finalize(); return null; }
+        if (size <= 1) { Mpi.Shutdown(); return null; }
         return Current = new DataParallel(new WorldLayout(rank, size, localRank, localSize, env.Launcher));
     }
 
@@ -64,7 +64,7 @@ public sealed class DataParallel : IDisposable
     {
         if (Current is not { } dp) return;
         dp.Dispose();
-        if (success) Mpi.Finalize();
+        if (success) Mpi.Shutdown();
         Current = null;
     }
 

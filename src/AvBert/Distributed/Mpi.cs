@@ -76,7 +76,7 @@ internal static unsafe class Mpi
 
     public static void Barrier(string what) => Check(MPI_Barrier(CommWorld), what);
 
-    public static void Finalize() => MPI_Finalize();
+    public static void Shutdown() => MPI_Finalize();
 
     /// <summary>Ends every rank of the job (Open MPI's launcher kills the others).</summary>
     public static void Abort(int code) => MPI_Abort(CommWorld, code);

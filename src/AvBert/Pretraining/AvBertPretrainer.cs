@@ -182,9 +182,6 @@ public sealed class AvBertPretrainer : nn.Module
         return pooling == CppPooling.Bos ? (ctx.Visual![.., 0], ctx.Audio![.., 0]) : (ctx.Visual![.., 1..].mean([1]), ctx.Audio![.., 1..].mean([1]));
     }
 
-    /// <summary>Kept for callers that pass the clip count (it is read from the outputs now).</summary>
-    public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, long T, CppPooling pooling) => CppInputs(ctx, pooling);
-
     (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
         MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep);
 }

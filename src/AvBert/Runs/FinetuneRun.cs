@@ -199,7 +199,7 @@ public static class FinetuneRun
 
         Seeding.Seed(d.Seed);
         AvBertModel backbone = o.Init is null
-            ? new AvBertModel(config.Model, config.Data)
+            ? new AvBertModel(config.Model)
             : ModelDirectory.Load(TransferModelDirectory.Resolve(o.Init, "--init"), CPU).Model;
         using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);

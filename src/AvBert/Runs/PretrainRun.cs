@@ -61,8 +61,8 @@ public static class PretrainRun
             log.WriteLine("note: a micro-batch of 1 video has no other video to swap audio with: CPP is skipped.");
 
         Seeding.Seed(p.Seed);
-        var model = new AvBertModel(config.Model, config.Data);
-        var pretrainer = new AvBertPretrainer(model, config.Model, p);
+        var model = new AvBertModel(config.Model);
+        var pretrainer = new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(p));
         pretrainer.to(device);
         using var optimizer = TrainingOptimizer.Create(
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),

@@ -41,7 +41,7 @@ public static class ToyAvDemo
 
         // 1. The random-init model: exactly the weights pretraining starts from (PretrainRun seeds, then builds the model).
         Seeding.Seed(seed);
-        using var initModel = new AvBertModel(config.Model, config.Data);
+        using var initModel = new AvBertModel(config.Model);
         initModel.to(device);
         var random = Evaluate("random init", initModel, RandomHeads(config), toy, o, device, log, ct);
         Evaluation? calibrated = null;
@@ -138,8 +138,8 @@ public static class ToyAvDemo
     {
         if (config.Pretrain.CppFraction <= 0) return null;
         Seeding.Seed(config.Pretrain.Seed);
-        var model = new AvBertModel(config.Model, config.Data);
-        return new AvBertPretrainer(model, config.Model, config.Pretrain);
+        var model = new AvBertModel(config.Model);
+        return new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(config.Pretrain));
     }
 
     static AvBertPretrainer? TrainedHeads(AvBertConfig config, string runDir, Device device)
@@ -148,8 +148,8 @@ public static class ToyAvDemo
         var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
         var latest = store.Latest();
         if (latest is null) return null;
-        var model = new AvBertModel(config.Model, config.Data);
-        var p = new AvBertPretrainer(model, config.Model, config.Pretrain);
+        var model = new AvBertModel(config.Model);
+        var p = new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(config.Pretrain));
         CheckpointStore.Load(latest, p, null);
         p.to(device);
         return p;
@@ -164,8 +164,7 @@ public static class ToyAvDemo
     {
         if (n < 2) return 0;
         var pooling = heads.CppPooling;
-        var cpp = heads.named_modules().First(m => m.name == "cpp_head").module as CppHead
-                  ?? throw new InvalidOperationException("the pretrainer has no CPP head");
+        var cpp = heads.CppHead ?? throw new InvalidOperationException("the pretrainer has no CPP head");
         cpp.to(device).eval();
         model.eval();
         using var _ = no_grad();
@@ -186,7 +185,7 @@ public static class ToyAvDemo
         {
             using var scope = NewDisposeScope();
             var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
-            var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, T, pooling);
+            var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, pooling);
             scores[i] = cpp.call(vIn, aIn).cpu();
         }
         return Retrieval.RecallAt1(scores);

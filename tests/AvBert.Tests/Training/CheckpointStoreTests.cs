@@ -184,7 +184,7 @@ public class CheckpointStoreTests
         Assert.Equal(5, state!.Step);
         Assert.Equal(crashAt == "complete" ? "old" : "new", state.Extra["copy"]);
         Assert.Equal("", warnings.ToString());
-        Assert.Equal(["step-00000005"], Directory.GetDirectories(dir).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["step-00000005"], Directory.GetDirectories(dir).Select(d => Path.GetFileName(d)!).ToArray());
     }
 
     [Fact]
@@ -215,7 +215,7 @@ public class CheckpointStoreTests
             Assert.Contains("disk is full", e.Message);
         }
         finally { AvBert.IO.AtomicFile.StreamWrapper.Value = null; }
-        Assert.Equal(["step-00000001"], Directory.GetDirectories(dir).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["step-00000001"], Directory.GetDirectories(dir).Select(d => Path.GetFileName(d)!).ToArray());
         Assert.Equal(1, store.LoadLatest(new TinyNet(), null)!.Step);
     }
 }
