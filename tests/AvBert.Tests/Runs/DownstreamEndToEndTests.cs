@@ -98,6 +98,7 @@ public sealed class LabeledMediaFixture
 /// linear evaluation with cross-validation over folds leaves the backbone bit-identical; eval, predict and extract work
 /// on the results.
 /// </summary>
+[Collection(AvBert.Tests.Training.TorchRngCollection.Name)] // bit-for-bit and accuracy assertions: torch's global generator must not be shared with tests running alongside
 public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassFixture<LabeledMediaFixture>
 {
     static AvBertConfig Config(params string[] sets) => ConfigLoader.Load("small", null, [.. LabeledMediaFixture.TinySets, .. sets]);
