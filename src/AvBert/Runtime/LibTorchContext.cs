@@ -48,12 +48,10 @@ public static class LibTorchContext
 
     static (IntPtr, Flag?, Flag?) Resolve()
     {
-        var dir = TorchRuntime.LoadedLibTorch(); // also makes sure libtorch is loaded (dlopen then returns the same handle)
-        if (dir is null || !NativeLibrary.TryLoad(Path.Combine(dir, "libtorch_cpu.so"), out var lib)) return (IntPtr.Zero, null, null);
-        if (!NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var globalContext)) return (IntPtr.Zero, null, null);
+        if (!LibTorchExports.TryExport("_ZN2at13globalContextEv", out var globalContext)) return (IntPtr.Zero, null, null);
         var context = Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(globalContext)();
         Flag? Find(string set, string get) =>
-            NativeLibrary.TryGetExport(lib, set, out var s) && NativeLibrary.TryGetExport(lib, get, out var g)
+            LibTorchExports.TryExport(set, out var s) && LibTorchExports.TryExport(get, out var g)
                 ? new Flag(Marshal.GetDelegateForFunctionPointer<SetFlagFn>(s), Marshal.GetDelegateForFunctionPointer<GetFlagFn>(g))
                 : null;
         return (context,

@@ -31,14 +31,29 @@ public static unsafe class LibTorchExports
     public static bool AutocastAvailable { get { Probe(); return _setAutocastEnabled != null && _isAutocastEnabled != null && _setAutocastDtype != null && _incrementNesting != null && _decrementNesting != null && _clearCache != null; } }
     public static bool CuDnnBenchmarkAvailable { get { Probe(); return _globalContext != null && _setBenchmarkCuDnn != null; } }
 
+    /// <summary>The libtorch_cpu.so this process loaded (dlopen returns the same handle), opened once for every lookup here
+    /// and in <see cref="LibTorchContext"/>; Zero where it cannot be opened.</summary>
+    static readonly Lazy<(IntPtr Handle, string Path)> Library = new(() =>
+    {
+        var dir = TorchRuntime.LoadedLibTorch(); // also makes sure libtorch is loaded
+        var path = dir is null ? "libtorch_cpu.so" : Path.Combine(dir, "libtorch_cpu.so");
+        return (NativeLibrary.TryLoad(path, out var lib) ? lib : IntPtr.Zero, path);
+    });
+
+    /// <summary>The address of the exported (mangled) C++ symbol in the loaded libtorch.</summary>
+    internal static bool TryExport(string mangled, out IntPtr address)
+    {
+        address = IntPtr.Zero;
+        return Library.Value.Handle != IntPtr.Zero && NativeLibrary.TryGetExport(Library.Value.Handle, mangled, out address);
+    }
+
     /// <summary>Finds the exports in the libtorch this process loaded (once).</summary>
     public static void Probe()
     {
         if (_probed) return;
         _probed = true;
-        var dir = TorchRuntime.LoadedLibTorch();
-        var path = dir is null ? "libtorch_cpu.so" : Path.Combine(dir, "libtorch_cpu.so");
-        if (!NativeLibrary.TryLoad(path, out var lib))
+        var path = Library.Value.Path;
+        if (Library.Value.Handle == IntPtr.Zero)
         {
             Missing = $"{path} could not be opened";
             return;
@@ -46,7 +61,7 @@ public static unsafe class LibTorchExports
         var missing = new List<string>();
         IntPtr Find(string mangled, string readable)
         {
-            if (NativeLibrary.TryGetExport(lib, mangled, out var p)) return p;
+            if (TryExport(mangled, out var p)) return p;
             missing.Add(readable);
             return IntPtr.Zero;
         }
