@@ -43,20 +43,6 @@ public static class LoaderBenchmark
         double elapsed = sw.Elapsed.TotalSeconds;
         var t = dataset.Reader.Timings;
         return new LoaderMeasurement(loader.Options.ResolvedWorkers, samples, samples * dataset.ClipsPerSample, elapsed,
-                                     (t.Decode - t0.Decode).TotalSeconds, (t.Transform - t0.Transform).TotalSeconds, skipped, PeakRss());
-    }
-
-    /// <summary>Peak resident memory of this process (Linux VmHWM; elsewhere the peak working set). FFmpeg children not included.</summary>
-    public static long PeakRss()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException) { } catch (UnauthorizedAccessException) { }
-        using var p = Process.GetCurrentProcess();
-        return p.PeakWorkingSet64;
+                                     (t.Decode - t0.Decode).TotalSeconds, (t.Transform - t0.Transform).TotalSeconds, skipped, Runtime.ProcessMemory.PeakResidentBytes());
     }
 }

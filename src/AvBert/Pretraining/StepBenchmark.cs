@@ -164,13 +164,7 @@ public static class StepBenchmark
         {
             if (_device.type == DeviceType.CUDA)
                 return (_peak, _failed ? "nvidia-smi not found" : "GPU memory held, nvidia-smi");
-            try
-            {
-                var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:"));
-                if (line is not null && long.TryParse(line["VmHWM:".Length..].Trim().Split(' ')[0], out var kb)) return (kb * 1024, "peak RSS of the process");
-            }
-            catch (IOException) { }
-            return (0, "unknown");
+            return (Runtime.ProcessMemory.PeakResidentBytes(), "peak RSS of the process");
         }
 
         public void Dispose()
