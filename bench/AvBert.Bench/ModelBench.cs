@@ -97,13 +97,5 @@ public static class ModelBench
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (Exception) { }
     }
 
-    static double PeakRssMiB()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:"));
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        }
-        catch (Exception) { return double.NaN; }
-    }
+    static double PeakRssMiB() => AvBert.Runtime.ProcessMemory.PeakResidentBytes() / 1048576.0;
 }
