@@ -37,7 +37,7 @@ public static class PretrainCommand
             bool isResume = r.GetValue(resume);
             if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
                 Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
-            var config = PretrainRun.PrepareRunDirectory(runDir, () => opts.Load(r), isResume, r.GetValue(opts.Set),
+            var config = PretrainRun.PrepareRunDirectory(runDir, () => PretrainRun.Checked(opts.Load(r)), isResume, r.GetValue(opts.Set),
                                                          r.GetValue(data), allowDataChange.Get(r));
             var dev = device.Resolve(r);
             var skipped = new SkippedLog(runDir, resume: isResume);

@@ -134,7 +134,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
 
     UserError Missing(string modality) =>
         new($"this model has no {modality} stream (model.modalities: {Config.Modalities.ToString().ToLowerInvariant()}); " +
-            "single-modality models run in convert, forward, params and the fine-tuning task of their stream " +
+            "single-modality models run in convert, forward, params, pretrain, extract and the fine-tuning task of their stream " +
             "(finetune/eval/predict --task visual or audio). Fix: use an audio-visual model here.");
 
     /// <summary>The Transformers this fusion mode has: visual, audio, multimodal (mid); visual, audio (late); multimodal (early).</summary>

@@ -29,11 +29,12 @@ public sealed record PretrainObjectiveOptions(MaskingOptions Masking, MepOptions
 /// of each modality (80/10/10) → Transformers → MEP (InfoNCE against K sampled negatives) on the visual, audio and
 /// multimodal outputs at the masked positions, and CPP (BCE) on the BOS outputs. Targets and negatives are the
 /// unmasked x, not detached, so the CNNs learn through them.</para>
+/// <para>A single-modality model (V-BERT / A-BERT) trains MEP on its one stream: no CPP, no multimodal stream.</para>
 /// </summary>
 public sealed class AvBertPretrainer : nn.Module
 {
     readonly AvBertModel model;
-    readonly EmbeddingMasker visual_mask, audio_mask;
+    readonly EmbeddingMasker? visual_mask, audio_mask;
     readonly NamedModules<MepHead> mep_heads;
     readonly CppHead? cpp_head;
     readonly PretrainObjectiveOptions _o;
@@ -50,21 +51,25 @@ public sealed class AvBertPretrainer : nn.Module
         _fusion = modelConfig.Fusion;
         int hidden = model.HiddenSize;
         var t = modelConfig.Transformer;
-        // Streams that exist for this fusion mode: early has no modality Transformers, late no multimodal one.
+        // Streams that exist for this model: early fusion has no modality Transformers, late no multimodal one, a
+        // single-modality model only its own stream.
         _streams = objective.MepStreams.Where(s => s switch
         {
             MepStream.Multimodal => _fusion != Fusion.Late,
-            _ => _fusion != Fusion.Early,
+            MepStream.Visual => _fusion != Fusion.Early && model.HasVisual,
+            _ => _fusion != Fusion.Early && model.HasAudio,
         }).ToArray();
-        if (_streams.Length == 0 && CorrectPairPrediction.SwapCount(2, objective.Cpp.Fraction) == 0)
+        bool pairs = model.HasVisual && model.HasAudio; // CPP needs both streams
+        if (_streams.Length == 0 && (!pairs || CorrectPairPrediction.SwapCount(2, objective.Cpp.Fraction) == 0))
             throw new Runtime.UserError($"pretrain.mep_streams [{string.Join(", ", objective.MepStreams).ToLowerInvariant()}] has no stream that " +
-                                        $"model.fusion {_fusion.ToString().ToLowerInvariant()} produces, and CPP is off: nothing to train. " +
-                                        "Fix: add multimodal (early fusion) or visual/audio (late fusion) to pretrain.mep_streams.");
+                                        $"model.fusion {_fusion.ToString().ToLowerInvariant()} (model.modalities {modelConfig.Modalities.ToString().ToLowerInvariant()}) " +
+                                        "produces, and CPP is off: nothing to train. " +
+                                        "Fix: add multimodal (early fusion) or the model's visual/audio streams (late fusion) to pretrain.mep_streams.");
         this.model = model;
-        visual_mask = new EmbeddingMasker("visual_mask", hidden, objective.Masking, t.InitializerRange);
-        audio_mask = new EmbeddingMasker("audio_mask", hidden, objective.Masking, t.InitializerRange);
+        if (model.HasVisual) visual_mask = new EmbeddingMasker("visual_mask", hidden, objective.Masking, t.InitializerRange);
+        if (model.HasAudio) audio_mask = new EmbeddingMasker("audio_mask", hidden, objective.Masking, t.InitializerRange);
         mep_heads = new NamedModules<MepHead>(HeadNames().Select(name => (name, new MepHead(name, hidden, t.LayerNormEps))));
-        if (objective.Cpp.Fraction > 0) cpp_head = new CppHead("cpp_head", hidden, objective.Cpp.Input, t.LayerNormEps);
+        if (pairs && objective.Cpp.Fraction > 0) cpp_head = new CppHead("cpp_head", hidden, objective.Cpp.Input, t.LayerNormEps);
         RegisterComponents();
         InitializeHeads(t.InitializerRange);
     }
@@ -88,7 +93,7 @@ public sealed class AvBertPretrainer : nn.Module
     public AvBertModel Model => model;
     /// <summary>What the CPP head reads (pretrain.cpp_pooling).</summary>
     public CppPooling CppPooling => _o.Cpp.Pooling;
-    /// <summary>The CPP head; null when CPP is off (pretrain.cpp_fraction 0).</summary>
+    /// <summary>The CPP head; null when CPP is off (pretrain.cpp_fraction 0, or a single-modality model).</summary>
     public CppHead? CppHead => cpp_head;
     /// <summary>The MEP streams this model and config train (after leaving out those the fusion mode lacks).</summary>
     public IReadOnlyList<MepStream> Streams => _streams;
@@ -97,30 +102,31 @@ public sealed class AvBertPretrainer : nn.Module
     MepHead Head(MepStream s) => mep_heads.Get(_o.ShareMepHeads ? "shared" : StreamName(s));
     static string StreamName(MepStream s) => s.ToString().ToLowerInvariant();
 
-    /// <summary>visual [B,T,3,F,H,W], audio [B,T,1,FREQ,TIME] → losses.</summary>
-    public PretrainLosses forward(Tensor visual, Tensor audio)
+    /// <summary>visual [B,T,3,F,H,W], audio [B,T,1,FREQ,TIME] → losses (a single-modality model: null for the stream it lacks).</summary>
+    public PretrainLosses forward(Tensor? visual, Tensor? audio)
     {
-        var xv = model.EncodeVisual(visual);                                   // [B,T,D]
-        var xa = model.EncodeAudio(audio);                                     // [B,T,D]
-        long B = xv.shape[0];
+        var xv = visual is null ? null : model.EncodeVisual(visual);          // [B,T,D]
+        var xa = audio is null ? null : model.EncodeAudio(audio);             // [B,T,D]
+        var device = (xv ?? xa ?? throw new ArgumentException("pretraining needs at least one stream")).device;
+        long B = (xv ?? xa)!.shape[0];
 
         // CPP: part of the batch gets another video's audio sequence (a derangement); MEP targets follow the swap.
-        bool cpp = cpp_head is not null && CorrectPairPrediction.SwapCount(B, _o.Cpp.Fraction) > 0;
+        bool cpp = cpp_head is not null && xa is not null && CorrectPairPrediction.SwapCount(B, _o.Cpp.Fraction) > 0;
         CppPairing? pairing = null;
         if (cpp)
         {
-            pairing = CorrectPairPrediction.Pair(B, _o.Cpp.Fraction, xv.device);
-            xa = xa.index_select(0, pairing.AudioSource);
+            pairing = CorrectPairPrediction.Pair(B, _o.Cpp.Fraction, device);
+            xa = xa!.index_select(0, pairing.AudioSource);
         }
 
-        var mv = visual_mask.Mask(xv);
-        var ma = audio_mask.Mask(xa);
-        var ctx = model.Contextualize(mv.Input, ma.Input);
+        var mv = xv is null ? null : visual_mask!.Mask(xv);
+        var ma = xa is null ? null : audio_mask!.Mask(xa);
+        var ctx = model.Contextualize(mv?.Input, ma?.Input);
         // Heads and losses in float32 under mixed precision (the bf16 region ends with the Transformers).
-        using var fp32 = Runtime.Autocast.Disabled(xv.device);
+        using var fp32 = Runtime.Autocast.Disabled(device);
         ctx = new ContextOutputs(ctx.Visual?.to(float32), ctx.Audio?.to(float32), ctx.Multimodal?.to(float32));
-        xv = xv.to(float32);
-        xa = xa.to(float32);
+        xv = xv?.to(float32);
+        xa = xa?.to(float32);
 
         var parts = new Dictionary<string, Tensor>();
         var mepLosses = new List<Tensor>();
@@ -130,15 +136,15 @@ public sealed class AvBertPretrainer : nn.Module
             switch (stream)
             {
                 case MepStream.Visual:
-                    (loss, acc) = Mep(Head(stream), ctx.Visual![.., 1..], xv, mv.Positions);
+                    (loss, acc) = Mep(Head(stream), ctx.Visual![.., 1..], xv!, mv!.Positions);
                     break;
                 case MepStream.Audio:
-                    (loss, acc) = Mep(Head(stream), ctx.Audio![.., 1..], xa, ma.Positions);
+                    (loss, acc) = Mep(Head(stream), ctx.Audio![.., 1..], xa!, ma!.Positions);
                     break;
                 default:
                 {
-                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv, mv.Positions);
-                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa, ma.Positions);
+                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv!, mv!.Positions);
+                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa!, ma!.Positions);
                     loss = (lv + la) / 2;
                     acc = (av + aa) / 2;
                     break;
@@ -149,7 +155,7 @@ public sealed class AvBertPretrainer : nn.Module
             mepLosses.Add(loss);
         }
 
-        Tensor total = zeros([], device: xv.device);
+        Tensor total = zeros([], device: device);
         if (mepLosses.Count > 0)
         {
             var mep = stack(mepLosses).sum();

@@ -19,7 +19,9 @@ public sealed record ExportedFile(string Source, string Features, IReadOnlyList<
 /// <c>visual_pooled</c> [T, Cv] and <c>audio_pooled</c> [T, Ca] (pooled CNN features, before the projection),
 /// <c>visual_embeddings</c>/<c>audio_embeddings</c> [T, D] (x^v, x^a), <c>visual_transformer</c>/<c>audio_transformer</c>
 /// [T+1, D] and <c>multimodal_transformer</c> [2(T+1), D] (position 0 = BOS; the ones the fusion mode has), and
-/// <c>clip_positions</c> [T] (float64: clip t starts at position·(duration − clip span), SPEC §4). Audio-only sources give the audio tensors only. DIR/index.tsv lists
+/// <c>clip_positions</c> [T] (float64: clip t starts at position·(duration − clip span), SPEC §4). Audio-only sources give the
+/// audio CNN features only (an audio-visual model's Transformers need both streams); a single-modality model gives its
+/// stream's tensors, its Transformer's output included, and decodes only that stream. DIR/index.tsv lists
 /// source path, features file and labels.
 /// </summary>
 public static class FeatureExport
@@ -48,7 +50,12 @@ public static class FeatureExport
                                                   int batchSize = 4, int workers = 0, SkippedLog? skipped = null,
                                                   Action<int, int>? onProgress = null, CancellationToken ct = default)
     {
-        var modalities = source.AudioOnly ? Modalities.Audio : Modalities.Both;
+        var modalities = ModelStreams.Of(model.Config.Modalities) & (source.AudioOnly ? Modalities.Audio : Modalities.Both);
+        if (modalities == 0)
+            throw new UserError($"extract: {source.Name} holds audio files only, but the model has only the visual stream (model.modalities: visual). " +
+                                "Fix: give videos, or an audio or audio-visual model.");
+        // The Transformers run when every stream the model has is decoded (not for an audio-visual model on audio files).
+        bool contextualize = modalities == ModelStreams.Of(model.Config.Modalities);
         var dataset = new VideoSequenceDataset(source, config.Data,
             new SequenceOptions { Mode = SampleMode.Test, Modalities = modalities, ViewsPerVideo = 1, SpatialCrops = 1 });
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
@@ -65,22 +72,23 @@ public static class FeatureExport
             using (var scope = NewDisposeScope())
             {
                 var tensors = new Dictionary<string, Tensor>();
-                if (modalities == Modalities.Both)
+                Tensor? xv = null, xa = null;
+                if (modalities.HasFlag(Modalities.Visual))
                 {
-                    var o = model.forward(batch.Visual!.to(device), batch.Audio!.to(device));
-                    tensors["visual_pooled"] = o.VisualPooled;
-                    tensors["audio_pooled"] = o.AudioPooled;
-                    tensors["visual_embeddings"] = o.Xv;
-                    tensors["audio_embeddings"] = o.Xa;
-                    if (o.Context.Visual is { } v) tensors["visual_transformer"] = v;
-                    if (o.Context.Audio is { } a) tensors["audio_transformer"] = a;
-                    if (o.Context.Multimodal is { } m) tensors["multimodal_transformer"] = m;
+                    var pooled = tensors["visual_pooled"] = model.PoolVisual(batch.Visual!.to(device));
+                    xv = tensors["visual_embeddings"] = model.ProjectVisual(pooled);
                 }
-                else
+                if (modalities.HasFlag(Modalities.Audio))
                 {
-                    var pooled = model.PoolAudio(batch.Audio!.to(device));
-                    tensors["audio_pooled"] = pooled;
-                    tensors["audio_embeddings"] = model.ProjectAudio(pooled);
+                    var pooled = tensors["audio_pooled"] = model.PoolAudio(batch.Audio!.to(device));
+                    xa = tensors["audio_embeddings"] = model.ProjectAudio(pooled);
+                }
+                if (contextualize)
+                {
+                    var context = model.Contextualize(xv, xa);
+                    if (context.Visual is { } v) tensors["visual_transformer"] = v;
+                    if (context.Audio is { } a) tensors["audio_transformer"] = a;
+                    if (context.Multimodal is { } m) tensors["multimodal_transformer"] = m;
                 }
                 for (int b = 0; b < batch.Count; b++)
                 {

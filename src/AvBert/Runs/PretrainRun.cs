@@ -45,9 +45,18 @@ public static class PretrainRun
         }, config, resumeOverrides);
     }
 
-    /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source.</summary>
-    public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data) =>
-        new(source, data, new SequenceOptions { Mode = SampleMode.Train, Modalities = Modalities.Both });
+    /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source; it decodes only the
+    /// <paramref name="streams"/> the model has (an audio-only model never decodes video, and the reverse).</summary>
+    public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data, Modalities streams = Modalities.Both) =>
+        new(source, data, new SequenceOptions { Mode = SampleMode.Train, Modalities = streams });
+
+    /// <summary><paramref name="config"/> after the checks only pretraining makes (a single-modality model's options), so a
+    /// refused config writes nothing into the run folder.</summary>
+    public static AvBertConfig Checked(AvBertConfig config)
+    {
+        SingleStreamPretraining.CheckOptions(config.Model, config.Pretrain);
+        return config;
+    }
 
     public static PretrainSummary Run(AvBertConfig config, IClipDataset dataset, PretrainRunOptions o, SkippedLog? skipped = null)
     {
@@ -57,7 +66,8 @@ public static class PretrainRun
         if (dataset.Count == 0) throw new UserError("pretrain: the data source has no videos. Fix: check --data.");
         // [data parallel] batch_size is the global batch: each rank takes its slice of every micro-batch.
         int micro = DataParallel.RankBatch(p.BatchSize / p.Accumulation, "pretrain.batch_size / pretrain.accumulation");
-        if (micro < 2 && p.CppFraction > 0)
+        Checked(config);
+        if (micro < 2 && p.CppFraction > 0 && config.Model.Modalities == ModelModalities.AudioVisual)
             log.WriteLine("note: a micro-batch of 1 video has no other video to swap audio with: CPP is skipped.");
 
         Seeding.Seed(p.Seed);
@@ -91,14 +101,17 @@ public static class PretrainRun
 
         log.WriteLine($"pretrain: {dataset.Count} videos, {p.Steps} steps of {p.BatchSize} videos × {config.Data.SequenceLength} clips " +
                       $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}, {precision}" +
+                      (model.HasVisual && model.HasAudio ? "" : $", {(model.HasVisual ? "visual" : "audio")} only (MEP, no CPP)") +
                       (o.Resume ? ", resuming" : ""));
         if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
         var result = trainer.Run(data, batch =>
         {
-            if (batch.Visual is null || batch.Audio is null)
-                throw new InvalidOperationException("pretraining needs both modalities in every batch");
-            var losses = pretrainer.forward(batch.Visual.to(device), batch.Audio.to(device));
-            return new StepOutput(losses.Total, losses.Parts, batch.Visual.shape[0] * batch.Visual.shape[1]);
+            // A single-modality model takes its one stream (a generated batch may carry both).
+            var visual = model.HasVisual ? batch.Visual ?? throw new InvalidOperationException("pretraining this model needs visual clips in every batch") : null;
+            var audio = model.HasAudio ? batch.Audio ?? throw new InvalidOperationException("pretraining this model needs audio clips in every batch") : null;
+            var losses = pretrainer.forward(visual?.to(device), audio?.to(device));
+            var clips = (visual ?? audio)!;
+            return new StepOutput(losses.Total, losses.Parts, clips.shape[0] * clips.shape[1]);
         }, o.Resume, o.OnStep, o.Cancellation);
 
         var modelDir = Path.Combine(o.RunDir, ModelDir);
