@@ -16,7 +16,7 @@ public static class FinetuneCommand
         var device = new DeviceOption();
         var task = new Option<DownstreamTask?>("--task") { Description = "visual (UCF101 protocol), audio (ESC-50), audiovisual (Kinetics-Sounds), multilabel (Charades-style)" };
         var protocol = new Option<TransferProtocol?>("--protocol") { Description = "linear (frozen backbone, head only) or finetune (everything); default: the task's protocol" };
-        var data = CommonOptions.Data("Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, csv:FILE, ..., or toy-av[:N] (the built-in generated set: N training videos, N/2 test)");
+        var data = CommonOptions.Data("Labeled source: classes:DIR, ucf101:ROOT, esc50:ROOT, kinetics:CSV, charades:CSV, audioset:CSV, csv:FILE, ..., or toy-av[:N] (the built-in generated set: N training videos, N/2 test)");
         var init = new Option<string?>("--init") { Description = "Start from this model (a pretrain/finetune run folder or model directory, or `avbert convert` output); default: random init" };
         var output = CommonOptions.Out("Run folder: config.yaml, checkpoints/, metrics.*, loss.png, accuracy.png, metrics.json, confusion.png, per_class.tsv, model/");
         var retries = new RetriesOption();

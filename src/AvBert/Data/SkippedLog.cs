@@ -45,15 +45,16 @@ public sealed class SkippedLog
     /// <summary>The TSV file, or null when this log only prints.</summary>
     public string? FilePath { get; }
 
-    /// <summary>Records a skipped file. Returns false (and prints nothing) when the file was already reported.</summary>
-    public bool Report(string path, string reason)
+    /// <summary>Records a skipped file. Returns false (and prints nothing) when the file was already reported.
+    /// <paramref name="print"/> false: the TSV row only (the caller says it once for many files).</summary>
+    public bool Report(string path, string reason, bool print = true)
     {
         reason = MediaError.OneLine(reason);
         lock (_gate)
         {
             if (!_paths.Add(path)) return false;
             _items.Add(new SkippedItem(path, reason));
-            _console?.WriteLine($"skipped: {path}: {reason}");
+            if (print) _console?.WriteLine($"skipped: {path}: {reason}");
             if (FilePath is not null)
             {
                 bool fresh = !File.Exists(FilePath) || new FileInfo(FilePath).Length == 0;

@@ -49,7 +49,7 @@ public static class TaskData
     public static void CheckLabels(MediaSource source, DownstreamTask task, string option)
     {
         if (!source.Labeled)
-            throw new UserError($"{option}: {source.Name} has no labels. Fix: use a labeled source (classes:DIR, ucf101:, esc50:, kinetics:, charades:, csv: with a label column).");
+            throw new UserError($"{option}: {source.Name} has no labels. Fix: use a labeled source (classes:DIR, ucf101:, esc50:, kinetics:, charades:, audioset: with its label index, csv: with a label column).");
         if (task == DownstreamTask.Multilabel) return;
         var bad = source.Items.FirstOrDefault(i => i.Labels.Length != 1);
         if (bad is not null)

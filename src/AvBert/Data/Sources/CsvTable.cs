@@ -2,7 +2,7 @@ using System.Text;
 
 namespace AvBert.Data.Sources;
 
-/// <summary>A small CSV reader (RFC 4180 quotes, comma or tab separated, '#' comment lines, BOM tolerated) that
+/// <summary>A small CSV reader (RFC 4180 quotes, also after spaces as in AudioSet's files; comma or tab separated, '#' comment lines, BOM tolerated) that
 /// remembers line numbers for error messages.</summary>
 internal sealed class CsvTable
 {
@@ -73,7 +73,7 @@ internal sealed class CsvTable
                 else if (c == '"') quoted = false;
                 else sb.Append(c);
             }
-            else if (c == '"' && sb.Length == 0) quoted = true;
+            else if (c == '"' && sb.ToString().Trim().Length == 0) { quoted = true; sb.Clear(); } // "a, "b,c"": spaces before a quote
             else if (c == sep) { cells.Add(sb.ToString()); sb.Clear(); }
             else sb.Append(c);
         }

@@ -7,7 +7,8 @@ namespace AvBert.Data.Sources;
 /// default: the CSV's folder). A row's video is found by file name anywhere under DIR: the trimmed clip
 /// <c>ID_000010_000020.*</c> (used whole), or the untrimmed <c>ID.*</c> (then the item carries Start/End).
 /// Rows of other splits are skipped when the CSV has a split column. Classes: the labels in ordinal order, or
-/// <c>classes=FILE</c> (one name a line) to fix the list and keep only those rows — which is how Kinetics-Sounds is read.
+/// <c>classes=FILE</c> (one name a line) to fix the list and keep only those rows — which is how Kinetics-Sounds is read
+/// (<c>classes=kinetics_sounds</c>: the list shipped with the library). A listed class that no row has is an error.
 /// </summary>
 internal static class KineticsSource
 {
@@ -21,8 +22,10 @@ internal static class KineticsSource
             cEnd = t.RequireColumn("end second", "time_end"), cLabel = t.Column("label"), cSplit = t.Column("split");
 
         var rows = new List<(int Line, string Label, string Id, double Start, double End)>();
+        var labelsOfAllSplits = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (line, cells) in t.Rows)
         {
+            if (cLabel >= 0 && cLabel < cells.Length) labelsOfAllSplits.Add(cells[cLabel].Trim());
             if (cSplit >= 0 && split != "all" && SplitName(t.Cell(line, cells, cSplit, "split")) != split) continue;
             var id = t.Cell(line, cells, cId, "youtube_id");
             if (!double.TryParse(t.Cell(line, cells, cStart, "time_start"), NumberStyles.Float, CultureInfo.InvariantCulture, out var start) ||
@@ -37,6 +40,7 @@ internal static class KineticsSource
         if (s.Option("classes") is { } classFile)
         {
             classes = SourceFiles.ClassFile(classFile);
+            CheckClassNames(classes, classFile, labelsOfAllSplits, csv);
             var keep = classes.ToHashSet(StringComparer.Ordinal);
             rows = rows.Where(r => keep.Contains(r.Label)).ToList();
         }
@@ -57,6 +61,41 @@ internal static class KineticsSource
             items.Add(item with { Origin = $"{csv}:{r.Line}" });
         }
         return new MediaSource($"kinetics {Path.GetFileName(csv)} ({split})", items, classes, false) { Root = videos };
+    }
+
+    /// <summary>Every class of a <c>classes=</c> list must be a label of the CSV (of any split): a misspelt name would
+    /// otherwise keep no videos, silently. The error names the closest label.</summary>
+    static void CheckClassNames(List<string> classes, string classFile, HashSet<string> labels, string csv)
+    {
+        if (labels.Count == 0) return; // no label column: nothing to filter by
+        var list = File.Exists(classFile) ? classFile : $"the built-in list {classFile}";
+        if (classes.Count == 0) throw new SourceError($"{list}: no class names");
+        if (classes.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new SourceError($"{list}: class '{twice.Key}' is listed twice");
+        foreach (var c in classes)
+        {
+            if (labels.Contains(c)) continue;
+            var closest = labels.MinBy(l => EditDistance(l, c))!;
+            throw new SourceError($"{list}: class '{c}' is not a label of {csv} (closest: '{closest}'). Fix: spell it as the CSV does, " +
+                                  "or remove it from the list.");
+        }
+    }
+
+    static int EditDistance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diag = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int up = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diag + (char.ToLowerInvariant(a[i - 1]) == char.ToLowerInvariant(b[j - 1]) ? 0 : 1));
+                diag = up;
+            }
+        }
+        return row[b.Length];
     }
 
     static string SplitName(string s) => s.Trim().ToLowerInvariant() switch

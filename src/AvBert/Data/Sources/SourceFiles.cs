@@ -78,12 +78,14 @@ internal static class SourceFiles
     static extern void free(IntPtr p);
 
     /// <summary>Class names from a text file, one a line (blank lines and '#' comments skipped); "1 Name" and "c000 Name"
-    /// lines keep only the name when <paramref name="dropFirstToken"/>.</summary>
+    /// lines keep only the name when <paramref name="dropFirstToken"/>. A name of <see cref="BuiltInClassLists"/>
+    /// (<c>kinetics_sounds</c>) that is not a file reads the list shipped with the library.</summary>
     public static List<string> ClassFile(string file, bool dropFirstToken = false)
     {
-        RequireFile(file, "class list");
+        var builtIn = File.Exists(file) ? null : BuiltInClassList(file);
+        if (builtIn is null) RequireFile(file, "class list (or a built-in list: " + string.Join(", ", BuiltInClassLists) + ")");
         var names = new List<string>();
-        foreach (var raw in File.ReadLines(file))
+        foreach (var raw in builtIn ?? File.ReadLines(file))
         {
             var line = raw.Trim().TrimStart('\uFEFF');
             if (line.Length == 0 || line.StartsWith('#')) continue;
@@ -91,5 +93,20 @@ internal static class SourceFiles
             names.Add(line);
         }
         return names;
+    }
+
+    /// <summary>Class lists shipped with the library (src/AvBert/Data/Sources/ClassLists), by name.</summary>
+    public static IReadOnlyList<string> BuiltInClassLists =>
+        typeof(SourceFiles).Assembly.GetManifestResourceNames().Where(n => n.Contains(".ClassLists.") && n.EndsWith(".txt"))
+            .Select(n => n[(n.LastIndexOf(".ClassLists.", StringComparison.Ordinal) + ".ClassLists.".Length)..^4]).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The lines of the built-in list <paramref name="name"/> (with or without .txt), or null.</summary>
+    public static string[]? BuiltInClassList(string name)
+    {
+        var stem = name.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
+        if (stem.Contains('/') || !BuiltInClassLists.Contains(stem, StringComparer.Ordinal)) return null;
+        var asm = typeof(SourceFiles).Assembly;
+        using var stream = asm.GetManifestResourceStream(asm.GetManifestResourceNames().First(n => n.EndsWith($".ClassLists.{stem}.txt")))!;
+        return new StreamReader(stream).ReadToEnd().Split('\n');
     }
 }

@@ -9,7 +9,8 @@ namespace AvBert.Data;
 /// <item><c>classes:DIR</c> labeled, one subfolder per class (DIR/train, DIR/test used for splits when present).</item>
 /// <item><c>cache:DIR</c> a training cache made by <c>avbert prep</c> (a bare DIR holding its index is recognised too).</item>
 /// <item><c>ucf101:ROOT[,fold=1..3]</c>, <c>esc50:ROOT[,fold=1..5][,esc10=true]</c>,
-/// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>.</item>
+/// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>,
+/// <c>audioset:SEGMENTS.csv[,labels=FILE][,videos=DIR][,trimmed=true]</c>.</item>
 /// </list>
 /// Splits: "train", "test" (also "val"/"validate" where the format has it) or "all". See docs/readme/media.md.
 /// </summary>
@@ -41,13 +42,14 @@ public static class SourceLoader
             "esc50" => Esc50Source.Open(s, split),
             "kinetics" => KineticsSource.Open(s, split),
             "charades" => CharadesSource.Open(s, split),
+            "audioset" => AudioSetSource.Open(s, split),
             "csv" => CsvSource.Open(s, split),
             "cache" => Cache.CacheSource.Open(s.Path, split),
             _ => throw new SourceError($"unknown data source kind '{kind}'"),
         };
         RefuseDuplicates(source);
         if (OutsideRootNote(source) is { } note) (notices ?? Console.Error).WriteLine(note);
-        return DropMissing(source, skipped);
+        return DropMissing(source, skipped, notices ?? Console.Error);
     }
 
     /// <summary>
@@ -93,7 +95,8 @@ public static class SourceLoader
 
     /// <summary>Which kind a bare path is: a folder with meta/esc50.csv → esc50; with ucfTrainTestlist or classInd.txt →
     /// ucf101; with Charades_v1_train.csv → charades; any other folder → folder (unlabeled). A .csv file by its header
-    /// (youtube_id → kinetics, actions → charades, filename+fold+target → esc50, else csv); any other file → list.</summary>
+    /// (youtube_id → kinetics, actions → charades, filename+fold+target → esc50, AudioSet's "# Segments csv created"
+    /// comment → audioset, else csv); any other file → list.</summary>
     public static string Detect(string path)
     {
         if (Directory.Exists(path))
@@ -107,6 +110,7 @@ public static class SourceLoader
         if (!File.Exists(path)) throw new SourceError($"data source not found: {path} (give an existing folder or file, or KIND:PATH)");
         if (!path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return "list";
         var first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0)?.TrimStart('\uFEFF').ToLowerInvariant() ?? "";
+        if (first.StartsWith("# segments csv created")) return "audioset";
         var cols = first.Split(',').Select(c => c.Trim().Trim('"')).ToHashSet();
         if (cols.Contains("youtube_id")) return "kinetics";
         if (cols.Contains("actions") && cols.Contains("id")) return "charades";
@@ -123,17 +127,22 @@ public static class SourceLoader
         var other => throw new SourceError($"unknown split '{split}': use train, val, test or all"),
     };
 
-    static MediaSource DropMissing(MediaSource source, SkippedLog? skipped)
+    static MediaSource DropMissing(MediaSource source, SkippedLog? skipped, TextWriter notices)
     {
         if (skipped is null) return source;
         var kept = new List<MediaItem>(source.Items.Count);
         int missing = 0;
+        string? firstMissing = null;
         foreach (var item in source.Items)
         {
             if (item.Cached is not null || File.Exists(item.Path)) { kept.Add(item); continue; }
             missing++;
-            skipped.Report(item.Path, $"file not found (listed by {source.Name})");
+            firstMissing ??= item.Path;
+            skipped.Report(item.Path, $"file not found (listed by {source.Name})", print: false);
         }
-        return missing == 0 ? source : source with { Items = kept, MissingFiles = missing };
+        if (missing == 0) return source;
+        notices.WriteLine($"note: {source.Name}: {kept.Count} of {source.Items.Count} files found; the {missing} missing are left out" +
+                          (skipped.FilePath is { } tsv ? $" (listed in {tsv})" : $" (e.g. {firstMissing})"));
+        return source with { Items = kept, MissingFiles = missing };
     }
 }

@@ -6,7 +6,7 @@ namespace AvBert.Data.Sources;
 /// </summary>
 internal sealed record SourceSpec(string? Kind, string Path, IReadOnlyDictionary<string, string> Options)
 {
-    public static readonly string[] Kinds = ["folder", "classes", "list", "ucf101", "esc50", "kinetics", "charades", "csv", "cache"];
+    public static readonly string[] Kinds = ["folder", "classes", "list", "ucf101", "esc50", "kinetics", "charades", "audioset", "csv", "cache"];
 
     public static SourceSpec Parse(string spec)
     {
