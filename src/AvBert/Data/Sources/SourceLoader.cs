@@ -132,16 +132,17 @@ public static class SourceLoader
         if (skipped is null) return source;
         var kept = new List<MediaItem>(source.Items.Count);
         int missing = 0;
+        bool news = false; // a source opened again (train, then test) has its missing files reported already: no second note
         string? firstMissing = null;
         foreach (var item in source.Items)
         {
             if (item.Cached is not null || File.Exists(item.Path)) { kept.Add(item); continue; }
             missing++;
             firstMissing ??= item.Path;
-            skipped.Report(item.Path, $"file not found (listed by {source.Name})", print: false);
+            news |= skipped.Report(item.Path, $"file not found (listed by {source.Name})", print: false);
         }
         if (missing == 0) return source;
-        notices.WriteLine($"note: {source.Name}: {kept.Count} of {source.Items.Count} files found; the {missing} missing are left out" +
+        if (news) notices.WriteLine($"note: {source.Name}: {kept.Count} of {source.Items.Count} files found; the {missing} missing are left out" +
                           (skipped.FilePath is { } tsv ? $" (listed in {tsv})" : $" (e.g. {firstMissing})"));
         return source with { Items = kept, MissingFiles = missing };
     }

@@ -53,6 +53,8 @@ public sealed class AudioSetSourceTests : IDisposable
         // Missing files: one line for all of them, not one per file.
         Assert.Equal($"note: audioset balanced_train_segments.csv: 5 of 6 files found; the 1 missing are left out (e.g. {P("as/v/-2PDE7hUArE.mp4")})",
                      notes.ToString().Trim());
+        SourceLoader.Open($"audioset:{csv},videos={P("as/v")}", "test", log, notes);   // the same file again (the test split)
+        Assert.Single(notes.ToString().Trim().Split('\n'));                             // is not counted twice
         Assert.Equal("audioset", SourceLoader.Detect(csv));                // a bare path is recognised by its first comment
         Assert.Equal(s.Items.Count, SourceLoader.Open(csv + ",videos=" + P("as/v"), "test", new SkippedLog(null, TextWriter.Null), TextWriter.Null).Items.Count);
 
