@@ -18,8 +18,9 @@ public enum VisualCnnArch
 /// <summary>
 /// The SlowFast visual CNN's own settings: PySlowFast's SLOWFAST.* keys with their defaults, and the temporal kernels of
 /// its SlowFast-R50 (slow: stem 1, res2–res5 1/1/3/3; fast: stem 5, res2–res5 3/3/3/3). The widths, depth, groups,
-/// strides, dilations and BN settings of model.visual apply to both pathways; model.visual.temporal_kernels,
-/// stem_temporal_kernel, temporal_kernel_blocks and pool_window are the single-pathway ResNet's.
+/// strides, dilations and BN settings of model.visual apply to both pathways, and model.visual.pool_window is the slow
+/// pathway's window (the fast one's spans α times the frames); model.visual.temporal_kernels, stem_temporal_kernel and
+/// temporal_kernel_blocks are the single-pathway ResNet's.
 /// </summary>
 public sealed record SlowFastConfig
 {

@@ -78,8 +78,6 @@ static class ModelConfigChecks
         check(sf.FastTemporalKernels.Length == 4 && sf.FastTemporalKernels.All(k => k >= 1 && k % 2 == 1), "model.visual.slowfast.fast_temporal_kernels", sf.FastTemporalKernels, "must list 4 odd kernel sizes");
         check(v.Block == ResNetBlock.Bottleneck, "model.visual.block", v.Block.ToString().ToLowerInvariant(),
             "must be bottleneck with model.visual.arch: slowfast (PySlowFast's SlowFast is built of bottleneck blocks)");
-        check(v.PoolWindow.Length == 0, "model.visual.pool_window", v.PoolWindow,
-            "must be empty with model.visual.arch: slowfast (each pathway's map is pooled by its global mean)");
         check(v.TemporalKernelBlocks.Length == 0, "model.visual.temporal_kernel_blocks", v.TemporalKernelBlocks,
             "must be empty with model.visual.arch: slowfast (every block uses model.visual.slowfast.slow_temporal_kernels / fast_temporal_kernels)");
     }

@@ -14,7 +14,9 @@ namespace AvBert.Model;
 /// After the stem and each of the first three stages a lateral connection (conv T_f×1×1 with temporal stride α → BN →
 /// ReLU) maps the fast features to the slow frame rate and concatenates them to the slow features' channels. The stems
 /// keep the frame rate (stride 1 in time, unlike the single-pathway ResNet's stem). The pooled feature is each
-/// pathway's global average, concatenated (slow first), as PySlowFast's head pools before its projection.
+/// pathway's average, concatenated (slow first), as PySlowFast's head pools before its projection: the global mean, or
+/// with model.visual.pool_window [t, h, w] their windowed pooling ([t, h, w] on the slow map, [α·t, h, w] on the fast
+/// one, at stride 1, then the mean of what remains; their head's window is [F/α, ⌊crop/32⌋, ⌊crop/32⌋]).
 /// [N, 3, F, H, W] → [N, C_slow + C_fast] (2048 + 256 for SlowFast-R50).
 /// </summary>
 public sealed class VisualSlowFast : Module<Tensor, Tensor>
@@ -24,6 +26,7 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>
     readonly ModuleList<Module<Tensor, Tensor>> slow_stage1, slow_stage2, slow_stage3, slow_stage4;
     readonly ModuleList<Module<Tensor, Tensor>> fast_stage1, fast_stage2, fast_stage3, fast_stage4;
     readonly int alpha;
+    readonly long[] slowPoolWindow, fastPoolWindow;
 
     /// <summary>Channels of the pooled feature: the slow pathway's then the fast pathway's.</summary>
     public int OutputChannels { get; }
@@ -53,6 +56,8 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>
         (slow_stage1, slow_stage2, slow_stage3, slow_stage4) = (slow[0], slow[1], slow[2], slow[3]);
         (fast_stage1, fast_stage2, fast_stage3, fast_stage4) = (fast[0], fast[1], fast[2], fast[3]);
         OutputChannels = FeatureDim(c);
+        slowPoolWindow = c.PoolWindow.Select(k => (long)k).ToArray();
+        fastPoolWindow = slowPoolWindow.Select((k, i) => i == 0 ? k * alpha : k).ToArray();
         RegisterComponents();
     }
 
@@ -98,7 +103,7 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (slow, fast) = FeatureMaps(clips);
-        return cat([slow.mean([2L, 3L, 4L]), fast.mean([2L, 3L, 4L])], 1).MoveToOuterDisposeScope();
+        return cat([VisualResNet3D.Pool(slow, slowPoolWindow), VisualResNet3D.Pool(fast, fastPoolWindow)], 1).MoveToOuterDisposeScope();
     }
 }
 

@@ -144,7 +144,7 @@ public class VisualSlowFastTests
     [InlineData("model.visual.slowfast.fusion_channel_ratio=0", "'model.visual.slowfast.fusion_channel_ratio: 0'")]
     [InlineData("model.visual.slowfast.fast_temporal_kernels=[3, 3, 2, 3]", "model.visual.slowfast.fast_temporal_kernels")]
     [InlineData("model.visual.block=basic", "'model.visual.block: basic' must be bottleneck with model.visual.arch: slowfast")]
-    [InlineData("model.visual.pool_window=[4, 2, 2]", "model.visual.pool_window")]
+    [InlineData("model.visual.temporal_kernel_blocks=[3, 4, 6, 3]", "'model.visual.temporal_kernel_blocks: [3, 4, 6, 3]' must be empty with model.visual.arch: slowfast")]
     public void Bad_slowfast_settings_are_one_line_errors_naming_the_key(string set, string expected)
     {
         var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load("small", overrides: ["model.visual.arch=slowfast", set]));
@@ -163,6 +163,25 @@ public class VisualSlowFastTests
         Assert.Equal([3, 3, 3, 3], sf.Slowfast.FastTemporalKernels);
         // With the default arch, SlowFast's fields are not checked (α 3 with 8 frames is fine for the single pathway).
         Assert.Equal(VisualCnnArch.Resnet, ConfigLoader.Load("small", overrides: ["model.visual.slowfast.alpha=3"]).Model.Visual.Arch);
+    }
+
+    [Fact]
+    public void A_pool_window_is_PySlowFasts_head_pooling_on_each_pathway()
+    {
+        // Their head: AvgPool3d([F/α, ⌊S/32⌋, ⌊S/32⌋]) on the slow map and ([F, ⌊S/32⌋, ⌊S/32⌋]) on the fast one, stride 1,
+        // then the mean of what remains. Here a [1, 2, 2] window (slow) and [2, 2, 2] (fast, α 2) on 3×3 maps.
+        manual_seed(7);
+        using var cnn = new VisualSlowFast(SlowFast(c => c with
+        {
+            StageBlocks = [1, 1, 1, 1], WidthPerGroup = 4, PoolWindow = [1, 2, 2], Slowfast = c.Slowfast with { Alpha = 2, BetaInv = 2 },
+        }));
+        cnn.eval();
+        using var _ = no_grad();
+        var clip = randn([2, 3, 8, 96, 96]);
+        var (slow, fast) = cnn.FeatureMaps(clip);      // slow [2, 128, 4, 3, 3], fast [2, 64, 8, 3, 3]
+        var expected = cat([VisualResNet3D.Pool(slow, [1, 2, 2]), VisualResNet3D.Pool(fast, [2, 2, 2])], 1);
+        Assert.True(cnn.call(clip).allclose(expected, 1e-6, 1e-6));
+        Assert.False(expected.allclose(cat([slow.mean([2L, 3L, 4L]), fast.mean([2L, 3L, 4L])], 1), 1e-4, 1e-4), "a 2×2 window on a 3×3 map is not the global mean");
     }
 
     [Fact]
