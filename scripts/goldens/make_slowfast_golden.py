@@ -3,8 +3,8 @@ scripts/make-slowfast-golden.sh and docs/PARITY.md).
 
 Their SlowFast (MODEL.ARCH slowfast, RESNET.DEPTH 50) is built from their default config with the tiny overrides of
 TINY, every parameter and buffer randomised (BatchNorm statistics and affine terms included), eval mode, one forward
-up to the head's pooled feature on a random clip. Writes:
-  slowfast-r50.safetensors  (tests/AvBert.Tests/Goldens/) input.clip [N,3,F,S,S] (the fast pathway's frames; the slow pathway is their
+up to the head's pooled feature on a random clip. Writes (to tests/AvBert.Tests/Goldens/ by default):
+  slowfast-r50.safetensors  input.clip [N,3,F,S,S] (the fast pathway's frames; the slow pathway is their
                             PackPathway of it), output.pooled [N, C_slow + C_fast] (their head's per-pathway average
                             pools, concatenated, before the projection) and every parameter and buffer as
                             state.<our name> (F16: randomised to float16 values; num_batches_tracked and
@@ -16,14 +16,17 @@ import json
 import math
 import os
 import re
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_goldens  # noqa: E402  (its fvcore stand-ins and safetensors writer)
+
 # Tiny SlowFast-R50: slow width 2, β⁻¹ 2 (fast width 1), α 2, fusion kernel 5 (their default) and channel ratio 2;
-# one clip of 4 frames at 32×32 (the slow pathway gets frames 0 and 3), so their head's pooling windows ([F/α, S/32, S/32] and [F, S/32, S/32]) cover the whole maps.
+# one clip of 4 frames at 32×32 (the slow pathway gets frames 0 and 3), so that their head's pooling windows
+# ([F/α, S/32, S/32] and [F, S/32, S/32]) cover the whole maps.
 TINY = {
     "RESNET.WIDTH_PER_GROUP": 2,
     "RESNET.DEPTH": 50,
@@ -38,6 +41,7 @@ TINY = {
 N = 1
 
 STUBS = {
+    **{k: v for k, v in make_goldens.STUBS.items() if k.startswith("fvcore/common/") or k == "fvcore/__init__.py"},
     # Their package __init__ files import the data, training and environment code (iopath, simplejson, pytorchvideo
     # models); the model code needs none of it. Empty package files, a plain logger and stand-ins for the names the
     # model modules import but a SlowFast-R50 does not use (NaiveSyncBatchNorm, Swish, ROIAlign) or uses only at init
@@ -45,35 +49,6 @@ STUBS = {
     "slowfast/__init__.py": "",
     "slowfast/models/__init__.py": "",
     "slowfast/utils/logging.py": "import logging\ndef get_logger(name):\n    return logging.getLogger(name)\n",
-    "fvcore/__init__.py": "",
-    "fvcore/common/__init__.py": "",
-    "fvcore/common/config.py": '''
-import copy
-class CfgNode(dict):
-    def __init__(self, init_dict=None, new_allowed=False):
-        super().__init__(init_dict or {})
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name)
-    def __setattr__(self, name, value):
-        self[name] = value
-    def clone(self):
-        return copy.deepcopy(self)
-''',
-    "fvcore/common/registry.py": '''
-class Registry:
-    def __init__(self, name):
-        self._name, self._obj = name, {}
-    def register(self, obj=None):
-        def deco(o):
-            self._obj[o.__name__] = o
-            return o
-        return deco if obj is None else deco(obj)
-    def get(self, name):
-        return self._obj[name]
-''',
     "fvcore/nn/__init__.py": "",
     "fvcore/nn/weight_init.py": '''
 import torch.nn as nn
@@ -93,14 +68,6 @@ def c2_xavier_fill(m):
     "detectron2/__init__.py": "",
     "detectron2/layers/__init__.py": "ROIAlign = None\n",
 }
-
-
-def write_stubs(code):
-    for rel, text in STUBS.items():
-        path = os.path.join(code, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
 
 
 # The model keys of their configs/Kinetics/SLOWFAST_4x16_R50.yaml (the two-pathway lists their defaults lack).
@@ -166,31 +133,13 @@ def randomise(model, gen):
             t.copy_(t.half().float())
 
 
-def save_safetensors(path, tensors, metadata):
-    """F16 for the state (its values are float16 numbers, see randomise), F32 for the input and output."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name in sorted(tensors):
-        half = name.startswith("state.")
-        data = tensors[name].detach().contiguous().numpy().astype("<f2" if half else "<f4").tobytes()
-        header[name] = {"dtype": "F16" if half else "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--code", required=True, help="a scratch copy of their repository's slowfast/ folder's parent")
     ap.add_argument("--out", required=True)
     ap.add_argument("--commit", default="unknown")
     args = ap.parse_args()
-    write_stubs(args.code)
+    make_goldens.write_stubs(args.code, STUBS)
     sys.path.insert(0, args.code)
     torch.set_num_threads(1)
     from slowfast.config.defaults import _C
@@ -223,7 +172,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     meta = {"source": "github.com/facebookresearch/SlowFast", "commit": args.commit, "torch": torch.__version__,
             "config": json.dumps(TINY), "cnn_parameters": str(n_tiny), "full_r50_parameters_with_400_class_head": str(n_full)}
-    save_safetensors(os.path.join(args.out, "slowfast-r50.safetensors"), io, meta)
+    # The state as F16 (its values are float16 numbers, see randomise), the clip and the output as F32.
+    make_goldens.save_safetensors(os.path.join(args.out, "slowfast-r50.safetensors"), io, meta, half=lambda name: name.startswith("state."))
     print(f"tiny: {n_tiny} CNN parameters, pooled {list(pooled['x'].shape)}; their commit {args.commit}, torch {torch.__version__}")
 
 
