@@ -69,7 +69,7 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// Conv (T×k×k, stride 2 in space and <paramref name="temporalStride"/> in time: 2 in the single-pathway ResNet, 1 in
+/// Conv (T×k×k, stride 2 in space and the temporal stride in time: 2 in the single-pathway ResNet, 1 in
 /// SlowFast's pathways) → BN → ReLU → max-pool (1×3×3, spatial stride 2).
 /// </summary>
 public sealed class VisualStem : Module<Tensor, Tensor>
