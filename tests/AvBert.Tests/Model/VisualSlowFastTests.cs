@@ -6,6 +6,7 @@ using AvBert.Pretraining;
 using AvBert.Tests.Training;
 using TorchSharp;
 using TorchSharp.Modules;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace AvBert.Tests.Model;
@@ -15,7 +16,7 @@ namespace AvBert.Tests.Model;
 /// model code (the golden of scripts/make-slowfast-golden.sh), the pathways' frames, the laterals, the config checks.
 /// </summary>
 [Collection(TorchRngCollection.Name)]
-public class VisualSlowFastTests
+public class VisualSlowFastTests(ITestOutputHelper output)
 {
     static VisualCnnConfig SlowFast(Func<VisualCnnConfig, VisualCnnConfig>? edit = null)
     {
@@ -72,6 +73,7 @@ public class VisualSlowFastTests
         var reference = golden["output.pooled"].to(float32);
         Assert.Equal(reference.shape, pooled.shape);
         double error = (pooled - reference).abs().max().item<float>(), scale = reference.abs().max().item<float>();
+        output.WriteLine($"max |ours - PySlowFast| = {error:g3}, max |PySlowFast| = {scale:g3}");
         Assert.True(error <= ReferenceOutputs.Tolerance * scale, $"max |ours - PySlowFast| = {error:g3} (scale {scale:g3})");
     }
 
