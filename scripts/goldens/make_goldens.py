@@ -113,8 +113,8 @@ class Registry:
 }
 
 
-def write_stubs(root):
-    for rel, text in STUBS.items():
+def write_stubs(root, stubs=STUBS):
+    for rel, text in stubs.items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
@@ -179,12 +179,14 @@ def randomise(model, gen):
                 raise SystemExit(f"not randomised: {name}")
 
 
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
+def save_safetensors(path, tensors, metadata=None, half=lambda name: False):
+    """F32 tensors (F16 for the names `half` picks); `metadata` (str → str) goes into the header."""
+    header, blobs, offset = ({"__metadata__": metadata} if metadata else {}), [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().float().cpu()
-        data = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        f16 = half(name)
+        data = t.numpy().astype("<f2" if f16 else "<f4").tobytes()
+        header[name] = {"dtype": "F16" if f16 else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode()

@@ -20,7 +20,7 @@ public static class ParamsCommand
             using var model = new AvBertModel(cfg.Model);
             var built = ParameterCounts.Of(model);
             var t = cfg.Model.Transformer;
-            var cnns = (model.HasVisual ? $"visual CNN {built.VisualCnn:N0}" : "") + (model.HasVisual && model.HasAudio ? " + " : "") +
+            var cnns = (model.HasVisual ? $"visual CNN{(cfg.Model.Visual.Arch == VisualCnnArch.Slowfast ? " (SlowFast)" : "")} {built.VisualCnn:N0}" : "") + (model.HasVisual && model.HasAudio ? " + " : "") +
                        (model.HasAudio ? $"audio CNN {built.AudioCnn:N0}" : "");
             var only = cfg.Model.Modalities == ModelModalities.AudioVisual ? "" : $"{cfg.Model.Modalities.ToString().ToLowerInvariant()} only, ";
             Console.WriteLine($"{only}fusion {cfg.Model.Fusion.ToString().ToLowerInvariant()}, D={t.HiddenSize}, {t.NumLayers} layers, " +

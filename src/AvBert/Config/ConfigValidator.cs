@@ -14,6 +14,9 @@ public static class ConfigValidator
         check(t.MaxPositions >= d.SequenceLength + 1, "model.transformer.max_positions", t.MaxPositions,
             $"must be at least data.sequence_length + 1 ({d.SequenceLength + 1}): one position per clip plus BOS");
         check(d.NumFrames >= 1, "data.num_frames", d.NumFrames, "must be >= 1");
+        var slowfast = c.Model.Visual.Slowfast;
+        check(c.Model.Visual.Arch != VisualCnnArch.Slowfast || c.Model.Modalities == ModelModalities.Audio || slowfast.Alpha < 1 || d.NumFrames % slowfast.Alpha == 0,
+            "model.visual.slowfast.alpha", slowfast.Alpha, $"must divide data.num_frames ({d.NumFrames}): the slow pathway sees num_frames / alpha frames");
         check(d.SamplingRate >= 1, "data.sampling_rate", d.SamplingRate, "must be >= 1");
         check(d.TargetFps >= 1, "data.target_fps", d.TargetFps, "must be >= 1");
         check(d.SequenceLength >= 1, "data.sequence_length", d.SequenceLength, "must be >= 1");

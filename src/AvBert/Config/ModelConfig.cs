@@ -6,9 +6,46 @@ namespace AvBert.Config;
 /// <summary>Residual block type of a ResNet stage (reference: TRANS_FUNC).</summary>
 public enum ResNetBlock { Bottleneck, Basic }
 
-/// <summary>Visual CNN: single-pathway 3D ResNet (SPEC §2).</summary>
+/// <summary>Which visual CNN (model.visual.arch).</summary>
+public enum VisualCnnArch
+{
+    /// <summary>The single-pathway 3D ResNet of the authors' released code and checkpoint.</summary>
+    Resnet,
+    /// <summary>SlowFast (Feichtenhofer et al., ICCV 2019), the network the paper names; our extension of the released code.</summary>
+    Slowfast,
+}
+
+/// <summary>
+/// The SlowFast visual CNN's own settings: PySlowFast's SLOWFAST.* keys with their defaults, and the temporal kernels of
+/// its SlowFast-R50 (slow: stem 1, res2–res5 1/1/3/3; fast: stem 5, res2–res5 3/3/3/3). The widths, depth, groups,
+/// strides, dilations and BN settings of model.visual apply to both pathways, and model.visual.pool_window is the slow
+/// pathway's window (the fast one's spans α times the frames); model.visual.temporal_kernels, stem_temporal_kernel and
+/// temporal_kernel_blocks are the single-pathway ResNet's.
+/// </summary>
+public sealed record SlowFastConfig
+{
+    /// <summary>Frame-rate ratio α: the fast pathway sees the clip's F frames, the slow one F/α of them (reference: SLOWFAST.ALPHA).</summary>
+    public int Alpha { get; init; } = 8;
+    /// <summary>Channel ratio β⁻¹: the fast pathway has 1/β⁻¹ of the slow pathway's channels (reference: SLOWFAST.BETA_INV).</summary>
+    public int BetaInv { get; init; } = 8;
+    /// <summary>Temporal kernel of the fast→slow lateral convolutions (reference: SLOWFAST.FUSION_KERNEL_SZ).</summary>
+    public int FusionKernel { get; init; } = 5;
+    /// <summary>A lateral maps the fast pathway's C channels to this many times C (reference: SLOWFAST.FUSION_CONV_CHANNEL_RATIO).</summary>
+    public int FusionChannelRatio { get; init; } = 2;
+    public int SlowStemTemporalKernel { get; init; } = 1;
+    public int FastStemTemporalKernel { get; init; } = 5;
+    /// <summary>Temporal kernel of the first conv of every block, per stage (res2–res5).</summary>
+    public int[] SlowTemporalKernels { get; init; } = [1, 1, 3, 3];
+    public int[] FastTemporalKernels { get; init; } = [3, 3, 3, 3];
+}
+
+/// <summary>Visual CNN: single-pathway 3D ResNet (SPEC §2), or SlowFast (<see cref="Arch"/>).</summary>
 public sealed record VisualCnnConfig
 {
+    /// <summary>resnet (default: the authors' single pathway) or slowfast (<see cref="SlowFastConfig"/>).</summary>
+    public VisualCnnArch Arch { get; init; } = VisualCnnArch.Resnet;
+    /// <summary>The SlowFast settings (used with arch slowfast).</summary>
+    public SlowFastConfig Slowfast { get; init; } = new();
     /// <summary>Blocks per stage (ResNet-50: 3/4/6/3; reference: RESNET.DEPTH 18/34/50/101).</summary>
     public int[] StageBlocks { get; init; } = [3, 4, 6, 3];
     /// <summary>bottleneck (1×1, 3×3, 1×1) or basic (3×3, 3×3) blocks (reference: RESNET.TRANS_FUNC).</summary>

@@ -41,6 +41,8 @@ static class ModelConfigChecks
         check(v.BnEps > 0, "model.visual.bn_eps", v.BnEps, "must be > 0");
         check(v.BnMomentum is >= 0 and <= 1, "model.visual.bn_momentum", v.BnMomentum, "must be in [0, 1]");
 
+        if (v.Arch == VisualCnnArch.Slowfast) CheckSlowFast(v, check);
+
         check(a.NumGroups >= 1 && a.WidthPerGroup % a.NumGroups == 0, "model.audio.num_groups", a.NumGroups,
             $"must be >= 1 and divide model.audio.width_per_group ({a.WidthPerGroup})");
         check(a.Dilations.Length == 4 && a.Dilations.All(x => x >= 1), "model.audio.dilations", a.Dilations, "must list 4 dilations >= 1");
@@ -58,5 +60,25 @@ static class ModelConfigChecks
         check(t.LayerNormEps > 0, "model.transformer.layer_norm_eps", t.LayerNormEps, "must be > 0");
         check(t.InitializerRange >= 0, "model.transformer.initializer_range", t.InitializerRange, "must be >= 0");
         check(t.MaxPositions >= 1, "model.transformer.max_positions", t.MaxPositions, "must be >= 1");
+    }
+
+    /// <summary>model.visual.arch: slowfast (PySlowFast builds what these allow; data.num_frames is checked against α by <see cref="ConfigValidator"/>).</summary>
+    static void CheckSlowFast(VisualCnnConfig v, ConfigValidator.Checker check)
+    {
+        var sf = v.Slowfast;
+        check(sf.Alpha >= 1, "model.visual.slowfast.alpha", sf.Alpha, "must be >= 1 (the slow pathway sees every alpha-th frame)");
+        check(sf.BetaInv >= 1 && v.WidthPerGroup % sf.BetaInv == 0, "model.visual.slowfast.beta_inv", sf.BetaInv,
+            $"must be >= 1 and divide model.visual.width_per_group ({v.WidthPerGroup}): the fast pathway is width_per_group / beta_inv wide");
+        check(sf.FusionKernel >= 1 && sf.FusionKernel % 2 == 1, "model.visual.slowfast.fusion_kernel", sf.FusionKernel,
+            "must be odd and >= 1 (the lateral convolution must give the slow pathway's frame count)");
+        check(sf.FusionChannelRatio >= 1, "model.visual.slowfast.fusion_channel_ratio", sf.FusionChannelRatio, "must be >= 1");
+        check(sf.SlowStemTemporalKernel >= 1 && sf.SlowStemTemporalKernel % 2 == 1, "model.visual.slowfast.slow_stem_temporal_kernel", sf.SlowStemTemporalKernel, "must be odd and >= 1");
+        check(sf.FastStemTemporalKernel >= 1 && sf.FastStemTemporalKernel % 2 == 1, "model.visual.slowfast.fast_stem_temporal_kernel", sf.FastStemTemporalKernel, "must be odd and >= 1");
+        check(sf.SlowTemporalKernels.Length == 4 && sf.SlowTemporalKernels.All(k => k >= 1 && k % 2 == 1), "model.visual.slowfast.slow_temporal_kernels", sf.SlowTemporalKernels, "must list 4 odd kernel sizes");
+        check(sf.FastTemporalKernels.Length == 4 && sf.FastTemporalKernels.All(k => k >= 1 && k % 2 == 1), "model.visual.slowfast.fast_temporal_kernels", sf.FastTemporalKernels, "must list 4 odd kernel sizes");
+        check(v.Block == ResNetBlock.Bottleneck, "model.visual.block", v.Block.ToString().ToLowerInvariant(),
+            "must be bottleneck with model.visual.arch: slowfast (PySlowFast's SlowFast is built of bottleneck blocks)");
+        check(v.TemporalKernelBlocks.Length == 0, "model.visual.temporal_kernel_blocks", v.TemporalKernelBlocks,
+            "must be empty with model.visual.arch: slowfast (every block uses model.visual.slowfast.slow_temporal_kernels / fast_temporal_kernels)");
     }
 }

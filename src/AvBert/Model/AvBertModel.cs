@@ -50,7 +50,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     public const string Visual = "visual", Audio = "audio", Multimodal = "multimodal";
 
     // Null in a single-modality model (model.modalities visual or audio) for the stream it lacks.
-    readonly VisualResNet3D? visual_cnn;
+    readonly Module<Tensor, Tensor>? visual_cnn;   // VisualResNet3D or VisualSlowFast (model.visual.arch)
     readonly AudioResNet2D? audio_cnn;
     readonly Linear? visual_projection, audio_projection;
     readonly LayerNorm? visual_norm, audio_norm;
@@ -88,8 +88,8 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
         HasAudio = model.Modalities != ModelModalities.Visual;
         if (HasVisual)
         {
-            visual_cnn = new VisualResNet3D(model.Visual);
-            VisualFeatureDim = visual_cnn.OutputChannels;
+            visual_cnn = VisualCnns.Build(model.Visual);
+            VisualFeatureDim = VisualCnns.FeatureDim(model.Visual);
             visual_projection = Linear(VisualFeatureDim, t.HiddenSize);
             visual_norm = LayerNorm(t.HiddenSize, t.LayerNormEps);
         }
@@ -129,7 +129,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     public bool HasVisual { get; }
     public bool HasAudio { get; }
 
-    public VisualResNet3D VisualCnn => visual_cnn ?? throw Missing(Visual);
+    public Module<Tensor, Tensor> VisualCnn => visual_cnn ?? throw Missing(Visual);
     public AudioResNet2D AudioCnn => audio_cnn ?? throw Missing(Audio);
 
     UserError Missing(string modality) =>

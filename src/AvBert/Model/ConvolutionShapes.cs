@@ -18,7 +18,7 @@ public static class ConvolutionShapes
     /// <summary>The classes of the model <paramref name="config"/> describes (its CNNs are built on the CPU and dropped).</summary>
     public static IReadOnlyList<ConvShape> For(ModelConfig config)
     {
-        using var visual = new VisualResNet3D(config.Visual);
+        using var visual = VisualCnns.Build(config.Visual);
         using var audio = new AudioResNet2D(config.Audio);
         return Of(visual).Concat(Of(audio)).DistinctBy(s => s.Key).OrderBy(s => s.Key, StringComparer.Ordinal).ToList();
     }

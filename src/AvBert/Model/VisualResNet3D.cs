@@ -68,16 +68,19 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Conv (T×k×k, stride 2 in time and space) → BN → ReLU → max-pool (1×3×3, spatial stride 2).</summary>
+/// <summary>
+/// Conv (T×k×k, stride 2 in space and the temporal stride in time: 2 in the single-pathway ResNet, 1 in
+/// SlowFast's pathways) → BN → ReLU → max-pool (1×3×3, spatial stride 2).
+/// </summary>
 public sealed class VisualStem : Module<Tensor, Tensor>
 {
     readonly Conv3d conv;
     readonly BatchNorm3d bn;
 
-    public VisualStem(int inChannels, int outChannels, int temporalKernel, int spatialKernel, double eps, double momentum)
+    public VisualStem(int inChannels, int outChannels, int temporalKernel, int spatialKernel, double eps, double momentum, int temporalStride = 2)
         : base(nameof(VisualStem))
     {
-        conv = Conv3d(inChannels, outChannels, (temporalKernel, spatialKernel, spatialKernel), stride: (2, 2, 2),
+        conv = Conv3d(inChannels, outChannels, (temporalKernel, spatialKernel, spatialKernel), stride: (temporalStride, 2, 2),
                       padding: (temporalKernel / 2, spatialKernel / 2, spatialKernel / 2), bias: false);
         bn = BatchNorm3d(outChannels, eps, momentum);
         RegisterComponents();

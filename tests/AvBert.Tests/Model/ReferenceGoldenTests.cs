@@ -88,7 +88,7 @@ public class ReferenceGoldenTests(ITestOutputHelper output)
         var io = Safetensors.LoadStateDict(Golden(name + ".io.safetensors"));
         using var _ = no_grad();
         var visual = io["input.visual"];
-        var map = model.VisualCnn.FeatureMap(visual.reshape([visual.shape[0] * visual.shape[1], .. visual.shape[2..]]));
+        var map = ((VisualResNet3D)model.VisualCnn).FeatureMap(visual.reshape([visual.shape[0] * visual.shape[1], .. visual.shape[2..]]));
         var reference = io["output.visual_pooled"].reshape(map.shape[0], -1);
         var window = import.Config.Model.Visual.PoolWindow.Select(k => (long)k).ToArray();
         double Error(Tensor pooled) => (pooled - reference).abs().max().item<float>() / reference.abs().max().item<float>();

@@ -11,7 +11,7 @@ public class HotPathHostReadTests
 {
     static readonly string[] HotPath =
     [
-        "Model/AvBertModel.cs", "Model/AudioResNet2D.cs", "Model/VisualResNet3D.cs", "Model/Embeddings.cs",
+        "Model/AvBertModel.cs", "Model/AudioResNet2D.cs", "Model/VisualResNet3D.cs", "Model/VisualSlowFast.cs", "Model/Embeddings.cs",
         "Model/LowRankSharedLinear.cs", "Model/MatrixExponential.cs", "Model/OrthogonalMatrix.cs", "Model/TransformerEncoder.cs",
         "Model/TransformerLayer.cs", "Model/ChannelsLast.cs",
         "Pretraining/AvBertPretrainer.cs", "Pretraining/CorrectPairPrediction.cs", "Pretraining/EmbeddingMasker.cs",

@@ -67,6 +67,11 @@ public static class ReferenceConfig
         var r = new Reader(values, source);
 
         // Checks the reference's model code makes (asserts, registry lookups).
+        // The authors' code registers the single-pathway ResNet only; our SlowFast is an extension of the paper's text.
+        if (r.String("VIS.ARCH", "resnet") == "slowfast" || r.String("VIS.MODEL_NAME", "ResNet") == "SlowFast")
+            throw new ConfigError($"{source}: 'VIS.ARCH: slowfast' is not supported: convert brings over the authors' single-pathway " +
+                                  "checkpoint (their code builds VIS.ARCH resnet only). Our SlowFast visual CNN (model.visual.arch: slowfast) " +
+                                  "has no reference checkpoint; train it with `avbert pretrain --set model.visual.arch=slowfast`.");
         r.Require("VIS.ARCH", "resnet", "resnet");
         r.Require("VIS.MODEL_NAME", "ResNet", "ResNet (the single-pathway 3D ResNet)");
         r.Require("AUD.ARCH", "resnet", "resnet");
