@@ -17,6 +17,7 @@ public static class AblateCommand
         var output = CommonOptions.Out("Output folder: table.md, results.json, TABLE.png, ablation.json, cells/TABLE/ROW/seed-S/ (pretrain/ run folder, result.json)");
         var data = new Option<string>("--data") { Description = "Pretraining data: toy-av[:N] (built in, N new videos per epoch) or any unlabeled source", DefaultValueFactory = _ => defaults.Data };
         var downstream = new Option<string?>("--downstream") { Description = "Labeled source each pretrained model is evaluated on (required unless --data is toy-av with --protocol probe)" };
+        var rows = new Option<string?>("--rows") { Description = "Only these rows, by folder name (e.g. none,cross-layer); default: every row" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per row (0..N−1)", DefaultValueFactory = _ => defaults.Seeds };
         var steps = new Option<int?>("--steps") { Description = $"Pretraining steps per cell (default on toy-av: {AblationOptions.DefaultSteps}; else the config's)" };
         var protocol = new Option<AblationProtocol>("--protocol") { Description = "probe (linear probes on frozen features), finetune, or both", DefaultValueFactory = _ => defaults.Protocol };
@@ -30,7 +31,7 @@ public static class AblateCommand
                                       "DIR/TABLE.png. A rerun skips finished cells; Ctrl+C stops after the step in progress. Each row's config keys " +
                                       "are set after --set.");
         c.Arguments.Add(table);
-        foreach (var o in new Option[] { output, data, downstream, seeds, steps, protocol, task, probeTrain, probeTest, workers, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { output, data, downstream, rows, seeds, steps, protocol, task, probeTrain, probeTest, workers, progress }) c.Options.Add(o);
         config.AddTo(c);
         device.AddTo(c);
         c.SetAction((r, ct) =>
@@ -39,6 +40,7 @@ public static class AblateCommand
             var options = defaults with
             {
                 OutDir = Path.GetFullPath(r.GetValue(output)!), Data = r.GetValue(data)!, Downstream = r.GetValue(downstream),
+                Rows = r.GetValue(rows)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 Seeds = r.GetValue(seeds), Steps = r.GetValue(steps), Preset = r.GetValue(config.Preset)!, ConfigFile = r.GetValue(config.File),
                 Sets = r.GetValue(config.Set) ?? [], Protocol = r.GetValue(protocol), Task = r.GetValue(task),
                 ProbeTrainVideos = r.GetValue(probeTrain), ProbeTestVideos = r.GetValue(probeTest),

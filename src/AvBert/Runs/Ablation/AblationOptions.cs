@@ -26,6 +26,8 @@ public sealed record AblationOptions
     /// <summary>Labeled source of the downstream task (required unless toy-av is probed in memory).</summary>
     public string? Downstream { get; init; }
     public int Seeds { get; init; } = 3;
+    /// <summary>Only these rows (their folder names, e.g. none, cross-layer); null: every row of each table.</summary>
+    public IReadOnlyList<string>? Rows { get; init; }
     /// <summary>Pretraining steps; null: <see cref="DefaultSteps"/> on toy-av, the config's otherwise.</summary>
     public int? Steps { get; init; }
     public string Preset { get; init; } = "small";

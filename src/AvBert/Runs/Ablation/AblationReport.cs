@@ -94,7 +94,7 @@ public static class AblationReport
             head.Add("paper top-1 / top-5");
             sb.Append("| " + string.Join(" | ", head) + " |\n");
             sb.Append("|" + string.Concat(head.Select((_, i) => i < 2 ? "---|" : "---:|")) + "\n");
-            foreach (var s in stats)
+            foreach (var s in stats.Where(s => s.Seeds > 0 || o.Rows is null || o.Rows.Contains(s.Row.Key)))
             {
                 var cells = new List<string> { s.Row.Label, s.Seeds.ToString(CultureInfo.InvariantCulture) };
                 if (t == AblationTable.Sharing)

@@ -71,7 +71,8 @@ public static class AblationRun
         CheckSettings(o);
         // Every cell's config first: a bad --set or --config stops before any training.
         // Seed by seed (every row of a table for seed 0, then seed 1, ...): a run stopped early still has whole tables.
-        var cells = tables.SelectMany(t => Enumerable.Range(0, o.Seeds).SelectMany(s => AblationTables.Rows(t).Select(r => (Table: t, Row: r, Seed: s)))).ToList();
+        var rows = AblationTables.Select(tables, o.Rows);
+        var cells = tables.SelectMany(t => Enumerable.Range(0, o.Seeds).SelectMany(s => rows.Where(x => x.Table == t).Select(x => (Table: t, x.Row, Seed: s)))).ToList();
         foreach (var c in cells) CellConfig(o, c.Row, c.Seed);
 
         var results = new List<AblationCellResult>();

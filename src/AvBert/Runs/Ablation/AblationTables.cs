@@ -40,6 +40,18 @@ public static class AblationTables
         _ => throw new UserError($"ablate: unknown table '{name}'. Fix: one of {string.Join(", ", Names)}."),
     };
 
+    /// <summary>The rows of <paramref name="tables"/> that <paramref name="only"/> names (null: all); a user error for a name no table has.</summary>
+    public static IReadOnlyList<(AblationTable Table, AblationRow Row)> Select(IReadOnlyList<AblationTable> tables, IReadOnlyList<string>? only)
+    {
+        var all = tables.SelectMany(t => Rows(t).Select(r => (Table: t, Row: r))).ToList();
+        if (only is null || only.Count == 0) return all;
+        foreach (var name in only)
+            if (!all.Any(x => x.Row.Key == name))
+                throw new UserError($"ablate: --rows {string.Join(",", only)}: '{name}' is not a row of {string.Join(", ", tables.Select(Name))}. " +
+                                    $"Fix: rows are {string.Join(", ", all.Select(x => x.Row.Key))}.");
+        return all.Where(x => only.Contains(x.Row.Key)).ToList();
+    }
+
     public static string Name(AblationTable t) => t.ToString().ToLowerInvariant();
 
     public static IReadOnlyList<AblationRow> Rows(AblationTable t) => t switch
