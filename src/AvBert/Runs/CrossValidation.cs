@@ -73,6 +73,14 @@ public static class CrossValidation
         (all with { Name = $"{all.Name} (folds ≠ {fold})", Items = all.Items.Where(i => i.Fold != fold).ToList() },
          all with { Name = $"{all.Name} (fold {fold})", Items = all.Items.Where(i => i.Fold == fold).ToList() });
 
+    /// <summary>Sample standard deviation (n − 1) of at least two values: the spread over folds, or over seeds (`ablate`).</summary>
+    public static double SampleStd(IReadOnlyList<double> values)
+    {
+        if (values.Count < 2) throw new ArgumentException("the sample standard deviation needs at least two values", nameof(values));
+        double m = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - m) * (v - m)) / (values.Count - 1));
+    }
+
     /// <summary>
     /// Writes RUN/crossval.json from the folds done so far — each fold's metrics, their mean and their sample standard
     /// deviation (n − 1; 0 with one fold) — and returns the mean and std of each metric (null: no fold was tested).
@@ -92,9 +100,8 @@ public static class CrossValidation
         {
             var vals = reports.Select(r => Get(r.Report!, k)).Where(v => v is { } x && !double.IsNaN(x)).Select(v => v!.Value).ToList();
             if (vals.Count == 0) continue;
-            double m = vals.Average();
-            mean[k] = m;
-            std[k] = vals.Count < 2 ? 0 : Math.Sqrt(vals.Sum(v => (v - m) * (v - m)) / (vals.Count - 1));
+            mean[k] = vals.Average();
+            std[k] = vals.Count < 2 ? 0 : SampleStd(vals);
         }
         var doc = new Dictionary<string, object>
         {

@@ -79,6 +79,29 @@ public class AblationTests
         Assert.Equal(["early", "late"], AblationTables.Select([AblationTable.Fusion], ["late", "early"]).Select(x => x.Row.Key));
     }
 
+    [Fact]
+    public void Table_md_and_results_json_show_mean_and_std_over_seeds_parameter_counts_and_the_papers_numbers()
+    {
+        var dir = TestSetup.TempDir("ablate-report");
+        var o = new AblationOptions { OutDir = dir, Seeds = 2 };
+        static AblationCellResult Cell(string row, int seed, double av) =>
+            new("sharing", row, seed, new Dictionary<string, double> { ["av_probe"] = av, ["visual_probe"] = 0.5 }, 1000, 5000, 150, 1);
+        var cells = new[] { Cell("cross-layer", 0, 0.60), Cell("cross-layer", 1, 0.70), Cell("none", 0, 0.40) };
+        var md = AblationReport.Markdown(o, [AblationTable.Sharing], cells);
+        Assert.Contains("| row | seeds | Transformer params | total params | AV probe | visual probe | paper top-1 / top-5 |", md);
+        Assert.Contains("| cross-layer | 2 | 1,000 | 5,000 | 65.0 ± 7.1 % | 50.0 ± 0.0 % | 65.7 / 89.9 |", md);   // std of 60, 70: 7.07
+        Assert.Contains("| no sharing | 1 | 1,000 | 5,000 | 40.0 % | 50.0 % | — |", md);                   // one seed: no std
+        Assert.Contains("| cross-layer + all cross-Transformer | 0 | — | — | — | — | 67.1 / 92.3 |", md);
+        Assert.Contains("docs/SPEC.md §9", md);
+        using var json = JsonDocument.Parse(AblationReport.Results(o, [AblationTable.Sharing], cells));
+        var row = json.RootElement.GetProperty("tables").GetProperty("sharing").GetProperty("rows")[1];
+        Assert.Equal("cross-layer", row.GetProperty("row").GetString());
+        Assert.Equal(0.65, row.GetProperty("mean").GetProperty("av_probe").GetDouble(), 6);
+        Assert.Equal(Math.Sqrt(0.005), row.GetProperty("std").GetProperty("av_probe").GetDouble(), 6);
+        Assert.Equal(65.7, row.GetProperty("paper").GetProperty("top1").GetDouble());
+        Assert.Equal(2, row.GetProperty("cells").GetArrayLength());
+    }
+
     /// <summary>Cancels when a log line contains <paramref name="trigger"/> (the first time).</summary>
     sealed class CancelOn(string trigger, CancellationTokenSource cts) : StringWriter
     {

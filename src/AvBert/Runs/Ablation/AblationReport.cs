@@ -15,9 +15,7 @@ public sealed record AblationRowStats(AblationRow Row, IReadOnlyList<AblationCel
     public double Std(string metric)
     {
         var v = Values(metric).ToList();
-        if (v.Count < 2) return double.NaN;
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1));
+        return v.Count < 2 ? double.NaN : CrossValidation.SampleStd(v);
     }
     public IEnumerable<double> Values(string metric) => Cells.Where(c => c.Metrics.ContainsKey(metric)).Select(c => c.Metrics[metric]);
 }
