@@ -77,6 +77,10 @@ public class AblationTests
         var r = Assert.Throws<UserError>(() => AblationTables.Select([AblationTable.Fusion], ["mid", "none"]));
         Assert.Contains("'none'", r.Message);
         Assert.Equal(["early", "late"], AblationTables.Select([AblationTable.Fusion], ["late", "early"]).Select(x => x.Row.Key));
+        // A bad setting stops before anything is written (so the fixed command can start in the same folder).
+        var dir = Path.Combine(TestSetup.TempDir("ablate-bad"), "out");
+        Assert.Contains("pretrain.steps", Assert.ThrowsAny<UserError>(() => AblationRun.Run([AblationTable.Fusion], Options(dir, "pretrain.steps=0"))).Message);
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]

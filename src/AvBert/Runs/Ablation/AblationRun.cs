@@ -65,15 +65,18 @@ public static class AblationRun
         var clock = Stopwatch.StartNew();
         bool toy = ToyAvClipDataset.IsSpec(o.Data, out _);
         if (o.Seeds < 1) throw new UserError($"ablate: --seeds {o.Seeds}: need at least 1.");
+        int classes = new ToyAvOptions().NumClasses;
+        if (toy && (o.ProbeTrainVideos < classes || o.ProbeTestVideos < 1))
+            throw new UserError($"ablate: --probe-train {o.ProbeTrainVideos} --probe-test {o.ProbeTestVideos}: the toy-av probes need at least one training video per class ({classes}) and one test video.");
         if (!toy && o.Downstream is null)
             throw new UserError($"ablate: --data {o.Data} needs --downstream SRC, the labeled source each pretrained model is evaluated on (e.g. kinetics:CSV,... for the paper's Kinetics-Sounds).");
-        Directory.CreateDirectory(o.OutDir);
-        CheckSettings(o);
         // Every cell's config first: a bad --set or --config stops before any training.
         // Seed by seed (every row of a table for seed 0, then seed 1, ...): a run stopped early still has whole tables.
         var rows = AblationTables.Select(tables, o.Rows);
         var cells = tables.SelectMany(t => Enumerable.Range(0, o.Seeds).SelectMany(s => rows.Where(x => x.Table == t).Select(x => (Table: t, x.Row, Seed: s)))).ToList();
         foreach (var c in cells) CellConfig(o, c.Row, c.Seed);
+        Directory.CreateDirectory(o.OutDir);
+        CheckSettings(o);
 
         var results = new List<AblationCellResult>();
         int run = 0, kept = 0;
