@@ -20,6 +20,7 @@ foreach (var command in new[]
     PrepCommand.Build(),
     SynthCommand.Build(),
     DemoCommand.Build(),
+    AblateCommand.Build(),
     BenchCommand.Build(),
 })
     root.Subcommands.Add(command);

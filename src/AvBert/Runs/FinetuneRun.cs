@@ -40,7 +40,11 @@ public sealed record FinetuneOptions : TrainingRunOptions
 public sealed record FinetuneResult(string Name, string RunDir, string ModelDir, EvaluationReport? Report, long Steps, double Seconds);
 
 /// <summary>The end of `finetune`: one result, or one per fold with their mean.</summary>
-public sealed record FinetuneSummary(IReadOnlyList<FinetuneResult> Runs, IReadOnlyDictionary<string, double>? FoldMean, int SkippedFiles);
+public sealed record FinetuneSummary(IReadOnlyList<FinetuneResult> Runs, IReadOnlyDictionary<string, double>? FoldMean, int SkippedFiles)
+{
+    /// <summary>Sample standard deviation over the folds of each metric in <see cref="FoldMean"/>.</summary>
+    public IReadOnlyDictionary<string, double>? FoldStd { get; init; }
+}
 
 /// <summary>
 /// `avbert finetune` as a library call (SPEC §8): builds the backbone (random, or from --init), the task's heads, the
@@ -138,7 +142,7 @@ public static class FinetuneRun
         var log = o.Log ?? Console.Out;
         var d = config.Downstream;
         var skipped = new SkippedLog(o.RunDir, resume: o.Resume);
-        var folds = CrossValidation.ChooseFolds(config, o, out var all);
+        var folds = CrossValidation.Choose(config, o, skipped);
         var runs = new List<FinetuneResult>();
         if (folds is null)
         {
@@ -151,11 +155,11 @@ public static class FinetuneRun
         }
         else
         {
-            log.WriteLine($"cross-validation over folds {string.Join(", ", folds)} of {all!.Name}: one model per held-out fold.");
-            foreach (var f in folds)
+            log.WriteLine($"cross-validation over {folds.Description}: one model per held-out {folds.Kind}, in {Path.Combine(o.RunDir, "fold-N")}.");
+            foreach (var f in folds.Folds)
             {
                 var name = $"fold-{f}";
-                var (train, test) = CrossValidation.Split(all, f);
+                var (train, test) = folds.Split(f);
                 var foldDir = Path.Combine(o.RunDir, name);
                 Directory.CreateDirectory(foldDir);
                 if (DataParallel.IsRoot) ConfigLoader.Save(config, Path.Combine(foldDir, ConfigFile)); // [data parallel] rank 0 writes
@@ -163,11 +167,13 @@ public static class FinetuneRun
                 CrossValidation.Write(o.RunDir, runs);
             }
         }
-        var mean = folds is null ? null : CrossValidation.Write(o.RunDir, runs);
-        if (mean is not null)
-            log.WriteLine("cross-validation mean: " + string.Join("  ", mean.Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", CultureInfo.InvariantCulture)}")));
+        var stats = folds is null ? null : CrossValidation.Write(o.RunDir, runs);
+        if (stats is not null)
+            log.WriteLine($"cross-validation, mean ± std over {stats.Count} {folds!.Kind}s: " + string.Join("  ", stats.Mean.Select(kv =>
+                $"{kv.Key} {kv.Value.ToString("0.0000", CultureInfo.InvariantCulture)} ± {stats.Std[kv.Key].ToString("0.0000", CultureInfo.InvariantCulture)}")) +
+                $" → {Path.Combine(o.RunDir, TransferModelDirectory.CrossValidationFile)}");
         if (skipped.Count > 0) log.WriteLine(skipped.Summary());
-        return new FinetuneSummary(runs, mean, skipped.Count);
+        return new FinetuneSummary(runs, stats?.Mean, skipped.Count) { FoldStd = stats?.Std };
     }
 
     /// <summary>Trains one model on <paramref name="train"/> and evaluates it on <paramref name="test"/>.</summary>

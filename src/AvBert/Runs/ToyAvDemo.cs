@@ -49,7 +49,7 @@ public static class ToyAvDemo
         {
             // A fairer control: the same random weights with BatchNorm statistics measured on toy-av (what pretraining also
             // updates, without learning anything). Gains over this baseline are learned features, not recalibration.
-            CalibrateBatchNorm(initModel, toy, o, device, ct);
+            ToyAvProbes.CalibrateBatchNorm(initModel, toy, o.ProbeTrainVideos, device, ct);
             calibrated = Evaluate("random init, BN recalibrated", initModel, random.Heads, toy, o, device, log, ct);
         }
 
@@ -87,21 +87,6 @@ public static class ToyAvDemo
 
     static double[] Values(DemoScores s, DemoCnnScores c) => [s.Visual, s.Audio, s.AudioVisual, s.RetrievalR1, c.Visual, c.Audio, c.AudioVisual];
 
-    /// <summary>Runs the probe-training videos through the model in training mode (no gradients) so that every BatchNorm's
-    /// running mean/variance describes toy-av; nothing else changes (dropout only affects the Transformers' outputs).</summary>
-    static void CalibrateBatchNorm(AvBertModel model, ToyAv toy, DemoOptions o, Device device, CancellationToken ct)
-    {
-        model.train();
-        using (no_grad())
-            foreach (var b in ToyAvStream.Range(toy, ToyAvSplit.Train, o.ProbeTrainVideos, 16))
-            {
-                ct.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                model.forward(b.Visual.to(device), b.Audio.to(device));
-            }
-        model.eval();
-    }
-
     static void PrepareRun(string runDir, AvBertConfig config) => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false);
 
     sealed record Evaluation(DemoScores Scores, DemoCnnScores Cnn, AvBertPretrainer? Heads);
@@ -109,27 +94,14 @@ public static class ToyAvDemo
     static Evaluation Evaluate(string name, AvBertModel model, AvBertPretrainer? heads, ToyAv toy, DemoOptions o, Device device, TextWriter log, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        using var train = Features(model, toy, ToyAvSplit.Train, o.ProbeTrainVideos, o, device, ct);
-        using var test = Features(model, toy, ToyAvSplit.Test, o.ProbeTestVideos, o, device, ct);
-        double Probe(Tensor trainX, Tensor testX)
-        {
-            using var probe = LinearProbe.Fit(trainX, train.Labels, toy.Classes.Count, o.Probe);
-            return probe.Accuracy(testX, test.Labels);
-        }
-        double v = Probe(train.Visual, test.Visual), a = Probe(train.Audio, test.Audio), av = Probe(train.AudioVisual, test.AudioVisual);
-        using var trainCnnAv = cat([train.VisualCnn, train.AudioCnn], 1);
-        using var testCnnAv = cat([test.VisualCnn, test.AudioCnn], 1);
-        double vc = Probe(train.VisualCnn, test.VisualCnn), ac = Probe(train.AudioCnn, test.AudioCnn), avc = Probe(trainCnnAv, testCnnAv);
+        var p = ToyAvProbes.Score(model, toy, o.ProbeTrainVideos, o.ProbeTestVideos, o.Probe, o.FeatureBatchSize, device, ct);
+        var (v, a, av, vc, ac, avc) = (p.Visual, p.Audio, p.AudioVisual, p.Cnn.Visual, p.Cnn.Audio, p.Cnn.AudioVisual);
         double r1 = heads is null ? 0 : RetrievalR1(heads, model, toy, Math.Min(o.RetrievalVideos, o.ProbeTestVideos), o, device, ct);
         log.WriteLine($"demo: {name}: visual {v:P1}, audio {a:P1}, audio-visual {av:P1}, retrieval R@1 {r1:P1}; " +
                       $"CNN features: visual {vc:P1}, audio {ac:P1}, audio-visual {avc:P1} ({sw.Elapsed.TotalSeconds:0} s, " +
                       $"cpu {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:0} s so far)");
         return new Evaluation(new DemoScores(v, a, av, r1), new DemoCnnScores(vc, ac, avc), heads);
     }
-
-    static FeatureSet Features(AvBertModel model, ToyAv toy, ToyAvSplit split, int count, DemoOptions o, Device device, CancellationToken ct) =>
-        FrozenFeatures.Extract(model, ToyAvStream.Range(toy, split, count, o.FeatureBatchSize)
-            .Select(b => { ct.ThrowIfCancellationRequested(); return (b.Visual, b.Audio, b.Labels); }), device);
 
     // ---- retrieval: the pretraining's correct-pair head scores every (audio, video) pair ----
 

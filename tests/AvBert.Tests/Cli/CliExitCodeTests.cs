@@ -59,6 +59,7 @@ public class CliExitCodeTests
                      (new[] { "params", "--no-such-option" }, "avbert params --help"),
                      (new[] { "finetune", "--data", "toy-av", "--out", Path.Combine(dir, "run") }, "--task is required"),
                      (new[] { "pretrain", "--data", "toy-av:0", "--preset", "small", "--out", Path.Combine(dir, "run") }, "toy-av:N needs a positive number"),
+                     (new[] { "ablate", "sideways", "--out", Path.Combine(dir, "ablate") }, "unknown table 'sideways'"),
                  })
         {
             var (code, err) = Run(args);
@@ -110,6 +111,7 @@ public class CliExitCodeTests
         ["prep"] = ["--data", "--out", "--workers", "--set"],
         ["synth"] = ["--out", "--train", "--test", "--size", "--seed", "--classes", "--toy"],
         ["demo"] = ["--out", "--seed", "--steps", "--classes", "--toy", "--progress", "--device", "--set"],
+        ["ablate"] = ["--out", "--data", "--downstream", "--rows", "--seeds", "--steps", "--protocol", "--task", "--preset", "--set", "--device"],
         ["bench"] = [],
         ["bench step"] = ["--precision", "--batch", "--steps", "--device", "--set"],
         ["bench loader"] = ["--data", "--workers", "--seconds", "--task", "--split"],

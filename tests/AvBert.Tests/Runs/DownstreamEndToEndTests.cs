@@ -256,6 +256,34 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
     }
 
     [Fact]
+    public void Folds_all_on_a_ucf101_like_source_trains_each_official_split_and_reports_mean_and_std()
+    {
+        // UCF101's layout over the fixture's red and blue videos (5 each); split k tests on videos i % 3 == k − 1.
+        var root = TestSetup.TempDir("ucf-like");
+        var data = CrossValidationTests.Ucf101Like(root, (cls, i) => Path.Combine(media.ClassesDir, i < 3 ? "train" : "test",
+            cls == "Drumming" ? "red" : "blue", $"{(cls == "Drumming" ? "red" : "blue")}{(i < 3 ? i : i - 3)}.mp4"));
+        var run = TestSetup.TempDir("ucf-folds");
+        var cfg = FinetuneRun.PrepareRunDirectory(run, () => Config("downstream.task=visual", "downstream.visual.epochs=1",
+            "downstream.visual.train_samples_per_video=1", "downstream.visual.batch_size=4", "downstream.visual.test_clips=1",
+            "downstream.visual.test_crops=1"), null, resume: false);
+        var summary = FinetuneRun.Run(cfg, new FinetuneOptions
+        {
+            RunDir = run, Data = data, Folds = "all", Device = CPU, Progress = ProgressMode.Off, Log = TextWriter.Null,
+        });
+        Assert.Equal(["fold-1", "fold-2", "fold-3"], summary.Runs.Select(r => r.Name));
+        Assert.Equal([4, 4, 2], summary.Runs.Select(r => r.Report!.Count));      // testlist01..03: 2, 2 and 1 video per class
+        var top1 = summary.Runs.Select(r => r.Report!.Top1).ToList();
+        double mean = top1.Average(), std = Math.Sqrt(top1.Sum(v => (v - mean) * (v - mean)) / 2);
+        Assert.Equal(mean, summary.FoldMean!["top1"], 6);
+        Assert.Equal(std, summary.FoldStd!["top1"], 6);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "crossval.json")));
+        Assert.Equal(3, doc.RootElement.GetProperty("folds").EnumerateObject().Count());
+        Assert.Equal(std, doc.RootElement.GetProperty("std").GetProperty("top1").GetDouble(), 5);
+        foreach (var k in new[] { 1, 2, 3 })
+            Assert.True(File.Exists(Path.Combine(run, $"fold-{k}", "metrics.json")), $"fold-{k}/metrics.json");
+    }
+
+    [Fact]
     public void Extract_writes_pooled_and_transformer_features_per_video()
     {
         var modelDir = TestSetup.TempDir("extract-model");

@@ -26,6 +26,8 @@ public sealed record MediaSource(string Name, IReadOnlyList<MediaItem> Items, IR
     /// <summary>Items dropped at open time because their file is missing (also reported to the SkippedLog when given).</summary>
     public int MissingFiles { get; init; }
     public bool Labeled => ClassNames.Count > 0;
+    /// <summary>Official train/test splits the source's <c>,fold=N</c> selects (UCF101: 3), which `finetune --folds all` runs in turn; 0: none.</summary>
+    public int OfficialSplits { get; init; }
     /// <summary>The folder the source's relative paths start from (or that it scans); items outside it are noted once.</summary>
     public string? Root { get; init; }
 }

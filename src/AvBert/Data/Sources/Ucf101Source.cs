@@ -56,6 +56,6 @@ internal static class Ucf101Source
                 items.Add(new MediaItem(SourceFiles.Resolve(videos, rel), [label]) { Origin = $"{list}:{lineNo}" });
             }
         }
-        return new MediaSource($"ucf101 split {fold} ({split})", items, classes, false) { Root = Path.GetFullPath(videos) };
+        return new MediaSource($"ucf101 split {fold} ({split})", items, classes, false) { Root = Path.GetFullPath(videos), OfficialSplits = 3 };
     }
 }

@@ -1,0 +1,57 @@
+using AvBert.Config;
+using AvBert.Downstream.Probing;
+using AvBert.Training;
+using static TorchSharp.torch;
+
+namespace AvBert.Runs.Ablation;
+
+/// <summary>How each cell is evaluated after pretraining.</summary>
+public enum AblationProtocol
+{
+    /// <summary>Linear probes on frozen features: toy-av's in-memory probes (the demo's), or the downstream task's linear protocol.</summary>
+    Probe,
+    /// <summary>The downstream task's fine-tuning protocol, from the pretrained model.</summary>
+    Finetune,
+    /// <summary>Both.</summary>
+    Both,
+}
+
+/// <summary>Everything `avbert ablate` needs besides the tables: where, on what data, how long, how evaluated.</summary>
+public sealed record AblationOptions
+{
+    /// <summary>DIR: table.md, results.json, TABLE.png, ablation.json (the settings), cells/TABLE/ROW/seed-S/.</summary>
+    public required string OutDir { get; init; }
+    /// <summary>Pretraining data: <c>toy-av[:N]</c> (N new videos per epoch) or any unlabeled source.</summary>
+    public string Data { get; init; } = "toy-av";
+    /// <summary>Labeled source of the downstream task (required unless toy-av is probed in memory).</summary>
+    public string? Downstream { get; init; }
+    public int Seeds { get; init; } = 3;
+    /// <summary>Only these rows (their folder names, e.g. none, cross-layer); null: every row of each table.</summary>
+    public IReadOnlyList<string>? Rows { get; init; }
+    /// <summary>Pretraining steps; null: <see cref="DefaultSteps"/> on toy-av, the config's otherwise.</summary>
+    public int? Steps { get; init; }
+    public string Preset { get; init; } = "small";
+    public string? ConfigFile { get; init; }
+    /// <summary>The user's --set (after the toy-av pretraining settings, before each row's own keys).</summary>
+    public IReadOnlyList<string> Sets { get; init; } = [];
+    public AblationProtocol Protocol { get; init; } = AblationProtocol.Probe;
+    /// <summary>Downstream task of the finetune/eval protocols (the paper's ablations use Kinetics-Sounds: audiovisual).</summary>
+    public DownstreamTask Task { get; init; } = DownstreamTask.Audiovisual;
+    /// <summary>toy-av probes: labelled training videos (train split 0..n−1; pretraining takes the videos after them).</summary>
+    public int ProbeTrainVideos { get; init; } = 240;
+    /// <summary>toy-av probes: test videos.</summary>
+    public int ProbeTestVideos { get; init; } = 240;
+    public int FeatureBatchSize { get; init; } = 32;
+    public LinearProbeOptions Probe { get; init; } = new();
+    public Device? Device { get; init; }
+    public int Workers { get; init; }
+    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    public TextWriter? Log { get; init; }
+
+    /// <summary>Pretraining steps of a toy-av cell: with 240 + 240 probe videos a cell takes about 2 minutes on 2 cores,
+    /// so the 15 cells of `ablate sharing` (5 rows × 3 seeds) fit in half an hour (README "ablate").</summary>
+    public const int DefaultSteps = 150;
+
+    /// <summary>Checkpoint period of a cell's pretraining, so that an interrupted cell resumes close to where it stopped.</summary>
+    public const int CheckpointEvery = 50;
+}

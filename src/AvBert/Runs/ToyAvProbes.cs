@@ -1,0 +1,55 @@
+using AvBert.Downstream.Probing;
+using AvBert.Model;
+using AvBert.Synthetic;
+using static TorchSharp.torch;
+
+namespace AvBert.Runs;
+
+/// <summary>Linear-probe accuracies (fractions) of one frozen model on toy-av: on the Transformers' outputs and on the CNNs' pooled features.</summary>
+public sealed record ToyAvProbeScores(double Visual, double Audio, double AudioVisual, DemoCnnScores Cnn);
+
+/// <summary>
+/// The toy-av probe protocol of `avbert demo` (and `avbert ablate`): features of a frozen model on labelled toy-av videos,
+/// linear probes trained on the train split's first videos and scored on the test split, and BatchNorm recalibration
+/// (the demo's no-learning control).
+/// </summary>
+public static class ToyAvProbes
+{
+    /// <summary>Probes on the visual, audio and audio-visual features (Transformer outputs and CNN features) of
+    /// <paramref name="trainVideos"/> train and <paramref name="testVideos"/> test videos.</summary>
+    public static ToyAvProbeScores Score(AvBertModel model, ToyAv toy, int trainVideos, int testVideos, LinearProbeOptions probe, int batchSize,
+                                         Device device, CancellationToken ct)
+    {
+        using var train = Features(model, toy, ToyAvSplit.Train, trainVideos, batchSize, device, ct);
+        using var test = Features(model, toy, ToyAvSplit.Test, testVideos, batchSize, device, ct);
+        double Probe(Tensor trainX, Tensor testX)
+        {
+            using var p = LinearProbe.Fit(trainX, train.Labels, toy.Classes.Count, probe);
+            return p.Accuracy(testX, test.Labels);
+        }
+        double v = Probe(train.Visual, test.Visual), a = Probe(train.Audio, test.Audio), av = Probe(train.AudioVisual, test.AudioVisual);
+        using var trainCnnAv = cat([train.VisualCnn, train.AudioCnn], 1);
+        using var testCnnAv = cat([test.VisualCnn, test.AudioCnn], 1);
+        double vc = Probe(train.VisualCnn, test.VisualCnn), ac = Probe(train.AudioCnn, test.AudioCnn), avc = Probe(trainCnnAv, testCnnAv);
+        return new ToyAvProbeScores(v, a, av, new DemoCnnScores(vc, ac, avc));
+    }
+
+    /// <summary>Runs the probe-training videos through the model in training mode (no gradients) so that every BatchNorm's
+    /// running mean/variance describes toy-av; nothing else changes (dropout only affects the Transformers' outputs).</summary>
+    public static void CalibrateBatchNorm(AvBertModel model, ToyAv toy, int trainVideos, Device device, CancellationToken ct)
+    {
+        model.train();
+        using (no_grad())
+            foreach (var b in ToyAvStream.Range(toy, ToyAvSplit.Train, trainVideos, 16))
+            {
+                ct.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                model.forward(b.Visual.to(device), b.Audio.to(device));
+            }
+        model.eval();
+    }
+
+    static FeatureSet Features(AvBertModel model, ToyAv toy, ToyAvSplit split, int count, int batchSize, Device device, CancellationToken ct) =>
+        FrozenFeatures.Extract(model, ToyAvStream.Range(toy, split, count, batchSize)
+            .Select(b => { ct.ThrowIfCancellationRequested(); return (b.Visual, b.Audio, b.Labels); }), device);
+}
