@@ -17,8 +17,9 @@ public sealed record ClipRequest(double[] Positions, SampleMode Mode, int Spatia
     public bool KeepWaveform { get; init; }
 }
 
-/// <summary>The clips read from one file: arrays laid out as in <see cref="ClipSequence"/>.</summary>
-public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audio, long[] AudioShape,
+/// <summary>The clips read from one file: arrays laid out as in <see cref="ClipSequence"/> (the visual clips as uint8 crops
+/// [T, F, S, S, 3], not yet flipped or normalised: <see cref="ModelVisual"/>).</summary>
+public sealed record ClipData(byte[]? Visual, long[] VisualShape, float[]? Audio, long[] AudioShape,
                               double[] ClipStartSeconds, long[] AudioClipStarts, MediaInfo Info)
 {
     public VisualView? View { get; init; }
@@ -27,11 +28,17 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
     public float[]? Waveform { get; init; }
     /// <summary>Start of <see cref="Waveform"/> (and of AudioClipStarts' origin) in seconds from the start of the file.</summary>
     public double RangeStart { get; init; }
+    /// <summary>Turns <see cref="Visual"/> into model input (the train view's flip, mean/std).</summary>
+    public PixelNormalization? Pixels { get; init; }
+
+    /// <summary>The visual clips as the model sees them: [T, 3, F, S, S] float32 row-major (flipped, normalised), or null.</summary>
+    public float[]? ModelVisual() => Visual is null ? null : Pixels!.ToModelArray(Visual, VisualShape, View?.Flip == true);
 }
 
 /// <summary>
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
-/// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
+/// at TARGET_FPS/SAMPLING_RATE), crops them (as bytes: flip and normalisation run on the model's device, see
+/// <see cref="PixelNormalization"/>), decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
 /// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
 /// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
@@ -131,7 +138,7 @@ public sealed class ClipReader
         bool hasEnd = cached?.Entry.HasEnd ?? request.RangeEnd is not null;
         int T = request.Positions.Length;
 
-        float[]? visual = null; long[] visualShape = [];
+        byte[]? visual = null; long[] visualShape = [];
         double[] clipStarts = [];
         VisualView? view = null;
         if (Modalities.HasFlag(Modalities.Visual))
@@ -143,8 +150,8 @@ public sealed class ClipReader
                 ? _transform.SampleTrain(v.Width, v.Height, visualRng ?? throw new ArgumentNullException(nameof(visualRng)))
                 : _transform.Test(v.Width, v.Height, request.SpatialCrop);
             int F = _data.NumFrames, S = view.CropSize;
-            visualShape = [T, 3, F, S, S];
-            visual = new float[(long)T * 3 * F * S * S];
+            visualShape = [T, F, S, S, 3];
+            visual = new byte[(long)T * F * S * S * 3];
             clipStarts = ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null);
             if (origin != 0) for (int k = 0; k < T; k++) clipStarts[k] += origin;
         }
@@ -199,7 +206,7 @@ public sealed class ClipReader
 
         return new ClipData(visual, visualShape, audio, audioShape, clipStarts, audioStarts, info)
         {
-            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart + origin,
+            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart + origin, Pixels = _transform.Normalization,
         };
     }
 
@@ -207,11 +214,11 @@ public sealed class ClipReader
     /// of the frames actually used (to within a source frame of the asked ones).</summary>
     /// <remarks>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
     /// nearest tick, at most half a clip frame from the asked start) and take every frame.</remarks>
-    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct, bool clipRateFile = false)
+    double[] ReadVisual(string path, double[] starts, VisualView view, byte[] dst, CancellationToken ct, bool clipRateFile = false)
     {
         int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
         if (clipRateFile) starts = starts.Select(s => Math.Round(s * ClipFps) / ClipFps).ToArray();
-        int clipFloats = 3 * F * view.CropSize * view.CropSize;
+        int clipBytes = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
         double first = starts.Min(), last = starts.Max();
         double fps = clipRateFile ? ClipFps : _data.TargetFps;
@@ -232,7 +239,7 @@ public sealed class ClipReader
             {
                 int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, count - span);
                 used[k] = first + offset / fps;
-                _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
+                VisualTransform.Crop(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipBytes, clipBytes), step);
             }
             Timings.AddTransform(transformStart);
             return used;
@@ -243,7 +250,7 @@ public sealed class ClipReader
         Timings.AddDecode(start);
         start = Stopwatch.GetTimestamp();
         for (int k = 0; k < T; k++)
-            _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
+            VisualTransform.Crop(clips[k].Rgb, F, view, dst.AsSpan(k * clipBytes, clipBytes));
         Timings.AddTransform(start);
         return starts;
     }

@@ -105,6 +105,8 @@ public sealed class VideoSequenceDataset : IClipDataset
             SpatialCrop = crop,
             Visual = clips.Visual,
             VisualShape = clips.VisualShape,
+            VisualFlip = clips.View?.Flip == true,
+            Pixels = clips.Pixels,
             Audio = clips.Audio,
             AudioShape = clips.AudioShape,
             ClipStartSeconds = clips.ClipStartSeconds,

@@ -65,9 +65,10 @@ public static class FeatureExport
             using (var scope = NewDisposeScope())
             {
                 var tensors = new Dictionary<string, Tensor>();
+                var (visual, audio) = batch.ToDevice(device);
                 if (modalities == Modalities.Both)
                 {
-                    var o = model.forward(batch.Visual!.to(device), batch.Audio!.to(device));
+                    var o = model.forward(visual!, audio!);
                     tensors["visual_pooled"] = o.VisualPooled;
                     tensors["audio_pooled"] = o.AudioPooled;
                     tensors["visual_embeddings"] = o.Xv;
@@ -78,7 +79,7 @@ public static class FeatureExport
                 }
                 else
                 {
-                    var pooled = model.PoolAudio(batch.Audio!.to(device));
+                    var pooled = model.PoolAudio(audio!);
                     tensors["audio_pooled"] = pooled;
                     tensors["audio_embeddings"] = model.ProjectAudio(pooled);
                 }

@@ -97,7 +97,8 @@ public static class PretrainRun
         {
             if (batch.Visual is null || batch.Audio is null)
                 throw new InvalidOperationException("pretraining needs both modalities in every batch");
-            var losses = pretrainer.forward(batch.Visual.to(device), batch.Audio.to(device));
+            var (visual, audio) = batch.ToDevice(device);
+            var losses = pretrainer.forward(visual!, audio!);
             return new StepOutput(losses.Total, losses.Parts, batch.Visual.shape[0] * batch.Visual.shape[1]);
         }, o.Resume, o.OnStep, o.Cancellation);
 

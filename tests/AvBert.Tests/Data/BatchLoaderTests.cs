@@ -24,7 +24,7 @@ public class BatchLoaderTests
             return new ClipSequence
             {
                 Index = index, ItemIndex = index, Path = PathOf(index), Labels = [index % 5],
-                Visual = visual, VisualShape = [2, 3], Audio = [index], AudioShape = [1],
+                VisualInput = visual, VisualShape = [2, 3], Audio = [index], AudioShape = [1],
             };
         }
     }

@@ -105,8 +105,11 @@ public sealed class CachePrepTests : IDisposable
             Assert.Equal(s.Audio, c.Audio);                                  // same samples, same masks: bit for bit
             for (int k = 0; k < 5; k++) Assert.Equal(s.ClipStartSeconds[k], c.ClipStartSeconds[k], 1e-9);
             Assert.Equal(s.VisualShape, c.VisualShape);
-            int clip = s.Visual!.Length / 5;
-            double Diff(int ks, int kc) => Enumerable.Range(0, clip).Average(i => Math.Abs(s.Visual[ks * clip + i] - c.Visual![kc * clip + i]));
+            Assert.Equal(s.VisualFlip, c.VisualFlip);
+            var sv = s.Pixels!.ToModelArray(s.Visual!, s.VisualShape, s.VisualFlip);      // model input, as the step sees it
+            var cv = c.Pixels!.ToModelArray(c.Visual!, c.VisualShape, c.VisualFlip);
+            int clip = sv.Length / 5;
+            double Diff(int ks, int kc) => Enumerable.Range(0, clip).Average(i => Math.Abs(sv[ks * clip + i] - cv[kc * clip + i]));
             for (int k = 0; k < 5; k++)
             {
                 double same = Diff(k, k);
