@@ -122,6 +122,8 @@ public static class LoaderBench
             Console.WriteLine($"  workers {workers}: sources {src.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {src.DecodeShare:P0}), " +
                               $"cache {cached.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {cached.DecodeShare:P0}): " +
                               $"{cached.ClipsPerSecond / src.ClipsPerSecond:0.00}x; peak RSS {cached.PeakRssBytes / 1048576.0:0} MiB");
+            Console.WriteLine($"    per CPU-second (this process + FFmpeg): sources {src.ClipsPerCpuSecond:0.0} clips, cache {cached.ClipsPerCpuSecond:0.0} clips " +
+                              $"({cached.ClipsPerCpuSecond / src.ClipsPerCpuSecond:0.00}x)");
         }
         return 0;
     }
