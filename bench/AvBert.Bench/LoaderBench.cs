@@ -11,7 +11,7 @@ namespace AvBert.Bench;
 /// in clips per second, with 1 worker and with one per core. Media: Kinetics-like clips made with FFmpeg lavfi
 /// (testsrc2 + sine, H.264 + AAC). Usage:
 /// <c>dotnet run -c Release --project bench/AvBert.Bench -- loader [--videos 12] [--seconds 10] [--size 340x256]
-/// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4] [--step-ms 0]</c>; --step-ms simulates a model
+/// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4] [--step-ms 0] [--audio tone|noise]</c>; --step-ms simulates a model
 /// step per batch and reports how long the consumer waited for data.
 /// <para><c>--case cache [--measure-seconds 20]</c>: the same files read as sources and from an <c>avbert prep</c> cache, clips/s per
 /// worker count and their ratio in one run, prep videos/s per core, cache KB per second of media, peak memory.</para>
@@ -35,8 +35,11 @@ public static class LoaderBench
         if (benchCase == "short-audio") return ShortAudio(Int(args, "--videos", 12), double.Parse(Arg(args, "--seconds") ?? "4", CultureInfo.InvariantCulture),
                                                           data, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
 
-        var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-{size[0]}x{size[1]}-{seconds}s");
-        var files = MakeMedia(dir, "v", videos, $"{size[0]}x{size[1]}", seconds, i => $"sine=frequency={300 + 50 * i}:sample_rate=44100");
+        // --audio tone (default: a sine per file) or noise (pink noise: compresses like real soundtracks, i.e. hardly).
+        bool noise = (Arg(args, "--audio") ?? "tone") == "noise";
+        var dir = Path.Combine(Path.GetTempPath(), $"avbert-loaderbench-{size[0]}x{size[1]}-{seconds}s{(noise ? "-noise" : "")}");
+        var files = MakeMedia(dir, "v", videos, $"{size[0]}x{size[1]}", seconds,
+                              i => noise ? $"anoisesrc=color=pink:amplitude=0.5:seed={i + 1}:sample_rate=44100" : $"sine=frequency={300 + 50 * i}:sample_rate=44100");
         var items = files.Select(f => new MediaItem(f, [0])).ToList();
         if (benchCase == "cache")
             return CacheComparison(dir, files.Count, data, preset, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
@@ -89,9 +92,8 @@ public static class LoaderBench
         int union = (int)Math.Round((v.DurationSeconds - data.ClipSeconds) * fps) + (data.NumFrames - 1) * data.SamplingRate + 1;
         var frames = VideoDecoder.DecodeFrames(path, 0, union, fps, view.ScaledWidth, view.ScaledHeight);
         double video = Lap();
-        var dst = new float[3 * data.NumFrames * view.CropSize * view.CropSize];
-        int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
-        for (int k = 0; k < T; k++) new AvBert.Features.VisualTransform(data).Apply(frames, data.NumFrames, view, dst, data.SamplingRate);
+        var dst = new byte[3 * data.NumFrames * view.CropSize * view.CropSize];
+        for (int k = 0; k < T; k++) AvBert.Features.VisualTransform.Crop(frames, data.NumFrames, view, dst, data.SamplingRate);
         double transform = Lap();
         var wave = AudioDecoder.Decode(path, 0, null, data.AudioSampleRate);
         double audio = Lap();
@@ -99,7 +101,7 @@ public static class LoaderBench
         new AvBert.Features.LogMel(new(data.AudioSampleRate, data.AudioFrequency, data.AudioTime)).Compute(windows, T, data.AudioClipSamples);
         double logmel = Lap();
         Console.WriteLine($"  one sequence, stage by stage: probe {probe:0} ms, video decode+scale ({union} frames) {video:0} ms, " +
-                          $"crop/flip/normalise {transform:0} ms, audio decode {audio:0} ms, log-mel {logmel:0} ms");
+                          $"crop {transform:0} ms, audio decode {audio:0} ms, log-mel {logmel:0} ms");
     }
 
     /// <summary>Sources vs. their cache on the same files, in one run: prep speed and size, then clips/s per worker count.</summary>
@@ -120,6 +122,8 @@ public static class LoaderBench
             Console.WriteLine($"  workers {workers}: sources {src.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {src.DecodeShare:P0}), " +
                               $"cache {cached.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {cached.DecodeShare:P0}): " +
                               $"{cached.ClipsPerSecond / src.ClipsPerSecond:0.00}x; peak RSS {cached.PeakRssBytes / 1048576.0:0} MiB");
+            Console.WriteLine($"    per CPU-second (this process + FFmpeg): sources {src.ClipsPerCpuSecond:0.0} clips, cache {cached.ClipsPerCpuSecond:0.0} clips " +
+                              $"({cached.ClipsPerCpuSecond / src.ClipsPerCpuSecond:0.00}x)");
         }
         return 0;
     }

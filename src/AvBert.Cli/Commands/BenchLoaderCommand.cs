@@ -41,7 +41,7 @@ public static class BenchLoaderCommand
             {
                 var m = LoaderBenchmark.Measure(new VideoSequenceDataset(source, d, options), n, r.GetValue(seconds), ct: ct);
                 Console.WriteLine(FormattableString.Invariant(
-                    $"  workers {n,2}: {m.ClipsPerSecond:0.0} clips/s ({m.ClipsPerSecondPerWorker:0.0} per worker, {m.Samples} samples in {m.Seconds:0.0} s); decode {m.DecodeShare * 100:0}% / transform {(1 - m.DecodeShare) * 100:0}% of reader time; peak memory {m.PeakRssBytes / 1048576.0:0} MiB")
+                    $"  workers {n,2}: {m.ClipsPerSecond:0.0} clips/s ({m.ClipsPerSecondPerWorker:0.0} per worker, {m.Samples} samples in {m.Seconds:0.0} s); decode {m.DecodeShare * 100:0}% / transform {(1 - m.DecodeShare) * 100:0}% of reader time; {m.ClipsPerCpuSecond:0.0} clips per CPU-second (with FFmpeg); peak memory {m.PeakRssBytes / 1048576.0:0} MiB")
                     + (m.Skipped > 0 ? $"; {m.Skipped} skipped" : ""));
             }
             return Task.FromResult(0);

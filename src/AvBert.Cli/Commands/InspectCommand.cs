@@ -42,7 +42,7 @@ public static class InspectCommand
             if (r.GetValue(pngOpt) is { } pngPath)
             {
                 var clips = inspection.Clips;
-                InspectionImage.Save(pngPath, data, data.SequenceLength, clips.Visual, clips.Audio, clips.ClipStartSeconds, clips.AudioClipStarts,
+                InspectionImage.Save(pngPath, data, data.SequenceLength, clips.ModelVisual(), clips.Audio, clips.ClipStartSeconds, clips.AudioClipStarts,
                                      $"{Path.GetFileName(path)}  ({Describe(inspection)})");
                 Console.WriteLine($"wrote {pngPath}");
             }

@@ -55,7 +55,9 @@ public sealed class LoaderStats
 /// in which every sample fails stops the run (a <see cref="UserError"/> naming the first reason). Transient failures (a
 /// decode timed out under load, a full /tmp) are tried again, <see cref="LoaderOptions.TransientRetries"/> times with a
 /// doubling wait; one still failing is left out of this epoch only, with a warning, and never recorded as skipped.</para>
-/// <para>Memory is bounded: at most Workers + BatchSize samples in flight plus PrefetchBatches collated batches.
+/// <para>A dataset that loads several samples more cheaply together (<see cref="IGroupedClipDataset"/>: a training cache)
+/// gets GroupSize consecutive positions per worker at a time; the batches are the same.</para>
+/// <para>Memory is bounded: at most Workers·GroupSize + BatchSize samples in flight plus PrefetchBatches collated batches.
 /// Cancellation (the token, or leaving the foreach early) stops the workers and their FFmpeg children and frees the batches
 /// not handed out.</para>
 /// </summary>
@@ -160,6 +162,10 @@ public sealed class BatchLoader
         readonly List<Thread> _threads = [];
         int _next;
         Exception? _fatal;
+        /// <summary>Samples a worker takes at once (<see cref="IGroupedClipDataset.GroupSize"/>).</summary>
+        readonly int _group;
+        /// <summary>Held while a worker takes its window slots, so that workers never each hold part of a group's.</summary>
+        readonly object _claim = new();
 
         sealed record Result(ClipSequence? Sample, string? Error, Exception? Fatal)
         {
@@ -189,7 +195,8 @@ public sealed class BatchLoader
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var o = loader.Options;
             int workers = Math.Min(o.ResolvedWorkers, order.Length);
-            _window = new SemaphoreSlim(workers + o.BatchSize);
+            _group = loader._dataset is IGroupedClipDataset g ? Math.Max(1, g.GroupSize) : 1;
+            _window = new SemaphoreSlim(workers * _group + o.BatchSize);
             _slots = new Result?[order.Length];
             _queue = new BlockingCollection<VideoBatch>(o.PrefetchBatches);
             for (int w = 0; w < workers; w++)
@@ -219,22 +226,50 @@ public sealed class BatchLoader
             {
                 while (true)
                 {
-                    _window.Wait(token);
-                    int p = Interlocked.Increment(ref _next) - 1;
-                    if (p >= _order.Length) { _window.Release(); return; }
-                    Result r;
-                    // Another view of a file that already failed fails the same way: do not decode it again.
-                    if (_loader._badPaths.TryGetValue(ds.PathOf(_order[p]), out var known)) r = new Result(null, known, null);
-                    else try { r = new Result(LoadRetryingTransient(ds, _order[p], token), null, null); }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested) { return; }
-                    catch (Exception e) when (IsFatal(e)) { r = new Result(null, null, e); }
-                    catch (Exception e) { r = new Result(null, Reason(e), null) { Transient = Media.MediaError.IsTransient(e) }; }
-                    lock (_gate) { _slots[p] = r; Monitor.PulseAll(_gate); }
+                    lock (_claim) for (int i = 0; i < _group; i++) _window.Wait(token);
+                    int p0 = Interlocked.Add(ref _next, _group) - _group;
+                    int n = Math.Clamp(_order.Length - p0, 0, _group);
+                    if (n < _group) _window.Release(_group - n);
+                    if (n == 0) return;
+                    var results = new Result?[n];
+                    var together = new List<int>(n);
+                    for (int i = 0; i < n; i++)
+                    {
+                        // Another view of a file that already failed fails the same way: do not decode it again.
+                        if (_loader._badPaths.TryGetValue(ds.PathOf(_order[p0 + i]), out var known)) results[i] = new Result(null, known, null);
+                        else together.Add(i);
+                    }
+                    if (_group > 1 && together.Count > 1)
+                    {
+                        var loaded = ((IGroupedClipDataset)ds).LoadGroup(together.Select(i => _order[p0 + i]).ToArray(), _loader.Options.Seed, _epoch, token);
+                        for (int j = 0; j < together.Count; j++)
+                            // A failure that may pass (a timeout under load) is tried again alone, with the usual retries.
+                            results[together[j]] = loaded[j].Error is { } e && !Media.MediaError.IsTransient(e) ? Failed(e)
+                                                 : loaded[j].Sample is { } sample ? new Result(sample, null, null) : null;
+                    }
+                    for (int i = 0; i < n; i++)
+                        results[i] ??= Load(ds, _order[p0 + i], token);
+                    lock (_gate)
+                    {
+                        for (int i = 0; i < n; i++) _slots[p0 + i] = results[i];
+                        Monitor.PulseAll(_gate);
+                    }
                 }
             }
             catch (OperationCanceledException) { }
             catch (ObjectDisposedException) { }
         }
+
+        /// <summary>One sample loaded alone (transient failures retried); cancellation propagates.</summary>
+        Result Load(IClipDataset ds, int index, CancellationToken token)
+        {
+            try { return new Result(LoadRetryingTransient(ds, index, token), null, null); }
+            catch (OperationCanceledException) when (token.IsCancellationRequested) { throw; }
+            catch (Exception e) { return Failed(e); }
+        }
+
+        static Result Failed(Exception e) => IsFatal(e) ? new Result(null, null, e)
+                                             : new Result(null, Reason(e), null) { Transient = Media.MediaError.IsTransient(e) };
 
         void Collate()
         {

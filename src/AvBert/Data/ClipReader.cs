@@ -17,8 +17,9 @@ public sealed record ClipRequest(double[] Positions, SampleMode Mode, int Spatia
     public bool KeepWaveform { get; init; }
 }
 
-/// <summary>The clips read from one file: arrays laid out as in <see cref="ClipSequence"/>.</summary>
-public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audio, long[] AudioShape,
+/// <summary>The clips read from one file: arrays laid out as in <see cref="ClipSequence"/> (the visual clips as uint8 crops
+/// [T, F, S, S, 3], not yet flipped or normalised: <see cref="ModelVisual"/>).</summary>
+public sealed record ClipData(byte[]? Visual, long[] VisualShape, float[]? Audio, long[] AudioShape,
                               double[] ClipStartSeconds, long[] AudioClipStarts, MediaInfo Info)
 {
     public VisualView? View { get; init; }
@@ -27,11 +28,17 @@ public sealed record ClipData(float[]? Visual, long[] VisualShape, float[]? Audi
     public float[]? Waveform { get; init; }
     /// <summary>Start of <see cref="Waveform"/> (and of AudioClipStarts' origin) in seconds from the start of the file.</summary>
     public double RangeStart { get; init; }
+    /// <summary>Turns <see cref="Visual"/> into model input (the train view's flip, mean/std).</summary>
+    public PixelNormalization? Pixels { get; init; }
+
+    /// <summary>The visual clips as the model sees them: [T, 3, F, S, S] float32 row-major (flipped, normalised), or null.</summary>
+    public float[]? ModelVisual() => Visual is null ? null : Pixels!.ToModelArray(Visual, VisualShape, View?.Flip == true);
 }
 
 /// <summary>
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
-/// at TARGET_FPS/SAMPLING_RATE), crops/flips/normalises them, decodes the mono 44.1 kHz audio, cuts the aligned windows,
+/// at TARGET_FPS/SAMPLING_RATE), crops them (as bytes: flip and normalisation run on the model's device, see
+/// <see cref="PixelNormalization"/>), decodes the mono 44.1 kHz audio, cuts the aligned windows,
 /// computes log-mel and, in training, applies the shared spectrogram masks (SPEC §3–4).
 /// <para>Visual clips close together or within <see cref="UnionDecodeMaxSeconds"/> (30 s) are decoded in one FFmpeg run over
 /// their union (then sliced; the fastest way we measured); clips spread over longer videos are decoded by one FFmpeg run
@@ -121,8 +128,10 @@ public sealed class ClipReader
     /// <remarks>With <paramref name="cached"/> (an item of a cache made by <c>avbert prep</c>) the same clips are read from the
     /// cache: no probe, the video from the prepared file (one FFmpeg run), the audio windows from the prepared waveform
     /// (no FFmpeg) — the very samples the source path decodes.</remarks>
+    /// <param name="decoded">Frames already decoded for a span (<see cref="CachedVisualSpan"/>, decoded for several samples in
+    /// one FFmpeg run), or null when that span must be decoded here.</param>
     public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,
-                         Cache.CachedMedia? cached = null)
+                         Cache.CachedMedia? cached = null, Func<VideoDecoder.FrameSpan, byte[]?>? decoded = null)
     {
         var info = cached?.Info ?? Probe(path, ct);
         // A cached item's time 0 is its source range start: the range is the whole cached file; times are shifted back below.
@@ -131,21 +140,16 @@ public sealed class ClipReader
         bool hasEnd = cached?.Entry.HasEnd ?? request.RangeEnd is not null;
         int T = request.Positions.Length;
 
-        float[]? visual = null; long[] visualShape = [];
+        byte[]? visual = null; long[] visualShape = [];
         double[] clipStarts = [];
         VisualView? view = null;
         if (Modalities.HasFlag(Modalities.Visual))
         {
-            var v = info.Video ?? throw new MediaError(path, "no video stream");
-            double duration = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
-            clipStarts = request.Positions.Select(r => rangeStart + ClipSampling.VisualStart(r, duration, _data.ClipSeconds)).ToArray();
-            view = request.Mode == SampleMode.Train
-                ? _transform.SampleTrain(v.Width, v.Height, visualRng ?? throw new ArgumentNullException(nameof(visualRng)))
-                : _transform.Test(v.Width, v.Height, request.SpatialCrop);
+            (view, clipStarts) = VisualSetup(path, info, request, rangeStart, rangeEnd, visualRng);
             int F = _data.NumFrames, S = view.CropSize;
-            visualShape = [T, 3, F, S, S];
-            visual = new float[(long)T * 3 * F * S * S];
-            clipStarts = ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null);
+            visualShape = [T, F, S, S, 3];
+            visual = new byte[(long)T * F * S * S * 3];
+            clipStarts = ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null, decoded);
             if (origin != 0) for (int k = 0; k < T; k++) clipStarts[k] += origin;
         }
 
@@ -179,9 +183,9 @@ public sealed class ClipReader
                 long total = (long)Math.Round(seconds * sr);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
                 windows = new float[(long)T * W];
-                var decoded = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
+                var pieces = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
                 for (int k = 0; k < T; k++)
-                    decoded[k].Samples.AsSpan(0, Math.Min(W, decoded[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
+                    pieces[k].Samples.AsSpan(0, Math.Min(W, pieces[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
             }
             Timings.AddDecode(decodeStart);
             ct.ThrowIfCancellationRequested();
@@ -199,32 +203,72 @@ public sealed class ClipReader
 
         return new ClipData(visual, visualShape, audio, audioShape, clipStarts, audioStarts, info)
         {
-            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart + origin,
+            View = view, Masks = masks, Waveform = waveform, RangeStart = rangeStart + origin, Pixels = _transform.Normalization,
         };
+    }
+
+    /// <summary>The train or test view of the visual clips and their start times (seconds in the file's clock) of a request.</summary>
+    (VisualView View, double[] Starts) VisualSetup(string path, MediaInfo info, ClipRequest request, double rangeStart, double rangeEnd, Random? visualRng)
+    {
+        var v = info.Video ?? throw new MediaError(path, "no video stream");
+        double duration = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
+        var starts = request.Positions.Select(r => rangeStart + ClipSampling.VisualStart(r, duration, _data.ClipSeconds)).ToArray();
+        var view = request.Mode == SampleMode.Train
+            ? _transform.SampleTrain(v.Width, v.Height, visualRng ?? throw new ArgumentNullException(nameof(visualRng)))
+            : _transform.Test(v.Width, v.Height, request.SpatialCrop);
+        return (view, starts);
+    }
+
+    /// <summary>
+    /// The one span of frames <see cref="Read"/> decodes for a cached item's visual clips (the same <paramref name="visualRng"/>
+    /// state gives the same view), so that the loader can decode the spans of several samples in one FFmpeg run
+    /// (<see cref="VideoDecoder.DecodeMany"/>) and hand them to Read; null when Read would not decode one span (no video,
+    /// clips too far apart or too large).
+    /// </summary>
+    public VideoDecoder.FrameSpan? CachedVisualSpan(ClipRequest request, Random? visualRng, Cache.CachedMedia cached)
+    {
+        if (!Modalities.HasFlag(Modalities.Visual) || cached.VideoPath is not { } videoPath || cached.Info.Video is null) return null;
+        var (view, starts) = VisualSetup(videoPath, cached.Info, request, 0, cached.Info.DurationSeconds, visualRng);
+        var u = Union(starts, view, clipRateFile: true);
+        return u.OneRun ? new VideoDecoder.FrameSpan(videoPath, u.First, u.Count, u.Fps, view.ScaledWidth, view.ScaledHeight) : null;
+    }
+
+    /// <summary>How <see cref="ReadVisual"/> decodes: clip starts (on the cache's frame grid for a cache file), the first
+    /// start, the frames from it that cover every clip at the decode rate, and whether that union is decoded in one run.</summary>
+    (double[] Starts, double First, int Count, double Fps, int Step, bool OneRun) Union(double[] starts, VisualView view, bool clipRateFile)
+    {
+        int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
+        if (clipRateFile) starts = starts.Select(s => Math.Round(s * ClipFps) / ClipFps).ToArray();
+        int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
+        double first = starts.Min(), last = starts.Max();
+        double fps = clipRateFile ? ClipFps : _data.TargetFps;
+        int span = (F - 1) * step + 1;
+        int count = (int)Math.Round((last - first) * fps) + span;
+        bool oneRun = (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
+                      && (long)count * frameBytes <= UnionDecodeMaxBytes;
+        return (starts, first, count, fps, step, oneRun);
     }
 
     /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
     /// of the frames actually used (to within a source frame of the asked ones).</summary>
     /// <remarks>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
     /// nearest tick, at most half a clip frame from the asked start) and take every frame.</remarks>
-    double[] ReadVisual(string path, double[] starts, VisualView view, float[] dst, CancellationToken ct, bool clipRateFile = false)
+    double[] ReadVisual(string path, double[] starts, VisualView view, byte[] dst, CancellationToken ct, bool clipRateFile,
+                        Func<VideoDecoder.FrameSpan, byte[]?>? decoded)
     {
-        int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
-        if (clipRateFile) starts = starts.Select(s => Math.Round(s * ClipFps) / ClipFps).ToArray();
-        int clipFloats = 3 * F * view.CropSize * view.CropSize;
+        int T = starts.Length, F = _data.NumFrames;
+        int clipBytes = 3 * F * view.CropSize * view.CropSize;
         int frameBytes = view.ScaledWidth * view.ScaledHeight * 3;
-        double first = starts.Min(), last = starts.Max();
-        double fps = clipRateFile ? ClipFps : _data.TargetFps;
+        (starts, double first, int count, double fps, int step, bool oneRun) = Union(starts, view, clipRateFile);
         int span = (F - 1) * step + 1;
-        int count = (int)Math.Round((last - first) * fps) + span;
-        if ((last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
-            && (long)count * frameBytes <= UnionDecodeMaxBytes)
+        if (oneRun)
         {
             // Clips close together, or a short video: one decode of their union at TARGET_FPS, then each clip takes every
             // SAMPLING_RATE-th frame from its own start (exact to a frame at TARGET_FPS). A seek per clip would start a
             // process and decode from the previous keyframe each time — often the whole file.
             long decodeStart = Stopwatch.GetTimestamp();
-            var all = VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
+            var all = decoded?.Invoke(new VideoDecoder.FrameSpan(path, first, count, fps, view.ScaledWidth, view.ScaledHeight))
+                      ?? VideoDecoder.DecodeFrames(path, first, count, fps, view.ScaledWidth, view.ScaledHeight, ct);
             Timings.AddDecode(decodeStart);
             long transformStart = Stopwatch.GetTimestamp();
             var used = new double[T];
@@ -232,7 +276,7 @@ public sealed class ClipReader
             {
                 int offset = Math.Clamp((int)Math.Round((starts[k] - first) * fps), 0, count - span);
                 used[k] = first + offset / fps;
-                _transform.Apply(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipFloats, clipFloats), step);
+                VisualTransform.Crop(all.AsSpan(offset * frameBytes), F, view, dst.AsSpan(k * clipBytes, clipBytes), step);
             }
             Timings.AddTransform(transformStart);
             return used;
@@ -243,7 +287,7 @@ public sealed class ClipReader
         Timings.AddDecode(start);
         start = Stopwatch.GetTimestamp();
         for (int k = 0; k < T; k++)
-            _transform.Apply(clips[k].Rgb, F, view, dst.AsSpan(k * clipFloats, clipFloats));
+            VisualTransform.Crop(clips[k].Rgb, F, view, dst.AsSpan(k * clipBytes, clipBytes));
         Timings.AddTransform(start);
         return starts;
     }

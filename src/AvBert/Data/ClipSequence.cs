@@ -4,7 +4,8 @@ namespace AvBert.Data;
 
 /// <summary>
 /// One loaded sample in plain arrays (what loader workers produce; tensors are made once, at collation):
-/// the T visual clips [T, 3, F, S, S] and/or audio clips [T, 1, FREQ, TIME], with where they came from.
+/// the T visual clips as uint8 crops [T, F, S, S, 3] (flip and normalisation happen on the model's device, see
+/// <see cref="VideoBatch.ToDevice"/>) and/or audio clips [T, 1, FREQ, TIME] log-mel, with where they came from.
 /// </summary>
 public sealed class ClipSequence
 {
@@ -17,8 +18,15 @@ public sealed class ClipSequence
     /// <summary>Test crop index, or −1 for a random (train) crop.</summary>
     public int SpatialCrop { get; init; } = -1;
 
-    /// <summary>[T, 3, F, S, S] normalised frames, row-major; null when the visual stream is not loaded.</summary>
-    public float[]? Visual { get; init; }
+    /// <summary>[T, F, S, S, 3] RGB crops, row-major, not flipped; null when the visual stream is not loaded.</summary>
+    public byte[]? Visual { get; init; }
+    /// <summary>Whether the model sees <see cref="Visual"/> flipped horizontally (the train view's flip).</summary>
+    public bool VisualFlip { get; init; }
+    /// <summary>What turns <see cref="Visual"/> into model input (mean/std of the data config).</summary>
+    public Features.PixelNormalization? Pixels { get; init; }
+    /// <summary>Instead of <see cref="Visual"/>: frames already in model form, [T, 3, F, S, S] float32 (synthetic data
+    /// rendered in floats, toy-av); they cross to the device as they are.</summary>
+    public float[]? VisualInput { get; init; }
     public long[] VisualShape { get; init; } = [];
     /// <summary>[T, 1, FREQ, TIME] log-mel spectrograms, row-major; null when audio is not loaded.</summary>
     public float[]? Audio { get; init; }
@@ -29,9 +37,11 @@ public sealed class ClipSequence
     /// <summary>Start of each audio window, in samples at the audio rate from the start of the file.</summary>
     public long[] AudioClipStarts { get; init; } = [];
 
-    /// <summary>As tensors (CPU, float32), owned by the returned sample.</summary>
+    /// <summary>As model input tensors (CPU, float32: visual [T, 3, F, S, S] flipped and normalised), owned by the returned sample.</summary>
     public VideoSample ToSample() =>
-        new(Visual is null ? null : tensor(Visual, VisualShape), Audio is null ? null : tensor(Audio, AudioShape), Labels, Path)
+        new(Visual is not null ? tensor(Pixels!.ToModelArray(Visual, VisualShape, VisualFlip), [VisualShape[0], 3, VisualShape[1], VisualShape[2], VisualShape[3]])
+            : VisualInput is not null ? tensor(VisualInput, VisualShape) : null,
+            Audio is null ? null : tensor(Audio, AudioShape), Labels, Path)
         {
             Index = Index,
             ItemIndex = ItemIndex,

@@ -19,3 +19,18 @@ public interface IClipDataset
     /// </summary>
     ClipSequence Load(int index, int seed, int epoch, CancellationToken ct);
 }
+
+/// <summary>
+/// A dataset whose samples load more cheaply several at a time than one by one (<see cref="VideoSequenceDataset"/> on a
+/// training cache: one FFmpeg run decodes the video of several samples, where starting FFmpeg costs about as much as the
+/// decoding). The <see cref="BatchLoader"/> then hands each worker <see cref="GroupSize"/> consecutive samples at once.
+/// </summary>
+public interface IGroupedClipDataset : IClipDataset
+{
+    /// <summary>Samples a loader worker takes at once; 1 = one by one.</summary>
+    int GroupSize { get; }
+
+    /// <summary>Loads <paramref name="indices"/> together: for each, exactly the sample <see cref="IClipDataset.Load"/> returns,
+    /// or the exception it throws. Throws only <see cref="OperationCanceledException"/> (when <paramref name="ct"/> fires).</summary>
+    (ClipSequence? Sample, Exception? Error)[] LoadGroup(IReadOnlyList<int> indices, int seed, int epoch, CancellationToken ct);
+}

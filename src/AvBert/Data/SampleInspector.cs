@@ -49,7 +49,8 @@ public static class SampleInspector
         var missing = new List<string>();
         if (clips.Visual is not null)
         {
-            tensors["video.frames"] = tensor(clips.Visual, clips.VisualShape);
+            var s = clips.VisualShape;   // [T, F, S, S, 3] bytes → the model's [T, 3, F, S, S]
+            tensors["video.frames"] = tensor(clips.ModelVisual()!, [s[0], 3, s[1], s[2], s[3]]);
             tensors["video.clip_start"] = tensor(clips.ClipStartSeconds.Select(x => (float)x).ToArray());
         }
         else missing.Add("video");

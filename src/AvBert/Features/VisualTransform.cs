@@ -19,7 +19,8 @@ public sealed record VisualView(int ScaledWidth, int ScaledHeight, int CropX, in
 /// of TRAIN_CROP_SIZE; horizontal flip with p = 0.5.</item>
 /// <item>Test: short side TEST_CROP_SIZE and a square crop of that size at one of TEST_SPATIAL_CROPS positions along the long
 /// side (3: left/centre/right, or top/centre/bottom for portrait video; the centre offset is ⌈(L − s)/2⌉ as in PySlowFast).</item>
-/// <item>Then RGB bytes → [3, F, S, S] floats, (x/255 − mean)/std.</item>
+/// <item>Then the crop is copied as RGB bytes (<see cref="Crop"/>); flip and (x/255 − mean)/std → [3, F, S, S] floats run on
+/// the model's device (<see cref="PixelNormalization"/>).</item>
 /// </list>
 /// The scaling filter is FFmpeg's (bilinear by default) rather than the reference's nearest-neighbour interpolation.
 /// </summary>
@@ -71,38 +72,85 @@ public sealed class VisualTransform(DataConfig data)
     }
 
     /// <summary>
-    /// Crops, flips and normalises <paramref name="frameCount"/> RGB24 frames of the scaled size (HWC, as decoded) into
-    /// <paramref name="dst"/> laid out [3, frameCount, S, S]. Frame f is read from decoded frame f·<paramref name="frameStride"/>.
+    /// Copies the view's square crop of <paramref name="frameCount"/> RGB24 frames of the scaled size (HWC, as decoded) into
+    /// <paramref name="dst"/> laid out [frameCount, S, S, 3] — still bytes, not flipped: flip and normalisation run where
+    /// the model is (<see cref="PixelNormalization.ToModelInput"/>). Frame f is read from decoded frame f·<paramref name="frameStride"/>.
     /// </summary>
-    public void Apply(ReadOnlySpan<byte> rgb, int frameCount, VisualView v, Span<float> dst, int frameStride = 1)
+    public static void Crop(ReadOnlySpan<byte> rgb, int frameCount, VisualView v, Span<byte> dst, int frameStride = 1)
     {
         int s = v.CropSize, w = v.ScaledWidth;
         if (rgb.Length < ((long)(frameCount - 1) * frameStride + 1) * v.ScaledHeight * w * 3) throw new ArgumentException("not enough frame bytes for the view", nameof(rgb));
         if (dst.Length < 3L * frameCount * s * s) throw new ArgumentException("destination too small", nameof(dst));
         if (v.CropX + s > w || v.CropY + s > v.ScaledHeight) throw new ArgumentException($"crop {s} at ({v.CropX},{v.CropY}) exceeds {w}x{v.ScaledHeight}");
-        Span<float> scale = stackalloc float[3], shift = stackalloc float[3];
-        for (int c = 0; c < 3; c++)
-        {
-            scale[c] = (float)(1.0 / (255.0 * _data.Std[c]));
-            shift[c] = (float)(-_data.Mean[c] / _data.Std[c]);
-        }
-        int plane = s * s, channelStride = frameCount * plane;
+        int row = s * 3;
         for (int f = 0; f < frameCount; f++)
         {
             var frame = rgb.Slice(f * frameStride * v.ScaledHeight * w * 3, v.ScaledHeight * w * 3);
             for (int y = 0; y < s; y++)
-            {
-                var row = frame.Slice(((v.CropY + y) * w + v.CropX) * 3, s * 3);
-                int o = f * plane + y * s;
-                for (int x = 0; x < s; x++)
-                {
-                    int src = (v.Flip ? s - 1 - x : x) * 3;
-                    int d = o + x;
-                    dst[d] = row[src] * scale[0] + shift[0];
-                    dst[channelStride + d] = row[src + 1] * scale[1] + shift[1];
-                    dst[2 * channelStride + d] = row[src + 2] * scale[2] + shift[2];
-                }
-            }
+                frame.Slice(((v.CropY + y) * w + v.CropX) * 3, row).CopyTo(dst.Slice((f * s + y) * row, row));
         }
+    }
+
+    public PixelNormalization Normalization { get; } = new(data.Mean, data.Std);
+}
+
+/// <summary>
+/// The last step of SPEC §4's visual transform, run on the device that holds the model: uint8 RGB crops
+/// [..., F, S, S, 3] → float32 [..., 3, F, S, S], horizontally flipped where asked, x·(1/(255·std)) + (−mean/std) per
+/// channel (float32 multiply, then add: bit-equal to the same formula on the host). Batches cross to the device as bytes
+/// (a quarter of the float32 size), so the loader neither converts nor keeps floats.
+/// </summary>
+public sealed class PixelNormalization
+{
+    readonly float[] _scale = new float[3], _shift = new float[3];
+
+    public PixelNormalization(IReadOnlyList<double> mean, IReadOnlyList<double> std)
+    {
+        if (mean.Count != 3 || std.Count != 3) throw new ArgumentException("mean and std need 3 values (R, G, B)");
+        for (int c = 0; c < 3; c++)
+        {
+            _scale[c] = (float)(1.0 / (255.0 * std[c]));
+            _shift[c] = (float)(-mean[c] / std[c]);
+        }
+    }
+
+    /// <summary>Model input from uint8 crops <paramref name="crops"/> [..., F, S, S, 3] on any device: float32
+    /// [..., 3, F, S, S] on the same device. <paramref name="flip"/>: bool, one per leading row (the first dimension), or
+    /// null for none; a row flipped has its width axis reversed. The caller owns the result.</summary>
+    public TorchSharp.torch.Tensor ToModelInput(TorchSharp.torch.Tensor crops, TorchSharp.torch.Tensor? flip)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        long n = crops.dim();
+        if (n < 4 || crops.shape[n - 1] != 3 || crops.dtype != TorchSharp.torch.ScalarType.Byte)
+            throw new ArgumentException($"need uint8 crops [..., F, S, S, 3], got {crops.dtype} [{string.Join(",", crops.shape)}]", nameof(crops));
+        var x = crops;
+        if (flip is not null)
+        {
+            var rowShape = new long[n];
+            Array.Fill(rowShape, 1L);
+            rowShape[0] = crops.shape[0];
+            x = TorchSharp.torch.where(flip.to(crops.device).view(rowShape), x.flip(n - 2), x);
+        }
+        var perm = new long[n];
+        for (long i = 0; i < n - 4; i++) perm[i] = i;
+        perm[n - 4] = n - 1; perm[n - 3] = n - 4; perm[n - 2] = n - 3; perm[n - 1] = n - 2;
+        var shape = new long[n];
+        Array.Fill(shape, 1L);
+        shape[n - 4] = 3;
+        var scale = TorchSharp.torch.tensor(_scale, device: crops.device).view(shape);
+        var shift = TorchSharp.torch.tensor(_shift, device: crops.device).view(shape);
+        // Bytes are permuted and made contiguous (cheapest), then converted: the result is a plain contiguous float tensor.
+        var y = x.permute(perm).contiguous().to(TorchSharp.torch.ScalarType.Float32).mul_(scale).add_(shift);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="ToModelInput"/> of one sample's host bytes [T, F, S, S, 3] (inspection, tests): float32
+    /// [T, 3, F, S, S] row-major.</summary>
+    public float[] ToModelArray(byte[] crops, long[] shape, bool flip)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var x = TorchSharp.torch.tensor(crops, shape, dtype: TorchSharp.torch.ScalarType.Byte).unsqueeze(0);
+        var y = ToModelInput(x, flip ? TorchSharp.torch.tensor(new[] { true }) : null);
+        return y.data<float>().ToArray();
     }
 }

@@ -6,7 +6,7 @@ namespace AvBert.Media;
 /// <summary>
 /// Decodes the first audio stream with ffmpeg to mono float32: seek to the start, resample to the asked rate, then
 /// average the channels (SPEC §3: mono = mean of channels; done here from FFmpeg's WAV output, so it holds for any
-/// channel layout, unlike FFmpeg's own downmix matrices).
+/// channel layout, unlike FFmpeg's own downmix matrices), each sample rounded to the 16-bit grid (<see cref="ToPcm16Grid"/>).
 /// </summary>
 public static class AudioDecoder
 {
@@ -98,6 +98,18 @@ public static class AudioDecoder
         return new DecodedAudio(mono, sampleRate, Math.Min(n, r.Length));
     }
 
+    /// <summary>Full scale of the 16-bit grid every decoded sample lies on: k/32768 for an integer k in [−32768, 32767].</summary>
+    public const float Pcm16Scale = 32768f;
+
+    /// <summary>
+    /// <paramref name="x"/> rounded to the nearest 16-bit PCM level (k/32768, clipped to [−1, 32767/32768]). Every decoded
+    /// sample goes through this, so that a training cache keeps the waveform losslessly in 16 bits (half of float32, and
+    /// noise-like audio compresses: float32 mantissas do not) and still gives exactly what decoding the source gives.
+    /// The error (at most 2^−16 ≈ −96 dB of full scale) stays below log-mel's floor of log(mel + 1e−6) for any audible
+    /// signal; media audio was 16-bit PCM before it was compressed anyway.
+    /// </summary>
+    public static float ToPcm16Grid(float x) => (int)MathF.Round(Math.Clamp(x, -1f, 32767f / Pcm16Scale) * Pcm16Scale) / Pcm16Scale;   // via int: never −0
+
     internal static List<string> Arguments(string input, double start, double? duration, int sampleRate)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -158,7 +170,7 @@ public static class AudioDecoder
             {
                 float sum = 0;
                 for (int c = 0; c < channels; c++) sum += f[k++];
-                samples[frames + i] = channels == 1 ? sum : sum * inv;
+                samples[frames + i] = ToPcm16Grid(channels == 1 ? sum : sum * inv);
             }
             frames += take;
             int rest = filled - whole * frameBytes;

@@ -106,6 +106,68 @@ public static class VideoDecoder
         }
     }
 
+    /// <summary>One span of frames to decode: as <see cref="DecodeFrames"/>'s arguments.</summary>
+    public sealed record FrameSpan(string Path, double StartSeconds, int Count, double Fps, int Width, int Height);
+
+    /// <summary>
+    /// The spans of several files (or one file several times) in ONE ffmpeg run: each span is an input of its own (its own
+    /// seek) with the filters of <see cref="Decode"/>, written to an output of its own — exactly the bytes
+    /// <see cref="DecodeFrames"/> gives, for one process start instead of one per span (starting FFmpeg costs about as much
+    /// as decoding a cached video's clips). Null for a span that did not come out whole (an unreadable file, a span running
+    /// past the end): decode that one alone, which pads or reports the error. Never throws for a bad file.
+    /// </summary>
+    public static byte[]?[] DecodeMany(IReadOnlyList<FrameSpan> spans, CancellationToken ct = default)
+    {
+        var result = new byte[]?[spans.Count];
+        if (spans.Count == 0) return result;
+        var inv = CultureInfo.InvariantCulture;
+        var dir = Directory.CreateTempSubdirectory("avbert-spans-").FullName;
+        try
+        {
+            var args = new List<string> { "-nostdin", "-hide_banner", "-v", "error" };
+            var graph = new List<string>();
+            var outputs = new string[spans.Count];
+            long total = 0;
+            for (int i = 0; i < spans.Count; i++)
+            {
+                var s = spans[i];
+                if (s.Count <= 0 || !(s.Fps > 0) || s.Width <= 0 || s.Height <= 0) throw new ArgumentOutOfRangeException(nameof(spans), s, "bad span");
+                total += 3L * s.Width * s.Height * s.Count;
+                double start = Math.Max(0, s.StartSeconds), seek = Math.Max(0, start - SeekLead);
+                if (MediaOptions.DecoderThreads > 0) args.AddRange(["-threads", MediaOptions.DecoderThreads.ToString(inv)]);
+                if (seek > 0) args.AddRange(["-ss", seek.ToString("0.######", inv)]);
+                args.AddRange(["-i", MediaProbe.FfmpegInput(s.Path)]);
+                graph.Add($"[{i}:v:0]{Ticks(start - seek, s.Fps)},scale={s.Width}:{s.Height}:flags={MediaOptions.ScaleFlags}," +
+                          $"trim=end_frame={s.Count.ToString(inv)}[o{i}]");
+            }
+            if (total > MediaOptions.MaxFrameBytes) return result;   // too much at once: one by one (each checks its own size)
+            if (MediaOptions.DecoderThreads > 0) args.AddRange(["-filter_complex_threads", MediaOptions.DecoderThreads.ToString(inv)]);
+            args.AddRange(["-filter_complex", string.Join(';', graph)]);
+            for (int i = 0; i < spans.Count; i++)
+            {
+                outputs[i] = System.IO.Path.Combine(dir, $"span{i}.rgb");
+                args.AddRange(["-map", $"[o{i}]", "-vsync", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "file:" + outputs[i]]);
+            }
+            try { FfmpegProcess.Run(MediaOptions.Ffmpeg, args, spans[0].Path, MediaOptions.DecodeTimeout, ct, sizeHint: 4096); }
+            catch (MediaError) { return result; }   // a hung or failed run: each span alone says what is wrong
+            for (int i = 0; i < spans.Count; i++)
+            {
+                var s = spans[i];
+                long want = 3L * s.Width * s.Height * s.Count;
+                var f = new FileInfo(outputs[i]);
+                if (!f.Exists || f.Length != want) continue;
+                var rgb = new byte[want];
+                using var fs = new FileStream(outputs[i], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                if (fs.ReadAtLeast(rgb, rgb.Length, throwOnEndOfStream: false) == rgb.Length) result[i] = rgb;
+            }
+            return result;
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     /// <summary>Bytes of one RGB24 frame, after checking that <paramref name="clips"/> clips of <paramref name="count"/> such
     /// frames fit in <see cref="MediaOptions.MaxFrameBytes"/> (and each clip in one array); else a <see cref="MediaError"/>.</summary>
     static int FrameBytes(string path, int width, int height, int count, int clips)

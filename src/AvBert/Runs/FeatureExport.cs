@@ -72,15 +72,16 @@ public static class FeatureExport
             using (var scope = NewDisposeScope())
             {
                 var tensors = new Dictionary<string, Tensor>();
+                var (visual, audio) = batch.ToDevice(device);
                 Tensor? xv = null, xa = null;
                 if (modalities.HasFlag(Modalities.Visual))
                 {
-                    var pooled = tensors["visual_pooled"] = model.PoolVisual(batch.Visual!.to(device));
+                    var pooled = tensors["visual_pooled"] = model.PoolVisual(visual!);
                     xv = tensors["visual_embeddings"] = model.ProjectVisual(pooled);
                 }
                 if (modalities.HasFlag(Modalities.Audio))
                 {
-                    var pooled = tensors["audio_pooled"] = model.PoolAudio(batch.Audio!.to(device));
+                    var pooled = tensors["audio_pooled"] = model.PoolAudio(audio!);
                     xa = tensors["audio_embeddings"] = model.ProjectAudio(pooled);
                 }
                 if (contextualize)

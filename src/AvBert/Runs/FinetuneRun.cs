@@ -250,7 +250,8 @@ public static class FinetuneRun
         EvaluationReport? finalReport = null;
         var result = trainer.Run(data, batch =>
         {
-            var logits = model.Forward(batch.Visual?.to(device), batch.Audio?.to(device));
+            var (visual, audio) = batch.ToDevice(device);
+            var logits = model.Forward(visual, audio);
             long rows = logits[0].shape[0];
             var targets = objective.Targets(batch.Labels, (int)(rows / batch.Count), device);
             var parts = new Dictionary<string, Tensor>();

@@ -107,10 +107,11 @@ public static class PretrainRun
         var result = trainer.Run(data, batch =>
         {
             // A single-modality model takes its one stream (a generated batch may carry both).
-            var visual = model.HasVisual ? batch.Visual ?? throw new InvalidOperationException("pretraining this model needs visual clips in every batch") : null;
-            var audio = model.HasAudio ? batch.Audio ?? throw new InvalidOperationException("pretraining this model needs audio clips in every batch") : null;
-            var losses = pretrainer.forward(visual?.to(device), audio?.to(device));
-            var clips = (visual ?? audio)!;
+            if (model.HasVisual && batch.Visual is null) throw new InvalidOperationException("pretraining this model needs visual clips in every batch");
+            if (model.HasAudio && batch.Audio is null) throw new InvalidOperationException("pretraining this model needs audio clips in every batch");
+            var (visual, audio) = batch.ToDevice(device);
+            var losses = pretrainer.forward(model.HasVisual ? visual : null, model.HasAudio ? audio : null);
+            var clips = (batch.Visual ?? batch.Audio)!;
             return new StepOutput(losses.Total, losses.Parts, clips.shape[0] * clips.shape[1]);
         }, o.Resume, o.OnStep, o.Cancellation);
 

@@ -60,7 +60,7 @@ public sealed class ToyAvClipDataset(ToyAv data, ToyAvSplit split, int count, bo
             ItemIndex = index,
             Path = PathOf(index),
             Labels = [scene.Label],
-            Visual = data.VisualClips(scene),
+            VisualInput = data.VisualClips(scene),
             VisualShape = data.VisualShape,
             Audio = _logMel.Compute(data.Waveform(scene), T, data.ClipSamples),
             AudioShape = [T, 1, data.AudioBins, data.AudioFrames],

@@ -24,9 +24,43 @@ public class BatchLoaderTests
             return new ClipSequence
             {
                 Index = index, ItemIndex = index, Path = PathOf(index), Labels = [index % 5],
-                Visual = visual, VisualShape = [2, 3], Audio = [index], AudioShape = [1],
+                VisualInput = visual, VisualShape = [2, 3], Audio = [index], AudioShape = [1],
             };
         }
+    }
+
+    /// <summary>The same items, loaded in groups of <paramref name="group"/> (as a training cache loads); counts the groups.</summary>
+    sealed class GroupedDataset(FakeDataset inner, int group) : IGroupedClipDataset
+    {
+        public int Groups;
+        public int Count => inner.Count;
+        public int GroupSize => group;
+        public string PathOf(int index) => inner.PathOf(index);
+        public ClipSequence Load(int index, int seed, int epoch, CancellationToken ct) => inner.Load(index, seed, epoch, ct);
+        public (ClipSequence? Sample, Exception? Error)[] LoadGroup(IReadOnlyList<int> indices, int seed, int epoch, CancellationToken ct)
+        {
+            Assert.InRange(indices.Count, 2, group);
+            Interlocked.Increment(ref Groups);
+            return indices.Select(i =>
+            {
+                try { return ((ClipSequence?)inner.Load(i, seed, epoch, ct), (Exception?)null); }
+                catch (UserError e) { return (null, e); }
+            }).ToArray();
+        }
+    }
+
+    [Fact]
+    public void Grouped_loading_gives_the_same_batches_and_leaves_out_the_same_bad_samples()
+    {
+        bool Bad(int i) => i % 7 == 3;
+        var one = Collect(new BatchLoader(new FakeDataset(23, Bad), new LoaderOptions { BatchSize = 4, Workers = 1, Seed = 7 }), epoch: 2);
+        var grouped = new GroupedDataset(new FakeDataset(23, Bad, maxDelayMs: 5), group: 3);
+        var skipped = new List<string>();
+        var many = Collect(new BatchLoader(grouped, new LoaderOptions { BatchSize = 4, Workers = 3, Seed = 7 }, (p, _) => { lock (skipped) skipped.Add(p); }), epoch: 2);
+        Assert.True(grouped.Groups >= 23 / 3 - 1, $"{grouped.Groups} groups");
+        Assert.Equal(one.Select(b => b.Indices), many.Select(b => b.Indices));
+        Assert.Equal(one.Select(b => b.Visual), many.Select(b => b.Visual));
+        Assert.Equal(new[] { "item10.mp4", "item17.mp4", "item3.mp4" }, skipped.Order());
     }
 
     static List<(int[] Indices, float[] Visual)> Collect(BatchLoader loader, int epoch)

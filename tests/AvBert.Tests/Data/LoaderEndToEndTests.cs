@@ -1,3 +1,4 @@
+using static TorchSharp.torch;
 using AvBert.Data;
 
 namespace AvBert.Tests.Data;
@@ -32,9 +33,17 @@ public class LoaderEndToEndTests
                     foreach (var b in loader.Epoch(e))
                         using (b)
                         {
-                            Assert.Equal(new long[] { b.Count, 3, 3, 4, 32, 32 }, b.Visual!.shape);
-                            Assert.Equal(new long[] { b.Count, 3, 1, 16, 16 }, b.Audio!.shape);
-                            got.Add((b.Indices, b.Visual.data<float>().ToArray(), b.Audio.data<float>().ToArray()));
+                            // Queued as uint8 crops [B, T, F, S, S, 3]: a quarter of the float32 model input it becomes.
+                            Assert.Equal(new long[] { b.Count, 3, 4, 32, 32, 3 }, b.Visual!.shape);
+                            Assert.Equal(ScalarType.Byte, b.Visual.dtype);
+                            var (visual, audio) = b.ToDevice(CPU);
+                            using (visual) using (audio)
+                            {
+                                Assert.Equal(new long[] { b.Count, 3, 3, 4, 32, 32 }, visual!.shape);
+                                Assert.Equal(4 * b.Visual.NumberOfElements * b.Visual.ElementSize, visual.NumberOfElements * visual.ElementSize);
+                                Assert.Equal(new long[] { b.Count, 3, 1, 16, 16 }, audio!.shape);
+                                got.Add((b.Indices, visual.data<float>().ToArray(), audio.data<float>().ToArray()));
+                            }
                         }
                 return got;
             }

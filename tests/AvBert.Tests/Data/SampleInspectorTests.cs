@@ -42,7 +42,7 @@ public class SampleInspectorTests(DatasetMedia media) : IClassFixture<DatasetMed
         Assert.Equal(starts, back["audio.clip_start"].data<long>().ToArray());
 
         var png = Path.Combine(dir, "x.png");
-        InspectionImage.Save(png, Tiny, 3, i.Clips.Visual, i.Clips.Audio, i.Clips.ClipStartSeconds, i.Clips.AudioClipStarts, "test");
+        InspectionImage.Save(png, Tiny, 3, i.Clips.ModelVisual(), i.Clips.Audio, i.Clips.ClipStartSeconds, i.Clips.AudioClipStarts, "test");
         var bytes = File.ReadAllBytes(png);
         Assert.True(bytes.Length > 1000);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);

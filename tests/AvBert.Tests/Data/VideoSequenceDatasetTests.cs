@@ -97,7 +97,7 @@ public class VideoSequenceDatasetTests(DatasetMedia media) : IClassFixture<Datas
         var sparse = seeking.Read(media.Ramp, new ClipRequest([0, 1], SampleMode.Test), null, null, default);
         int[] FrameIndices(ClipData c, int clip) => Enumerable.Range(0, 4).Select(f =>
         {
-            float v = c.Visual![((clip * 3 + 0) * 4 + f) * 24 * 24];                // R of pixel (0,0)
+            float v = c.ModelVisual()![((clip * 3 + 0) * 4 + f) * 24 * 24];         // R of pixel (0,0)
             double level = (v * 0.225 + 0.45) * 255;                               // back to 0..255
             return (int)Math.Round(level / (2 * 255.0 / 219));                       // limited-range luma 16+2N -> N
         }).ToArray();

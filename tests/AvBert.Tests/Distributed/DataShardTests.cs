@@ -15,7 +15,7 @@ public class DataShardTests
         public ClipSequence Load(int index, int seed, int epoch, CancellationToken ct)
         {
             if (broken.Contains(index)) throw new UserError($"item{index}.mp4: broken on purpose");
-            return new ClipSequence { Index = index, ItemIndex = index, Path = PathOf(index), Labels = [0], Visual = [index], VisualShape = [1], Audio = [index], AudioShape = [1] };
+            return new ClipSequence { Index = index, ItemIndex = index, Path = PathOf(index), Labels = [0], VisualInput = [index], VisualShape = [1], Audio = [index], AudioShape = [1] };
         }
     }
 

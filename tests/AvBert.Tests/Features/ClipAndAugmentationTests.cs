@@ -98,7 +98,7 @@ public class VisualTransformTests
     }
 
     [Fact]
-    public void Apply_crops_flips_normalises_and_lays_out_channels_first()
+    public void Crop_then_model_input_crops_flips_normalises_and_lays_out_channels_first()
     {
         // 2 frames of 4x3 (w x h); pixel value encodes (frame, y, x, channel).
         int w = 4, h = 3, f = 2;
@@ -106,13 +106,18 @@ public class VisualTransformTests
         for (int fi = 0; fi < f; fi++) for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) for (int c = 0; c < 3; c++)
             rgb[((fi * h + y) * w + x) * 3 + c] = (byte)(fi * 100 + y * 20 + x * 4 + c);
         var data = new DataConfig { Mean = [0.5, 0.25, 0], Std = [0.5, 0.5, 1] };
-        var t = new VisualTransform(data);
-        var dst = new float[3 * f * 2 * 2];
-        t.Apply(rgb, f, new VisualView(w, h, CropX: 1, CropY: 1, CropSize: 2, Flip: true, SpatialIndex: -1), dst);
-        float Expect(int fi, int y, int x, int c) => (float)(((fi * 100 + y * 20 + x * 4 + c) / 255.0 - data.Mean[c]) / data.Std[c]);
-        // dst[c, fi, yy, xx] comes from crop pixel (1+yy, 1+(1-xx)) because of the flip.
+        var crops = new byte[f * 2 * 2 * 3];
+        VisualTransform.Crop(rgb, f, new VisualView(w, h, CropX: 1, CropY: 1, CropSize: 2, Flip: true, SpatialIndex: -1), crops);
+        // The crop keeps bytes as they are, HWC per frame, not flipped.
+        Assert.Equal(rgb[((1 * h + 2) * w + 2) * 3 + 1], crops[((1 * 2 + 1) * 2 + 1) * 3 + 1]);
+        var dst = new VisualTransform(data).Normalization.ToModelArray(crops, [1, f, 2, 2, 3], flip: true);
+        Assert.Equal(3 * f * 2 * 2, dst.Length);
+        // The host formula the loader used before normalisation moved to the device: byte·(1/(255·std)) + (−mean/std) in float32.
+        float Expect(int fi, int y, int x, int c) =>
+            (fi * 100 + y * 20 + x * 4 + c) * (float)(1.0 / (255.0 * data.Std[c])) + (float)(-data.Mean[c] / data.Std[c]);
+        // dst[c, fi, yy, xx] comes from crop pixel (1+yy, 1+(1-xx)) because of the flip: bit for bit.
         for (int c = 0; c < 3; c++) for (int fi = 0; fi < f; fi++) for (int yy = 0; yy < 2; yy++) for (int xx = 0; xx < 2; xx++)
-            Assert.Equal(Expect(fi, 1 + yy, 1 + (1 - xx), c), dst[((c * f + fi) * 2 + yy) * 2 + xx], 5);
+            Assert.Equal(BitConverter.SingleToInt32Bits(Expect(fi, 1 + yy, 1 + (1 - xx), c)), BitConverter.SingleToInt32Bits(dst[((c * f + fi) * 2 + yy) * 2 + xx]));
     }
 }
 

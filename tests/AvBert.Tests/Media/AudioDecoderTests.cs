@@ -35,6 +35,20 @@ public class AudioDecoderTests(AudioFiles files) : IClassFixture<AudioFiles>
     }
 
     [Fact]
+    public void Every_decoded_sample_is_a_16_bit_level()
+    {
+        // AAC decodes to arbitrary floats and the 5.1 mean (0.6/6) is not a 16-bit level either: both come out on the grid.
+        foreach (var wave in new[] { AudioDecoder.Decode(files.Tone48k, 0.3, 1.0, 44100), AudioDecoder.Decode(files.Surround, 0, 0.5, 44100) })
+        {
+            Assert.Contains(wave, s => s != 0);
+            Assert.All(wave, s => Assert.Equal(MathF.Round(s * 32768f), s * 32768f));
+        }
+        Assert.Equal(32767f / 32768f, AudioDecoder.ToPcm16Grid(1.5f));            // clipped like 16-bit PCM
+        Assert.Equal(-1f, AudioDecoder.ToPcm16Grid(-1.5f));
+        Assert.Equal(0, BitConverter.SingleToInt32Bits(AudioDecoder.ToPcm16Grid(-1e-7f)));   // never −0
+    }
+
+    [Fact]
     public void Resamples_to_exactly_the_asked_count_at_44100()
     {
         var a = AudioDecoder.DecodeSamples(files.Tone48k, 0.5, 94080, 44100);

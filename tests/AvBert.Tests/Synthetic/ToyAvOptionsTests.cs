@@ -34,7 +34,7 @@ public class ToyAvOptionsTests
         var fresh = new ToyAvClipDataset(toy, ToyAvSplit.Train, count: 5, freshEachEpoch: true, firstIndex: 10);
         var s = fresh.Load(1, seed: 0, epoch: 0, CancellationToken.None);
         Assert.Equal(new long[] { 2, 3, 2, 16, 16 }, s.VisualShape);
-        Assert.Equal(2 * 3 * 2 * 16 * 16, s.Visual!.Length);
+        Assert.Equal(2 * 3 * 2 * 16 * 16, s.VisualInput!.Length);          // rendered in floats: model input as it is
         Assert.Equal(new long[] { 2, 1, data.AudioFrequency, data.AudioTime }, s.AudioShape);
         Assert.Equal(toy.Label(ToyAvSplit.Train, 11), s.Labels.Single());
         Assert.Equal(toy.Label(ToyAvSplit.Train, 16), fresh.Load(1, 0, epoch: 1, CancellationToken.None).Labels.Single());

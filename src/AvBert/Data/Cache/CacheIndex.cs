@@ -10,12 +10,13 @@ namespace AvBert.Data.Cache;
 /// What a training cache was made with: the video is resampled to the clip frame rate (<see cref="TargetFps"/> /
 /// <see cref="SamplingRate"/>: the frames clips take) and scaled to short side <see cref="ShortSide"/> (never up), H.264 with
 /// a keyframe every <see cref="KeyframeInterval"/> frames (one clip);
-/// the audio is the mono float32 waveform at <see cref="AudioSampleRate"/> exactly as the loader decodes it from the source.
+/// the audio is the mono waveform at <see cref="AudioSampleRate"/> exactly as the loader decodes it from the source (16-bit
+/// levels, <see cref="WaveformFile"/>).
 /// </summary>
 public sealed record CacheSettings
 {
     /// <summary>Bumped when the layout or the transcoding changes: older caches must be prepared again.</summary>
-    public const int CurrentFormat = 1;
+    public const int CurrentFormat = 2;
     public int Format { get; init; } = CurrentFormat;
     public int TargetFps { get; init; }
     public int SamplingRate { get; init; } = 1;

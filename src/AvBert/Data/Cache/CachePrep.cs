@@ -35,7 +35,7 @@ public sealed record PrepSummary(int Total, int Prepared, int AlreadyPrepared, i
 /// <summary>
 /// <c>avbert prep</c>: every item of a source (all its splits) transcoded once to what training reads — video at the clip
 /// frame rate and the largest scale training crops from (<see cref="CacheSettings"/>), the audio as the exact mono
-/// float32 waveform the loader decodes — with labels, splits, segments and stream facts in the index, so training probes
+/// waveform the loader decodes (16-bit levels, <see cref="WaveformFile"/>) — with labels, splits, segments and stream facts in the index, so training probes
 /// nothing and decodes audio with no process at all.
 /// <para>Resumable: each finished item is one index line written after its files are complete (written under temporary
 /// names, then renamed), so an interrupted prep continues where it stopped and never redoes a finished item; an item

@@ -1,32 +1,34 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Runtime.InteropServices;
+using AvBert.Media;
 
 namespace AvBert.Data.Cache;
 
 /// <summary>
-/// A cached waveform, lossless and compact: "AVW1", the sample count (int64), then zlib of the float32 bit patterns XORed
-/// with the previous sample's and split into four byte planes (sign/exponent bytes of neighbouring samples mostly agree, so
-/// those planes compress well). Read back bit for bit, with no FFmpeg; zlib's checksum catches a damaged file.
+/// A cached waveform, lossless and compact: "AVW2", the sample count (int64), then zlib of the 16-bit PCM levels
+/// (<see cref="AudioDecoder.ToPcm16Grid"/>: every decoded sample is one) as differences from the previous level, split
+/// into a low-byte and a high-byte plane (the high bytes of neighbouring differences mostly agree, so that plane
+/// compresses well). Read back bit for bit, with no FFmpeg; zlib's checksum catches a damaged file.
 /// </summary>
 public static class WaveformFile
 {
-    static ReadOnlySpan<byte> Magic => "AVW1"u8;
+    static ReadOnlySpan<byte> Magic => "AVW2"u8;
 
+    /// <summary>Writes <paramref name="samples"/>, which must lie on the 16-bit grid (as decoded), else an <see cref="ArgumentException"/>.</summary>
     public static void Write(string path, float[] samples)
     {
-        var bits = MemoryMarshal.Cast<float, uint>(samples.AsSpan());
-        int n = bits.Length;
-        var planes = new byte[(long)n * 4];
-        uint prev = 0;
+        int n = samples.Length;
+        var planes = new byte[(long)n * 2];
+        short prev = 0;
         for (int i = 0; i < n; i++)
         {
-            uint x = bits[i] ^ prev;
-            prev = bits[i];
-            planes[i] = (byte)x;
-            planes[n + i] = (byte)(x >> 8);
-            planes[2 * n + i] = (byte)(x >> 16);
-            planes[3 * n + i] = (byte)(x >> 24);
+            float level = samples[i] * AudioDecoder.Pcm16Scale;
+            short q = (short)level;
+            if (q != level) throw new ArgumentException($"sample {i} ({samples[i]}) is not on the 16-bit grid", nameof(samples));
+            ushort d = (ushort)(q - prev);
+            prev = q;
+            planes[i] = (byte)d;
+            planes[n + i] = (byte)(d >> 8);
         }
         using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
         Span<byte> header = stackalloc byte[12];
@@ -47,20 +49,19 @@ public static class WaveformFile
             throw new InvalidDataException("not a cached waveform (bad header)");
         long n = BinaryPrimitives.ReadInt64LittleEndian(header[4..]);
         if (n != expectedSamples) throw new InvalidDataException($"holds {n} samples, the index says {expectedSamples}");
-        var planes = new byte[n * 4];
+        var planes = new byte[n * 2];
         using (var z = new ZLibStream(fs, CompressionMode.Decompress))
         {
             z.ReadExactly(planes);
             if (z.ReadByte() != -1) throw new InvalidDataException("longer than its sample count");
         }
         var samples = new float[n];
-        var bits = MemoryMarshal.Cast<float, uint>(samples.AsSpan());
-        uint prev = 0;
+        short level = 0;
+        const float inv = 1f / AudioDecoder.Pcm16Scale;
         for (long i = 0; i < n; i++)
         {
-            uint x = planes[i] | (uint)planes[n + i] << 8 | (uint)planes[2 * n + i] << 16 | (uint)planes[3 * n + i] << 24;
-            prev ^= x;
-            bits[(int)i] = prev;
+            level += (short)(planes[i] | planes[n + i] << 8);
+            samples[i] = level * inv;
         }
         return samples;
     }

@@ -33,7 +33,8 @@ public static class Evaluator
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var logits = model.Forward(batch.Visual?.to(device), batch.Audio?.to(device));
+                    var (visual, audio) = batch.ToDevice(device);
+                    var logits = model.Forward(visual, audio);
                     var probs = objective.Probabilities(logits);        // [B·T, C]: every clip of every sample is a view
                     long perSample = probs.shape[0] / batch.Count;
                     var videos = new int[probs.shape[0]];

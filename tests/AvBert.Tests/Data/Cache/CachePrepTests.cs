@@ -105,8 +105,11 @@ public sealed class CachePrepTests : IDisposable
             Assert.Equal(s.Audio, c.Audio);                                  // same samples, same masks: bit for bit
             for (int k = 0; k < 5; k++) Assert.Equal(s.ClipStartSeconds[k], c.ClipStartSeconds[k], 1e-9);
             Assert.Equal(s.VisualShape, c.VisualShape);
-            int clip = s.Visual!.Length / 5;
-            double Diff(int ks, int kc) => Enumerable.Range(0, clip).Average(i => Math.Abs(s.Visual[ks * clip + i] - c.Visual![kc * clip + i]));
+            Assert.Equal(s.VisualFlip, c.VisualFlip);
+            var sv = s.Pixels!.ToModelArray(s.Visual!, s.VisualShape, s.VisualFlip);      // model input, as the step sees it
+            var cv = c.Pixels!.ToModelArray(c.Visual!, c.VisualShape, c.VisualFlip);
+            int clip = sv.Length / 5;
+            double Diff(int ks, int kc) => Enumerable.Range(0, clip).Average(i => Math.Abs(sv[ks * clip + i] - cv[kc * clip + i]));
             for (int k = 0; k < 5; k++)
             {
                 double same = Diff(k, k);
@@ -114,6 +117,38 @@ public sealed class CachePrepTests : IDisposable
                 Assert.True(same < 0.02, $"{spec} {mode} clip {k}: mean |source - cache| {same:0.000} (normalised units)");
             }
         }
+    }
+
+    [Fact]
+    public void Cached_samples_loaded_together_share_one_ffmpeg_run_and_equal_the_samples_loaded_alone()
+    {
+        var src = Path.Combine(_dir, "group");
+        for (int i = 0; i < 3; i++)
+            TestMedia.Make(src, $"v{i}", new TestMediaSpec { Seconds = 1, Width = 64 + 16 * i, Height = 48 });
+        var cache = Path.Combine(_dir, "group-cache");
+        Prep(src, cache);
+        var ds = new VideoSequenceDataset(SourceLoader.Open("cache:" + cache), Tiny, SequenceOptions.Sequences(SampleMode.Train));
+        Assert.Equal(VideoSequenceDataset.CachedGroupSize, ds.GroupSize);
+        var alone = Enumerable.Range(0, 3).Select(i => ds.Load(i, seed: 5, epoch: 2, default)).ToList();
+        long before = FfmpegProcess.StartedOnThisThread;
+        var together = ds.LoadGroup([0, 1, 2], seed: 5, epoch: 2, default);
+        Assert.Equal(1, FfmpegProcess.StartedOnThisThread - before);          // one FFmpeg run for three samples' video
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Null(together[i].Error);
+            var s = together[i].Sample!;
+            Assert.Equal(alone[i].Visual, s.Visual);                            // the very same bytes
+            Assert.Equal(alone[i].VisualFlip, s.VisualFlip);
+            Assert.Equal(alone[i].Audio, s.Audio);
+            Assert.Equal(alone[i].ClipStartSeconds, s.ClipStartSeconds);
+        }
+        // A damaged entry fails as it does alone; the others are still loaded, and equal.
+        var damaged = ds.Items[1].Cached!.VideoPath!;
+        File.Delete(damaged);
+        var again = ds.LoadGroup([0, 1, 2], seed: 5, epoch: 2, default);
+        Assert.IsAssignableFrom<MediaError>(again[1].Error);
+        Assert.Equal(alone[0].Visual, again[0].Sample!.Visual);
+        Assert.Equal(alone[2].Visual, again[2].Sample!.Visual);
     }
 
     [Fact]
