@@ -108,8 +108,11 @@ public enum LossReduction { Sum, Mean }
 
 public enum CppInput { Concat, Sum }
 
-/// <summary>Which outputs the CPP head reads. In YAML: bos, mean.</summary>
-public enum CppPooling { Bos, Mean }
+/// <summary>
+/// Which outputs the CPP head reads. In YAML: bos, mean, clips (each clip position's visual and audio outputs as one pair,
+/// the pair logits averaged: the head sees which sound goes with which moment).
+/// </summary>
+public enum CppPooling { Bos, Mean, Clips }
 
 /// <summary>Training arithmetic (<see cref="PretrainConfig.Precision"/>). In YAML: auto, fp32, tf32, bf16.</summary>
 public enum Precision { Auto, Fp32, Tf32, Bf16 }

@@ -176,16 +176,22 @@ public sealed class AvBertPretrainer : nn.Module
     }
 
     /// <summary>
-    /// What the CPP head reads, [B,D] per modality: the multimodal Transformer's visual and audio BOS outputs (or, with
-    /// <see cref="CppPooling.Mean"/>, its visual and audio clip outputs averaged); without a multimodal Transformer, the
+    /// What the CPP head reads per modality: the multimodal Transformer's visual and audio BOS outputs [B,D]; with
+    /// <see cref="CppPooling.Mean"/> its visual and audio clip outputs averaged [B,D]; with <see cref="CppPooling.Clips"/> the
+    /// clip outputs themselves [B,T,D] (the head scores each position's pair). Without a multimodal Transformer, the
     /// modality Transformers' outputs.
     /// </summary>
     public static (Tensor Visual, Tensor Audio) CppInputs(ContextOutputs ctx, CppPooling pooling)
     {
-        if (ctx.Multimodal is not null)
-            return pooling == CppPooling.Bos ? (ctx.MultimodalVisualBos(), ctx.MultimodalAudioBos())
-                                             : (ctx.MultimodalVisualClips().mean([1]), ctx.MultimodalAudioClips().mean([1]));
-        return pooling == CppPooling.Bos ? (ctx.Visual![.., 0], ctx.Audio![.., 0]) : (ctx.Visual![.., 1..].mean([1]), ctx.Audio![.., 1..].mean([1]));
+        var (bosV, bosA, clipsV, clipsA) = ctx.Multimodal is not null
+            ? (ctx.MultimodalVisualBos(), ctx.MultimodalAudioBos(), ctx.MultimodalVisualClips(), ctx.MultimodalAudioClips())
+            : (ctx.Visual![.., 0], ctx.Audio![.., 0], ctx.Visual![.., 1..], ctx.Audio![.., 1..]);
+        return pooling switch
+        {
+            CppPooling.Bos => (bosV, bosA),
+            CppPooling.Mean => (clipsV.mean([1]), clipsA.mean([1])),
+            _ => (clipsV, clipsA),
+        };
     }
 
     (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>

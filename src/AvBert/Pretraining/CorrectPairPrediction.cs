@@ -54,7 +54,7 @@ public static class CorrectPairPrediction
     }
 }
 
-/// <summary>CPP head: (visual BOS, audio BOS) → concat or sum → Linear → GELU → LayerNorm → Linear → 1 logit.</summary>
+/// <summary>CPP head: (visual BOS, audio BOS) → concat or sum → Linear → GELU → LayerNorm → Linear → 1 logit (per clip position, averaged, with pretrain.cpp_pooling clips).</summary>
 public sealed class CppHead : Module<Tensor, Tensor, Tensor>
 {
     readonly Linear dense, output;
@@ -70,10 +70,11 @@ public sealed class CppHead : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>visualBos, audioBos [B,D] → logits [B].</summary>
-    public override Tensor forward(Tensor visualBos, Tensor audioBos)
+    /// <summary>visual, audio [B,D] → logits [B]; per-clip inputs [B,T,D] → each position's pair scored, the T logits averaged → [B].</summary>
+    public override Tensor forward(Tensor visual, Tensor audio)
     {
-        var h = _input == CppInput.Concat ? cat([visualBos, audioBos], -1) : visualBos + audioBos;
-        return output.call(norm.call(functional.gelu(dense.call(h)))).squeeze(-1);
+        var h = _input == CppInput.Concat ? cat([visual, audio], -1) : visual + audio;
+        var logits = output.call(norm.call(functional.gelu(dense.call(h)))).squeeze(-1);
+        return logits.dim() == 2 ? logits.mean([1]) : logits;
     }
 }

@@ -49,6 +49,36 @@ public class PretrainerTests
         foreach (var s in streams) Assert.InRange(l.Parts[$"loss_mep_{s}"].item<float>(), 0.2, 10);
     }
 
+    [Theory]
+    [InlineData(Fusion.Mid)]
+    [InlineData(Fusion.Early)]
+    [InlineData(Fusion.Late)]
+    public void Cpp_from_clip_pairs_averages_one_logit_per_clip_position(Fusion fusion)
+    {
+        manual_seed(3);
+        var c = Tiny($"model.fusion={fusion.ToString().ToLowerInvariant()}", "pretrain.cpp_pooling=clips");
+        var model = new AvBertModel(c.Model, c.Data);
+        var p = new AvBertPretrainer(model, c.Model, c.Pretrain);
+        p.eval();
+        var (v, a) = Inputs(c, 4);
+        using var _ = no_grad();
+        var ctx = model.Contextualize(model.EncodeVisual(v), model.EncodeAudio(a));
+        var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, CppPooling.Clips);
+        int T = c.Data.SequenceLength;
+        Assert.Equal(new long[] { 4, T, c.Model.Transformer.HiddenSize }, vIn.shape);
+        Assert.Equal(vIn.shape, aIn.shape);
+        var logits = p.CppHead!.call(vIn, aIn);                                  // [B]
+        Assert.Equal(new long[] { 4 }, logits.shape);
+        var perClip = stack(Enumerable.Range(0, T).Select(t => p.CppHead.call(vIn[.., t], aIn[.., t])), 1);   // [B,T]
+        Assert.True(logits.allclose(perClip.mean([1]), atol: 1e-6));
+        // ...and one position's pair decides its own logit: swapping the audio of clip 0 changes the score.
+        var swapped = aIn.clone();
+        swapped[.., 0] = aIn[.., 1];
+        Assert.False(logits.allclose(p.CppHead.call(vIn, swapped), atol: 1e-6));
+        p.train();
+        Assert.True(double.IsFinite(p.forward(v, a).Parts["loss_cpp"].item<float>()));
+    }
+
     [Fact]
     public void Mean_reduction_and_disabled_cpp_are_honoured()
     {
