@@ -12,7 +12,7 @@ public static class BenchStepCommand
     {
         var config = new ConfigOptions();
         var device = new DeviceOption();
-        var precision = new Option<string>("--precision") { Description = "auto (bf16 on CUDA, fp32 on the CPU), fp32, tf32 or bf16", DefaultValueFactory = _ => "auto" };
+        var precision = new PrecisionOption("auto (bf16 on CUDA, fp32 on the CPU; the default), fp32, tf32 or bf16");
         var batch = new Option<int>("--batch") { Description = "Videos per step (each of data.sequence_length clips)", DefaultValueFactory = _ => 8 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 3 warm-up steps)", DefaultValueFactory = _ => 10 };
         var step = new Option<string>("--step") { Description = "model (the network with a plain loss), pretrain (MEP + CPP as configured) or both", DefaultValueFactory = _ => "both" };
@@ -20,14 +20,14 @@ public static class BenchStepCommand
                                     "(default: the paper's geometry, 10 clips of 32×112² + 80×128 per video)");
         config.AddTo(c);
         c.Options.Add(device.Option);
-        c.Options.Add(precision);
+        precision.AddTo(c);
         c.Options.Add(batch);
         c.Options.Add(steps);
         c.Options.Add(step);
         c.SetAction(r =>
         {
             var cfg = config.Load(r);
-            var p = ParsePrecision(r.GetValue(precision)!);
+            var p = precision.Get(r) ?? Precision.Auto;
             int b = r.GetValue(batch), n = r.GetValue(steps);
             if (b < 1) throw new UserError($"--batch {b}: must be at least 1.");
             if (n < 1) throw new UserError($"--steps {n}: must be at least 1.");
@@ -49,13 +49,4 @@ public static class BenchStepCommand
         });
         return c;
     }
-
-    static Precision ParsePrecision(string s) => s.Trim().ToLowerInvariant() switch
-    {
-        "auto" => Precision.Auto,
-        "fp32" => Precision.Fp32,
-        "tf32" => Precision.Tf32,
-        "bf16" => Precision.Bf16,
-        _ => throw new UserError($"--precision {s}: unknown. Valid: auto, fp32, tf32, bf16."),
-    };
 }

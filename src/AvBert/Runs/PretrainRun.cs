@@ -68,7 +68,7 @@ public static class PretrainRun
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });
         var schedule = new LrSchedule(p.Schedule, p.WarmupSteps, p.Steps);
-        var precision = MixedPrecision.Setup(p.Precision, device, log);
+        var precision = MixedPrecision.For(config, device, log);
 
         var loader = new BatchLoader(dataset, new LoaderOptions
         {
