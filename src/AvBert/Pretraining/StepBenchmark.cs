@@ -60,6 +60,7 @@ public static class StepBenchmark
         var model = new AvBertModel(cfg.Model);
         nn.Module trained = o.Step == BenchedStep.Pretraining ? new AvBertPretrainer(model, cfg.Model, cfg.Pretrain) : model;
         trained.to(o.Device);
+        ChannelsLast.Prepare(trained, o.Device);
         trained.train();
         var p = cfg.Pretrain;
         using var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(trained.named_parameters(), p.Lr, p.WeightDecay),

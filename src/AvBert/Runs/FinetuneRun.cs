@@ -204,6 +204,7 @@ public static class FinetuneRun
             : ModelDirectory.Load(TransferModelDirectory.Resolve(o.Init, "--init"), CPU).Model;
         using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
+        ChannelsLast.Prepare(model, device);
         var objective = new ClassificationObjective(t.Loss, t.Margin, classes.Length);
 
         var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
