@@ -244,6 +244,7 @@ public static class FinetuneRun
                           $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
 
         EvaluationReport? finalReport = null;
+        DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
             var logits = model.Forward(batch.Visual?.to(device), batch.Audio?.to(device));
@@ -278,7 +279,8 @@ public static class FinetuneRun
 
         if (result.Seconds > 0)
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
-                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
+                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
+                          (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
         if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, precision, skipped);
         if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);

@@ -94,6 +94,7 @@ public static class PretrainRun
                       $"({(p.Accumulation > 1 ? $"{p.Accumulation} micro-batches of {micro}, " : "")}{Parameters(pretrainer):N0} parameters) on {device}, {precision}" +
                       (o.Resume ? ", resuming" : ""));
         if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
+        DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
             if (batch.Visual is null || batch.Audio is null)
@@ -101,6 +102,7 @@ public static class PretrainRun
             var losses = pretrainer.forward(batch.Visual.to(device), batch.Audio.to(device));
             return new StepOutput(losses.Total, losses.Parts, batch.Visual.shape[0] * batch.Visual.shape[1]);
         }, o.Resume, o.OnStep, o.Cancellation);
+        if (device.type == DeviceType.CUDA) log.WriteLine($"pretrain: peak GPU memory {DeviceMemory.Describe(device)}");
 
         var modelDir = Path.Combine(o.RunDir, ModelDir);
         if (DataParallel.IsRoot) ModelDirectory.Save(modelDir, config, model); // [data parallel] rank 0 writes
