@@ -90,7 +90,7 @@ sleep 1   # let tee write the last lines
   echo; echo "## machine"
   grep -E "^(NVIDIA|pytorch |cores )" "$OUT/log.txt" | sed 's/^/    /'
   echo; echo "## parity (strict fp32)"
-  grep -E "^(parity:|forward:|  *(visual|audio|multimodal)|max)" "$OUT/log.txt" | grep -iv "tolerance max|ours" | sed 's/^/    /'
+  grep -E "^(parity:|compared with|  .*max\|diff\||all outputs|some outputs)" "$OUT/log.txt" | sed 's/^/    /'
   echo; echo "## training step: ours (model, pretraining, loader) and the plain-PyTorch reference"
   grep -E "^(model|pretraining|loader|reference-pytorch) " "$OUT/log.txt" | sed 's/^/    /'
   grep -E "^bench step:" "$OUT/log.txt" | head -1 | sed 's/^/    /'
