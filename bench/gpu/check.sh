@@ -1,86 +1,106 @@
 #!/usr/bin/env bash
-# One prepared GPU session (about 9 minutes): CUDA parity with the authors' reference; the training step at the anchor
-# geometry (B = 8 videos x T = 10 clips of 32x112^2 + 80x128) for ours and for a plain-PyTorch implementation of the
-# same network (bench/gpu/reference_step.py: bf16 autocast + channels_last_3d + cudnn.benchmark) side by side, for
-# B in {4, 8, 16} and fp32/tf32/bf16, with peak memory; the real pretraining step (MEP + CPP, CANS); a short
-# pretraining run of the demo preset; and the demo on CUDA. Runs the CLI published by
-# scripts/publish-external-libtorch.sh against the machine's PyTorch libtorch. Usage, from the repo root on the GPU machine:
-#   bench/gpu/check.sh [OUT]      (needs publish/external-libtorch and publish/reference: see bench/gpu/README.md)
-# Extra demo configurations to compare run in parallel from bench/gpu/sweep.txt when that file exists (one line of demo
-# arguments each, NAME first).
+# The one prepared GPU session, well inside 8 minutes (DEADLINE, default 420 s; every phase is cut off at the deadline):
+#   1. CUDA parity in strict fp32: tiny-a converted from the authors' checkpoint, `forward --device cuda` against the goldens;
+#   2. the anchor (B videos x T = 10 clips of 32x112^2 + 80x128), ours (`avbert bench step --step model`) and
+#      bench/gpu/reference_step.py (the same network in plain PyTorch, written by us) side by side: B = 8 and 16 in bf16
+#      (the reference with channels_last_3d + cudnn.benchmark: the hand-tuned figure), B = 8 in tf32 and fp32; clips/s,
+#      phase times and peak memory (CUDA caching allocator) on every line;
+#   3. the real pretraining step (MEP + CPP heads, CANS) at B = 8: on synthetic inputs, and fed by the real loader
+#      (toy-av on the CPU) at 1 and cores - 2 workers with the time the trainer waits for data;
+#   4. a short pretraining run (small preset, toy-av) with its peak GPU memory.
+# Everything goes to OUT/log.txt; the measured lines are collected in OUT/results.md (the one results file to read).
+# Runs the CLI published by scripts/publish-external-libtorch.sh against the machine's PyTorch libtorch (no .NET there).
+# Usage, from the repo root on the GPU machine (see bench/gpu/README.md for preparing publish/):
+#   bench/gpu/check.sh [OUT]
+# Optional: SWEEP_FILE=bench/gpu/sweep.txt adds demo configurations (several at a time) until the deadline.
+# Check the script itself on any machine: QUICK=1 DEVICE=cpu (a tiny geometry and a few steps of everything);
+# AVBERT=PATH and REF=DIR point at another CLI and goldens folder (e.g. ./avbert and ../shared/reference).
 set -u
 OUT="${1:-${OUT:-/tmp/gpu-check}}"
 mkdir -p "$OUT"
-P="publish/external-libtorch/avbert"
-REF="publish/reference"
+P="${AVBERT:-publish/external-libtorch/avbert}"
+REF="${REF:-publish/reference}"
 DEV="${DEVICE:-cuda}"
-# QUICK=1: a few steps of everything, to check the script itself on any machine (DEVICE=cpu).
-if [[ "${QUICK:-0}" == 1 ]]; then S_SMALL=3; S_FULL=1; B_FULL=2; DEMO_ARGS="--steps 3 --probe-train 16 --probe-test 8 --retrieval 4"
-  BENCH_OURS="--preset small --steps 2"; BENCH_REF="--tiny --steps 2 --warmup 1"; BATCHES="2"; PRECISIONS="fp32"
-else S_SMALL=150; S_FULL=15; B_FULL=8; DEMO_ARGS=""
-  BENCH_OURS="--preset full --steps 10"; BENCH_REF="--steps 10"; BATCHES="4 8 16"; PRECISIONS="bf16 tf32 fp32"; fi
 PY="${PYTHON:-python3}"
-# The sweep starts no configuration after DEADLINE seconds and cuts each one off there.
-DEADLINE="${DEADLINE:-560}"
+DEADLINE="${DEADLINE:-420}"
+CORES=$(nproc)
+WORKERS="1,$(( CORES > 3 ? CORES - 2 : 1 ))"
+if [[ "${QUICK:-0}" == 1 ]]; then
+  OURS="--preset small --steps 2 --set data.sequence_length=2 --set data.num_frames=4 --set data.train_crop_size=32 --set data.train_jitter_scales=[32,40]"
+  LOADER="$OURS"; REFG="--tiny --steps 2 --warmup 1"; S_SMALL=3; B_SMALL=2
+else
+  OURS="--preset full --steps 10"; LOADER="--preset full --steps 5"; REFG="--steps 10"; S_SMALL=100; B_SMALL=16
+fi
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
-step() { echo; echo "== [$(elapsed) s] $*"; }
+# Seconds a phase may take: its own cap, but never past the deadline.
+budget() { local left=$(( DEADLINE - $(elapsed) )); (( left < $1 )) && echo $(( left > 5 ? left : 5 )) || echo "$1"; }
+late() { (( $(elapsed) >= DEADLINE - 10 )); }
+phase() { echo; echo "== [$(elapsed) s] $*"; }
 exec > >(tee "$OUT/log.txt") 2>&1
 
-step "machine"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())'
-nproc
-"$P" info
+phase "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+"$PY" -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())'
+echo "cores $CORES"
+timeout "$(budget 60)" "$P" info | grep -v "^ *$"
 
-# GPU memory in use, sampled every 200 ms for the whole session (peak per phase is read from the timestamps).
+# GPU memory in use, sampled every 200 ms for the whole session (the peak goes into the results).
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/gpu-memory.csv" 2>/dev/null &
 SMI=$!
-mark() { echo "$(date '+%Y/%m/%d %H:%M:%S') $*" >> "$OUT/phases.txt"; }
-# Keep a run's logs and curves, drop its weights and checkpoints (the machine returns a limited amount).
-trim_run() { rm -rf "$1/checkpoints" "$1/model" "$1/tb"; }
-export -f trim_run
-SWEEP="${SWEEP_FILE:-bench/gpu/sweep.txt}"
 
-if [[ "${SKIP_CHECKS:-0}" != 1 ]]; then
-step "parity: tiny-a on CUDA, strict fp32 (tolerance max|ours-ref| <= 2e-4 max|ref|)"
-"$P" convert --from-reference "$REF/tiny-a.pyth" --reference-config "$REF/tiny-a.config.yaml" --out "$OUT/tiny-a" > /dev/null
-"$P" forward --model "$OUT/tiny-a" --inputs "$REF/tiny-a.io.safetensors" --out "$OUT/tiny-a.cuda.safetensors" --device "$DEV"
-echo "forward exit $?"
+phase "parity: tiny-a on $DEV, strict fp32 (tolerance max|ours-ref| <= 2e-4 max|ref|)"
+timeout "$(budget 60)" "$P" convert --from-reference "$REF/tiny-a.pyth" --reference-config "$REF/tiny-a.config.yaml" --out "$OUT/tiny-a" > /dev/null
+timeout "$(budget 60)" "$P" forward --model "$OUT/tiny-a" --inputs "$REF/tiny-a.io.safetensors" --out "$OUT/tiny-a.out.safetensors" --device "$DEV"
+echo "parity: forward exit $?"
+rm -rf "$OUT/tiny-a" "$OUT/tiny-a.out.safetensors"
 
-# The anchor: ours and the plain-PyTorch reference, one line each, same geometry, same step (forward, mean-square loss of
-# the Transformers' outputs, backward, clip 1.0, AdamW AMSGrad). bf16 at every batch size; tf32 and fp32 at B = 8.
-step "training step at the anchor geometry: ours (avbert bench step) vs plain PyTorch (reference_step.py)"
-mark bench
-for prec in $PRECISIONS; do
-  for b in $BATCHES; do
-    [[ "$prec" != bf16 && "$b" != 8 && "${QUICK:-0}" != 1 ]] && continue
-    timeout 150 "$P" bench step --device "$DEV" --precision "$prec" --batch "$b" --step model $BENCH_OURS | grep -v "^bench step"
-    CL=""; [[ "$prec" == bf16 ]] && CL="--channels-last"
-    timeout 150 "$PY" bench/gpu/reference_step.py --device "$DEV" --precision "$prec" --batch "$b" $CL $BENCH_REF
-  done
-done
-step "the real pretraining step (MEP + CPP, CANS) at the anchor geometry, B = 8"
-timeout 150 "$P" bench step --device "$DEV" --batch 8 --step pretrain $BENCH_OURS | grep -v "^bench step"
-mark bench-end
+phase "anchor, bf16, B = 8 and 16: ours vs plain PyTorch with channels_last_3d + cudnn.benchmark"
+late || timeout "$(budget 120)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8,16 $OURS
+for b in 8 16; do late || timeout "$(budget 60)" "$PY" bench/gpu/reference_step.py --device "$DEV" --precision bf16 --batch "$b" --channels-last $REFG; done
 
-step "pretraining speed: small preset (the demo's model), batch 16, 150 steps, toy-av"
-mark small
-timeout 120 "$P" pretrain --data toy-av --preset small --device "$DEV" --progress off --out "$OUT/pretrain-small" \
-  --set pretrain.batch_size=16 --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 --set pretrain.checkpoint_every=0 | tail -3
-trim_run "$OUT/pretrain-small"
+phase "anchor, tf32 and fp32, B = 8: ours vs plain PyTorch"
+late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step model --precision tf32,fp32 --batch 8 $OURS
+for prec in tf32 fp32; do late || timeout "$(budget 60)" "$PY" bench/gpu/reference_step.py --device "$DEV" --precision "$prec" --batch 8 $REFG; done
 
-mark end
-fi
+phase "the real pretraining step (MEP + CPP, CANS), B = 8: synthetic inputs, then the real loader at $WORKERS workers"
+late || timeout "$(budget 80)" "$P" bench step --device "$DEV" --step pretrain --batch 8 $OURS
+late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step loader --batch 8 --workers "$WORKERS" $LOADER
 
-if [[ -f "$SWEEP" ]]; then
-  step "demo configurations, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
+phase "short pretraining run: small preset (the demo's model), batch $B_SMALL, $S_SMALL steps, toy-av"
+late || timeout "$(budget 90)" "$P" pretrain --data toy-av --preset small --device "$DEV" --progress off --out "$OUT/pretrain-small" \
+  --set pretrain.batch_size=$B_SMALL --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 --set pretrain.checkpoint_every=0 | tail -4
+rm -rf "$OUT/pretrain-small/checkpoints" "$OUT/pretrain-small/model" "$OUT/pretrain-small/tb"
+
+if [[ -n "${SWEEP_FILE:-}" && -f "$SWEEP_FILE" ]]; then
+  phase "demo configurations from $SWEEP_FILE, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
   mkdir -p "$OUT/sweep"
-  grep -v '^#' "$SWEEP" | grep -v '^ *$' | \
-    xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" '"$DEMO_ARGS"' "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"; trim_run "$d/pretrain"'
+  grep -v '^#' "$SWEEP_FILE" | grep -v '^ *$' | \
+    xargs -P "${SWEEP_PARALLEL:-4}" -L 1 bash -c 'n=$0; d="'"$OUT"'/sweep/$n"; left=$(( '"$DEADLINE"' - $(date +%s) + '"$START"' )); [[ $left -lt 45 ]] && { echo "sweep $n not started (deadline)"; exit 0; }; timeout $left '"$P"' demo --device '"$DEV"' --progress off --out "$d" "$@" > "$d.log" 2>&1; echo "sweep $n exit $? at $(( $(date +%s) - '"$START"' )) s"'
   for f in "$OUT"/sweep/*.log; do echo "--- $(basename "$f" .log)"; grep "^demo: \(random\|pretrained\)" "$f" | sed 's/ (.*//'; done
-  # Only the summaries come back (the machine returns a limited number of files).
   find "$OUT/sweep" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 fi
 kill $SMI 2>/dev/null
-step "done"
+phase "done"
+
+sleep 1   # let tee write the last lines
+# The one results file: the measured lines of the log, grouped.
+{
+  echo "# GPU check $(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed) s (deadline $DEADLINE s)"
+  echo; echo "## machine"
+  grep -E "^(NVIDIA|pytorch |cores )" "$OUT/log.txt" | sed 's/^/    /'
+  echo; echo "## parity (strict fp32)"
+  grep -E "^(parity:|compared with|  .*max\|diff\||all outputs|some outputs)" "$OUT/log.txt" | sed 's/^/    /'
+  echo; echo "## training step: ours (model, pretraining, loader) and the plain-PyTorch reference"
+  grep -E "^(model|pretraining|loader|reference-pytorch) " "$OUT/log.txt" | sed 's/^/    /'
+  grep -E "^bench step:" "$OUT/log.txt" | head -1 | sed 's/^/    /'
+  echo; echo "## short pretraining run"
+  grep -E "^pretrain: " "$OUT/log.txt" | sed 's/^/    /'
+  echo; echo "## GPU memory in use (nvidia-smi, whole session)"
+  if [[ -s "$OUT/gpu-memory.csv" ]]; then
+    echo "    peak $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1 | tr -d ' ') MiB"
+  else echo "    no samples (no nvidia-smi)"; fi
+  echo; echo "## errors"
+  grep -E "^(error|warning)|rror:|Exception" "$OUT/log.txt" | sed 's/^/    /' | head -20
+} > "$OUT/results.md"
+cat "$OUT/results.md"

@@ -37,6 +37,26 @@ public sealed class DeviceOption
     }
 }
 
+/// <summary>--precision auto|fp32|tf32|bf16: the arithmetic (<see cref="TrainConfig.Precision"/>); not given: null.</summary>
+public sealed class PrecisionOption(string description)
+{
+    public readonly Option<string?> Option = new("--precision") { Description = description };
+    public void AddTo(Command c) => c.Options.Add(Option);
+    public Precision? Get(ParseResult r) => r.GetValue(Option) is { } s ? Parse(s) : null;
+
+    /// <summary>A comma-separated list of precisions (bench step's sweep).</summary>
+    public static Precision[] List(string list) => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(Parse).ToArray();
+
+    static Precision Parse(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "auto" => Precision.Auto,
+        "fp32" => Precision.Fp32,
+        "tf32" => Precision.Tf32,
+        "bf16" => Precision.Bf16,
+        _ => throw new UserError($"--precision {s}: unknown. Valid: auto, fp32, tf32, bf16."),
+    };
+}
+
 /// <summary>--retries N of the training commands (see <see cref="AvBert.Training.NativeErrorRetry"/>).</summary>
 public sealed class RetriesOption
 {

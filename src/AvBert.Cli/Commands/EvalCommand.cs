@@ -16,14 +16,17 @@ public static class EvalCommand
         var split = CommonOptions.Split("Split to evaluate", "test");
         var output = CommonOptions.Out("metrics.json to write; confusion.png, per_class.tsv and predictions.tsv go beside it");
         var workers = CommonOptions.Workers();
+        var precision = new PrecisionOption("Arithmetic of the forward: auto (bf16 on CUDA, fp32 on the CPU), fp32, tf32, bf16; default: the run's train.precision");
         var c = new Command("eval", "Evaluate a fine-tuned model with test-time views: top-1, top-5, mean per-class accuracy, mAP (multilabel), per-class table, confusion matrix");
         foreach (var o in new Option[] { model, data, split, output, workers }) c.Options.Add(o);
         device.AddTo(c);
+        precision.AddTo(c);
         c.SetAction((r, ct) =>
         {
             var skipped = new SkippedLog(null);
             var outPath = Path.GetFullPath(r.GetValue(output)!);
-            var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped, ct: ct);
+            var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped,
+                                     precision: precision.Get(r), ct: ct);
             report.WriteTable(Console.Out);
             var dir = Path.GetDirectoryName(outPath)!;
             Console.WriteLine($"eval: wrote {outPath}, {Path.Combine(dir, "confusion.png")}, {Path.Combine(dir, "per_class.tsv")}, {Path.Combine(dir, "predictions.tsv")}");

@@ -10,4 +10,5 @@ public sealed record AvBertConfig
     public DataConfig Data { get; init; } = new();
     public PretrainConfig Pretrain { get; init; } = new();
     public DownstreamConfig Downstream { get; init; } = new();
+    public TrainConfig Train { get; init; } = new();
 }

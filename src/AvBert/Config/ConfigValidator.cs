@@ -28,6 +28,7 @@ public static class ConfigValidator
         check(d.TimeMaskRate is >= 0 and < 1, "data.time_mask_rate", d.TimeMaskRate, "must be in [0, 1)");
         PretrainConfigChecks.Check(c.Pretrain, check);
         DownstreamConfig.Check(c, check);
+        TrainConfig.Check(c, check);
         ThrowIfAny(errors, source);
     }
 

@@ -70,10 +70,7 @@ public sealed record PretrainConfig
     public LrScheduleKind Schedule { get; init; } = LrScheduleKind.Linear;
     /// <summary>[ours] Global gradient-norm clip; 0 disables.</summary>
     public double GradClip { get; init; } = 1.0;
-    /// <summary>
-    /// Arithmetic of the training step: auto (bf16 on CUDA, fp32 on the CPU), fp32 (strict), tf32 (fp32 with TF32
-    /// matmuls/convolutions on CUDA), bf16 (autocast to bfloat16; orthogonal maps and losses stay fp32).
-    /// </summary>
+    /// <summary>Deprecated: the old home of <see cref="TrainConfig.Precision"/> (train.precision), still read when that one is auto.</summary>
     public Precision Precision { get; init; } = Precision.Auto;
 
     // ---- Run bookkeeping ----
@@ -114,7 +111,7 @@ public enum CppInput { Concat, Sum }
 /// </summary>
 public enum CppPooling { Bos, Mean, Clips }
 
-/// <summary>Training arithmetic (<see cref="PretrainConfig.Precision"/>). In YAML: auto, fp32, tf32, bf16.</summary>
+/// <summary>Training and evaluation arithmetic (<see cref="TrainConfig.Precision"/>). In YAML: auto, fp32, tf32, bf16.</summary>
 public enum Precision { Auto, Fp32, Tf32, Bf16 }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }

@@ -146,7 +146,10 @@ public sealed class DataParallel : IDisposable
     {
         using var _ = no_grad();
         using var watch = Watch("the broadcast of the weights from rank 0");
-        foreach (var (name, p) in module.named_parameters()) Collectives.Broadcast(p, 0, $"broadcast of {name}");
+        // A parameter in another memory order (channels-last convolution weights) is dense: its memory as one contiguous
+        // run, which is the same on every rank since every rank lays the model out alike.
+        foreach (var (name, p) in module.named_parameters())
+            Collectives.Broadcast(p.is_contiguous() ? p : p.as_strided([p.numel()], [1L], p.storage_offset()), 0, $"broadcast of {name}");
         foreach (var (name, b) in module.named_buffers()) Collectives.Broadcast(b, 0, $"broadcast of {name}");
     }
 

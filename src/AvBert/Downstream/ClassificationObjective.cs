@@ -39,14 +39,16 @@ public sealed class ClassificationObjective(ClassificationLoss loss, double marg
         return tensor(idx, device: device);
     }
 
-    /// <summary>Mean loss of logits [N, C] against <see cref="Targets"/>.</summary>
+    /// <summary>Mean loss of logits [N, C] against <see cref="Targets"/>, in float32 (bf16 logits of a mixed-precision step are cast).</summary>
     public Tensor Compute(Tensor logits, Tensor targets) => Loss switch
     {
-        ClassificationLoss.CrossEntropy => cross_entropy(logits, targets),
-        ClassificationLoss.MultiMargin => multi_margin_loss(logits, targets, p: 1, margin: margin),
-        ClassificationLoss.BinaryCrossEntropy => binary_cross_entropy_with_logits(logits, targets),
+        ClassificationLoss.CrossEntropy => cross_entropy(Float32(logits), targets),
+        ClassificationLoss.MultiMargin => multi_margin_loss(Float32(logits), targets, p: 1, margin: margin),
+        ClassificationLoss.BinaryCrossEntropy => binary_cross_entropy_with_logits(Float32(logits), targets),
         _ => throw new ArgumentOutOfRangeException(nameof(loss)),
     };
+
+    static Tensor Float32(Tensor logits) => logits.dtype == ScalarType.Float32 ? logits : logits.to(ScalarType.Float32);
 
     /// <summary>Sum of the losses of every head's logits (the reference adds the clip-head and sequence-head losses).</summary>
     public Tensor Compute(IReadOnlyList<Tensor> logits, Tensor targets)
@@ -62,13 +64,13 @@ public sealed class ClassificationObjective(ClassificationLoss loss, double marg
         return total;
     }
 
-    /// <summary>Class probabilities [N, C] averaged over the heads: softmax (single label) or sigmoid (multi-label).</summary>
+    /// <summary>Class probabilities [N, C] averaged over the heads: softmax (single label) or sigmoid (multi-label), in float32.</summary>
     public Tensor Probabilities(IReadOnlyList<Tensor> logits)
     {
         Tensor? sum = null;
         foreach (var l in logits)
         {
-            var p = MultiLabel ? l.sigmoid() : l.softmax(-1);
+            var p = MultiLabel ? Float32(l).sigmoid() : Float32(l).softmax(-1);
             if (sum is null) sum = p;
             else { var next = sum + p; sum.Dispose(); p.Dispose(); sum = next; }
         }

@@ -4,6 +4,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
+using AvBert.Training;
 using static TorchSharp.torch;
 
 namespace AvBert.Downstream;
@@ -16,8 +17,8 @@ public sealed record FilePrediction(string Path, IReadOnlyList<ClassScore> Top);
 /// <summary>`avbert predict` as a library call: the task's test views of each file, aggregated, top-k class names.</summary>
 public static class Prediction
 {
-    /// <summary>Predictions in the order of <paramref name="files"/>; files that could not be decoded are reported to
-    /// <paramref name="skipped"/> and left out.</summary>
+    /// <summary>Predictions in the order of <paramref name="files"/> (in the model's train.precision); files that could not be
+    /// decoded are reported to <paramref name="skipped"/> and left out.</summary>
     public static IReadOnlyList<FilePrediction> Run(TransferModel model, AvBertConfig config, IReadOnlyList<string> files, Device device,
                                                     int k = 5, int workers = 0, SkippedLog? skipped = null, CancellationToken ct = default)
     {
@@ -26,7 +27,8 @@ public static class Prediction
         var items = files.Select(f => new MediaItem(Path.GetFullPath(f), [])).ToList();
         var dataset = new VideoSequenceDataset(items, config.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, TaskData.EvalBatchSize(d), device, workers, skipped, ct: ct);
+        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, TaskData.EvalBatchSize(d), device, workers, skipped,
+                                          precision: MixedPrecision.For(config, device), ct: ct);
         return predictions.Items.Select((item, row) => new FilePrediction(files[item], Top(predictions.Scores[row], d.ClassNames, k))).ToList();
     }
 

@@ -36,14 +36,14 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
 
     /// <summary>
     /// Run the CNN in channels-last-3d layout (<see cref="ChannelsLast"/>): null (default) = on CUDA only, where cuDNN is
-    /// faster with it; the values are the same either way.
+    /// faster with it; the values are the same either way. <see cref="ChannelsLast.Prepare"/> lays the weights out to match.
     /// </summary>
     public bool? UseChannelsLast { get; set; }
 
     /// <summary>The last stage's feature map [N, C, F', H', W'] (before pooling).</summary>
     public Tensor FeatureMap(Tensor clips)
     {
-        if (UseChannelsLast ?? clips.device.type == DeviceType.CUDA) clips = ChannelsLast.Of3d(clips);
+        if (UseChannelsLast ?? ChannelsLast.ByDefault(clips.device)) clips = ChannelsLast.Of3d(clips);
         return ResNetStages.Run(stem.call(clips), stage1, stage2, stage3, stage4);
     }
 

@@ -2,7 +2,9 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
+using AvBert.Config;
 using AvBert.Runtime;
+using AvBert.Training;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;
@@ -14,12 +16,13 @@ namespace AvBert.Runs;
 public static class EvalRun
 {
     public static EvaluationReport Run(string modelPath, string data, string split, string outJson, Device device, int workers = 0,
-                                       SkippedLog? skipped = null, TextWriter? log = null, CancellationToken ct = default)
+                                       SkippedLog? skipped = null, TextWriter? log = null, Precision? precision = null, CancellationToken ct = default)
     {
         log ??= Console.Out;
         var (cfg, model) = TransferModelDirectory.Load(modelPath, device);
         using var _ = model;
         var d = cfg.Downstream;
+        var arithmetic = MixedPrecision.For(cfg, device, log, precision);
         var source = DataSpec.OpenLabeled(data, split, cfg.Data, skipped, log);
         TaskData.CheckLabels(source, d.Task, "--data");
         source = TaskData.Remap(source, d.ClassNames);
@@ -27,7 +30,7 @@ public static class EvalRun
         var dir = Path.GetDirectoryName(outPath)!;
         Directory.CreateDirectory(dir);
         log.WriteLine($"eval: {source.Items.Count} videos of {source.Name}, {d.Task.ToString().ToLowerInvariant()} task, " +
-                      $"{TaskViews.DescribeTestViews(d)} each, on {device}");
+                      $"{TaskViews.DescribeTestViews(d)} each, on {device}, {arithmetic}");
         var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
         var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -39,7 +42,7 @@ public static class EvalRun
                                             if (now - lastLine < 10 || done == total) return;
                                             lastLine = now;
                                             log.WriteLine($"eval: {done}/{total} samples, {now:0} s, ETA {(total - done) * now / done:0} s");
-                                        }, ct);
+                                        }, arithmetic, ct);
         if (predictions.Scores.Length == 0) throw new UserError($"--data {data}: no video could be evaluated (see the skipped lines above).");
         var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
         TaskData.WriteReport(report, dir, Path.GetFileName(outPath));

@@ -183,6 +183,7 @@ public static class FinetuneRun
         var d = config.Downstream;
         var t = d.Current;
         var device = o.Device ?? CPU;
+        var precision = MixedPrecision.For(config, device, log);
         TaskData.CheckLabels(train, d.Task, "--data");
         if (train.AudioOnly && d.Task != DownstreamTask.Audio)
             throw new UserError($"--data {o.Data}: {train.Name} has audio files only, but the {Lower(d.Task)} task needs video. Fix: --task audio.");
@@ -198,7 +199,7 @@ public static class FinetuneRun
             var (_, done) = TransferModelDirectory.Load(modelDir, device);
             using (done)
             {
-                var report = test is null ? null : Evaluate(done, config, TaskData.Remap(test, classes), o, skipped);
+                var report = test is null ? null : Evaluate(done, config, TaskData.Remap(test, classes), o, precision, skipped);
                 return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
             }
         }
@@ -209,6 +210,7 @@ public static class FinetuneRun
             : ModelDirectory.Load(TransferModelDirectory.Resolve(o.Init, "--init"), CPU).Model;
         using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
+        ChannelsLast.Prepare(model, device);
         var objective = new ClassificationObjective(t.Loss, t.Margin, classes.Length);
 
         var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
@@ -232,14 +234,14 @@ public static class FinetuneRun
         {
             Steps = steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = stepsPerEpoch,
             ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
-            Warnings = o.Warnings,
+            Warnings = o.Warnings, Precision = precision,
             BeforeOptimizerStep = step => OrthogonalRebasing.Apply(model.Backbone, step),
         }, runDir);
 
         string prefix = name.Length > 0 ? name + ": " : "";
         log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
-                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}" +
+                      $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}, {precision}" +
                       (o.Resume ? ", resuming" : ""));
         if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
 
@@ -248,6 +250,7 @@ public static class FinetuneRun
                           $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
 
         EvaluationReport? finalReport = null;
+        DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
             var (visual, audio) = batch.ToDevice(device);
@@ -274,7 +277,7 @@ public static class FinetuneRun
             bool end = step == steps;
             long every = (long)d.EvalEvery * stepsPerEpoch;
             if (testSet is null || !(end || (every > 0 && step % every == 0))) return;
-            var report = Evaluate(model, config, testSet, o, skipped);
+            var report = Evaluate(model, config, testSet, o, precision, skipped);
             trainer.Metrics?.Write(step, TestPoint(report));
             trainer.Progress?.Message($"{prefix}epoch {step / stepsPerEpoch}: test top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}" +
                                       (report.MeanAveragePrecision is { } m ? $", mAP {m:0.0000}" : ""));
@@ -283,8 +286,9 @@ public static class FinetuneRun
 
         if (result.Seconds > 0)
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
-                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)");
-        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, skipped);
+                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
+                          (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
+        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, precision, skipped);
         if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
@@ -322,7 +326,8 @@ public static class FinetuneRun
     }
 
     /// <summary>Evaluates on a test source whose labels already use the model's class indices.</summary>
-    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, SkippedLog? skipped)
+    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, MixedPrecision precision,
+                                              SkippedLog? skipped)
     {
         var d = config.Downstream;
         var t = d.Current;
@@ -330,7 +335,8 @@ public static class FinetuneRun
         var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
         int batch = TaskData.EvalBatchSize(d);
         DataParallel.Current?.AverageBuffers(model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
-        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped, ct: o.Cancellation);
+        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped,
+                                        precision: precision, ct: o.Cancellation);
         return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
     }
 

@@ -74,11 +74,12 @@ public static class PretrainRun
         var model = new AvBertModel(config.Model);
         var pretrainer = new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(p));
         pretrainer.to(device);
+        ChannelsLast.Prepare(pretrainer, device);
         using var optimizer = TrainingOptimizer.Create(
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });
         var schedule = new LrSchedule(p.Schedule, p.WarmupSteps, p.Steps);
-        var precision = MixedPrecision.Setup(p.Precision, device, log);
+        var precision = MixedPrecision.For(config, device, log);
 
         var loader = new BatchLoader(dataset, new LoaderOptions
         {
@@ -104,6 +105,7 @@ public static class PretrainRun
                       (model.HasVisual && model.HasAudio ? "" : $", {(model.HasVisual ? "visual" : "audio")} only (MEP, no CPP)") +
                       (o.Resume ? ", resuming" : ""));
         if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
+        DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
             // A single-modality model takes its one stream (a generated batch may carry both).
@@ -114,6 +116,7 @@ public static class PretrainRun
             var clips = (batch.Visual ?? batch.Audio)!;
             return new StepOutput(losses.Total, losses.Parts, clips.shape[0] * clips.shape[1]);
         }, o.Resume, o.OnStep, o.Cancellation);
+        if (device.type == DeviceType.CUDA) log.WriteLine($"pretrain: peak GPU memory {DeviceMemory.Describe(device)}");
 
         var modelDir = Path.Combine(o.RunDir, ModelDir);
         if (DataParallel.IsRoot) ModelDirectory.Save(modelDir, config, model); // [data parallel] rank 0 writes

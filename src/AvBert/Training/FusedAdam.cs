@@ -10,7 +10,8 @@ namespace AvBert.Training;
 /// accumulates into the views in place, zeroing is one kernel, and a step is about ten kernels per dtype plus two per
 /// group instead of ten per parameter tensor. The arithmetic is TorchSharp's AdamW/Adam step in the same order, so the
 /// result equals it. The moments stay inside TorchSharp's optimiser state objects (as views), so checkpoints keep
-/// TorchSharp's optimiser format.
+/// TorchSharp's optimiser format. Each parameter keeps its memory order (channels-last convolution weights stay
+/// channels-last): its views into the buffers have its strides, so element k of every buffer belongs to the same weight.
 /// <para>Difference to TorchSharp: a parameter that never got a gradient is still updated (with a zero gradient), as
 /// every parameter of the flat buffer is; AVBERT's trained parameters all get gradients.</para>
 /// </summary>
@@ -68,13 +69,13 @@ sealed class FusedAdam : IDisposable
             foreach (var (group, p) in members)
             {
                 long n = p.numel();
-                var shape = p.shape;
-                var slice = flat.Values.narrow(0, offset, n);
-                slice.copy_(p.detach().reshape(-1));
-                p.set_(slice.view(shape));
-                p.grad = flat.Grads.narrow(0, offset, n).view(shape);
+                var (shape, strides) = (p.shape, DenseStrides(p));
+                var view = flat.Values.as_strided(shape, strides, offset);
+                view.copy_(p.detach());
+                p.set_(view);
+                p.grad = flat.Grads.as_strided(shape, strides, offset);
                 dynamic state = stateOf[p.Handle];
-                ReplaceState(state, flat, offset, n, shape);
+                ReplaceState(state, flat, offset, shape, strides);
                 _slots.Add(new Slot(p, flat, offset, state));
                 if (flat.Ranges.Count > 0 && flat.Ranges[^1].Group == group)
                     flat.Ranges[^1] = flat.Ranges[^1] with { Length = flat.Ranges[^1].Length + n };
@@ -86,14 +87,84 @@ sealed class FusedAdam : IDisposable
         }
     }
 
-    static void ReplaceState(dynamic state, Flat flat, long offset, long n, long[] shape)
+    static void ReplaceState(dynamic state, Flat flat, long offset, long[] shape, long[] strides)
     {
         Tensor old1 = state.exp_avg, old2 = state.exp_avg_sq;
         Tensor? old3 = state.max_exp_avg_sq;
-        state.exp_avg = flat.ExpAvg.narrow(0, offset, n).view(shape);
-        state.exp_avg_sq = flat.ExpAvgSq.narrow(0, offset, n).view(shape);
-        state.max_exp_avg_sq = flat.MaxExpAvgSq?.narrow(0, offset, n).view(shape);
+        state.exp_avg = flat.ExpAvg.as_strided(shape, strides, offset);
+        state.exp_avg_sq = flat.ExpAvgSq.as_strided(shape, strides, offset);
+        state.max_exp_avg_sq = flat.MaxExpAvgSq?.as_strided(shape, strides, offset);
         old1.Dispose(); old2.Dispose(); old3?.Dispose();
+    }
+
+    /// <summary>
+    /// <paramref name="t"/>'s strides when it is dense in some memory order (contiguous, channels-last, ...), else the
+    /// contiguous strides of its shape.
+    /// </summary>
+    internal static long[] DenseStrides(Tensor t)
+    {
+        var shape = t.shape;
+        var strides = t.stride();
+        var contiguous = new long[shape.Length];
+        for (long i = shape.Length - 1, size = 1; i >= 0; size *= shape[i], i--) contiguous[i] = size;
+        if (t.is_contiguous()) return contiguous;
+        // Dense: ordered by stride (outermost first), each stride is the product of the sizes inside it.
+        var order = Enumerable.Range(0, shape.Length).OrderByDescending(i => strides[i]).ThenBy(i => i).ToArray();
+        long expected = 1;
+        for (int k = order.Length - 1; k >= 0; k--)
+        {
+            int dim = order[k];
+            if (shape[dim] != 1 && strides[dim] != expected) return contiguous;
+            expected *= shape[dim];
+        }
+        return strides;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="io"/> (TorchSharp's optimiser save or load, which read and write state tensors as raw bytes
+    /// and so need contiguous ones) with contiguous copies in place of the moments of parameters in another memory
+    /// order; after a load the copies' values go back into the views. The file keeps TorchSharp's format either way.
+    /// </summary>
+    public void WithContiguousState(Action io, bool load)
+    {
+        var swaps = new List<(dynamic State, string Field, Tensor View, Tensor Copy)>();
+        foreach (var slot in _slots)
+        {
+            if (slot.Param.is_contiguous()) continue;
+            var state = slot.State;
+            foreach (var field in new[] { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" })
+            {
+                Tensor? view = Get(state, field);
+                if (view is null) continue;
+                var copy = view.contiguous();
+                Set(state, field, copy);
+                swaps.Add((state, field, view, copy));
+            }
+        }
+        try { io(); }
+        finally
+        {
+            using var _ = no_grad();
+            foreach (var (state, field, view, copy) in swaps)
+            {
+                Tensor? now = Get(state, field);           // a load may have put a new tensor there
+                if (load && now is not null) view.copy_(now);
+                Set(state, field, view);
+                if (now is not null && !ReferenceEquals(now, copy)) now.Dispose();
+                copy.Dispose();
+            }
+        }
+
+        static Tensor? Get(dynamic state, string field) => field switch
+        {
+            "exp_avg" => state.exp_avg, "exp_avg_sq" => state.exp_avg_sq, _ => state.max_exp_avg_sq,
+        };
+        static void Set(dynamic state, string field, Tensor value)
+        {
+            if (field == "exp_avg") state.exp_avg = value;
+            else if (field == "exp_avg_sq") state.exp_avg_sq = value;
+            else state.max_exp_avg_sq = value;
+        }
     }
 
     /// <summary>The flat gradient buffers (one per dtype): what a data-parallel run all-reduces.</summary>

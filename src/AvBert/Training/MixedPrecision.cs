@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace AvBert.Training;
 
 /// <summary>
-/// The training step's arithmetic for a run (<see cref="PretrainConfig.Precision"/>): resolves auto (bf16 on CUDA, fp32
+/// The arithmetic of a run's training step and evaluation (<see cref="TrainConfig.Precision"/>): resolves auto (bf16 on CUDA, fp32
 /// on the CPU), sets the process-wide TF32 switches and cudnn.benchmark on CUDA, and gives the autocast region the
 /// forward and the loss run in (backward runs outside it, as in PyTorch). bf16 falls back to fp32 with a warning where
 /// the loaded libtorch lacks the autocast exports. No loss scaling: bfloat16 has float32's exponent range.
@@ -24,6 +24,16 @@ public sealed class MixedPrecision
 
     /// <summary>fp32 without changing any process-wide switch (tests, tools).</summary>
     public static MixedPrecision Fp32(Device device) => new(Precision.Fp32, device);
+
+    /// <summary>
+    /// The precision a run's config asks for (train.precision, or the deprecated pretrain.precision with a note), or
+    /// <paramref name="requested"/> when given (a command-line override), set up for <paramref name="device"/>.
+    /// </summary>
+    public static MixedPrecision For(AvBertConfig config, Device device, TextWriter? log = null, Precision? requested = null)
+    {
+        if (requested is null && TrainConfig.DeprecationNote(config) is { } note) (log ?? Console.Error).WriteLine(note);
+        return Setup(requested ?? TrainConfig.Resolve(config), device, log);
+    }
 
     /// <summary>Resolves <paramref name="requested"/> for <paramref name="device"/> and applies the process-wide switches.</summary>
     public static MixedPrecision Setup(Precision requested, Device device, TextWriter? log = null)

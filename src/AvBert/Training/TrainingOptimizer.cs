@@ -116,11 +116,19 @@ public sealed class TrainingOptimizer : IDisposable
     }
 
     /// <summary>Writes the moments and step counts (TorchSharp's optimiser format; group order and sizes must match on load).</summary>
-    public void Save(string path) => _optimizer.save_state_dict(path);
+    public void Save(string path)
+    {
+        if (_fused is null) _optimizer.save_state_dict(path);
+        else _fused.WithContiguousState(() => _optimizer.save_state_dict(path), load: false);
+    }
 
     public void Load(string path)
     {
-        try { _optimizer.load_state_dict(path); }
+        try
+        {
+            if (_fused is null) _optimizer.load_state_dict(path);
+            else _fused.WithContiguousState(() => _optimizer.load_state_dict(path), load: true);
+        }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException)
         {
             throw new Runtime.UserError($"{path}: optimiser state does not match this model's parameter groups ({e.Message}). " +

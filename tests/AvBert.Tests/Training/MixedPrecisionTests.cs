@@ -37,8 +37,27 @@ public class MixedPrecisionTests
         Assert.Equal(Precision.Fp32, MixedPrecision.Setup(Precision.Auto, CPU).Precision);
         Assert.Equal(Precision.Fp32, MixedPrecision.Setup(Precision.Tf32, CPU).Precision);
         Assert.Equal(Precision.Bf16, MixedPrecision.Setup(Precision.Bf16, CPU).Precision);
-        Assert.Equal(Precision.Bf16, ConfigLoader.Load("small", overrides: ["pretrain.precision=bf16"]).Pretrain.Precision);
-        Assert.Equal(Precision.Auto, ConfigLoader.Load("small").Pretrain.Precision);
+        Assert.Equal(Precision.Bf16, TrainConfig.Resolve(ConfigLoader.Load("small", overrides: ["train.precision=bf16"])));
+        Assert.Equal(Precision.Auto, TrainConfig.Resolve(ConfigLoader.Load("small")));
+    }
+
+    [Fact]
+    public void Deprecated_pretrain_precision_still_works_with_a_note_and_a_disagreement_is_a_config_error()
+    {
+        var old = ConfigLoader.Load("small", overrides: ["pretrain.precision=tf32"]);
+        Assert.Equal(Precision.Tf32, TrainConfig.Resolve(old));
+        var log = new StringWriter();
+        Assert.Equal(Precision.Fp32, MixedPrecision.For(old, CPU, log).Precision);          // tf32 is fp32 on the CPU
+        Assert.Contains("use train.precision=tf32", log.ToString());
+        Assert.Null(TrainConfig.DeprecationNote(ConfigLoader.Load("small", overrides: ["train.precision=tf32"])));
+        Assert.Equal(Precision.Tf32, TrainConfig.Resolve(ConfigLoader.Load("small", overrides: ["train.precision=tf32", "pretrain.precision=tf32"])));
+        var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load("small", overrides: ["train.precision=fp32", "pretrain.precision=bf16"]));
+        Assert.Contains("pretrain.precision", e.Message);
+        Assert.Contains("train.precision (fp32)", e.Message);
+        // a run's config.yaml written before train: existed (pretrain.precision only) still loads
+        var path = Path.Combine(TestSetup.TempDir("precision-yaml"), "config.yaml");
+        File.WriteAllText(path, "pretrain:\n  precision: bf16\n");
+        Assert.Equal(Precision.Bf16, TrainConfig.Resolve(ConfigLoader.LoadFile(path)));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Training;
 using static TorchSharp.torch;
 
 namespace AvBert.Downstream.Evaluation;
@@ -11,14 +12,15 @@ public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<st
 
 /// <summary>
 /// Runs a <see cref="TransferModel"/> over every test view of a dataset (model in eval mode, no gradients), turns each
-/// view's logits into probabilities (softmax or sigmoid, averaged over the heads) and aggregates them per video with
-/// <see cref="ViewAggregator"/>. Videos whose file could not be decoded are left out (reported by the loader).
+/// view's logits into probabilities (softmax or sigmoid, averaged over the heads, in float32) and aggregates them per
+/// video with <see cref="ViewAggregator"/>. The forward runs in <c>precision</c>'s region (the run's train.precision;
+/// null: fp32). Videos whose file could not be decoded are left out (reported by the loader).
 /// </summary>
 public static class Evaluator
 {
     public static VideoPredictions Run(TransferModel model, VideoSequenceDataset dataset, ClassificationObjective objective, ViewEnsemble ensemble,
                                        int batchSize, Device device, int workers = 0, SkippedLog? skipped = null,
-                                       Action<int, int>? onBatch = null, CancellationToken ct = default)
+                                       Action<int, int>? onBatch = null, MixedPrecision? precision = null, CancellationToken ct = default)
     {
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
         var aggregator = new ViewAggregator(dataset.Items.Count, objective.NumClasses, ensemble);
@@ -34,7 +36,8 @@ public static class Evaluator
                 using (var scope = NewDisposeScope())
                 {
                     var (visual, audio) = batch.ToDevice(device);
-                    var logits = model.Forward(visual, audio);
+                    IReadOnlyList<Tensor> logits;
+                    using (precision?.Region()) logits = model.Forward(visual, audio);
                     var probs = objective.Probabilities(logits);        // [B·T, C]: every clip of every sample is a view
                     long perSample = probs.shape[0] / batch.Count;
                     var videos = new int[probs.shape[0]];
