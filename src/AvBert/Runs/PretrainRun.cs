@@ -42,6 +42,7 @@ public static class PretrainRun
         {
             Command = "pretrain", HoldsRun = store.HasAny, HasCheckpoint = store.HasAny,
             FixedKeys = ["model.", "pretrain.batch_size", "pretrain.seed"], Data = data, AllowDataChange = allowDataChange,
+            CheckResumed = resumed => Checked(resumed),
         }, config, resumeOverrides);
     }
 

@@ -35,6 +35,9 @@ public sealed record RunFolderOptions
     public string? Data { get; init; }
     /// <summary>Resume even when <see cref="Data"/> differs from the recorded source (--allow-data-change).</summary>
     public bool AllowDataChange { get; init; }
+    /// <summary>The command's own checks of a resumed config (after its --set overrides), run before anything in the folder
+    /// changes; throws a <see cref="UserError"/> to refuse it. (A new run's checks are part of its config function.)</summary>
+    public Action<AvBertConfig>? CheckResumed { get; init; }
 }
 
 /// <summary>
@@ -68,6 +71,7 @@ public static class RunFolder
             var sets = (resumeOverrides ?? []).ToList();
             var resumed = sets.Count == 0 ? recorded : ConfigLoader.LoadFile(configPath, sets);
             CheckUnchanged(recorded, resumed, o.FixedKeys, configPath);
+            o.CheckResumed?.Invoke(resumed);
             DataParallel.Current?.Synchronize("reading config.yaml"); // [data parallel] all have read it before rank 0 rewrites it
             var record = ReadRecord(recordPath);
             var newRecord = CheckData(record, o, runDir);

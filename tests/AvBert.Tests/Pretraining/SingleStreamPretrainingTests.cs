@@ -95,6 +95,13 @@ public class SingleStreamPretrainingTests
         Assert.Contains(weights.Keys, k => k.StartsWith($"{stream}_cnn."));
         Assert.DoesNotContain(weights.Keys, k => k.StartsWith($"{other}_"));
 
+        // A --resume that sets an option the one-stream model refuses stops before config.yaml is rewritten.
+        var configPath = Path.Combine(run, RunFolder.ConfigFile);
+        var before = File.ReadAllText(configPath);
+        var refused = Assert.Throws<ConfigError>(() => PretrainRun.PrepareRunDirectory(run, () => Only(stream), resume: true, ["pretrain.cpp_weight=2"]));
+        Assert.StartsWith("config: pretrain.cpp_weight = ", refused.Message);
+        Assert.Equal(before, File.ReadAllText(configPath));
+
         var second = Go(resume: true, "pretrain.steps=3");
         Assert.Equal(3, second.Steps);
         Assert.Equal([1L, 2, 3], MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Select(r => r.Step));
