@@ -18,12 +18,10 @@ public static class StepBench
         var cfg = ConfigLoader.Load(Arg("--preset", "full"));
         var step = Arg("--step", "model") == "pretrain" ? BenchedStep.Pretraining : BenchedStep.Model;
         int steps = int.Parse(Arg("--steps", "10"));
-        foreach (var precision in Arg("--precisions", "bf16,tf32,fp32").Split(',').Select(p => Enum.Parse<Precision>(p, ignoreCase: true)))
-            foreach (var batch in Arg("--batches", "4,8,16").Split(',').Select(int.Parse))
-                Console.WriteLine(StepBenchmark.Run(new StepBenchmark.Options
-                {
-                    Config = cfg, Device = device, Precision = precision, Batch = batch, Steps = steps, Step = step,
-                }).Summary);
+        var precisions = Arg("--precisions", "bf16,tf32,fp32").Split(',').Select(p => Enum.Parse<Precision>(p, ignoreCase: true));
+        var batches = Arg("--batches", "4,8,16").Split(',').Select(int.Parse);
+        foreach (var result in StepBenchmark.Sweep(cfg, device, [step], batches, precisions, steps, [1]))
+            Console.WriteLine(result.Summary);
         return 0;
     }
 }

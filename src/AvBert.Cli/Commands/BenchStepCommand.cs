@@ -38,8 +38,7 @@ public static class BenchStepCommand
         c.SetAction(r =>
         {
             var cfg = config.Load(r);
-            // bf16 last: on the CPU it switches oneDNN off for the rest of the process (MixedPrecision), which would slow the others.
-            var precisions = PrecisionOption.List(r.GetValue(precision.Option) ?? "auto").Distinct().OrderBy(x => x == Precision.Bf16).ToArray();
+            var precisions = PrecisionOption.List(r.GetValue(precision.Option) ?? "auto");
             var batches = Integers(r.GetValue(batch)!, "--batch", 1);
             int n = r.GetValue(steps);
             if (n < 1) throw new UserError($"--steps {n}: must be at least 1.");
@@ -56,14 +55,8 @@ public static class BenchStepCommand
             var dev = device.Resolve(r);
             Console.WriteLine($"bench step: {Environment.ProcessorCount} cores, torch threads {TorchSharp.torch.get_num_threads()}, device {dev}; " +
                               $"peak memory: {(DeviceMemory.Unavailable(dev) is { } why ? $"allocator statistics unavailable ({why})" : "CUDA caching allocator")}");
-            foreach (var s in which)
-                foreach (var b in batches)
-                    foreach (var p in precisions)
-                        foreach (var wk in s == BenchedStep.Loader ? workerCounts : [1])
-                        {
-                            var result = StepBenchmark.Run(new StepBenchmark.Options { Config = cfg, Device = dev, Precision = p, Batch = b, Steps = n, Step = s, Workers = wk });
-                            Console.WriteLine(result.Summary);
-                        }
+            foreach (var result in StepBenchmark.Sweep(cfg, dev, which, batches, precisions, n, workerCounts))
+                Console.WriteLine(result.Summary);
             return 0;
         });
         return c;

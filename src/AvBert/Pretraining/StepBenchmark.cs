@@ -65,6 +65,22 @@ public static class StepBenchmark
         public int Workers { get; init; } = 1;
     }
 
+    /// <summary>
+    /// Every combination of <paramref name="steps"/>, <paramref name="batches"/> and <paramref name="precisions"/>, one
+    /// result each as it finishes; loader steps once per worker count. bf16 runs last: on the CPU it switches oneDNN off
+    /// for the rest of the process (MixedPrecision), which would slow the other precisions.
+    /// </summary>
+    public static IEnumerable<StepBenchResult> Sweep(AvBertConfig config, Device device, IEnumerable<BenchedStep> steps, IEnumerable<int> batches,
+                                                     IEnumerable<Precision> precisions, int stepCount, IReadOnlyList<int> workerCounts)
+    {
+        var ordered = precisions.Distinct().OrderBy(x => x == Precision.Bf16).ToArray();
+        foreach (var s in steps)
+            foreach (var b in batches)
+                foreach (var p in ordered)
+                    foreach (var w in s == BenchedStep.Loader ? workerCounts : [1])
+                        yield return Run(new Options { Config = config, Device = device, Precision = p, Batch = b, Steps = stepCount, Step = s, Workers = w });
+    }
+
     public static StepBenchResult Run(Options o, TextWriter? log = null)
     {
         using var scope = NewDisposeScope();           // every tensor of this configuration goes before the next one
