@@ -49,6 +49,17 @@ public sealed record PretrainConfig
     /// learns slowly from them; the clip outputs carry the content from the first step.
     /// </summary>
     public CppPooling CppPooling { get; init; } = CppPooling.Bos;
+    /// <summary>
+    /// [ours] Whether the CPP head reads the masked forward pass (true: one pass serves MEP and CPP) or a second pass of the
+    /// Transformers over the unmasked embeddings (false: CPP sees every clip; the CNNs still run once).
+    /// </summary>
+    public bool CppMasked { get; init; } = true;
+    /// <summary>
+    /// [ours] Extra pairs per video for CPP, scored by the Transformers and the head only (the CNNs run once): video b is
+    /// also paired with the audio sequences of the K videos before it in the batch (at most B−1), so CPP sees (1+K)·B
+    /// pairs a step instead of B. Positives and negatives weigh half of L_CPP each. 0 = the paper's one pair per video.
+    /// </summary>
+    public int CppExtraPairs { get; init; } = 0;
     /// <summary>Weight of L_CPP in the total loss (paper: L = L_MEP + L_CPP).</summary>
     public double CppWeight { get; init; } = 1.0;
 
@@ -131,6 +142,7 @@ static class PretrainConfigChecks
         check(p.MepStreams.Distinct().Count() == p.MepStreams.Length, "pretrain.mep_streams", p.MepStreams, "must not repeat a stream");
         check(p.CppFraction is >= 0 and <= 1, "pretrain.cpp_fraction", p.CppFraction, "must be in [0, 1]");
         check(p.CppWeight >= 0, "pretrain.cpp_weight", p.CppWeight, "must be >= 0");
+        check(p.CppExtraPairs >= 0, "pretrain.cpp_extra_pairs", p.CppExtraPairs, "must be >= 0 (0 = one pair per video)");
         check(p.BatchSize >= 1, "pretrain.batch_size", p.BatchSize, "must be >= 1");
         check(p.Accumulation >= 1 && p.BatchSize % p.Accumulation == 0, "pretrain.accumulation", p.Accumulation,
             $"must be >= 1 and divide pretrain.batch_size ({p.BatchSize})");

@@ -19,7 +19,7 @@ public sealed record PretrainObjectiveOptions(MaskingOptions Masking, MepOptions
         new MaskingOptions(p.MaskProb, p.MaskTokenFraction, p.MaskRandomFraction),
         new MepOptions(p.Sampler, p.Negatives, p.CansIntervalSigma, p.MepScore, p.MepTemperature, p.DetachMepTargets),
         p.MepStreams, p.ShareMepHeads, p.MepReduction,
-        new CppOptions(p.CppFraction, p.CppWeight, p.CppInput, p.CppPooling));
+        new CppOptions(p.CppFraction, p.CppWeight, p.CppInput, p.CppPooling, p.CppMasked, p.CppExtraPairs));
 }
 
 /// <summary>
@@ -122,9 +122,23 @@ public sealed class AvBertPretrainer : nn.Module
         var mv = xv is null ? null : visual_mask!.Mask(xv);
         var ma = xa is null ? null : audio_mask!.Mask(xa);
         var ctx = model.Contextualize(mv?.Input, ma?.Input);
+        // What the CPP head reads: the masked pass, or (pretrain.cpp_masked false) an unmasked one of the Transformers.
+        var (cppV, cppA) = cpp && !_o.Cpp.Masked ? (xv, xa) : (mv?.Input, ma?.Input);
+        var cppCtx = cpp && !_o.Cpp.Masked ? model.Contextualize(cppV, cppA) : null;
+        // pretrain.cpp_extra_pairs: K more pairs per video, all in one pass of the Transformers.
+        (Tensor Positions, Tensor Labels)? extra = cpp && _o.Cpp.ExtraPairs > 0 ? CorrectPairPrediction.ExtraPairs(pairing!.AudioSource, _o.Cpp.ExtraPairs) : null;
+        ContextOutputs? extraCtx = null;
+        if (extra is { } xp)
+        {
+            long K = xp.Positions.shape[0] / B;
+            extraCtx = model.Contextualize(cppV!.repeat(K, 1, 1), cppA!.index_select(0, xp.Positions));
+        }
         // Heads and losses in float32 under mixed precision (the bf16 region ends with the Transformers).
         using var fp32 = Runtime.Autocast.Disabled(device);
         ctx = new ContextOutputs(ctx.Visual?.to(float32), ctx.Audio?.to(float32), ctx.Multimodal?.to(float32));
+        static ContextOutputs? Fp32(ContextOutputs? c) => c is null ? null : new ContextOutputs(c.Visual?.to(float32), c.Audio?.to(float32), c.Multimodal?.to(float32));
+        cppCtx = Fp32(cppCtx);
+        extraCtx = Fp32(extraCtx);
         xv = xv?.to(float32);
         xa = xa?.to(float32);
 
@@ -165,8 +179,14 @@ public sealed class AvBertPretrainer : nn.Module
         }
         if (cpp)
         {
-            var (vIn, aIn) = CppInputs(ctx, _o.Cpp.Pooling);
-            var (lossCpp, accCpp) = CorrectPairPrediction.Loss(cpp_head!.call(vIn, aIn), pairing!.Labels);
+            var (vIn, aIn) = CppInputs(cppCtx ?? ctx, _o.Cpp.Pooling);
+            var logits = cpp_head!.call(vIn, aIn);
+            var (lossCpp, accCpp) = CorrectPairPrediction.Loss(logits, pairing!.Labels);   // accuracy: the batch's own pairs
+            if (extra is { } ep)
+            {
+                var (ev, ea) = CppInputs(extraCtx!, _o.Cpp.Pooling);
+                lossCpp = CorrectPairPrediction.BalancedLoss(cat([logits, cpp_head.call(ev, ea)]), cat([pairing.Labels, ep.Labels]));
+            }
             parts["loss_cpp"] = lossCpp;
             parts["acc_cpp"] = accCpp;
             total = total + _o.Cpp.Weight * lossCpp;

@@ -16,7 +16,10 @@ public sealed record CppPairing(Tensor AudioSource, Tensor Labels);
 /// <param name="Weight">Weight of the CPP loss in the total.</param>
 /// <param name="Input">How the head combines its visual and audio inputs.</param>
 /// <param name="Pooling">What the head reads: the BOS outputs or the clip outputs' mean.</param>
-public sealed record CppOptions(double Fraction = 0.5, double Weight = 1.0, CppInput Input = CppInput.Concat, CppPooling Pooling = CppPooling.Bos);
+/// <param name="Masked">Read the masked forward pass (true) or a second, unmasked pass of the Transformers.</param>
+/// <param name="ExtraPairs">Extra (mostly wrong) pairs per video scored by the Transformers and head only (see <see cref="CorrectPairPrediction.ExtraPairs"/>).</param>
+public sealed record CppOptions(double Fraction = 0.5, double Weight = 1.0, CppInput Input = CppInput.Concat, CppPooling Pooling = CppPooling.Bos,
+                                bool Masked = true, int ExtraPairs = 0);
 
 /// <summary>
 /// Correct pair prediction (SPEC §7, [ours] details): a random subset of round(fraction·B) videos (at least 2 when
@@ -43,6 +46,33 @@ public static class CorrectPairPrediction
         source = source.index_copy(0, chosen, chosen.roll(1, 0));                  // chosen[i] gets chosen[i-1]'s audio
         labels = labels.index_fill(0, chosen, 0.0);
         return new CppPairing(source, labels);
+    }
+
+    /// <summary>
+    /// The extra pairs of pretrain.cpp_extra_pairs: round r = 1..K gives video b the audio sequence now at position
+    /// (b − r) mod B of the batch; that sequence came from video <paramref name="audioSource"/>[(b − r) mod B], so a pair
+    /// is correct only where the CPP swap had moved b's own audio there. K is capped at B − 1.
+    /// Returns the audio positions [K·B] (round-major, to index_select the batch) and their labels [K·B].
+    /// </summary>
+    public static (Tensor Positions, Tensor Labels) ExtraPairs(Tensor audioSource, int extra)
+    {
+        long B = audioSource.shape[0];
+        int K = (int)Math.Min(extra, B - 1);
+        var b = arange(B, dtype: int64, device: audioSource.device);
+        if (K <= 0) return (empty(0, dtype: int64, device: audioSource.device), empty(0, device: audioSource.device));
+        var positions = cat(Enumerable.Range(1, K).Select(r => (b - r).remainder(B)).ToArray());
+        var labels = (audioSource.index_select(0, positions) == b.repeat(K)).to(float32);
+        return (positions, labels);
+    }
+
+    /// <summary>BCE over pairs in which the positives and the negatives weigh half each (as in the paper's half-swapped
+    /// batch), whatever their counts.</summary>
+    public static Tensor BalancedLoss(Tensor logits, Tensor labels)
+    {
+        var pos = labels.sum().clamp_min(1);
+        var neg = (1 - labels).sum().clamp_min(1);
+        var weight = labels / pos + (1 - labels) / neg;
+        return functional.binary_cross_entropy_with_logits(logits, labels, weight, reduction: Reduction.Sum) / 2;
     }
 
     /// <summary>Binary cross-entropy on the head's logits; accuracy detached.</summary>

@@ -22,6 +22,8 @@ public static class SingleStreamPretraining
             : p.CppWeight != d.CppWeight ? ("pretrain.cpp_weight", p.CppWeight)
             : p.CppInput != d.CppInput ? ("pretrain.cpp_input", p.CppInput.ToString().ToLowerInvariant())
             : p.CppPooling != d.CppPooling ? ("pretrain.cpp_pooling", p.CppPooling.ToString().ToLowerInvariant())
+            : p.CppMasked != d.CppMasked ? ("pretrain.cpp_masked", p.CppMasked.ToString().ToLowerInvariant())
+            : p.CppExtraPairs != d.CppExtraPairs ? ("pretrain.cpp_extra_pairs", p.CppExtraPairs)
             : !p.MepStreams.SequenceEqual(d.MepStreams) && p.MepStreams.Any(s => s != own)
                 ? ("pretrain.mep_streams", $"[{string.Join(", ", p.MepStreams).ToLowerInvariant()}]")
             : null;

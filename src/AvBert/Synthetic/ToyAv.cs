@@ -25,7 +25,7 @@ public sealed class ToyAv
         _data = data;
         Classes = ToyAvClasses.Table(options.NumClasses);
         _sampler = new ToyAvSceneSampler(options, Classes, data.SequenceLength, data.ClipSeconds);
-        Renderer = new ToyAvRenderer(Classes, options.MotionAmplitude);
+        Renderer = new ToyAvRenderer(Classes, options.MotionAmplitude, options.SoundingGlow);
         _logMel = new LogMel(new LogMelOptions(data.AudioSampleRate, data.AudioFrequency, data.AudioTime));
     }
 

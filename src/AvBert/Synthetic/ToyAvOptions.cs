@@ -30,6 +30,11 @@ public sealed record ToyAvOptions
     public double[] ObjectSize { get; init; } = [0.18, 0.28];
     /// <summary>How far a moving object travels, as a fraction of the frame side.</summary>
     public double MotionAmplitude { get; init; } = 0.12;
+    /// <summary>
+    /// How much the sounding object lights up while it sounds (its colour blended towards white by this fraction; 0 = not at
+    /// all). Distractors never light up, so what sounds is also visible in single frames, not only in motion.
+    /// </summary>
+    public double SoundingGlow { get; init; } = 0;
     /// <summary>Random hue shift of an object's colour, as a fraction of the colour wheel either way.</summary>
     public double HueJitter { get; init; } = 0.02;
     /// <summary>

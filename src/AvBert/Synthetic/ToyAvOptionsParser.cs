@@ -68,6 +68,7 @@ public static class ToyAvOptionsParser
         Check(o.MaxHarmonics is >= 1 and <= 16, $"max_harmonics {o.MaxHarmonics}: must be 1..16");
         Check(o.ObjectSize.Length == 2 && o.ObjectSize[0] > 0 && o.ObjectSize[0] <= o.ObjectSize[1] && o.ObjectSize[1] <= 0.6, "object_size: must be [min, max] with 0 < min <= max <= 0.6");
         Check(o.MotionAmplitude is >= 0 and <= 0.3, $"motion_amplitude {o.MotionAmplitude}: must be in [0, 0.3]");
+        Check(o.SoundingGlow is >= 0 and <= 1, $"sounding_glow {o.SoundingGlow}: must be in [0, 1]");
         Check(o.PixelNoise is >= 0 and <= 1, $"pixel_noise {o.PixelNoise}: must be in [0, 1]");
         Check(o.AudioNoise is >= 0 and <= 1, $"audio_noise {o.AudioNoise}: must be in [0, 1]");
         if (errors.Count > 0) throw new UserError("toy-av options: " + string.Join("; ", errors) + ".");

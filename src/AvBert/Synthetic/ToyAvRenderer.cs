@@ -4,7 +4,7 @@ namespace AvBert.Synthetic;
 /// Turns a <see cref="ToyAvScene"/> into pixels and samples: frames at any time and resolution (planar RGB in [0,1]) and
 /// the mono waveform. Deterministic: the scene's noise seed drives the pixel and audio noise.
 /// </summary>
-public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double motionAmplitude)
+public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double motionAmplitude, double soundingGlow = 0)
 {
     /// <summary>Renders the frame at <paramref name="time"/> seconds into <paramref name="planar"/> ([3,H,W], RGB in [0,1]).</summary>
     public void RenderFrame(ToyAvScene scene, double time, int width, int height, Span<float> planar)
@@ -66,6 +66,9 @@ public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double moti
         int x0 = Math.Max(0, (int)Math.Floor(cx - half)), x1 = Math.Min(width - 1, (int)Math.Ceiling(cx + half));
         int y0 = Math.Max(0, (int)Math.Floor(cy - half)), y1 = Math.Min(height - 1, (int)Math.Ceiling(cy + half));
         int hw = width * height;
+        Span<float> rgb = stackalloc float[3];
+        bool glowing = s.Sounding && soundingGlow > 0 && s.Moves.Any(m => m.Contains(time));
+        for (int c = 0; c < 3; c++) rgb[c] = glowing ? s.Rgb[c] + (float)soundingGlow * (1 - s.Rgb[c]) : s.Rgb[c];
         for (int y = y0; y <= y1; y++)
             for (int x = x0; x <= x1; x++)
             {
@@ -77,7 +80,7 @@ public sealed class ToyAvRenderer(IReadOnlyList<ToyAvClass> classes, double moti
                 float w = hits / 4f;
                 int i = y * width + x;
                 for (int c = 0; c < 3; c++)
-                    planar[c * hw + i] = planar[c * hw + i] * (1 - w) + s.Rgb[c] * w;
+                    planar[c * hw + i] = planar[c * hw + i] * (1 - w) + rgb[c] * w;
             }
     }
 

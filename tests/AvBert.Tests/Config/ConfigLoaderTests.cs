@@ -48,6 +48,7 @@ public class ConfigLoaderTests
     [InlineData("model.fusion=sideways", "expected one of early, mid, late")]
     [InlineData("model.transformer.hidden_size=100", "must be a positive multiple of model.transformer.num_heads")]
     [InlineData("data.sequence_length=30", "model.transformer.max_positions")]
+    [InlineData("pretrain.cpp_extra_pairs=-1", "pretrain.cpp_extra_pairs")]
     [InlineData("num_layers", "expected key=value")]
     public void Bad_overrides_name_the_field_and_the_fix(string set, string expected)
     {

@@ -45,6 +45,8 @@ public class SingleStreamPretrainingTests
     [Theory]
     [InlineData("pretrain.cpp_fraction=0.25", "pretrain.cpp_fraction")]
     [InlineData("pretrain.cpp_pooling=mean", "pretrain.cpp_pooling")]
+    [InlineData("pretrain.cpp_masked=false", "pretrain.cpp_masked")]
+    [InlineData("pretrain.cpp_extra_pairs=3", "pretrain.cpp_extra_pairs")]
     [InlineData("pretrain.cpp_weight=2", "pretrain.cpp_weight")]
     [InlineData("pretrain.mep_streams=[audio, multimodal]", "pretrain.mep_streams")]
     public void Options_that_need_both_streams_are_refused_only_when_set(string set, string key)

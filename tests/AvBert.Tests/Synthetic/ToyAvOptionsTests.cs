@@ -22,6 +22,7 @@ public class ToyAvOptionsTests
     {
         Assert.Contains("unknown key 'distractor'", Assert.Throws<UserError>(() => ToyAvOptionsParser.Apply(new(), ["distractor=1"])).Message);
         Assert.Contains("not a valid integer", Assert.Throws<UserError>(() => ToyAvOptionsParser.Apply(new(), ["distractors=x"])).Message);
+        Assert.Contains("sounding_glow 1.5", Assert.Throws<UserError>(() => ToyAvOptionsParser.Apply(new(), ["sounding_glow=1.5"])).Message);
         Assert.Contains("offscreen_sounds", Assert.Throws<UserError>(() => ToyAvOptionsParser.Apply(new(), ["num_classes=3", "distractors=2"])).Message);
     }
 

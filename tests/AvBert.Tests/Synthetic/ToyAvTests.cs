@@ -109,6 +109,28 @@ public class ToyAvTests
     }
 
     [Fact]
+    public void Sounding_glow_lights_up_the_sounding_object_only_while_it_sounds()
+    {
+        var plain = Make();
+        var glowing = new ToyAv(new ToyAvOptions { SoundingGlow = 1 }, Data);
+        var s = plain.Scene(ToyAvSplit.Train, 2);
+        var obj = s.Sprites.First(x => x.Sounding && x.Moves.Count > 0);
+        var e = obj.Moves[0];
+        int n = 64;
+        float[] At(ToyAv d, double t) { var f = new float[3 * n * n]; d.Renderer.RenderFrame(s, t, n, n, f); return f; }
+        // Outside the sounding object's events the frames are the same with and without glow (distractors never glow) ...
+        foreach (var t in new[] { e.Start - 0.02, e.End + 0.01 })
+            if (!s.Events.Any(x => x.Contains(t)))
+                Assert.Equal(At(plain, t), At(glowing, t));
+        // ... and while it sounds, its pixels turn white: brighter, and no channel darker.
+        var mid = e.Start + e.Seconds / 2;
+        var (a, b) = (At(plain, mid), At(glowing, mid));
+        int brighter = a.Zip(b, (x, y) => y - x).Count(dv => dv > 0.1);
+        Assert.True(brighter > 20, $"pixels lit up: {brighter}");
+        Assert.All(a.Zip(b, (x, y) => y - x), dv => Assert.True(dv > -0.2));
+    }
+
+    [Fact]
     public void Frames_change_where_the_sounding_object_moves()
     {
         var d = Make();
