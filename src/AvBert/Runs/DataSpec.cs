@@ -38,21 +38,23 @@ public static class DataSpec
 
     /// <summary>
     /// For a toy-av spec, the folder holding its videos (DIR/{train,test}/CLASS/*.mp4), written on first use; null for a
-    /// file source. The folder is keyed by the count and the data config the videos are rendered with, and appears whole
+    /// file source. The folder is keyed by the count, the data config and the toy-av settings the videos are rendered with, and appears whole
     /// (written beside it, then renamed), so concurrent jobs share it safely.
     /// </summary>
     static string? ToyAvFolder(string spec, DataConfig data, TextWriter? log)
     {
         if (!ToyAvClipDataset.IsSpec(spec, out var count)) return null;
         int train = count ?? DefaultLabeledVideos, test = Math.Max(1, train / 2);
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{train}/{test}/" + JsonSerializer.Serialize(data))))[..16].ToLowerInvariant();
+        var toy = new ToyAvOptions();
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{train}/{test}/" + JsonSerializer.Serialize(data) + "/" +
+                                                                           JsonSerializer.Serialize(toy))))[..16].ToLowerInvariant();
         var dir = Path.Combine(UserCache.Directory("toy-av") ?? Path.Combine(Path.GetTempPath(), "avbert-toy-av"), $"{train}-{key}");
         Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
         if (Directory.Exists(dir)) return dir;
         var partial = $"{dir}.partial-{Environment.ProcessId}";
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         (log ?? Console.Out).WriteLine($"{spec}: writing {train} training and {test} test videos (once, with FFmpeg) to {dir}");
-        new ToyAvWriter(new ToyAv(new ToyAvOptions(), data), data.TargetFps)
+        new ToyAvWriter(new ToyAv(toy, data), data.TargetFps)
             .Write(partial, new ToyAvWriteOptions { TrainVideos = train, TestVideos = test });
         try { Directory.Move(partial, dir); }
         catch (IOException) when (Directory.Exists(dir)) { Directory.Delete(partial, recursive: true); } // another job was first

@@ -34,6 +34,9 @@ public sealed record DemoOptions
     /// targets (with the paper's dot scores and live targets the CNN embeddings collapse to one vector or do not move in a
     /// few hundred steps), negatives uniform over the minibatch (CANS-Similar picks the masked clip's own siblings, which
     /// toy-av makes indistinguishable from it), and half of the 4 clips masked (2 anchors per sequence instead of 1).
+    /// Three [ours] CPP choices without which CPP stays at chance here (README "How CPP came to learn"): the head scores
+    /// each clip position's pair (pooling clips), reads an unmasked pass of the Transformers, and sees each video with
+    /// 15 other soundtracks of the batch besides its own draw (16 pairs per video instead of 1).
     /// </summary>
     public static readonly IReadOnlyList<string> PretrainDefaults =
     [
@@ -41,6 +44,7 @@ public sealed record DemoOptions
         "pretrain.schedule=cosine", "pretrain.checkpoint_every=0", "pretrain.log_every=10",
         "pretrain.mep_score=cosine", "pretrain.mep_temperature=0.05", "pretrain.detach_mep_targets=true",
         "pretrain.sampler=current_minibatch", "pretrain.mask_prob=0.5",
+        "pretrain.cpp_pooling=clips", "pretrain.cpp_masked=false", "pretrain.cpp_extra_pairs=15",
     ];
 
     /// <summary>Pretraining steps of the demo.</summary>

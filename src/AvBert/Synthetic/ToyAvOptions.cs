@@ -11,9 +11,9 @@ public sealed record ToyAvOptions
     /// <summary>Seeds every scene: the same seed, split and index always give the same video.</summary>
     public int Seed { get; init; } = 0;
     /// <summary>Chance that a clip window holds one audio-visual event (every video has at least one).</summary>
-    public double EventProbability { get; init; } = 0.75;
+    public double EventProbability { get; init; } = 0.5;
     /// <summary>Event length in seconds, [min, max]: the object moves and sounds for this long.</summary>
-    public double[] EventSeconds { get; init; } = [0.16, 0.3];
+    public double[] EventSeconds { get; init; } = [0.4, 0.5];
     /// <summary>
     /// Silent objects per video, each coloured like another class (so colour alone does not say which object is the
     /// event): they stay for the whole video and move at random times without a sound.
@@ -25,16 +25,16 @@ public sealed record ToyAvOptions
     /// </summary>
     public bool PersistentDistractors { get; init; } = true;
     /// <summary>Chance per clip window that a distractor makes one silent move.</summary>
-    public double DistractorMoveProbability { get; init; } = 0.5;
+    public double DistractorMoveProbability { get; init; } = 0.25;
     /// <summary>Object size as a fraction of the frame side, [min, max].</summary>
-    public double[] ObjectSize { get; init; } = [0.18, 0.28];
+    public double[] ObjectSize { get; init; } = [0.35, 0.45];
     /// <summary>How far a moving object travels, as a fraction of the frame side.</summary>
     public double MotionAmplitude { get; init; } = 0.12;
     /// <summary>
     /// How much the sounding object lights up while it sounds (its colour blended towards white by this fraction; 0 = not at
     /// all). Distractors never light up, so what sounds is also visible in single frames, not only in motion.
     /// </summary>
-    public double SoundingGlow { get; init; } = 0;
+    public double SoundingGlow { get; init; } = 1;
     /// <summary>Random hue shift of an object's colour, as a fraction of the colour wheel either way.</summary>
     public double HueJitter { get; init; } = 0.02;
     /// <summary>
@@ -56,7 +56,7 @@ public sealed record ToyAvOptions
     /// </summary>
     public int OffscreenSounds { get; init; } = 1;
     /// <summary>Chance per clip window that each off-screen sound plays once.</summary>
-    public double OffscreenSoundProbability { get; init; } = 0.75;
+    public double OffscreenSoundProbability { get; init; } = 0.25;
     /// <summary>
     /// Redraw positions, sizes, shapes and the background for every clip window (true), or once per video. Object
     /// colours are the objects' identities and stay the same for the whole video either way.
