@@ -135,8 +135,8 @@ public sealed class AvBertPretrainer : nn.Module
         }
         // Heads and losses in float32 under mixed precision (the bf16 region ends with the Transformers).
         using var fp32 = Runtime.Autocast.Disabled(device);
-        ctx = new ContextOutputs(ctx.Visual?.to(float32), ctx.Audio?.to(float32), ctx.Multimodal?.to(float32));
         static ContextOutputs? Fp32(ContextOutputs? c) => c is null ? null : new ContextOutputs(c.Visual?.to(float32), c.Audio?.to(float32), c.Multimodal?.to(float32));
+        ctx = Fp32(ctx)!;
         cppCtx = Fp32(cppCtx);
         extraCtx = Fp32(extraCtx);
         xv = xv?.to(float32);
