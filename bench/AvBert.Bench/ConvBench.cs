@@ -57,15 +57,16 @@ public static class ConvBench
     static int Check()
     {
         var sets = new List<(string Name, IReadOnlyList<ConvShape> Shapes)> { ("probe", ProbeShapes().DistinctBy(s => s.Key).ToList()) };
-        var small = ConfigLoader.Load("small").Model;
-        sets.Add(("small preset", ConvolutionShapes.For(small)));
-        sets.Add(("full preset", ConvolutionShapes.For(new ModelConfig())));
+        var smallConfig = ConfigLoader.Load("small");
+        var small = smallConfig.Model;
+        sets.Add(("small preset", ConvolutionShapes.For(small, smallConfig.Data)));
+        sets.Add(("full preset", ConvolutionShapes.For(new ModelConfig(), new DataConfig())));
         foreach (int w in new[] { 6, 10, 12 })
             sets.Add(($"small, width {w}", ConvolutionShapes.For(small with
             {
                 Visual = small.Visual with { WidthPerGroup = w },
                 Audio = small.Audio with { WidthPerGroup = w },
-            })));
+            }, smallConfig.Data)));
         Console.WriteLine($"ONEDNN_MAX_CPU_ISA={Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") ?? "(unset)"}, torch threads {get_num_threads()}, tolerance {ConvolutionCheck.Tolerance}");
         int failures = 0;
         foreach (bool oneDnn in new[] { true, false })

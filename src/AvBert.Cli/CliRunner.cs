@@ -21,6 +21,11 @@ public static class CliRunner
     public static int Run(RootCommand root, string[] args, Func<Command, bool> needsTorch)
     {
         int rc = ExitCodes.Internal;
+        // A command that uses libtorch runs in a supervised child, so that a native crash ends with one line (CrashSupervisor).
+        var early = root.Parse(args);
+        if (early.Errors.Count == 0 && early.Action is not HelpAction && TopLevel(early.CommandResult) is { } top && needsTorch(top) &&
+            top.Name != ConvolutionProbe.Command && CrashSupervisor.Wanted)
+            return CrashSupervisor.Run(args, top.Name);
         try
         {
             // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
@@ -42,10 +47,14 @@ public static class CliRunner
         // Only asynchronous actions are handed the token (SetAction((r, ct) => ...)); the others never look at it.
         bool observesToken = parsed.Action is AsynchronousCommandLineAction;
         int signals = 0;
+        long firstSignal = 0;
         void OnSignal(PosixSignalContext s)
         {
             s.Cancel = true;
-            if (Interlocked.Increment(ref signals) > 1 || !observesToken)
+            // Ctrl+C reaches this process twice under the crash supervisor (from the terminal and passed on): once counts.
+            if (signals > 0 && Environment.TickCount64 - Interlocked.Read(ref firstSignal) < 500) return;
+            if (Interlocked.Increment(ref signals) == 1) Interlocked.Exchange(ref firstSignal, Environment.TickCount64);
+            if (signals > 1 || !observesToken)
             {
                 Console.Error.WriteLine("interrupted.");
                 Environment.Exit(ExitCodes.Interrupted); // ProcessExit still kills FFmpeg children
@@ -69,7 +78,10 @@ public static class CliRunner
         try
         {
             if (parsed.Errors.Count == 0 && parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } command && needsTorch(command))
+            {
+                CrashContext.Set($"running avbert {command.Name}");
                 TorchRuntime.Initialize();
+            }
             int rc = parsed.InvokeAsync(config, stop.Token).GetAwaiter().GetResult();
             return stop.IsCancellationRequested && rc == 0 ? ExitCodes.Interrupted : rc;
         }

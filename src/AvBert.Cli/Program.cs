@@ -22,6 +22,7 @@ foreach (var command in new[]
     DemoCommand.Build(),
     AblateCommand.Build(),
     BenchCommand.Build(),
+    ConvProbeCommand.Build(),
 })
     root.Subcommands.Add(command);
 // `./avbert test` is handled by the ./avbert script itself (it installs FFmpeg and Open MPI and runs `dotnet test`); listed for --help.

@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
+using AvBert.Config;
+using AvBert.Model;
 using AvBert.Runtime;
+using AvBert.Tests.Model;
 
 namespace AvBert.Tests;
 
@@ -12,6 +15,14 @@ static class TestSetup
         TorchRuntime.Initialize();
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
         ConvolutionGuard.Default.CacheDirectory = null; // every test run checks this machine's convolutions afresh
+        // The self-check's child processes run the CLI that this test project builds beside it.
+        var config = AppContext.BaseDirectory.Contains("/Debug/") ? "Debug" : "Release";
+        ConvolutionProbe.Host = ("dotnet", [Path.Combine(RepoRoot, "src", "AvBert.Cli", "bin", config, "net10.0", "linux-x64", "AvBert.Cli.dll")]);
+        // Before any test runs a convolution: the rung this process runs on (an ISA cap only takes effect before oneDNN's
+        // first use), proven for the tiny and small presets' classes; classes of other models are checked as they come.
+        var small = ConfigLoader.Load("small");
+        ConvolutionGuard.Default.Ensure(ConvolutionShapes.For(TinyModels.Model(), TinyModels.Data)
+            .Concat(ConvolutionShapes.For(small.Model, small.Data)));
     }
 
     /// <summary>../shared/reference, found by walking up from the test binary (the repo sits beside shared/).</summary>

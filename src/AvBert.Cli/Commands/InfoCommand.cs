@@ -9,9 +9,11 @@ public static class InfoCommand
 {
     public static Command Build()
     {
-        var c = new Command("info", "Show the torch build, the devices, whether the libstdc++ fix was applied, and the CPU convolution self-check for the configured model");
+        var c = new Command("info", "Show the torch build, the devices, whether the libstdc++ fix was applied, this CPU's cache topology and convolution path; --check runs the CPU convolution self-check for the configured model");
         var config = new ConfigOptions();
         config.AddTo(c);
+        var check = new Option<bool>("--check") { Description = "Run the CPU convolution self-check for the configured model (--preset/--config/--set) at its clip sizes" };
+        c.Options.Add(check);
         c.SetAction(r =>
         {
             Console.WriteLine($"TorchSharp     {typeof(torch).Assembly.GetName().Version}");
@@ -23,9 +25,18 @@ public static class InfoCommand
             // [data parallel] the job this process runs in (under mpirun/srun), and whether Open MPI is there for one.
             Console.WriteLine($"data parallel  {(AvBert.Distributed.DataParallel.Current is { } dp ? dp.Describe() : "single process" + (FindOnPath("mpirun") is { } mpi ? $" (Open MPI: {mpi})" : " (mpirun not found: apt-get install -y openmpi-bin libopenmpi-dev)"))}");
             Console.WriteLine($"FFmpeg         {FindOnPath("ffmpeg") ?? "not found (needed for video files: apt-get install -y ffmpeg)"}");
-            // The check every model construction runs, here for the configured model (--preset/--config/--set).
+            Console.WriteLine($"CPU caches     {CpuCacheTopology.Read()?.Describe() ?? "not an x86-64 CPU"}");
             var cfg = config.Load(r);
-            try { ConvolutionGuard.Default.Ensure(ConvolutionShapes.For(cfg.Model)); }
+            if (!r.GetValue(check))
+            {
+                var remembered = ConvolutionGuard.RememberedRung();
+                string start = TorchRuntime.OneDnnIsaCap is { } cap ? $"oneDNN capped at {cap}{(TorchRuntime.OneDnnIsaCapIsOurs ? " (remembered for this CPU)" : " (your ONEDNN_MAX_CPU_ISA)")}"
+                             : remembered is { OneDnn: false } ? "oneDNN off (remembered for this CPU)" : "oneDNN at the full ISA";
+                Console.WriteLine($"convolutions   starts on {start}; `avbert info --check` runs the self-check for this model (each model runs it before its first CPU convolution)");
+                return 0;
+            }
+            // The check every model runs before its first CPU convolution, here for the configured model at its clip sizes.
+            try { ConvolutionGuard.Default.Ensure(ConvolutionShapes.For(cfg.Model, cfg.Data)); }
             catch (ConvolutionCheckFailed e)
             {
                 Console.WriteLine($"convolutions   FAILED: {e.Message}");

@@ -77,13 +77,13 @@ public sealed class TransferModel : nn.Module
             case DownstreamTask.Visual:
             {
                 var clips = Require(visual, "visual");
-                using var features = Features(() => backbone.VisualCnn.call(clips.flatten(0, 1)));
+                using var features = Features(() => backbone.VisualCnnFeatures(clips.flatten(0, 1)));
                 return [clip_head.call(features)];
             }
             case DownstreamTask.Audio:
             {
                 var clips = Require(audio, "audio");
-                using var features = Features(() => backbone.AudioCnn.call(clips.flatten(0, 1)));
+                using var features = Features(() => backbone.AudioCnnFeatures(clips.flatten(0, 1)));
                 return [clip_head.call(features)];
             }
             default:

@@ -120,9 +120,39 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
             foreach (var user in users) transformers[user] = stack.For(user);
         }
         InitializeWeights();
-        // Before anything runs the model: its float32 CPU convolutions must compute correctly on this machine
-        // (README, "Correctness on every CPU"); cached, so usually a file read.
-        ConvolutionGuard.Default.Ensure(ConvolutionShapes.Of(this));
+    }
+
+    // The clip sizes whose convolutions the CPU self-check has proven for this model (README, "Correctness on every CPU").
+    readonly HashSet<string> checkedClips = new();
+
+    /// <summary>Before a CNN's first CPU convolutions at a clip size: the guard proves them on this machine (cached, so
+    /// usually a file read), moving to a safe convolution path where the fast one crashes or computes wrongly. A model
+    /// that is only built (params, convert) never runs it.</summary>
+    void CheckConvolutions(string stream, Tensor clips)
+    {
+        if (clips.device_type != DeviceType.CPU) return;
+        var clip = clips.shape[1..];
+        var key = stream + string.Join("x", clip);
+        lock (checkedClips)
+        {
+            if (checkedClips.Contains(key)) return;
+            ConvolutionGuard.Default.Ensure(stream == Visual ? ConvolutionShapes.Visual(VisualCnn, Config.Visual, clip) : ConvolutionShapes.Audio(AudioCnn, Config.Audio, clip));
+            checkedClips.Add(key);
+        }
+    }
+
+    /// <summary>[N, 3, F, H, W] → the visual CNN's pooled features [N, Cv].</summary>
+    public Tensor VisualCnnFeatures(Tensor clips)
+    {
+        CheckConvolutions(Visual, clips);
+        return VisualCnn.call(clips);
+    }
+
+    /// <summary>[N, 1, FREQ, TIME] → the audio CNN's pooled features [N, Ca].</summary>
+    public Tensor AudioCnnFeatures(Tensor clips)
+    {
+        CheckConvolutions(Audio, clips);
+        return AudioCnn.call(clips);
     }
 
     /// <summary>Whether the model has the visual / audio stream (both unless model.modalities says one).</summary>
@@ -148,7 +178,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     {
         long b = clips.shape[0], n = clips.shape[1];
         var flat = clips.reshape([b * n, .. clips.shape[2..]]);
-        return VisualCnn.call(flat).view(b, n, -1);
+        return VisualCnnFeatures(flat).view(b, n, -1);
     }
 
     /// <summary>[B, T, 1, FREQ, TIME] → pooled audio CNN features [B, T, Ca].</summary>
@@ -156,7 +186,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
     {
         long b = clips.shape[0], n = clips.shape[1];
         var flat = clips.reshape([b * n, .. clips.shape[2..]]);
-        return AudioCnn.call(flat).view(b, n, -1);
+        return AudioCnnFeatures(flat).view(b, n, -1);
     }
 
     /// <summary>Pooled [B, T, Cv] → x^v = LayerNorm(Linear(pooled)) [B, T, D].</summary>

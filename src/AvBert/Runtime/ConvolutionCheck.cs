@@ -5,14 +5,20 @@ namespace AvBert.Runtime;
 
 /// <summary>
 /// One convolution shape class of a model: 2D or 3D, channels, kernel, stride, padding, dilation, groups (no bias: our
-/// convolutions have none). The input size is not part of it: the check picks a small one (<see cref="CheckInputSize"/>).
+/// convolutions have none), and, when known, the spatial (and temporal) size of the input the model gives it
+/// (<see cref="Input"/>): oneDNN picks its kernels and blockings by input size too, and some blockings crash (README,
+/// "Correctness on every CPU"). Without an input size the check picks a small one (<see cref="CheckInputSize"/>).
 /// </summary>
 public sealed record ConvShape(int InChannels, int OutChannels, long[] Kernel, long[] Stride, long[] Padding, long[] Dilation, long Groups)
 {
     public int Dims => Kernel.Length;
 
-    /// <summary>A stable text naming the class, e.g. <c>conv3d 3→8 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1</c>; the identity of the class.</summary>
-    public string Key => $"conv{Dims}d {InChannels}→{OutChannels} k{X(Kernel)} s{X(Stride)} p{X(Padding)} d{X(Dilation)} g{Groups}";
+    /// <summary>The input's size per convolved dimension at the model's geometry ([T,H,W] or [H,W]); null: not known.</summary>
+    public long[]? Input { get; init; }
+
+    /// <summary>A stable text naming the class, e.g. <c>conv3d 3→8 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1 at 8×112×112</c>; the identity of the class.</summary>
+    public string Key => $"conv{Dims}d {InChannels}→{OutChannels} k{X(Kernel)} s{X(Stride)} p{X(Padding)} d{X(Dilation)} g{Groups}" +
+                         (Input is null ? "" : $" at {X(Input)}");
 
     public override string ToString() => Key;
 
@@ -23,12 +29,20 @@ public sealed record ConvShape(int InChannels, int OutChannels, long[] Kernel, l
     public const long WorkBudget = 2_000_000;
 
     /// <summary>
-    /// Batch 2 (the failures need a batch above 1) and a small input: at least 4 frames in time (3D) and 10 in space, and
+    /// Batch 2 (the failures need a batch above 1) at <see cref="Input"/> when it is known; else a small input: at least 4 frames in time (3D) and 10 in space, and
     /// the kernel covered twice per stride in every dimension; wide classes then shrink (largest dimension first, down to
     /// one output position) until a pass costs at most <see cref="WorkBudget"/> multiply-adds.
     /// </summary>
     public long[] CheckInputSize()
     {
+        if (Input is not null)
+        {
+            // The spatial size as the model gives it (oneDNN picks kernels and blockings by it); a 3D input's depth is cut to
+            // what covers the temporal kernel twice per stride, which keeps the float64 reference of the full model affordable.
+            var input = (long[])Input.Clone();
+            if (Dims == 3) input[0] = Math.Min(input[0], Math.Max((Kernel[0] - 1) * Dilation[0] + 1 - 2 * Padding[0] + 2 * Stride[0], 4));
+            return [2, InChannels, .. input];
+        }
         var size = new long[2 + Dims];
         size[0] = 2;
         size[1] = InChannels;

@@ -19,64 +19,73 @@ public sealed class LibTorchOneDnnSwitch : IOneDnnSwitch
     public bool Enabled { get => LibTorchContext.OneDnnEnabled; set => LibTorchContext.OneDnnEnabled = value; }
 }
 
-/// <summary>The convolutions failed the self-check even with the workaround: computing on would give wrong numbers.</summary>
+/// <summary>The convolutions failed the self-check on every rung of the ladder: computing on would crash or give wrong numbers.</summary>
 public sealed class ConvolutionCheckFailed(string message) : UserError(message);
 
 /// <summary>
-/// Makes sure the float32 CPU convolutions a model uses compute correctly on this machine before the model is used
-/// (README, "Correctness on every CPU"). <see cref="Ensure"/> runs <see cref="ConvolutionCheck"/> over the model's
-/// convolution shape classes; when oneDNN fails it, ATen's own convolutions are switched on instead (oneDNN off in
-/// libtorch's global context), the same check proves them, and one line says so. Should they fail too, it stops with an
-/// error rather than let a run compute garbage. Verdicts are cached on disk per CPU model, libtorch, thread count, ISA
-/// cap and shape set, so a later run with the same model only reads a file. AVBERT_CONV_CHECK=off skips the check,
-/// =force ignores the cache.
+/// Makes sure the float32 CPU convolutions a model uses run and compute correctly on this machine before the model runs
+/// them (README, "Correctness on every CPU"). <see cref="Ensure"/> walks a ladder of convolution paths, from the fastest
+/// down: oneDNN at the CPU's full ISA → capped at AVX2 → capped at SSE4.1 → oneDNN off (ATen's own convolutions). Each
+/// rung is checked in a child process (<see cref="ConvolutionProbe"/>) with forward, input-gradient and weight-gradient
+/// known-answer checks of every shape class at the input sizes the model really sees; a rung whose child crashes (SIGFPE
+/// inside oneDNN), hangs or computes wrongly is recorded as failed with its reason, and the first rung that passes is
+/// used. The cap goes into this process's environment before its first convolution (oneDNN reads it once); oneDNN off is
+/// libtorch's global switch. Verdicts are cached on disk per CPU model, libtorch, thread count, starting rung and shape
+/// set, and the rung chosen is remembered per machine so that later processes start on it (<see cref="RememberedRung"/>).
+/// AVBERT_CONV_CHECK=off skips the check, =force ignores the cache and the remembered rung.
 /// </summary>
 public sealed class ConvolutionGuard
 {
     public const string ModeVariable = "AVBERT_CONV_CHECK";
 
-    /// <summary>The guard every model construction goes through.</summary>
+    /// <summary>The guard every model goes through before its first CPU convolution.</summary>
     public static ConvolutionGuard Default { get; } = new(
-        ConvolutionCheck.Run, new LibTorchOneDnnSwitch(), DefaultCacheDirectory(), line => Console.Error.WriteLine(line),
+        (rung, shapes) => ConvolutionProbe.Check(rung, shapes), new LibTorchOneDnnSwitch(), DefaultCacheDirectory(), line => Console.Error.WriteLine(line),
         () => Environment.GetEnvironmentVariable(ModeVariable), MachineIdentity);
 
-    readonly Func<IReadOnlyList<ConvShape>, ConvCheckResult> check;
+    readonly Func<ConvRung, IReadOnlyList<ConvShape>, ConvRungOutcome> probe;
     readonly IOneDnnSwitch oneDnn;
     readonly Action<string> note;
     readonly Func<string?> modeSetting;
     readonly Func<string> machine;
     readonly object gate = new();
     readonly Dictionary<string, ConvShape> seen = new();
+    ConvRung? current;
+    bool convolutionsRan;
 
-    /// <param name="check">the known-answer check (tests inject verdicts)</param>
-    /// <param name="oneDnn">the oneDNN switch the workaround turns off</param>
+    /// <param name="probe">checks a rung (in a child process; tests inject outcomes)</param>
+    /// <param name="oneDnn">the oneDNN switch the last rung turns off</param>
     /// <param name="cacheDirectory">where verdicts are kept; null keeps none</param>
-    /// <param name="note">where the one line about a workaround goes (stderr)</param>
+    /// <param name="note">where the one line about a slower path goes (stderr)</param>
     /// <param name="modeSetting">the value of AVBERT_CONV_CHECK</param>
     /// <param name="machine">what identifies the machine and libtorch in the cache key</param>
-    public ConvolutionGuard(Func<IReadOnlyList<ConvShape>, ConvCheckResult> check, IOneDnnSwitch oneDnn, string? cacheDirectory,
+    public ConvolutionGuard(Func<ConvRung, IReadOnlyList<ConvShape>, ConvRungOutcome> probe, IOneDnnSwitch oneDnn, string? cacheDirectory,
                             Action<string> note, Func<string?> modeSetting, Func<string> machine)
     {
-        (this.check, this.oneDnn, CacheDirectory, this.note, this.modeSetting, this.machine) =
-            (check, oneDnn, cacheDirectory, note, modeSetting, machine);
+        (this.probe, this.oneDnn, CacheDirectory, this.note, this.modeSetting, this.machine) =
+            (probe, oneDnn, cacheDirectory, note, modeSetting, machine);
     }
 
     /// <summary>The oneDNN ISA cap in force and whether we set it (tests inject it).</summary>
     internal Func<(string? Cap, bool Ours)> IsaCap { get; init; } = () => (TorchRuntime.OneDnnIsaCap, TorchRuntime.OneDnnIsaCapIsOurs);
 
-    /// <summary>The cap a later run tries after oneDNN failed at its full ISA.</summary>
-    public const string FallbackIsa = "AVX2";
+    /// <summary>Puts a cap into this process's environment, before oneDNN first runs (tests record it).</summary>
+    internal Action<string> SetIsaCap { get; init; } = TorchRuntime.SetOneDnnIsaCap;
 
     /// <summary>Where verdicts are cached (null: nowhere).</summary>
     public string? CacheDirectory { get; set; }
 
-    /// <summary>What the guard found and did, for `avbert info`.</summary>
-    public string Verdict { get; private set; } = "not checked yet (checked when a model is built)";
+    /// <summary>What the guard found and did, for `avbert info --check`.</summary>
+    public string Verdict { get; private set; } = "not checked yet (checked before a model's first CPU convolution)";
 
-    /// <summary>oneDNN failed and ATen's convolutions are in use.</summary>
-    public bool UsingAtenConvolutions { get; private set; }
+    /// <summary>The rung this process's convolutions run on (null until the first check).</summary>
+    public ConvRung? Rung => current;
 
-    /// <summary>Checks the shape classes not checked yet in this process; switches to ATen's convolutions if needed.</summary>
+    /// <summary>oneDNN is off and ATen's convolutions are in use.</summary>
+    public bool UsingAtenConvolutions => current is { OneDnn: false };
+
+    /// <summary>Checks the shape classes not checked yet in this process and moves down the ladder if needed. Call it
+    /// before the convolutions run: a lower ISA cap can take effect only before oneDNN's first use in the process.</summary>
     public void Ensure(IEnumerable<ConvShape> shapes)
     {
         lock (gate)
@@ -89,102 +98,125 @@ public sealed class ConvolutionGuard
             }
             var fresh = shapes.Where(s => !seen.ContainsKey(s.Key)).DistinctBy(s => s.Key).OrderBy(s => s.Key, StringComparer.Ordinal).ToList();
             if (fresh.Count == 0) return;
+            current ??= StartingRung();
             foreach (var s in fresh) seen[s.Key] = s;
-
-            string key = CacheKey(fresh);
-            if (mode != "force" && ReadCache(key) is { } cached)
+            try
             {
-                Apply(cached, fromCache: true);
-                return;
+                string key = CacheKey(fresh);
+                var cached = mode != "force" ? ReadCache(key) : null;
+                var entry = cached ?? Decide(fresh);
+                if (cached is null) WriteCache(key, entry);
+                Apply(entry, fromCache: cached is not null);
             }
-            var outcome = Decide(fresh);
-            WriteCache(key, outcome);
-            Apply(outcome, fromCache: false);
+            catch
+            {
+                foreach (var s in fresh) seen.Remove(s.Key);
+                throw;
+            }
+            finally { convolutionsRan = true; }
         }
     }
 
-    /// <summary>What a check of a shape set concluded. Outcome: "onednn-passed", "aten-passed" (oneDNN was already off)
-    /// or "onednn-failed" (then ATen's convolutions passed).</summary>
-    internal sealed record CacheEntry(string Key, string Outcome, string Detail, int Classes, double WorstError, string? NextIsa = null);
-
-    /// <summary>After oneDNN failed: without a cap, later runs try <see cref="FallbackIsa"/>; if that was our cap and failed
-    /// too, they run uncapped (and take ATen's convolutions from the cache). A cap the user set is left alone.</summary>
-    string? RememberIsaCapForLaterRuns()
+    /// <summary>The rung this process is on before its first check: oneDNN off, the ISA cap in force (the user's, or the
+    /// one <see cref="TorchRuntime"/> set from the remembered rung), or the full ISA.</summary>
+    ConvRung StartingRung()
     {
+        if (oneDnn.Available && !oneDnn.Enabled) return ConvRung.Off;
         var (cap, ours) = IsaCap();
-        string? next = cap is null ? FallbackIsa : ours ? "none" : null;
-        if (next is null || CacheDirectory is null) return null;
-        var key = machine();
-        WriteJson(Path.Combine(CacheDirectory, "isa-" + Hash(key) + ".json"), new IsaMemory(key, next));
-        return next == "none" ? null : next;
+        return cap is null ? ConvRung.Full : new ConvRung(cap, true, Users: !ours);
     }
 
-    internal sealed record IsaMemory(string Key, string Cap);
-
-    /// <summary>The ISA cap remembered for this machine and libtorch (null: none), read by
-    /// <see cref="TorchRuntime.Initialize"/> before oneDNN first runs.</summary>
-    public static string? RememberedIsaCap(string? cacheDirectory = null, string? machineKey = null)
-    {
-        if (Environment.GetEnvironmentVariable(ModeVariable)?.Trim().ToLowerInvariant() == "off") return null;
-        cacheDirectory ??= DefaultCacheDirectory();
-        if (cacheDirectory is null) return null;
-        machineKey ??= MachineIdentity();
-        var m = ReadJson<IsaMemory>(Path.Combine(cacheDirectory, "isa-" + Hash(machineKey) + ".json"));
-        return m is not null && m.Key == machineKey && m.Cap is "AVX2" or "AVX" or "SSE41" ? m.Cap : null;
-    }
+    /// <summary>What a check of a shape set concluded: the rung that passed (<see cref="Chosen"/>), the one this process
+    /// runs on (<see cref="Applied"/>: oneDNN off when the chosen cap came too late for this process), and why the rungs
+    /// above failed.</summary>
+    internal sealed record CacheEntry(string Key, string Start, string Chosen, string Applied, IReadOnlyList<string> Failures, int Classes,
+                                      double WorstError);
 
     CacheEntry Decide(List<ConvShape> fresh)
     {
-        if (oneDnn.Available && !oneDnn.Enabled || UsingAtenConvolutions)
+        var start = current!;
+        var failures = new List<string>();
+        // The classes seen before were proven on the current rung; a lower rung must prove all of them.
+        ConvRungOutcome? Try(ConvRung r)
         {
-            var r = check(fresh);
-            if (!r.Passed) throw AtenFailed(r);
-            return new CacheEntry("", "aten-passed", "", fresh.Count, r.WorstError);
+            if (!r.OneDnn && !oneDnn.Available) return null;
+            var o = probe(r, r == start ? fresh : seen.Values.OrderBy(s => s.Key, StringComparer.Ordinal).ToList());
+            if (!o.Passed) failures.Add($"{r.Describe()}: {o.Detail}");
+            return o;
         }
-        var first = check(fresh);
-        if (first.Passed) return new CacheEntry("", "onednn-passed", "", fresh.Count, first.WorstError);
-        if (!oneDnn.Available)
+        var outcome = Try(start);
+        ConvRung chosen = start;
+        if (outcome is not { Passed: true })
+        {
+            outcome = null;
+            foreach (var r in start.Below())
+                if (Try(r) is { Passed: true } o) { (outcome, chosen) = (o, r); break; }
+        }
+        if (outcome is null)
             throw new ConvolutionCheckFailed(
-                $"this CPU's float32 convolutions failed the self-check ({first.DescribeFailures()}) and oneDNN cannot be switched off in this libtorch. " +
-                $"Fix: set ONEDNN_MAX_CPU_ISA=AVX2 (or SSE41) in the environment, or use another machine; {ModeVariable}=off runs anyway with wrong numbers.");
-        oneDnn.Enabled = false;
-        var again = check(seen.Values.ToList()); // every class this process uses, now on ATen's convolutions
-        if (!again.Passed) throw AtenFailed(again);
-        var next = RememberIsaCapForLaterRuns();
-        return new CacheEntry("", "onednn-failed", first.DescribeFailures(), seen.Count, again.WorstError, next);
+                $"no convolution path of this CPU passed the self-check ({string.Join("; ", failures)}). " +
+                $"Fix: use another machine (README, 'Correctness on every CPU'); {ModeVariable}=off runs anyway, unchecked.");
+        var applied = chosen;
+        if (chosen.OneDnn && chosen.Cap != start.Cap && convolutionsRan)
+        {
+            // oneDNN has already run at the start rung's ISA in this process: a cap now would not take effect.
+            var off = Try(ConvRung.Off);
+            if (off is not { Passed: true })
+                throw new ConvolutionCheckFailed(
+                    $"this process's convolutions cannot move to {chosen.Describe()} after they first ran, and oneDNN off failed the self-check " +
+                    $"({string.Join("; ", failures)}). Fix: run the command again (it starts on {chosen.Describe()}).");
+            applied = ConvRung.Off;
+        }
+        return new CacheEntry("", start.Name, chosen.Name, applied.Name, failures, seen.Count, outcome.WorstError);
     }
-
-    static ConvolutionCheckFailed AtenFailed(ConvCheckResult r) => new(
-        $"this CPU's float32 convolutions failed the self-check even with oneDNN switched off ({r.DescribeFailures()}). " +
-        $"Fix: set ONEDNN_MAX_CPU_ISA=SSE41 in the environment, or use another machine; {ModeVariable}=off runs anyway with wrong numbers.");
 
     void Apply(CacheEntry e, bool fromCache)
     {
         string how = fromCache ? "checked, cached" : "checked";
-        switch (e.Outcome)
+        var chosen = ConvRung.Parse(e.Chosen) ?? current!;
+        var applied = ConvRung.Parse(e.Applied) ?? chosen;
+        if (current!.Users && chosen.Name == current.Name) chosen = current;   // the user's own cap: kept, never remembered
+        if (current.Users && applied.Name == current.Name) applied = current;
+        if (applied.Name != current.Name)
         {
-            case "onednn-passed":
-                if (UsingAtenConvolutions) break;
-                var (cap, ours) = IsaCap();
-                string capped = cap is null ? "" : $" capped at {cap}{(ours ? " (chosen for this CPU)" : "")}";
-                if (ours && !Verdict.Contains("capped"))
-                    note($"note: this CPU's oneDNN float32 convolutions failed the self-check at its full ISA in an earlier run; oneDNN capped at {cap} instead ({how})");
-                Verdict = $"oneDNN{capped} passed the self-check ({seen.Count} shape classes, worst error {e.WorstError:0.#e+0}; {how})";
-                break;
-            case "aten-passed":
-                Verdict = UsingAtenConvolutions ? Verdict : $"oneDNN off; ATen's convolutions passed the self-check ({how})";
-                break;
-            case "onednn-failed":
-                if (oneDnn.Available && oneDnn.Enabled) oneDnn.Enabled = false;
-                if (!UsingAtenConvolutions)
-                {
-                    UsingAtenConvolutions = true;
-                    Verdict = $"oneDNN failed the self-check ({e.Detail}); using ATen's convolutions ({how})";
-                    string next = e.NextIsa is null || fromCache ? "" : $"; the next run tries oneDNN capped at {e.NextIsa}";
-                    note($"note: this CPU's oneDNN float32 convolutions failed the self-check ({e.Detail}); using ATen's convolutions instead ({how}){next}");
-                }
-                break;
+            if (!applied.OneDnn) oneDnn.Enabled = false;
+            else if (applied.Cap is { } cap) SetIsaCap(cap);
+            current = applied;
         }
+        RememberRung(chosen);
+        string failed = e.Failures.Count == 0 ? "" : $" ({string.Join("; ", e.Failures)})";
+        Verdict = $"{current.Describe()} passed the self-check ({e.Classes} shape classes at the model's input sizes, worst error {e.WorstError:0.#e+0}; {how})" +
+                  (e.Failures.Count == 0 ? "" : $"; rungs above it failed{failed}");
+        if (e.Failures.Count > 0)
+            note($"note: this CPU's faster convolution paths failed the self-check{failed}; using {current.Describe()} ({how})" +
+                 (applied.Name != chosen.Name ? $"; the next run starts on {chosen.Describe()}" : ""));
+    }
+
+    /// <summary>Later processes on this machine start on the lowest rung any model needed here (never the user's cap).</summary>
+    void RememberRung(ConvRung chosen)
+    {
+        if (CacheDirectory is null || chosen.Users || chosen == ConvRung.Full) return;
+        var key = machine();
+        var file = Path.Combine(CacheDirectory, "rung-" + Hash(key) + ".json");
+        var before = ReadJson<RungMemory>(file) is { } m && m.Key == key ? ConvRung.Parse(m.Rung) : null;
+        if (before is not null && Order(before) >= Order(chosen)) return;
+        WriteJson(file, new RungMemory(key, chosen.Name));
+    }
+
+    static int Order(ConvRung r) => !r.OneDnn ? 3 : r.Cap is null ? 0 : Array.IndexOf(ConvRung.Caps, r.Cap) + 1;
+
+    internal sealed record RungMemory(string Key, string Rung);
+
+    /// <summary>The rung remembered for this machine and libtorch (null: none, or AVBERT_CONV_CHECK is off or force), read
+    /// by <see cref="TorchRuntime.Initialize"/> before oneDNN first runs.</summary>
+    public static ConvRung? RememberedRung(string? cacheDirectory = null, string? machineKey = null)
+    {
+        if (Environment.GetEnvironmentVariable(ModeVariable)?.Trim().ToLowerInvariant() is "off" or "force") return null;
+        cacheDirectory ??= DefaultCacheDirectory();
+        if (cacheDirectory is null) return null;
+        machineKey ??= MachineIdentity();
+        var m = ReadJson<RungMemory>(Path.Combine(cacheDirectory, "rung-" + Hash(machineKey) + ".json"));
+        return m is not null && m.Key == machineKey ? ConvRung.Parse(m.Rung) : null;
     }
 
     string Mode()
@@ -200,8 +232,7 @@ public sealed class ConvolutionGuard
 
     internal string CacheKey(IEnumerable<ConvShape> shapes) =>
         $"{machine()}; threads={TorchSharp.torch.get_num_threads()}; " +
-        $"ONEDNN_MAX_CPU_ISA={IsaCap().Cap ?? "-"}; " +
-        $"onednn={(UsingAtenConvolutions || oneDnn.Available && !oneDnn.Enabled ? "off" : "on")}; check=v1 tol={ConvolutionCheck.Tolerance}; " +
+        $"start={(current ?? StartingRung()).Name}; ran={convolutionsRan}; check=v2 tol={ConvolutionCheck.Tolerance}; " +
         $"shapes={string.Join(" | ", shapes.Select(s => s.Key))}";
 
     string? CacheFile(string key) => CacheDirectory is null ? null
@@ -212,7 +243,7 @@ public sealed class ConvolutionGuard
     CacheEntry? ReadCache(string key)
     {
         var e = CacheFile(key) is { } file ? ReadJson<CacheEntry>(file) : null;
-        return e is not null && e.Key == key && e.Outcome is "onednn-passed" or "aten-passed" or "onednn-failed" ? e : null;
+        return e is not null && e.Key == key && ConvRung.Parse(e.Chosen) is not null && ConvRung.Parse(e.Applied) is not null ? e : null;
     }
 
     void WriteCache(string key, CacheEntry outcome)

@@ -27,19 +27,33 @@ public static class TorchRuntime
     public static bool OneDnnIsaCapIsOurs { get; private set; }
 
     /// <summary>
-    /// On a machine where oneDNN's float32 convolutions failed the self-check at their full ISA, later runs cap oneDNN at
-    /// the level the guard remembered (AVX2: about 1.1× the default step time, where ATen's convolutions cost about 1.5–2×);
-    /// the guard checks the capped convolutions like any others. oneDNN reads the cap when it first runs, so it goes into
-    /// the process environment here, before any torch operation. A cap the user set wins; AVBERT_CONV_CHECK=off sets none.
+    /// On a machine where the convolution self-check moved down the ladder before (<see cref="ConvolutionGuard"/>), later
+    /// processes start on the rung it remembered: oneDNN capped at AVX2 or SSE4.1 (ONEDNN_MAX_CPU_ISA; oneDNN reads it when
+    /// it first runs, so it goes into the process environment here, before any torch operation), or oneDNN off. The guard
+    /// checks that rung like any other. A cap the user set wins; AVBERT_CONV_CHECK=off or force applies none.
     /// </summary>
     static void CapOneDnnIsa()
     {
         OneDnnIsaCap = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
         if (OneDnnIsaCap is not null || !OperatingSystem.IsLinux()) return;
-        if (ConvolutionGuard.RememberedIsaCap() is not { } cap) return;
+        switch (ConvolutionGuard.RememberedRung())
+        {
+            case { OneDnn: false }:
+                if (LibTorchContext.Available) LibTorchContext.OneDnnEnabled = false;
+                break;
+            case { Cap: { } cap }:
+                SetOneDnnIsaCap(cap);
+                break;
+        }
+    }
+
+    /// <summary>Caps oneDNN at <paramref name="cap"/> for this process (libc setenv: oneDNN reads the C environment, not
+    /// .NET's copy). It takes effect only if oneDNN has not run yet in this process.</summary>
+    internal static void SetOneDnnIsaCap(string cap)
+    {
         try
         {
-            if (setenv("ONEDNN_MAX_CPU_ISA", cap, 0) == 0) (OneDnnIsaCap, OneDnnIsaCapIsOurs) = (cap, true);
+            if (setenv("ONEDNN_MAX_CPU_ISA", cap, 1) == 0) (OneDnnIsaCap, OneDnnIsaCapIsOurs) = (cap, true);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }

@@ -19,6 +19,9 @@ public static class ExitCodes
     public const int Diverged = 5;
     /// <summary>A multi-process (mpirun/srun) job stopped: a rank died or failed, or a collective timed out (the message names the rank).</summary>
     public const int RankFailed = 6;
+    /// <summary>The command's process died of a signal inside native code (SIGFPE, SIGSEGV, SIGABRT, SIGILL, SIGBUS): one line
+    /// names the signal and what was running (checkpoints written before it are intact).</summary>
+    public const int NativeCrash = 7;
     /// <summary>Stopped by Ctrl+C or SIGTERM (long runs write a checkpoint first; --resume continues).</summary>
     public const int Interrupted = 130;
 }

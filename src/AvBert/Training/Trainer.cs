@@ -158,6 +158,7 @@ public sealed class Trainer
                 while (stepNo < _o.Steps)
                 {
                     ct.ThrowIfCancellationRequested();
+                    CrashContext.Set($"{_o.Title} step {stepNo + 1} of {_o.Steps}");
                     using var values = TrainStep(batches, step, stepNo, ref consumed, out long items);
                     stepNo++;
                     savedConsumed = consumed;
@@ -184,6 +185,7 @@ public sealed class Trainer
                     onStep?.Invoke(stepNo, values);
                     if (checkpoint)
                     {
+                        CrashContext.Set($"writing the checkpoint of {_o.Title} step {stepNo}");
                         Save();
                         if (!end) progress.Message($"checkpoint: {lastCheckpoint}");
                     }

@@ -5,11 +5,12 @@ using AvBert.Tests.Model;
 
 namespace AvBert.Tests.Runtime;
 
-/// <summary>The CPU convolution self-check's decision logic and cache, with injected verdicts (fast, no torch work).</summary>
+/// <summary>The CPU convolution self-check's ladder and cache, with injected rung outcomes (fast, no torch work).</summary>
 public class ConvolutionGuardTests
 {
-    static readonly ConvShape Stem = new(3, 24, [5, 7, 7], [2, 2, 2], [2, 3, 3], [1, 1, 1], 1);
-    static readonly ConvShape Wide = new(24, 24, [3, 3], [1, 1], [1, 1], [1, 1], 1);
+    const string Machine = "cpu=Test CPU; libtorch=/x/libtorch_cpu.so:1:2";
+    static readonly ConvShape Stem = new(3, 24, [5, 7, 7], [2, 2, 2], [2, 3, 3], [1, 1, 1], 1) { Input = [8, 32, 32] };
+    static readonly ConvShape Wide = new(24, 24, [3, 3], [1, 1], [1, 1], [1, 1], 1) { Input = [10, 16] };
 
     sealed class FakeSwitch(bool available = true) : IOneDnnSwitch
     {
@@ -17,226 +18,296 @@ public class ConvolutionGuardTests
         public bool Enabled { get; set; } = true;
     }
 
-    /// <summary>A check that fails the stem's weight gradient while oneDNN is on (or always), counting its calls.</summary>
-    sealed class FakeCheck(FakeSwitch oneDnn, bool failWithOneDnn, bool failWithout = false)
+    /// <summary>Rung outcomes by rung name: "crash" (the child died of SIGFPE on the first class), "wrong" (a class off
+    /// by 40 %), anything else passes. Records every call.</summary>
+    sealed class FakeProbe(Dictionary<string, string> outcomes)
     {
-        public int Calls;
-        public List<int> Sizes = [];
-        public ConvCheckResult Run(IReadOnlyList<ConvShape> shapes)
+        public readonly List<(string Rung, int Classes)> Calls = [];
+        public ConvRungOutcome Run(ConvRung rung, IReadOnlyList<ConvShape> shapes)
         {
-            Calls++;
-            Sizes.Add(shapes.Count);
-            bool fail = oneDnn.Enabled ? failWithOneDnn : failWithout;
-            return new(shapes.Select(s => new ConvShapeResult(s, fail && s == Stem ? "weight gradient" : "forward",
-                                                              fail && s == Stem ? double.PositiveInfinity : 1e-7)).ToList());
+            Calls.Add((rung.Name, shapes.Count));
+            return outcomes.GetValueOrDefault(rung.Name) switch
+            {
+                "crash" => new(rung, false, $"SIGFPE (an arithmetic fault) while checking {shapes[0].Key}", []),
+                "wrong" => new(rung, false, $"{shapes[0].Key}: forward off by 40%", shapes.Select(s => new ConvShapeResult(s, "forward", 0.4)).ToList()),
+                _ => new(rung, true, "", shapes.Select(s => new ConvShapeResult(s, "forward", 1e-7)).ToList()),
+            };
         }
     }
 
-    sealed record Setup(ConvolutionGuard Guard, FakeSwitch Switch, FakeCheck Check, List<string> Notes);
+    sealed record Setup(ConvolutionGuard Guard, FakeSwitch Switch, FakeProbe Probe, List<string> Notes, List<string> Caps);
 
-    static Setup Make(bool failWithOneDnn, bool failWithout = false, string? cache = null, string? mode = null,
-                      string machine = "cpu=Test CPU; libtorch=/x/libtorch_cpu.so:1:2", bool switchAvailable = true)
+    static Setup Make(Dictionary<string, string>? outcomes = null, string? cache = null, string? mode = null, string machine = Machine,
+                      bool switchAvailable = true, string? cap = null, bool capIsOurs = false)
     {
         var sw = new FakeSwitch(switchAvailable);
-        var check = new FakeCheck(sw, failWithOneDnn, failWithout);
+        var probe = new FakeProbe(outcomes ?? []);
         var notes = new List<string>();
-        var guard = new ConvolutionGuard(check.Run, sw, cache, notes.Add, () => mode, () => machine);
-        return new Setup(guard, sw, check, notes);
+        var caps = new List<string>();
+        var guard = new ConvolutionGuard(probe.Run, sw, cache, notes.Add, () => mode, () => machine)
+        {
+            IsaCap = () => (caps.Count > 0 ? caps[^1] : cap, caps.Count > 0 || capIsOurs),
+            SetIsaCap = caps.Add,
+        };
+        return new Setup(guard, sw, probe, notes, caps);
     }
 
     [Fact]
-    public void A_passing_check_keeps_oneDNN_and_says_nothing()
+    public void A_passing_full_ISA_keeps_oneDNN_uncapped_and_says_nothing()
     {
-        var s = Make(failWithOneDnn: false);
+        var s = Make();
         s.Guard.Ensure([Stem, Wide]);
+        Assert.Equal([("full", 2)], s.Probe.Calls);
         Assert.True(s.Switch.Enabled);
-        Assert.False(s.Guard.UsingAtenConvolutions);
+        Assert.Empty(s.Caps);
         Assert.Empty(s.Notes);
-        Assert.StartsWith("oneDNN passed the self-check (2 shape classes", s.Guard.Verdict);
+        Assert.Equal("full", s.Guard.Rung!.Name);
+        Assert.StartsWith("oneDNN at the full ISA passed the self-check (2 shape classes at the model's input sizes", s.Guard.Verdict);
     }
 
     [Fact]
-    public void A_failing_oneDNN_switches_to_ATen_rechecks_and_says_so_in_one_line()
+    public void A_crashing_candidate_moves_the_ladder_on_and_the_path_chosen_is_reported_in_one_line()
     {
-        var s = Make(failWithOneDnn: true);
+        var s = Make(new() { ["full"] = "crash", ["AVX2"] = "wrong" });
         s.Guard.Ensure([Stem, Wide]);
+        Assert.Equal(["full", "AVX2", "SSE41"], s.Probe.Calls.Select(c => c.Rung));
+        Assert.Equal(["SSE41"], s.Caps);            // the cap goes into the environment before the first convolution
+        Assert.True(s.Switch.Enabled);
+        Assert.Equal("SSE41", s.Guard.Rung!.Name);
+        var note = Assert.Single(s.Notes);
+        Assert.DoesNotContain('\n', note);
+        Assert.Contains("oneDNN at the full ISA: SIGFPE", note);
+        Assert.Contains("oneDNN capped at AVX2: conv2d 24→24", note);
+        Assert.EndsWith("using oneDNN capped at SSE41 (checked)", note);
+        Assert.StartsWith("oneDNN capped at SSE41 passed the self-check", s.Guard.Verdict);
+    }
+
+    [Fact]
+    public void When_every_cap_fails_oneDNN_is_switched_off_and_when_that_fails_too_it_stops_with_one_line()
+    {
+        var s = Make(new() { ["full"] = "crash", ["AVX2"] = "crash", ["SSE41"] = "wrong" });
+        s.Guard.Ensure([Stem]);
         Assert.False(s.Switch.Enabled);
         Assert.True(s.Guard.UsingAtenConvolutions);
-        Assert.Equal(2, s.Check.Calls); // once with oneDNN, once more to prove ATen's convolutions
-        var note = Assert.Single(s.Notes);
-        Assert.Equal("note: this CPU's oneDNN float32 convolutions failed the self-check " +
-                     "(conv3d 3→24 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1: weight gradient not finite); using ATen's convolutions instead (checked)", note);
-        Assert.Contains("using ATen's convolutions (checked)", s.Guard.Verdict);
+        Assert.Empty(s.Caps);
 
-        // A model built later with more classes: checked on ATen's convolutions, no second note.
-        var more = Wide with { InChannels = 40, OutChannels = 40 };
-        s.Guard.Ensure([Stem, more]);
-        Assert.Equal(3, s.Check.Calls);
-        Assert.Equal(1, s.Check.Sizes[^1]);
-        Assert.Single(s.Notes);
+        var all = Make(new() { ["full"] = "crash", ["AVX2"] = "crash", ["SSE41"] = "crash", ["off"] = "wrong" });
+        var e = Assert.Throws<ConvolutionCheckFailed>(() => all.Guard.Ensure([Stem, Wide]));
+        Assert.Contains("no convolution path of this CPU passed", e.Message);
+        Assert.Contains("oneDNN off (ATen's convolutions): conv2d 24→24", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(ExitCodes.UserError, e.ExitCode);
+
+        var noSwitch = Make(new() { ["full"] = "crash", ["AVX2"] = "crash", ["SSE41"] = "crash" }, switchAvailable: false);
+        Assert.Throws<ConvolutionCheckFailed>(() => noSwitch.Guard.Ensure([Stem]));
+        Assert.DoesNotContain(noSwitch.Probe.Calls, c => c.Rung == "off"); // oneDNN cannot be switched off: not tried
+    }
+
+    [Fact]
+    public void A_lower_cap_needed_after_convolutions_ran_uses_oneDNN_off_now_and_starts_the_next_run_on_the_cap()
+    {
+        var outcomes = new Dictionary<string, string>();
+        var dir = TestSetup.TempDir("conv-late");
+        var s = Make(outcomes, cache: dir);
+        s.Guard.Ensure([Wide]);                      // passes on the full ISA; the model then runs its convolutions
+        outcomes["full"] = "crash";                  // a later model's classes crash the full ISA
+        s.Guard.Ensure([Stem]);
+        Assert.Equal(["full", "full", "AVX2", "off"], s.Probe.Calls.Select(c => c.Rung));
+        Assert.Equal(2, s.Probe.Calls[2].Classes);   // the lower rung proves every class the process uses
+        Assert.Empty(s.Caps);                        // too late for a cap in this process
+        Assert.False(s.Switch.Enabled);
+        Assert.EndsWith("the next run starts on oneDNN capped at AVX2", Assert.Single(s.Notes));
+        Assert.Equal("AVX2", ConvolutionGuard.RememberedRung(dir, Machine)!.Name);
     }
 
     [Fact]
     public void Classes_already_checked_in_this_process_are_not_checked_again()
     {
-        var s = Make(failWithOneDnn: false);
+        var s = Make();
         s.Guard.Ensure([Stem, Wide]);
         s.Guard.Ensure([Wide, Stem, Wide]);
-        Assert.Equal(1, s.Check.Calls);
-    }
-
-    [Fact]
-    public void When_ATen_fails_too_it_stops_with_one_line_rather_than_compute_garbage()
-    {
-        var s = Make(failWithOneDnn: true, failWithout: true);
-        var e = Assert.Throws<ConvolutionCheckFailed>(() => s.Guard.Ensure([Stem, Wide]));
-        Assert.Contains("even with oneDNN switched off", e.Message);
-        Assert.Contains("conv3d 3→24", e.Message);
-        Assert.Contains("ONEDNN_MAX_CPU_ISA", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
-        Assert.Equal(ExitCodes.UserError, e.ExitCode);
-    }
-
-    [Fact]
-    public void Without_the_switch_a_failure_is_an_error_naming_the_ISA_cap()
-    {
-        var s = Make(failWithOneDnn: true, switchAvailable: false);
-        var e = Assert.Throws<ConvolutionCheckFailed>(() => s.Guard.Ensure([Stem]));
-        Assert.Contains("cannot be switched off", e.Message);
-        Assert.Contains("ONEDNN_MAX_CPU_ISA=AVX2", e.Message);
+        Assert.Single(s.Probe.Calls);
     }
 
     [Fact]
     public void Off_skips_the_check_and_a_bad_value_is_a_user_error()
     {
-        var off = Make(failWithOneDnn: true, mode: "off");
+        var off = Make(new() { ["full"] = "crash" }, mode: "off");
         off.Guard.Ensure([Stem]);
-        Assert.Equal(0, off.Check.Calls);
+        Assert.Empty(off.Probe.Calls);
         Assert.True(off.Switch.Enabled);
         Assert.Equal("not checked (AVBERT_CONV_CHECK=off)", off.Guard.Verdict);
 
-        var bad = Make(failWithOneDnn: false, mode: "sometimes");
-        var e = Assert.Throws<UserError>(() => bad.Guard.Ensure([Stem]));
+        var e = Assert.Throws<UserError>(() => Make(mode: "sometimes").Guard.Ensure([Stem]));
         Assert.Contains("AVBERT_CONV_CHECK=sometimes", e.Message);
     }
 
     [Fact]
-    public void A_cached_verdict_is_reused_for_the_same_machine_libtorch_and_shapes()
+    public void A_cached_verdict_is_reused_for_the_same_machine_libtorch_and_shapes_and_the_rung_is_remembered()
     {
         var dir = TestSetup.TempDir("conv-cache");
-        var first = Make(failWithOneDnn: true, cache: dir);
+        var crash = new Dictionary<string, string> { ["full"] = "crash" };
+        var first = Make(crash, cache: dir);
         first.Guard.Ensure([Stem, Wide]);
-        Assert.Single(Directory.GetFiles(dir, "*.json"), f => !Path.GetFileName(f).StartsWith("isa-"));
+        Assert.Equal("AVX2", ConvolutionGuard.RememberedRung(dir, Machine)!.Name);
+        Assert.Null(ConvolutionGuard.RememberedRung(dir, "cpu=Other CPU; libtorch=/x/libtorch_cpu.so:1:2"));
 
-        var second = Make(failWithOneDnn: true, cache: dir); // a new process on the same machine
+        var second = Make(crash, cache: dir);        // a new process on the same machine that starts uncapped
         second.Guard.Ensure([Wide, Stem]);
-        Assert.Equal(0, second.Check.Calls);
-        Assert.False(second.Switch.Enabled); // the cached failure applies the workaround without checking again
-        Assert.EndsWith("using ATen's convolutions instead (checked, cached)", Assert.Single(second.Notes));
+        Assert.Empty(second.Probe.Calls);            // the cached verdict applies the cap without checking again
+        Assert.Equal(["AVX2"], second.Caps);
+        Assert.EndsWith("using oneDNN capped at AVX2 (checked, cached)", Assert.Single(second.Notes));
 
-        var passing = Make(failWithOneDnn: false, cache: dir, machine: "cpu=Other CPU; libtorch=/x/libtorch_cpu.so:1:2");
-        passing.Guard.Ensure([Stem, Wide]);
-        Assert.Equal(1, passing.Check.Calls); // another CPU model: checked again
-        Assert.True(passing.Switch.Enabled);
+        var capped = Make(crash, cache: dir, cap: "AVX2", capIsOurs: true); // a process that started on the remembered cap
+        capped.Guard.Ensure([Stem, Wide]);
+        Assert.Equal([("AVX2", 2)], capped.Probe.Calls); // the starting rung is part of the key: checked afresh, on the cap
+        Assert.Empty(capped.Notes);
 
-        var newLibTorch = Make(failWithOneDnn: false, cache: dir, machine: "cpu=Test CPU; libtorch=/y/libtorch_cpu.so:3:4");
-        newLibTorch.Guard.Ensure([Stem, Wide]);
-        Assert.Equal(1, newLibTorch.Check.Calls); // another libtorch: checked again
+        var other = Make(cache: dir, machine: "cpu=Other CPU; libtorch=/x/libtorch_cpu.so:1:2");
+        other.Guard.Ensure([Stem, Wide]);
+        Assert.Single(other.Probe.Calls);            // another CPU model or libtorch: checked again
 
-        var otherShapes = Make(failWithOneDnn: false, cache: dir);
-        otherShapes.Guard.Ensure([Stem]);
-        Assert.Equal(1, otherShapes.Check.Calls); // another shape set: checked again
+        var otherShapes = Make(crash, cache: dir);
+        otherShapes.Guard.Ensure([Stem with { Input = [8, 40, 40] }]);
+        Assert.Equal(2, otherShapes.Probe.Calls.Count); // another input size is another class
 
-        var forced = Make(failWithOneDnn: true, cache: dir, mode: "force");
+        var forced = Make(crash, cache: dir, mode: "force");
         forced.Guard.Ensure([Stem, Wide]);
-        Assert.Equal(2, forced.Check.Calls); // force ignores the cache
+        Assert.Equal(2, forced.Probe.Calls.Count);   // force ignores the cache
     }
 
     [Fact]
-    public void After_a_failure_later_runs_try_oneDNN_capped_at_AVX2_and_give_up_on_the_cap_if_that_fails_too()
+    public void A_cap_the_user_set_is_the_first_rung_and_is_never_remembered()
     {
-        const string machine = "cpu=Test CPU; libtorch=/x/libtorch_cpu.so:1:2";
-        var dir = TestSetup.TempDir("conv-isa");
-        var uncapped = Make(failWithOneDnn: true, cache: dir, machine: machine);
-        uncapped.Guard.Ensure([Stem]);
-        Assert.EndsWith("; the next run tries oneDNN capped at AVX2", Assert.Single(uncapped.Notes));
-        Assert.Equal("AVX2", ConvolutionGuard.RememberedIsaCap(dir, machine));
-        Assert.Null(ConvolutionGuard.RememberedIsaCap(dir, "cpu=Other CPU; libtorch=/x/libtorch_cpu.so:1:2"));
+        var dir = TestSetup.TempDir("conv-user");
+        var s = Make(new() { ["AVX2"] = "crash" }, cache: dir, cap: "AVX2");
+        s.Guard.Ensure([Stem]);
+        Assert.Equal(["AVX2", "SSE41"], s.Probe.Calls.Select(c => c.Rung));
+        Assert.Contains("oneDNN capped at AVX2 (your ONEDNN_MAX_CPU_ISA): SIGFPE", Assert.Single(s.Notes));
+        Assert.Equal("SSE41", ConvolutionGuard.RememberedRung(dir, Machine)!.Name); // the rung below it is ours
 
-        // The next run: TorchRuntime capped oneDNN at AVX2 (ours); if the capped convolutions pass, oneDNN stays on.
-        var capped = Make(failWithOneDnn: false, cache: dir, machine: machine);
-        var cappedGuard = new ConvolutionGuard(capped.Check.Run, capped.Switch, dir, capped.Notes.Add, () => null, () => machine)
-            { IsaCap = () => ("AVX2", true) };
-        cappedGuard.Ensure([Stem]);
-        Assert.True(capped.Switch.Enabled);
-        Assert.Equal(1, capped.Check.Calls); // the cap is part of the cache key: checked afresh
-        Assert.Contains("oneDNN capped at AVX2 instead (checked)", Assert.Single(capped.Notes));
-        Assert.StartsWith("oneDNN capped at AVX2 (chosen for this CPU) passed", cappedGuard.Verdict);
-
-        // On a machine where the capped ones fail too: ATen now, and no cap from then on.
-        var sw = new FakeSwitch();
-        var failing = new FakeCheck(sw, failWithOneDnn: true);
-        var otherDir = TestSetup.TempDir("conv-isa-fails");
-        new ConvolutionGuard(failing.Run, sw, otherDir, _ => { }, () => null, () => machine) { IsaCap = () => ("AVX2", true) }.Ensure([Stem]);
-        Assert.False(sw.Enabled);
-        Assert.Single(Directory.GetFiles(otherDir, "isa-*.json"));
-        Assert.Null(ConvolutionGuard.RememberedIsaCap(otherDir, machine));
-
-        // A cap the user chose is never overridden.
-        var userDir = TestSetup.TempDir("conv-isa-user");
-        var sw2 = new FakeSwitch();
-        new ConvolutionGuard(new FakeCheck(sw2, true).Run, sw2, userDir, _ => { }, () => null, () => machine) { IsaCap = () => ("AVX2", false) }.Ensure([Stem]);
-        Assert.Empty(Directory.GetFiles(userDir, "isa-*"));
+        var kept = Make(cache: TestSetup.TempDir("conv-user2"), cap: "AVX2");
+        kept.Guard.Ensure([Stem]);
+        Assert.Empty(kept.Caps);
+        Assert.Empty(Directory.GetFiles(kept.Guard.CacheDirectory!, "rung-*"));
+        Assert.StartsWith("oneDNN capped at AVX2 (your ONEDNN_MAX_CPU_ISA) passed", kept.Guard.Verdict);
     }
 
     [Fact]
     public void A_corrupt_or_foreign_cache_file_is_checked_again_and_rewritten()
     {
         var dir = TestSetup.TempDir("conv-cache-bad");
-        Make(failWithOneDnn: false, cache: dir).Guard.Ensure([Stem]);
+        Make(cache: dir).Guard.Ensure([Stem]);
         var file = Assert.Single(Directory.GetFiles(dir, "*.json"));
         var good = File.ReadAllText(file);
 
         File.WriteAllText(file, "{\"Key\": \"trunc");
-        var afterCorrupt = Make(failWithOneDnn: false, cache: dir);
+        var afterCorrupt = Make(cache: dir);
         afterCorrupt.Guard.Ensure([Stem]);
-        Assert.Equal(1, afterCorrupt.Check.Calls);
+        Assert.Single(afterCorrupt.Probe.Calls);
         Assert.Equal(good, File.ReadAllText(file));
 
         File.WriteAllText(file, good.Replace("Test CPU", "Stale CPU")); // same name, another key: not trusted
-        var afterStale = Make(failWithOneDnn: false, cache: dir);
+        var afterStale = Make(cache: dir);
         afterStale.Guard.Ensure([Stem]);
-        Assert.Equal(1, afterStale.Check.Calls);
+        Assert.Single(afterStale.Probe.Calls);
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
     }
 
     [Fact]
-    public void The_cache_key_names_the_CPU_model_the_loaded_libtorch_and_every_shape_class()
+    public void The_cache_key_names_the_CPU_model_the_loaded_libtorch_the_starting_rung_and_every_shape_class_with_its_input()
     {
         var identity = ConvolutionGuard.MachineIdentity();
         Assert.Matches(@"^cpu=.+; cpu flags=[0-9A-F]{12}; libtorch=/.+/libtorch_cpu\.so:\d+:\d+$", identity);
-        var key = Make(failWithOneDnn: false).Guard.CacheKey([Stem, Wide]);
+        var key = Make().Guard.CacheKey([Stem, Wide]);
         Assert.Contains("cpu=Test CPU", key);
-        Assert.Contains(Stem.Key, key);
+        Assert.Contains("start=full", key);
+        Assert.Contains("conv3d 3→24 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1 at 8×32×32", key);
         Assert.Contains(Wide.Key, key);
     }
 
     [Fact]
-    public void Shape_classes_are_read_from_the_model_modules()
+    public void Shape_classes_carry_the_input_size_each_convolution_sees_at_the_model_geometry()
     {
         var cfg = TinyModels.Model() with { Visual = TinyModels.Model().Visual with { WidthPerGroup = 6 } };
-        var shapes = ConvolutionShapes.For(cfg);
-        Assert.Contains(shapes, s => s.Key == "conv3d 3→6 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1");     // the visual stem
-        Assert.Contains(shapes, s => s.Key == "conv2d 1→2 k9×1 s1×1 p4×0 d1×1 g1");               // the audio stem
-        Assert.Contains(shapes, s => s.Key == "conv3d 24→24 k1×3×3 s1×2×2 p0×1×1 d1×1×1 g1"); // stage 3's 1×3×3
+        var data = TinyModels.Data; // 4 frames, 16² crops, 16×16 log-mel
+        var shapes = ConvolutionShapes.For(cfg, data);
+        Assert.Contains(shapes, s => s.Key == "conv3d 3→6 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1 at 4×16×16");  // the visual stem, on the clip
+        Assert.Contains(shapes, s => s.Key == "conv2d 1→2 k9×1 s1×1 p4×0 d1×1 g1 at 16×16");            // the audio stem, on the log-mel
+        Assert.Contains(shapes, s => s.Key == "conv3d 6→6 k1×3×3 s1×1×1 p0×1×1 d1×1×1 g1 at 2×4×4");     // stage 1, after stem and max-pool
         Assert.Equal(shapes.Count, shapes.DistinctBy(s => s.Key).Count());
-        // Small inputs: every class's check costs at most the work budget.
-        foreach (var s in ConvolutionShapes.For(new ModelConfig()))
-        {
-            var size = s.CheckInputSize();
-            Assert.Equal(2, size[0]);
-            Assert.All(size[2..], d => Assert.True(d >= 1));
-        }
+        Assert.All(shapes, s => Assert.NotNull(s.Input));
+        // The paper's geometry: the audio CNN's last stride-2 1×1 (the class that crashed oneDNN on a cache-less VM) at 10×16.
+        var full = ConvolutionShapes.For(new ModelConfig(), new DataConfig());
+        Assert.Contains(full, s => s.Key == "conv2d 512→1024 k1×1 s2×2 p0×0 d1×1 g1 at 10×16");
+        Assert.Contains(full, s => s.Key == "conv3d 3→64 k5×7×7 s2×2×2 p2×3×3 d1×1×1 g1 at 32×128×128"); // the test crop too
+        var stemCheck = full.First(s => s.Key.StartsWith("conv3d 3→64 k5×7×7") && s.Input![1] == 112).CheckInputSize();
+        Assert.Equal([2L, 3, 5, 112, 112], stemCheck); // real spatial size; depth cut to cover the temporal kernel twice per stride
+    }
+
+    [Fact]
+    public void The_ladder_from_each_rung_goes_down_and_ends_with_oneDNN_off()
+    {
+        Assert.Equal(["AVX2", "SSE41", "off"], ConvRung.Full.Below().Select(r => r.Name));
+        Assert.Equal(["SSE41", "off"], new ConvRung("AVX2", true).Below().Select(r => r.Name));
+        Assert.Equal(["off"], new ConvRung("AVX512_CORE_VNNI", true, Users: true).Below().Select(r => r.Name));
+        Assert.Empty(ConvRung.Off.Below());
+    }
+}
+
+/// <summary>The child process of the self-check, for real: a candidate that dies of a signal is a failed rung, not a dead command.</summary>
+public class ConvolutionProbeTests
+{
+    static readonly ConvShape Small = new(8, 8, [3, 3], [1, 1], [1, 1], [1, 1], 1) { Input = [12, 12] };
+
+    [Fact]
+    public void A_child_that_dies_of_SIGFPE_is_a_failed_rung_naming_the_signal_and_the_class()
+    {
+        var crashed = ConvolutionProbe.Check(ConvRung.Full, [Small], new() { [ConvolutionProbe.CrashVariable] = "8" });
+        Assert.False(crashed.Passed);
+        Assert.StartsWith("SIGFPE", crashed.Detail);
+
+        var fine = ConvolutionProbe.Check(ConvRung.Off, [Small]);
+        Assert.True(fine.Passed, fine.Detail);
+        Assert.Equal(Small.Key, Assert.Single(fine.Results).Shape.Key);
+        Assert.True(fine.WorstError < 1e-4);
+    }
+
+    [Fact]
+    public void A_guard_whose_first_candidate_crashes_for_real_moves_on_to_the_next()
+    {
+        var caps = new List<string>();
+        var sw = new FakeSwitchForProbe();
+        // The full ISA's child crashes (simulated inside the real child process); the next rung runs the real check.
+        var guard = new ConvolutionGuard((rung, shapes) => ConvolutionProbe.Check(rung, shapes,
+                rung.Name == "full" ? new() { [ConvolutionProbe.CrashVariable] = "11" } : null),
+            sw, null, _ => { }, () => null, () => "cpu=Test") { IsaCap = () => (null, false), SetIsaCap = caps.Add };
+        guard.Ensure([Small]);
+        Assert.Equal("AVX2", guard.Rung!.Name);
+        Assert.Equal(["AVX2"], caps);
+        Assert.Contains("oneDNN at the full ISA: SIGSEGV", guard.Verdict);
+    }
+
+    sealed class FakeSwitchForProbe : IOneDnnSwitch
+    {
+        public bool Available => true;
+        public bool Enabled { get; set; } = true;
+    }
+
+    /// <summary>The paper-size model's convolution classes (full widths, batch 2, the real crop and log-mel sizes) through
+    /// the same ladder of child processes a user's command walks: a CPU that cannot run the full model fails here.</summary>
+    [Fact]
+    public void The_paper_size_geometry_passes_on_some_rung_of_the_ladder_on_this_CPU()
+    {
+        var full = ConvolutionShapes.For(new ModelConfig(), new DataConfig());
+        var caps = new List<string>();
+        var sw = new FakeSwitchForProbe();
+        var guard = new ConvolutionGuard((rung, shapes) => ConvolutionProbe.Check(rung, shapes), sw, null, _ => { }, () => "force", () => "cpu=Test")
+            { IsaCap = () => (null, false), SetIsaCap = caps.Add };
+        guard.Ensure(full);                          // throws ConvolutionCheckFailed if no rung passes
+        Assert.NotNull(guard.Rung);
+        Assert.Contains("passed the self-check", guard.Verdict);
+        Assert.Contains($"{full.Count} shape classes", guard.Verdict);
     }
 }
 
@@ -251,34 +322,30 @@ public sealed class LibTorchSwitchCollection
 [Collection(LibTorchSwitchCollection.Name)]
 public class ConvolutionCheckTests
 {
-    /// <summary>Shape classes of the small preset and of CNN widths whose channel counts are above 16 and not a
-    /// multiple of 16 (6 → 24, 10 → 40: the classes that oneDNN computes wrongly on some AVX-512 CPUs).</summary>
-    static AvBertModel[] Models()
+    /// <summary>The small preset and CNN widths whose channel counts are above 16 and not a multiple of 16 (6 → 24,
+    /// 10 → 40: the classes that oneDNN computes wrongly on some AVX-512 CPUs), at the small preset's clip sizes.</summary>
+    static List<ConvShape> Shapes()
     {
         var small = ConfigLoader.Load("small");
-        return new[] { 6, 10, 8 }.Select(w => new AvBertModel(small.Model with
+        return new[] { 6, 10, 8 }.SelectMany(w => ConvolutionShapes.For(small.Model with
         {
             Visual = small.Model.Visual with { WidthPerGroup = w },
             Audio = small.Model.Audio with { WidthPerGroup = w },
-        }, small.Data)).ToArray();
+        }, small.Data)).DistinctBy(s => s.Key).ToList();
     }
 
     [Fact]
-    public void After_runtime_initialisation_every_convolution_of_the_model_passes_the_known_answer_check()
+    public void On_the_path_the_guard_chose_every_convolution_of_the_model_passes_the_known_answer_check_in_this_process()
     {
-        // Building a model runs the guard: on a CPU whose oneDNN computes these wrongly it switches to ATen's
-        // convolutions; without that, this check fails there.
-        var models = Models();
-        try
-        {
-            if (Environment.GetEnvironmentVariable(ConvolutionGuard.ModeVariable) != "off")
-                Assert.DoesNotContain("not checked", ConvolutionGuard.Default.Verdict); // the model ran the guard
-            var shapes = models.SelectMany(ConvolutionShapes.Of).DistinctBy(s => s.Key).ToList();
-            var result = ConvolutionCheck.Run(shapes);
-            Assert.True(result.Passed, result.DescribeFailures());
-            Assert.True(result.WorstError < 1e-4, $"worst {result.WorstError}");
-        }
-        finally { foreach (var m in models) m.Dispose(); }
+        // The guard proves the classes in child processes and moves this process to the first rung that passed (on a CPU
+        // whose full-ISA oneDNN computes these wrongly: a cap, or oneDNN off); without that, this in-process check fails there.
+        var shapes = Shapes();
+        ConvolutionGuard.Default.Ensure(shapes);
+        if (Environment.GetEnvironmentVariable(ConvolutionGuard.ModeVariable) != "off")
+            Assert.DoesNotContain("not checked", ConvolutionGuard.Default.Verdict);
+        var result = ConvolutionCheck.Run(shapes);
+        Assert.True(result.Passed, result.DescribeFailures());
+        Assert.True(result.WorstError < 1e-4, $"worst {result.WorstError}");
     }
 
     [Fact]
