@@ -19,6 +19,7 @@ foreach (var command in new[]
     ExtractCommand.Build(),
     PrepCommand.Build(),
     SynthCommand.Build(),
+    DataCommand.Build(),
     DemoCommand.Build(),
     AblateCommand.Build(),
     BenchCommand.Build(),
@@ -29,5 +30,5 @@ foreach (var command in new[]
 root.Subcommands.Add(new Command("test", "Run the whole test suite (installs FFmpeg and Open MPI with apt-get when missing). Handled by ./avbert."));
 // One runtime initialisation (the libstdc++ fix, OpenMP and oneDNN settings) before any command that touches tensors;
 // these do not, and start without libtorch.
-string[] withoutTorch = ["config", "synth", "prep", "test"];
+string[] withoutTorch = ["config", "synth", "data", "prep", "test"];
 return CliRunner.Run(root, args, command => !withoutTorch.Contains(command.Name));

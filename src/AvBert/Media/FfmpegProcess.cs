@@ -29,10 +29,11 @@ internal static class FfmpegProcess
     /// <paramref name="sizeHint"/> up to <paramref name="maxBytes"/> (beyond: a <see cref="MediaError"/>).
     /// Throws <see cref="MediaError"/> on timeout, <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires,
     /// <see cref="FfmpegMissingError"/> when the program cannot start. A non-zero exit code is returned, not thrown.
+    /// <paramref name="workingDirectory"/>: where the child runs (default: this process's folder).
     /// </summary>
     public static FfmpegResult Run(string program, IReadOnlyList<string> args, string mediaPath, TimeSpan timeout,
                                    CancellationToken ct, byte[]? output = null, int sizeHint = 1 << 16,
-                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes, long? addressSpaceLimit = null)
+                                   Func<Stream, int>? read = null, int maxBytes = DefaultMaxBytes, long? addressSpaceLimit = null, string? workingDirectory = null)
     {
         ct.ThrowIfCancellationRequested();
         ThrowIfInterrupted();
@@ -46,6 +47,7 @@ internal static class FfmpegProcess
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = workingDirectory ?? "",
         };
         if (limited) // prlimit sets the limit and execs the program: same process, killed and reaped as before
             foreach (var a in new[] { $"--as={memoryLimit}", "--", program }) psi.ArgumentList.Add(a);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.RealMedia;
 using AvBert.Runtime;
 using AvBert.Synthetic;
 
@@ -10,7 +11,9 @@ namespace AvBert.Runs;
 
 /// <summary>
 /// The one place a job opens its <c>--data</c> (and <c>--test-data</c>) spec: the built-in generated data
-/// (<c>toy-av</c>, <c>toy-av:N</c>) or any file source of <see cref="SourceLoader"/>.
+/// (<c>toy-av</c>, <c>toy-av:N</c>), the real-media set built from Debian packages (<c>real</c>, <c>real:KEY=VALUE,...</c>:
+/// written once to a cache folder, read like <c>classes:DIR</c>; pretraining reads its train split, unlabeled) or any file
+/// source of <see cref="SourceLoader"/>.
 /// <list type="bullet">
 /// <item>Pretraining (<see cref="OpenClips"/>): toy-av renders N new videos per epoch in memory (no files, no FFmpeg).</item>
 /// <item>Labeled jobs (<see cref="Open"/>, <see cref="OpenLabeled"/>: finetune, eval): toy-av:N is N training and N/2 test
@@ -25,16 +28,24 @@ public static class DataSpec
 
     /// <summary>Unlabeled clips for pretraining.</summary>
     public static IClipDataset OpenClips(string spec, AvBertConfig config, SkippedLog? skipped = null) =>
-        (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config) ?? PretrainRun.Dataset(SourceLoader.Open(spec, "train", skipped), config.Data,
-                                                                                ModelStreams.Of(config.Model.Modalities));
+        (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config)
+        ?? PretrainRun.Dataset(SourceLoader.Open(RealMediaFolder(spec) is { } real ? $"classes:{real}" : spec, "train", skipped), config.Data,
+                               ModelStreams.Of(config.Model.Modalities));
 
     /// <summary>The items of <paramref name="split"/> ("train", "test", "all", ...) as <see cref="SourceLoader.Open"/> gives them.</summary>
     public static MediaSource Open(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
-        ToyAvFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.Open(spec, split, skipped, log);
+        BuiltFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.Open(spec, split, skipped, log);
 
     /// <summary>The items of <paramref name="split"/> of a source that must have labels (see <see cref="SourceLoader.OpenLabeled"/>).</summary>
     public static MediaSource OpenLabeled(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
-        ToyAvFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.OpenLabeled(spec, split, skipped, log);
+        BuiltFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.OpenLabeled(spec, split, skipped, log);
+
+    /// <summary>The folder of a built-in data set (toy-av, real) written on first use; null for a file source.</summary>
+    static string? BuiltFolder(string spec, DataConfig data, TextWriter? log) => ToyAvFolder(spec, data, log) ?? RealMediaFolder(spec, log);
+
+    /// <summary>For a <c>real</c> spec, the folder of the real-media set (built on first use, see <see cref="RealMediaSet"/>); null otherwise.</summary>
+    static string? RealMediaFolder(string spec, TextWriter? log = null) =>
+        RealMediaSet.IsSpec(spec, out var options) ? RealMediaSet.Folder(options, log) : null;
 
     /// <summary>
     /// For a toy-av spec, the folder holding its videos (DIR/{train,test}/CLASS/*.mp4), written on first use; null for a

@@ -28,7 +28,7 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
     public IReadOnlyList<ToyAvFile> Write(string dir, ToyAvWriteOptions options, Action<ToyAvFile>? written = null, CancellationToken ct = default)
     {
         Directory.CreateDirectory(dir);
-        string codec = HasEncoder("libx264") ? "libx264" : "mpeg4";
+        string codec = Mp4Encoding.VideoCodec;
         var files = new List<ToyAvFile>();
         foreach (var (split, count) in new[] { (ToyAvSplit.Train, options.TrainVideos), (ToyAvSplit.Test, options.TestVideos) })
         {
@@ -74,16 +74,12 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
                 "-y", "-v", "error",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{size}x{size}", "-r", fps.ToString(inv), "-i", "pipe:0",
                 "-f", "f32le", "-ar", data.SampleRate.ToString(inv), "-ac", "1", "-i", audioPath,
-                "-c:v", codec, "-pix_fmt", "yuv420p", ..(codec == "libx264" ? new[] { "-preset", "veryfast", "-crf", "18" } : ["-q:v", "3"]),
-                "-c:a", "aac", "-b:a", "128k", "-shortest", "-f", "mp4", tmpPath,
+                .. Mp4Encoding.VideoArgs(codec), .. Mp4Encoding.AudioArgs, "-shortest", "-f", "mp4", tmpPath,
             ];
             foreach (var a in args) psi.ArgumentList.Add(a);
             Process p;
             try { p = Process.Start(psi)!; }
-            catch (System.ComponentModel.Win32Exception)
-            {
-                throw new UserError("synth: the ffmpeg program was not found. Fix: install FFmpeg (apt-get install -y ffmpeg) or put it on PATH.");
-            }
+            catch (System.ComponentModel.Win32Exception) { throw Mp4Encoding.FfmpegNotFound("synth"); }
             using (p)
             using (FfmpegProcess.Track(p, ct))
             {
@@ -118,22 +114,6 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
         {
             if (File.Exists(audioPath)) File.Delete(audioPath);
             if (File.Exists(tmpPath)) File.Delete(tmpPath);
-        }
-    }
-
-    static bool HasEncoder(string name)
-    {
-        try
-        {
-            var psi = new ProcessStartInfo("ffmpeg", ["-hide_banner", "-encoders"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var p = Process.Start(psi)!;
-            var outp = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return outp.Contains(" " + name + " ");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            throw new UserError("synth: the ffmpeg program was not found. Fix: install FFmpeg (apt-get install -y ffmpeg) or put it on PATH.");
         }
     }
 }

@@ -1,0 +1,67 @@
+using AvBert.RealMedia;
+using Spectre.Console;
+using System.CommandLine;
+
+namespace AvBert.Cli.Commands;
+
+/// <summary>`avbert data real`: builds (once) the real-media set from Debian packages and says where it is and what it holds.</summary>
+public static class DataCommand
+{
+    public static Command Build()
+    {
+        var c = new Command("data", "Built-in data sets");
+        c.Subcommands.Add(Real());
+        return c;
+    }
+
+    static Command Real()
+    {
+        var defaults = new RealMediaOptions();
+        var seed = new Option<int>("--seed") { Description = "Seed of the split and of every video's pairing and camera move", DefaultValueFactory = _ => defaults.Seed };
+        var train = new Option<int>("--train") { Description = "Training videos per class", DefaultValueFactory = _ => defaults.TrainVideosPerClass };
+        var test = new Option<int>("--test") { Description = "Test videos per class", DefaultValueFactory = _ => defaults.TestVideosPerClass };
+        var seconds = new Option<double>("--seconds") { Description = "Seconds per video", DefaultValueFactory = _ => defaults.Seconds };
+        var assets = new Option<string?>("--assets") { Description = "Compose from this unpacked asset folder instead of fetching the packages (PACKAGE/usr/share/...)" };
+        var outDir = new Option<string?>("--out") { Description = "Write the set into this new folder instead of the cache (~/.cache/avbert/real-media)" };
+        var c = new Command("real", "The real-media set: real pictures and recordings from Debian packages (apt-get download, dpkg-deb -x), " +
+                                    "filmed with pan and zoom into DIR/{train,test}/CLASS/*.mp4; built once and cached. Use it as --data real.");
+        foreach (var o in new Option[] { seed, train, test, seconds, assets, outDir }) c.Options.Add(o);
+        c.SetAction((r, ct) =>
+        {
+            var options = new RealMediaOptions
+            {
+                Seed = r.GetValue(seed), TrainVideosPerClass = r.GetValue(train), TestVideosPerClass = r.GetValue(test), Seconds = r.GetValue(seconds),
+            }.Validated();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            string dir = "";
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(p =>
+                {
+                    var task = p.AddTask("real media", maxValue: RealMediaCatalog.Classes.Count * (options.TrainVideosPerClass + options.TestVideosPerClass));
+                    dir = RealMediaSet.Folder(options, Console.Out, r.GetValue(assets), r.GetValue(outDir), _ => task.Increment(1), ct);
+                    task.Value = task.MaxValue;
+                });
+            var m = RealMediaManifest.Read(dir);
+            Console.WriteLine($"real media: {dir} ({clock.Elapsed.TotalSeconds:0} s)");
+            Console.WriteLine($"  {m.Videos.Count} videos of {m.Options.Seconds:0.##} s, {m.Options.Width}x{m.Options.Height} @ {m.Options.Fps} fps, {m.Options.SampleRate} Hz mono");
+            foreach (var cls in m.Classes) Console.WriteLine($"  {cls.Name,-28} train {cls.Train,4}  test {cls.Test,4}");
+            foreach (var p in m.Packages) Console.WriteLine($"  from {p.Name} {p.Version} ({string.Join(", ", p.Licences)})");
+            Console.WriteLine($"  manifest: {Path.Combine(dir, RealMediaManifest.MarkdownFileName)}; use it as --data {(r.GetValue(outDir) is null ? SpecOf(options) : $"classes:{dir}")}");
+            return Task.FromResult(0);
+        });
+        return c;
+    }
+
+    /// <summary>The data spec that reads the set of <paramref name="o"/> (only the options that differ from the defaults).</summary>
+    static string SpecOf(RealMediaOptions o)
+    {
+        var d = new RealMediaOptions();
+        var parts = new List<string>();
+        if (o.Seed != d.Seed) parts.Add($"seed={o.Seed}");
+        if (o.TrainVideosPerClass != d.TrainVideosPerClass) parts.Add($"train={o.TrainVideosPerClass}");
+        if (o.TestVideosPerClass != d.TestVideosPerClass) parts.Add($"test={o.TestVideosPerClass}");
+        if (o.Seconds != d.Seconds) parts.Add(FormattableString.Invariant($"seconds={o.Seconds}"));
+        return parts.Count == 0 ? RealMediaSet.SpecName : $"{RealMediaSet.SpecName}:{string.Join(",", parts)}";
+    }
+}
