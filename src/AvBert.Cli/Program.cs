@@ -17,6 +17,7 @@ foreach (var command in new[]
     EvalCommand.Build(),
     PredictCommand.Build(),
     ExtractCommand.Build(),
+    ProbeCommand.Build(),
     PrepCommand.Build(),
     SynthCommand.Build(),
     DataCommand.Build(),

@@ -14,6 +14,7 @@ public static class BenchCommand
             BenchStepCommand.Build(),
             BenchAllReduceCommand.Build(),
             BenchLoaderCommand.Build(),
+            BenchProbeCommand.Build(),
         })
             c.Subcommands.Add(sub);
         return c;

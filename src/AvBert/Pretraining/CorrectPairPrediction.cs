@@ -108,3 +108,32 @@ public sealed class CppHead : Module<Tensor, Tensor, Tensor>
         return logits.dim() == 2 ? logits.mean([1]) : logits;
     }
 }
+
+/// <summary>Audio-visual retrieval through the correct-pair head: AVBERT has no shared embedding space, its audio-visual
+/// matching is this head.</summary>
+public static class CppRetrieval
+{
+    /// <summary>
+    /// Scores [N audio, N video] on the CPU: entry (i, j) is the head's logit for video j with audio i, read (as
+    /// <paramref name="pooling"/> says) from the Transformers run on x^v_j and x^a_i (<paramref name="xv"/>,
+    /// <paramref name="xa"/> [N,T,D] on the model's device). Row i ranks the videos for audio query i (audio→video);
+    /// the transpose ranks the soundtracks for each video (video→audio). N Transformer passes of N pairs each.
+    /// </summary>
+    public static Tensor Scores(Model.AvBertModel model, CppHead head, CppPooling pooling, Tensor xv, Tensor xa, CancellationToken ct = default)
+    {
+        head.eval();
+        model.eval();
+        using var _ = no_grad();
+        long n = xv.shape[0];
+        var scores = zeros(n, n);                                       // [audio query, video key]
+        for (int i = 0; i < n; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
+            var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, pooling);
+            scores[i] = head.call(vIn, aIn).cpu();
+        }
+        return scores;
+    }
+}

@@ -36,6 +36,33 @@ public static class DataSpec
     public static MediaSource Open(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
         BuiltFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.Open(spec, split, skipped, log);
 
+    /// <summary>
+    /// Every item of the source ("all") with <see cref="MediaItem.Split"/> set to "train" or "test" where the source's own
+    /// train and test splits tell them apart (an item listed in both, as a folder per class without train/ and test/
+    /// subfolders lists its videos, or in neither gets none) — what `extract` records and `probe` evaluates on. With
+    /// <paramref name="labeled"/>, a bare folder of class folders reads as <c>classes:DIR</c> (<see cref="OpenLabeled"/>).
+    /// </summary>
+    public static MediaSource OpenWithSplits(string spec, DataConfig data, bool labeled, SkippedLog? skipped = null, TextWriter? log = null)
+    {
+        var all = labeled ? OpenLabeled(spec, "all", data, skipped, log) : Open(spec, "all", data, skipped, log);
+        HashSet<(string, double?, double?)> Keys(string split)
+        {
+            try { return (labeled ? OpenLabeled(spec, split, data, null, TextWriter.Null) : Open(spec, split, data, null, TextWriter.Null)).Items.Select(i => (i.Path, i.Start, i.End)).ToHashSet(); }
+            catch (UserError) { return []; }
+        }
+        var train = Keys("train");
+        var test = Keys("test");
+        return all with
+        {
+            Items = all.Items.Select(i => (train.Contains((i.Path, i.Start, i.End)), test.Contains((i.Path, i.Start, i.End))) switch
+            {
+                (true, false) => i with { Split = "train" },
+                (false, true) => i with { Split = "test" },
+                _ => i,
+            }).ToList(),
+        };
+    }
+
     /// <summary>The items of <paramref name="split"/> of a source that must have labels (see <see cref="SourceLoader.OpenLabeled"/>).</summary>
     public static MediaSource OpenLabeled(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>
         BuiltFolder(spec, data, log) is { } dir ? SourceLoader.Open($"classes:{dir}", split, skipped, log) : SourceLoader.OpenLabeled(spec, split, skipped, log);

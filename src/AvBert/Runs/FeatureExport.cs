@@ -22,7 +22,7 @@ public sealed record ExportedFile(string Source, string Features, IReadOnlyList<
 /// <c>clip_positions</c> [T] (float64: clip t starts at position·(duration − clip span), SPEC §4). Audio-only sources give the
 /// audio CNN features only (an audio-visual model's Transformers need both streams); a single-modality model gives its
 /// stream's tensors, its Transformer's output included, and decodes only that stream. DIR/index.tsv lists
-/// source path, features file and labels.
+/// source path, features file, labels, split and fold (<see cref="IndexColumns"/>).
 /// </summary>
 public static class FeatureExport
 {
@@ -33,7 +33,9 @@ public static class FeatureExport
         if ((files.Count == 0) == (spec is null))
             throw new UserError("extract: give either FILE... or --data SRC (not both, not neither).");
         MediaSource source;
-        if (spec is not null) source = DataSpec.Open(spec, split, data, skipped);
+        // All splits: each item keeps the split the source lists it in (index.tsv's split column, what `probe` evaluates on).
+        if (spec is not null) source = split.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)
+            ? DataSpec.OpenWithSplits(spec, data, labeled: false, skipped) : DataSpec.Open(spec, split, data, skipped);
         else
         {
             foreach (var p in files)
@@ -130,13 +132,23 @@ public static class FeatureExport
         }).ToArray();
     }
 
-    static void WriteIndex(string path, IReadOnlyList<ExportedFile> files, MediaSource source)
+    /// <summary>The columns of DIR/index.tsv: the source file, the features file (relative to DIR), the labels (class
+    /// names joined by ';', empty when unlabeled), the split the source lists the item in (train, test or empty: see
+    /// <see cref="DataSpec.OpenWithSplits"/>) and the source's fold (ESC-50; empty when none).</summary>
+    public static readonly string[] IndexColumns = ["source", "features", "labels", "split", "fold"];
+
+    /// <summary>Writes DIR/index.tsv (<see cref="IndexColumns"/>) for <paramref name="files"/> of <paramref name="source"/>.</summary>
+    public static void WriteIndex(string path, IReadOnlyList<ExportedFile> files, MediaSource source)
     {
-        var labels = source.Items.ToDictionary(i => i.Path, i => string.Join(';', i.Labels.Select(l => source.ClassNames.Count > l ? source.ClassNames[l] : l.ToString())));
-        var sb = new StringBuilder("source\tfeatures\tlabels\n");
+        var items = source.Items.GroupBy(i => i.Path).ToDictionary(g => g.Key, g => g.First());
+        string Labels(MediaItem? i) => i is null ? "" : string.Join(';', i.Labels.Select(l => source.ClassNames.Count > l ? source.ClassNames[l] : l.ToString()));
+        var sb = new StringBuilder(string.Join('\t', IndexColumns)).Append('\n');
         foreach (var f in files)
-            sb.Append(f.Source).Append('\t').Append(Path.GetRelativePath(Path.GetDirectoryName(path)!, f.Features)).Append('\t')
-              .Append(labels.GetValueOrDefault(f.Source, "")).Append('\n');
+        {
+            var item = items.GetValueOrDefault(f.Source);
+            sb.AppendJoin('\t', f.Source, Path.GetRelativePath(Path.GetDirectoryName(path)!, f.Features), Labels(item), item?.Split ?? "",
+                          item?.Fold?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "").Append('\n');
+        }
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -125,5 +125,22 @@ public static class PretrainRun
                                    skipped?.Items.Count ?? 0);
     }
 
+    /// <summary>
+    /// The pretraining heads (MEP and CPP) of the run in <paramref name="runDir"/>, from its latest checkpoint, on
+    /// <paramref name="device"/>; null when the config has no CPP (pretrain.cpp_fraction 0) or the run has no checkpoint.
+    /// </summary>
+    public static AvBertPretrainer? LoadHeads(AvBertConfig config, string runDir, Device device)
+    {
+        if (config.Pretrain.CppFraction <= 0) return null;
+        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
+        var latest = store.Latest();
+        if (latest is null) return null;
+        var model = new AvBertModel(config.Model);
+        var p = new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(config.Pretrain));
+        CheckpointStore.Load(latest, p, null);
+        p.to(device);
+        return p;
+    }
+
     static long Parameters(TorchSharp.torch.nn.Module m) => m.parameters().Sum(x => x.numel());
 }

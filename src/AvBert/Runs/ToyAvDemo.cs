@@ -66,7 +66,7 @@ public static class ToyAvDemo
         // 3. The pretrained model (with its heads, for retrieval).
         var (_, trained) = ModelDirectory.Load(pre.ModelDir, device);
         using var trainedModel = trained;
-        var heads = TrainedHeads(config, runDir, device);
+        var heads = PretrainRun.LoadHeads(config, runDir, device);
         var pretrained = Evaluate("pretrained", trainedModel, heads, toy, o, device, log, ct);
         heads?.Dispose();
         random.Heads?.Dispose();
@@ -114,30 +114,15 @@ public static class ToyAvDemo
         return new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(config.Pretrain));
     }
 
-    static AvBertPretrainer? TrainedHeads(AvBertConfig config, string runDir, Device device)
-    {
-        if (config.Pretrain.CppFraction <= 0) return null;
-        var store = new CheckpointStore(Path.Combine(runDir, "checkpoints"));
-        var latest = store.Latest();
-        if (latest is null) return null;
-        var model = new AvBertModel(config.Model);
-        var p = new AvBertPretrainer(model, config.Model, PretrainObjectiveOptions.From(config.Pretrain));
-        CheckpointStore.Load(latest, p, null);
-        p.to(device);
-        return p;
-    }
-
     /// <summary>
     /// Audio→video R@1 among the first <paramref name="n"/> test videos: each video's audio is paired with every video and
-    /// scored by the correct-pair-prediction head on the multimodal BOS outputs (AVBERT has no shared embedding space: its
-    /// audio-visual matching is this head); a query is right when its own video scores highest.
+    /// scored by the correct-pair-prediction head (<see cref="CppRetrieval"/>); a query is right when its own video scores highest.
     /// </summary>
     static double RetrievalR1(AvBertPretrainer heads, AvBertModel model, ToyAv toy, int n, DemoOptions o, Device device, CancellationToken ct)
     {
         if (n < 2) return 0;
-        var pooling = heads.CppPooling;
         var cpp = heads.CppHead ?? throw new InvalidOperationException("the pretrainer has no CPP head");
-        cpp.to(device).eval();
+        cpp.to(device);
         model.eval();
         using var _ = no_grad();
         var xvs = new List<Tensor>();
@@ -151,15 +136,7 @@ public static class ToyAvDemo
         using var xv = cat(xvs, 0);                                       // [n,T,D]
         using var xa = cat(xas, 0);
         foreach (var t in xvs.Concat(xas)) t.Dispose();
-        long T = xv.shape[1];
-        using var scores = zeros(n, n);                                   // [audio query, video key]
-        for (int i = 0; i < n; i++)
-        {
-            using var scope = NewDisposeScope();
-            var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
-            var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, pooling);
-            scores[i] = cpp.call(vIn, aIn).cpu();
-        }
+        using var scores = CppRetrieval.Scores(model, cpp, heads.CppPooling, xv, xa, ct);
         return Retrieval.RecallAt1(scores);
     }
 }

@@ -16,22 +16,21 @@ public sealed record ToyAvProbeScores(double Visual, double Audio, double AudioV
 public static class ToyAvProbes
 {
     /// <summary>Probes on the visual, audio and audio-visual features (Transformer outputs and CNN features) of
-    /// <paramref name="trainVideos"/> train and <paramref name="testVideos"/> test videos.</summary>
+    /// <paramref name="trainVideos"/> train and <paramref name="testVideos"/> test videos (<see cref="FeatureClassifiers"/>,
+    /// the linear probe only).</summary>
     public static ToyAvProbeScores Score(AvBertModel model, ToyAv toy, int trainVideos, int testVideos, LinearProbeOptions probe, int batchSize,
                                          Device device, CancellationToken ct)
     {
-        using var train = Features(model, toy, ToyAvSplit.Train, trainVideos, batchSize, device, ct);
-        using var test = Features(model, toy, ToyAvSplit.Test, testVideos, batchSize, device, ct);
-        double Probe(Tensor trainX, Tensor testX)
-        {
-            using var p = LinearProbe.Fit(trainX, train.Labels, toy.Classes.Count, probe);
-            return p.Accuracy(testX, test.Labels);
-        }
-        double v = Probe(train.Visual, test.Visual), a = Probe(train.Audio, test.Audio), av = Probe(train.AudioVisual, test.AudioVisual);
-        using var trainCnnAv = cat([train.VisualCnn, train.AudioCnn], 1);
-        using var testCnnAv = cat([test.VisualCnn, test.AudioCnn], 1);
-        double vc = Probe(train.VisualCnn, test.VisualCnn), ac = Probe(train.AudioCnn, test.AudioCnn), avc = Probe(trainCnnAv, testCnnAv);
-        return new ToyAvProbeScores(v, a, av, new DemoCnnScores(vc, ac, avc));
+        var transformers = TransformerSharing.TransformersOf(model.Config);
+        using var trainSet = Features(model, toy, ToyAvSplit.Train, trainVideos, batchSize, device, ct);
+        using var testSet = Features(model, toy, ToyAvSplit.Test, testVideos, batchSize, device, ct);
+        using var train = FeatureFamilies.From(trainSet, transformers);
+        using var test = FeatureFamilies.From(testSet, transformers);
+        var linearOnly = new ClassifierOptions { Linear = probe, Ks = [] };
+        double Probe(FeatureRole role) =>
+            FeatureClassifiers.Score(train[role]!.Features, trainSet.Labels, test[role]!.Features, testSet.Labels, toy.Classes.Count, linearOnly).Linear!.Value;
+        return new ToyAvProbeScores(Probe(FeatureRole.Visual), Probe(FeatureRole.Audio), Probe(FeatureRole.AudioVisual),
+                                    new DemoCnnScores(Probe(FeatureRole.VisualCnn), Probe(FeatureRole.AudioCnn), Probe(FeatureRole.CnnAudioVisual)));
     }
 
     /// <summary>Runs the probe-training videos through the model in training mode (no gradients) so that every BatchNorm's

@@ -304,6 +304,6 @@ public sealed class DownstreamEndToEndTests(LabeledMediaFixture media) : IClassF
         Assert.Equal(new[] { 0.0, 1.0 }, f["clip_positions"].data<double>().ToArray());
         var index = File.ReadAllLines(Path.Combine(outDir, FeatureExport.IndexFile));
         Assert.Equal(7, index.Length);
-        Assert.Contains(index, l => l.EndsWith("\tred/red0.safetensors\tred", StringComparison.Ordinal));
+        Assert.Contains(index, l => l.EndsWith("\tred/red0.safetensors\tred\t\t", StringComparison.Ordinal)); // no split or fold: opened with one split
     }
 }

@@ -13,6 +13,9 @@ public sealed record MediaItem(string Path, int[] Labels, double? Start = null, 
     public string? Origin { get; init; }
     /// <summary>Where <c>avbert prep</c> put this item (read instead of the source); null for plain sources.</summary>
     public Cache.CachedMedia? Cached { get; init; }
+    /// <summary>The split the source lists this item in ("train" or "test") when it was opened with all its splits
+    /// (<c>DataSpec.OpenWithSplits</c>) and lists it in exactly one of them; null otherwise.</summary>
+    public string? Split { get; init; }
 }
 
 /// <summary>Label <see cref="Label"/> happens from Start to End seconds (Charades "c092 11.90 21.20").</summary>

@@ -14,11 +14,16 @@ namespace AvBert.Downstream.Probing;
 /// <item>VisualCnn [N,Cv], AudioCnn [N,Ca]: the CNNs' pooled features (before the projection), averaged over the clips —
 /// the features of the paper's frozen-CNN protocol (ESC-50: linear on the frozen audio CNN).</item>
 /// </list>
-/// Labels [N] int64 (the first label of each video).
+/// Labels [N] int64 (the first label of each video). With <see cref="FrozenFeatures.Extract"/>'s keepEmbeddings, also the
+/// projected embeddings x^v, x^a [N,T,D] (what the correct-pair head's retrieval re-contextualises).
 /// </summary>
 public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual, Tensor VisualCnn, Tensor AudioCnn, Tensor Labels) : IDisposable
 {
     public long Count => Labels.shape[0];
+    /// <summary>x^v [N,T,D], when kept.</summary>
+    public Tensor? VisualEmbeddings { get; init; }
+    /// <summary>x^a [N,T,D], when kept.</summary>
+    public Tensor? AudioEmbeddings { get; init; }
 
     public void Dispose()
     {
@@ -28,6 +33,8 @@ public sealed record FeatureSet(Tensor Visual, Tensor Audio, Tensor AudioVisual,
         VisualCnn.Dispose();
         AudioCnn.Dispose();
         Labels.Dispose();
+        VisualEmbeddings?.Dispose();
+        AudioEmbeddings?.Dispose();
     }
 }
 
@@ -35,10 +42,11 @@ public static class FrozenFeatures
 {
     /// <summary>
     /// Runs the model in eval mode without gradients over <paramref name="batches"/> (visual [B,T,3,F,H,W], audio
-    /// [B,T,1,FREQ,TIME], labels [B]) and pools each video's outputs (see <see cref="FeatureSet"/>). The model is left in
-    /// eval mode. Batches are disposed by the caller.
+    /// [B,T,1,FREQ,TIME], labels [B] — or any per-video integer to carry along) and pools each video's outputs (see
+    /// <see cref="FeatureSet"/>). The model is left in eval mode. Batches are disposed by the caller.
     /// </summary>
-    public static FeatureSet Extract(AvBertModel model, IEnumerable<(Tensor Visual, Tensor Audio, Tensor Labels)> batches, Device device)
+    public static FeatureSet Extract(AvBertModel model, IEnumerable<(Tensor Visual, Tensor Audio, Tensor Labels)> batches, Device device,
+                                     bool keepEmbeddings = false)
     {
         model.eval();
         var v = new List<Tensor>();
@@ -47,6 +55,8 @@ public static class FrozenFeatures
         var vc = new List<Tensor>();
         var ac = new List<Tensor>();
         var y = new List<Tensor>();
+        var xv = new List<Tensor>();
+        var xa = new List<Tensor>();
         using (no_grad())
         {
             foreach (var (visual, audio, labels) in batches)
@@ -60,22 +70,42 @@ public static class FrozenFeatures
                 vc.Add(outputs.VisualPooled.mean([1]).cpu().MoveToOuterDisposeScope());
                 ac.Add(outputs.AudioPooled.mean([1]).cpu().MoveToOuterDisposeScope());
                 y.Add((labels.dim() == 2 ? labels[.., 0] : labels).to(ScalarType.Int64).cpu().MoveToOuterDisposeScope());
+                if (keepEmbeddings)
+                {
+                    xv.Add(outputs.Xv.cpu().MoveToOuterDisposeScope());
+                    xa.Add(outputs.Xa.cpu().MoveToOuterDisposeScope());
+                }
             }
         }
         if (y.Count == 0) throw new ArgumentException("no batches to extract features from", nameof(batches));
-        var set = new FeatureSet(cat(v, 0), cat(a, 0), cat(av, 0), cat(vc, 0), cat(ac, 0), cat(y, 0));
-        foreach (var t in v.Concat(a).Concat(av).Concat(vc).Concat(ac).Concat(y)) t.Dispose();
+        var set = new FeatureSet(cat(v, 0), cat(a, 0), cat(av, 0), cat(vc, 0), cat(ac, 0), cat(y, 0))
+        {
+            VisualEmbeddings = keepEmbeddings ? cat(xv, 0) : null,
+            AudioEmbeddings = keepEmbeddings ? cat(xa, 0) : null,
+        };
+        foreach (var t in v.Concat(a).Concat(av).Concat(vc).Concat(ac).Concat(y).Concat(xv).Concat(xa)) t.Dispose();
         return set;
     }
 
     /// <summary>The three pooled features of one batch of model outputs: visual [B,D], audio [B,D], audio-visual [B,2D].</summary>
     public static (Tensor Visual, Tensor Audio, Tensor AudioVisual) Pool(AvBertOutputs o)
     {
-        var visual = o.Context.Visual is { } zv ? zv[.., 1..].mean([1]) : o.Xv.mean([1]);
-        var audio = o.Context.Audio is { } za ? za[.., 1..].mean([1]) : o.Xa.mean([1]);
-        Tensor audioVisual = o.Context.Multimodal is not null
-            ? cat([o.Context.MultimodalVisualClips().mean([1]), o.Context.MultimodalAudioClips().mean([1])], 1)
-            : cat([visual, audio], 1);
+        var (visual, audio, audioVisual) = Pool(o.Xv, o.Xa, o.Context);
+        return (visual!, audio!, audioVisual!);
+    }
+
+    /// <summary>
+    /// The pooling of <see cref="FeatureSet"/> on whatever a model (or an `extract` file) has: visual = the visual
+    /// Transformer's clip outputs averaged, else x^v averaged; audio the same; audio-visual = the multimodal Transformer's
+    /// visual-clip mean ⊕ audio-clip mean, else visual ⊕ audio. A part whose inputs are missing is null.
+    /// </summary>
+    public static (Tensor? Visual, Tensor? Audio, Tensor? AudioVisual) Pool(Tensor? xv, Tensor? xa, ContextOutputs context)
+    {
+        var visual = context.Visual is { } zv ? zv[.., 1..].mean([1]) : xv?.mean([1]);
+        var audio = context.Audio is { } za ? za[.., 1..].mean([1]) : xa?.mean([1]);
+        Tensor? audioVisual = context.Multimodal is not null
+            ? cat([context.MultimodalVisualClips().mean([1]), context.MultimodalAudioClips().mean([1])], 1)
+            : visual is not null && audio is not null ? cat([visual, audio], 1) : null;
         return (visual, audio, audioVisual);
     }
 }

@@ -6,7 +6,7 @@ public static class ProbePlots
 {
     public static void SaveBars(string pngPath, string title, IReadOnlyList<string> groups,
                                 IReadOnlyList<(string Series, double[] Values)> series, double? chance = null,
-                                int width = 900, int height = 540)
+                                int width = 900, int height = 540, string yLabel = "accuracy / R@1 (%)")
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -43,7 +43,7 @@ public static class ProbePlots
         plot.Axes.Margins(bottom: 0);
         plot.Axes.SetLimitsY(0, 105);
         plot.Title(title);
-        plot.YLabel("accuracy / R@1 (%)");
+        plot.YLabel(yLabel);
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
         AvBert.IO.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
