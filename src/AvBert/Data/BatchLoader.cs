@@ -141,6 +141,19 @@ public sealed class BatchLoader
     static bool IsFatal(Exception e) => e is OutOfMemoryException or InsufficientExecutionStackException
                                         || e is Media.FfmpegMissingError;
 
+    /// <summary>
+    /// An error inside libtorch or a plain bug of ours (a null or an index out of range) says nothing about the media file
+    /// being read: such a failure is tried once more and then stops the run with its own message, never listed in
+    /// skipped.tsv as if the file were bad (issue seen: a libtorch "toFloat" assertion blamed on a good video).
+    /// </summary>
+    internal static bool IsInternal(Exception e) =>
+        e is System.Runtime.InteropServices.ExternalException or NullReferenceException or IndexOutOfRangeException or InvalidCastException;
+
+    /// <summary>The run-stopping error for an internal failure while preparing <paramref name="path"/>.</summary>
+    static InvalidOperationException Internal(string path, Exception e) => new(
+        $"an internal error while preparing a sample of {path} (an error inside libtorch or AVBERT.NET, not a problem of the file, " +
+        $"which is not listed in skipped.tsv): {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
+
     static string Reason(Exception e) => e switch
     {
         Media.MediaError me => me.Reason,
@@ -244,7 +257,7 @@ public sealed class BatchLoader
                         var loaded = ((IGroupedClipDataset)ds).LoadGroup(together.Select(i => _order[p0 + i]).ToArray(), _loader.Options.Seed, _epoch, token);
                         for (int j = 0; j < together.Count; j++)
                             // A failure that may pass (a timeout under load) is tried again alone, with the usual retries.
-                            results[together[j]] = loaded[j].Error is { } e && !Media.MediaError.IsTransient(e) ? Failed(e)
+                            results[together[j]] = loaded[j].Error is { } e && !Media.MediaError.IsTransient(e) && !IsInternal(e) ? Failed(e)
                                                  : loaded[j].Sample is { } sample ? new Result(sample, null, null) : null;
                     }
                     for (int i = 0; i < n; i++)
@@ -263,9 +276,12 @@ public sealed class BatchLoader
         /// <summary>One sample loaded alone (transient failures retried); cancellation propagates.</summary>
         Result Load(IClipDataset ds, int index, CancellationToken token)
         {
-            try { return new Result(LoadRetryingTransient(ds, index, token), null, null); }
-            catch (OperationCanceledException) when (token.IsCancellationRequested) { throw; }
-            catch (Exception e) { return Failed(e); }
+            for (int attempt = 0; ; attempt++)
+                try { return new Result(LoadRetryingTransient(ds, index, token), null, null); }
+                catch (OperationCanceledException) when (token.IsCancellationRequested) { throw; }
+                catch (Exception e) when (IsInternal(e) && attempt == 0) { }   // once more: it may not happen again
+                catch (Exception e) when (IsInternal(e)) { return new Result(null, null, Internal(ds.PathOf(index), e)); }
+                catch (Exception e) { return Failed(e); }
         }
 
         static Result Failed(Exception e) => IsFatal(e) ? new Result(null, null, e)

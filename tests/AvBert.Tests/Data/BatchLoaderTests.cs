@@ -147,6 +147,30 @@ public class BatchLoaderTests
     }
 
     [Fact]
+    public void An_error_inside_libtorch_is_never_blamed_on_the_file_it_was_preparing()
+    {
+        // Every time: the run stops with its own message naming it internal; the file is not reported as skipped.
+        var skipped = new List<string>();
+        var always = new BatchLoader(new FakeDataset(8, onLoad: (i, _) =>
+            { if (i == 5) throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false. (toFloat at c10/core/Scalar.h)"); }),
+            new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false }, (path, _) => skipped.Add(path));
+        var e = Assert.Throws<InvalidOperationException>(() => { foreach (var b in always.Epoch(0)) b.Dispose(); });
+        Assert.Contains("item5.mp4", e.Message);
+        Assert.Contains("not a problem of the file", e.Message);
+        Assert.Empty(skipped);
+
+        // Once: tried again, and the sample loads.
+        int failures = 0;
+        var once = new BatchLoader(new FakeDataset(8, onLoad: (i, _) =>
+            { if (i == 5 && Interlocked.Increment(ref failures) == 1) throw new System.Runtime.InteropServices.ExternalException("flaky"); }),
+            new LoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false }, (path, _) => skipped.Add(path));
+        var indices = new List<int>();
+        foreach (var b in once.Epoch(0)) { indices.AddRange(b.Indices); b.Dispose(); }
+        Assert.Equal(Enumerable.Range(0, 8), indices);
+        Assert.Empty(skipped);
+    }
+
+    [Fact]
     public async Task Leaving_early_or_cancelling_stops_the_workers_and_does_not_hang()
     {
         // Items from 8 on block until cancelled, as a hung decoder would.
