@@ -132,7 +132,7 @@ public static class CppRetrieval
             using var scope = NewDisposeScope();
             var ctx = model.Contextualize(xv, xa[i].unsqueeze(0).expand(n, -1, -1));
             var (vIn, aIn) = AvBertPretrainer.CppInputs(ctx, pooling);
-            scores[i] = head.call(vIn, aIn).cpu();
+            scores[i] = head.call(vIn, aIn).cpu();  // host read: retrieval scoring after training, not the step
         }
         return scores;
     }

@@ -110,6 +110,10 @@ public static class ConvolutionProbe
             psi.ArgumentList.Add(shapesFile);
             psi.ArgumentList.Add(TorchSharp.torch.get_num_threads().ToString());
             psi.Environment["AVBERT_SUPERVISED"] = "1";                  // no crash supervisor around the child
+            // The child is no rank of an mpirun/srun job, even when its parent is: it must not join the job.
+            foreach (var k in psi.Environment.Keys.Where(k => k.StartsWith("OMPI_") || k.StartsWith("PMIX_") || k.StartsWith("PMI_") ||
+                                                                 k.StartsWith("SLURM_") || k.StartsWith("MPI_LOCAL")).ToList())
+                psi.Environment.Remove(k);
             psi.Environment[ConvolutionGuard.ModeVariable] = "off";      // the child applies no remembered cap of its own
             if (rung.Cap is null) psi.Environment.Remove("ONEDNN_MAX_CPU_ISA");
             else psi.Environment["ONEDNN_MAX_CPU_ISA"] = rung.Cap;

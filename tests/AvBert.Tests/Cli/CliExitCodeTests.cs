@@ -116,6 +116,10 @@ public class CliExitCodeTests
         ["bench step"] = ["--precision", "--batch", "--steps", "--device", "--set"],
         ["bench loader"] = ["--data", "--workers", "--seconds", "--task", "--split"],
         ["bench allreduce"] = [],
+        ["bench probe"] = ["--videos", "--classes", "--folds", "--k", "--no-linear", "--probe-steps"],
+        ["probe"] = ["--features", "--model", "--data", "--out", "--folds", "--repeats", "--kfold", "--k", "--no-linear", "--device"],
+        ["data"] = [],
+        ["data real"] = ["--seed", "--train", "--test", "--seconds", "--assets", "--out"],
         ["test"] = [],
     };
 
@@ -131,7 +135,10 @@ public class CliExitCodeTests
         Assert.Equal(ExitCodes.Ok, code);
         var (benchCode, bench, _) = RunWithOutput(["bench", "--help"]);
         Assert.Equal(ExitCodes.Ok, benchCode);
-        var commands = ListedCommands(root).Concat(ListedCommands(bench).Select(c => "bench " + c)).ToList();
+        var (dataCode, data, _) = RunWithOutput(["data", "--help"]);
+        Assert.Equal(ExitCodes.Ok, dataCode);
+        var commands = ListedCommands(root).Concat(ListedCommands(bench).Select(c => "bench " + c))
+                                           .Concat(ListedCommands(data).Select(c => "data " + c)).ToList();
         Assert.Equal(HelpOptions.Keys.Order(), commands.Order());
         Parallel.ForEach(commands, new ParallelOptions { MaxDegreeOfParallelism = 4 }, command =>
         {
@@ -261,6 +268,7 @@ public class CliExitCodeTests
         while (!p.HasExited && DateTime.UtcNow < deadline && !(store.HasAny() && store.Latest() is { } l && !l.EndsWith("step-00000001")))
             Thread.Sleep(200);
         Assert.True(store.HasAny(), "no checkpoint was written: " + stderr);
+        Assert.False(p.HasExited, $"pretrain ended before the crash (exit {(p.HasExited ? p.ExitCode : 0)}): {stderr}");
         int worker = ChildOf(p.Id);
         bool exited = false;
         for (int i = 0; i < 30 && !exited; i++) // once seen not to take at the first try: sent again until it does
