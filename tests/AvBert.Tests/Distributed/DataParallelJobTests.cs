@@ -101,7 +101,7 @@ public class DataParallelJobTests
             Assert.Equal(0, Signal(pid, 19)); // SIGSTOP
             sinceStop = Stopwatch.StartNew();
         }, new Dictionary<string, string> { ["AVBERT_COLLECTIVE_TIMEOUT"] = "10" });
-        Assert.NotNull(sinceStop);
+        Assert.True(sinceStop is not null, "no rank was stopped: " + job.Output);
         Assert.NotEqual(0, job.ExitCode);
         Assert.True(sinceStop!.Elapsed < TimeSpan.FromSeconds(60), $"the job took {sinceStop.Elapsed} to end after the stop");
         // Rank 0 waits in a step's collectives or in a checkpoint's (BatchNorm averaging), whichever it reached first.
@@ -130,7 +130,7 @@ public class DataParallelJobTests
             Process.GetProcessById(killed.Value).Kill();   // SIGKILL
             sinceKill = Stopwatch.StartNew();
         });
-        Assert.NotNull(killed);
+        Assert.True(killed is not null, "no rank was killed: " + job.Output);
         Assert.NotEqual(0, job.ExitCode);
         Assert.True(sinceKill!.Elapsed < TimeSpan.FromSeconds(60), $"the job took {sinceKill.Elapsed} to end after the kill");
         Assert.Contains("rank 1", job.Output);

@@ -32,6 +32,29 @@ static class MpiJob
 
     public static IEnumerable<string> Sets(IEnumerable<string> sets) => sets.SelectMany(s => new[] { "--set", s });
 
+    /// <summary>
+    /// The ranks' model's CPU convolution check, run once before the job (`avbert info --check` with the job's preset and
+    /// model/data settings), so that the ranks read its verdict instead of each walking the ladder at once: on a CPU whose
+    /// fast paths fail, that takes seconds per rank, longer than the 10-s collective timeout some of these tests set.
+    /// </summary>
+    static void CheckConvolutions(string avbert, List<string> args)
+    {
+        var psi = new ProcessStartInfo(avbert) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("info");
+        psi.ArgumentList.Add("--check");
+        for (int i = 0; i + 1 < args.Count; i++)
+            if (args[i] == "--preset" || args[i] == "--set" && (args[i + 1].StartsWith("model.") || args[i + 1].StartsWith("data.")))
+            {
+                psi.ArgumentList.Add(args[i]);
+                psi.ArgumentList.Add(args[i + 1]);
+            }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"avbert info --check failed: {output}{err.Result}");
+    }
+
     /// <param name="ranks">Processes under mpirun; 0: ./avbert alone (no launcher).</param>
     /// <param name="marker">Put into every rank's environment as AVBERT_TEST_JOB (to find the ranks' processes).</param>
     /// <param name="whileRunning">Called about twice a second while the job runs.</param>
@@ -40,6 +63,7 @@ static class MpiJob
                                 IReadOnlyDictionary<string, string>? environment = null)
     {
         var avbert = Path.Combine(TestSetup.RepoRoot, "avbert");
+        if (ranks > 0) CheckConvolutions(avbert, args.ToList());
         var psi = new ProcessStartInfo(ranks > 0 ? Mpirun! : avbert) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (ranks > 0)
             foreach (var a in new[] { "-np", ranks.ToString(), "--oversubscribe", avbert }) psi.ArgumentList.Add(a);
