@@ -30,7 +30,7 @@ public class DemoTests
                 ProbeTrainVideos = 16, ProbeTestVideos = 12, RetrievalVideos = 6, PretrainVideosPerEpoch = 8, FeatureBatchSize = 8,
                 Probe = new() { Steps = 20 }, Progress = ProgressMode.Off, Log = TextWriter.Null,
             };
-            var summary = ToyAvDemo.Run(config, options);
+            var summary = DemoRun.Run(config, options);
 
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
             var root = json.RootElement;
