@@ -8,7 +8,7 @@ using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
 
-/// <summary>`avbert demo`: pretrain on toy-av, compare random-init and pretrained features with linear probes and retrieval.</summary>
+/// <summary>`avbert demo`: pretrain on toy-av (or `--data SPEC`), compare random-init and pretrained features with linear probes and retrieval.</summary>
 public static class DemoCommand
 {
     public static Command Build()
@@ -26,11 +26,18 @@ public static class DemoCommand
         var retrieval = new Option<int>("--retrieval") { Description = "Test videos in the audio→video retrieval gallery", DefaultValueFactory = _ => defaults.RetrievalVideos };
         var probeSteps = new Option<int>("--probe-steps") { Description = "Full-batch Adam steps of each linear probe", DefaultValueFactory = _ => defaults.Probe.Steps };
         var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
+        var data = new Option<string?>("--data")
+        {
+            Description = "Labelled data with a test split (or folds) to pretrain on (its training videos, unlabeled) and probe on " +
+                          "(fit on its train split, score on its test split): real, classes:DIR with train/ and test/, toy-av:N, ... " +
+                          "(default: toy-av, generated in memory)",
+        };
+        var workers = CommonOptions.Workers();
         var progress = CommonOptions.Progress();
-        var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data, then compare random-init and pretrained models " +
+        var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data (or --data SPEC), then compare random-init and pretrained models " +
                                     "with linear probes on frozen features (visual, audio, audio-visual) and audio→video retrieval R@1. " +
                                     "Writes DIR/summary.json, DIR/probes.png, DIR/loss.png.");
-        foreach (var o in new Option[] { outDir, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, toy, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { outDir, data, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, toy, workers, progress }) c.Options.Add(o);
         config.AddTo(c);
         device.AddTo(c);
         c.SetAction((r, ct) =>
@@ -42,18 +49,21 @@ public static class DemoCommand
                 .Concat(r.GetValue(config.Set) ?? []);
             var cfg = ConfigLoader.Load(r.GetValue(config.Preset), r.GetValue(config.File), sets);
             int k = r.GetValue(classes), nTrain = r.GetValue(probeTrain), nTest = r.GetValue(probeTest), nRet = r.GetValue(retrieval);
+            var spec = r.GetValue(data);
+            if (!DemoOptions.IsToyAv(spec) && new Option[] { classes, probeTrain, probeTest, toy }.FirstOrDefault(x => r.GetResult(x) is { Implicit: false }) is { } toyOnly)
+                throw new Runtime.UserError($"demo --data {spec}: {toyOnly.Name} applies to the built-in toy-av only (the source's own splits decide the probe videos). Fix: drop {toyOnly.Name}.");
             if (k is < 2 or > ToyAvClasses.Max) throw new Runtime.UserError($"--classes {k}: toy-av has 2..{ToyAvClasses.Max} classes.");
             if (nTrain < k || nTest < 1) throw new Runtime.UserError($"--probe-train {nTrain} --probe-test {nTest}: need at least one training video per class and one test video.");
             if (nRet < 0) throw new Runtime.UserError($"--retrieval {nRet}: must be >= 0 (0 skips retrieval).");
             var options = defaults with
             {
-                OutDir = r.GetValue(outDir)!,
+                OutDir = r.GetValue(outDir)!, Source = spec, Workers = r.GetValue(workers),
                 Data = ToyAvOptionsParser.Apply(defaults.Data with { Seed = s, NumClasses = k }, r.GetValue(toy) ?? []),
                 ProbeTrainVideos = nTrain, ProbeTestVideos = nTest, RetrievalVideos = nRet,
                 Probe = defaults.Probe with { Steps = r.GetValue(probeSteps), Seed = s },
                 Device = device.Resolve(r), Progress = r.GetValue(progress),
             };
-            var summary = ToyAvDemo.Run(cfg, options, ct);
+            var summary = DemoRun.Run(cfg, options, ct);
             Print(summary, options.OutDir);
             return Task.FromResult(0);
         });
@@ -62,7 +72,7 @@ public static class DemoCommand
 
     static void Print(DemoSummary s, string dir)
     {
-        var table = new Table().Title($"toy-av demo: {s.PretrainSteps} pretraining steps, {s.Seconds:0} s in all (chance {s.Chance:P1})")
+        var table = new Table().Title($"{s.Data} demo: {s.PretrainSteps} pretraining steps, {s.Seconds:0} s in all (chance {s.Chance:P1})")
             .AddColumn("linear probe").AddColumn(new TableColumn("random init").RightAligned());
         bool control = s.RandomInitRecalibrated is not null;
         if (control) table.AddColumn(new TableColumn("BN control").RightAligned());
@@ -87,7 +97,7 @@ public static class DemoCommand
         AnsiConsole.Write(table);
         Console.WriteLine("visual, audio, audio-visual: the Transformers' outputs (audio-visual: the multimodal Transformer); " +
                           "... CNN(s): the CNNs' pooled features. BN control: the random-init weights with BatchNorm statistics " +
-                          "re-measured on toy-av (no learning). A→V R@1: audio→video retrieval with the correct-pair head.");
-        Console.WriteLine($"demo: wrote {Path.Combine(dir, ToyAvDemo.SummaryFile)}, {Path.Combine(dir, "probes.png")}, {Path.Combine(dir, "loss.png")}");
+                          $"re-measured on {s.Data}'s probe-training videos (no learning). A→V R@1: audio→video retrieval with the correct-pair head.");
+        Console.WriteLine($"demo: wrote {Path.Combine(dir, DemoRun.SummaryFile)}, {Path.Combine(dir, "probes.png")}, {Path.Combine(dir, "loss.png")}");
     }
 }

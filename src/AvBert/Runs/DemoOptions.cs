@@ -10,6 +10,11 @@ public sealed record DemoOptions
 {
     /// <summary>Output folder: summary.json, probes.png, loss.png, pretrain/ (the pretraining run).</summary>
     public string OutDir { get; init; } = Path.Combine("runs", "demo");
+    /// <summary>The data spec to pretrain and probe on (<see cref="DataSpec"/>): null or "toy-av", the built-in toy-av rendered in
+    /// memory (<see cref="Data"/>, the probe sizes below); otherwise a labelled source with a test split or folds (real,
+    /// classes:DIR with train/ and test/, toy-av:N files, ...), whose own splits decide the probe videos.</summary>
+    public string? Source { get; init; }
+    /// <summary>toy-av's generator settings (the toy-av demo only).</summary>
     public ToyAvOptions Data { get; init; } = new();
     /// <summary>Labelled videos the probes train on (toy-av train split, indices 0..n−1).</summary>
     public int ProbeTrainVideos { get; init; } = 480;
@@ -20,6 +25,8 @@ public sealed record DemoOptions
     /// <summary>Distinct unlabelled videos per pretraining epoch (toy-av train split, after the probe videos); every epoch draws new ones.</summary>
     public int PretrainVideosPerEpoch { get; init; } = 2000;
     public int FeatureBatchSize { get; init; } = 32;
+    /// <summary>Decode threads of the data loader (0: one per core): pretraining, and feature extraction on a media source.</summary>
+    public int Workers { get; init; }
     /// <summary>Also score the random-init model after recalibrating its BatchNorm statistics on toy-av (extra summary key).</summary>
     public bool CalibratedBaseline { get; init; } = true;
     public LinearProbeOptions Probe { get; init; } = new();
@@ -46,6 +53,9 @@ public sealed record DemoOptions
         "pretrain.sampler=current_minibatch", "pretrain.mask_prob=0.5",
         "pretrain.cpp_pooling=clips", "pretrain.cpp_masked=false", "pretrain.cpp_extra_pairs=15",
     ];
+
+    /// <summary>Whether <paramref name="source"/> (<see cref="Source"/>) names the built-in toy-av demo data.</summary>
+    public static bool IsToyAv(string? source) => source is null or "toy-av";
 
     /// <summary>Pretraining steps of the demo.</summary>
     public const int DefaultSteps = 400;

@@ -39,7 +39,9 @@ public sealed record DemoSummary(
     [property: JsonPropertyName("cpu_threads")] int CpuThreads,
     [property: JsonPropertyName("cpu_seconds")] double CpuSeconds,
     [property: JsonPropertyName("random_init_bn_recalibrated")] DemoScores? RandomInitRecalibrated,
-    [property: JsonPropertyName("cnn_features")] DemoCnnComparison Cnn)
+    [property: JsonPropertyName("cnn_features")] DemoCnnComparison Cnn,
+    [property: JsonPropertyName("data")] string Data = "toy-av",
+    [property: JsonPropertyName("protocol")] string? Protocol = null)
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 }

@@ -22,7 +22,7 @@ namespace AvBert.Runs;
 public static class ProbeRun
 {
     /// <summary>Labelled per-video features, whatever they were read from.</summary>
-    sealed record LabelledFeatures(string Source, FeatureFamilies Families, int[] Labels, IReadOnlyList<string> ClassNames, string?[] Splits,
+    internal sealed record LabelledFeatures(string Source, FeatureFamilies Families, int[] Labels, IReadOnlyList<string> ClassNames, string?[] Splits,
                                    int?[] Folds, Tensor? VisualEmbeddings, Tensor? AudioEmbeddings, List<string> Notes) : IDisposable
     {
         public void Dispose()
@@ -169,8 +169,7 @@ public static class ProbeRun
         return stack(tensors, 0);
     }
 
-    /// <summary>`extract` in memory: one centre-crop view of data.sequence_length clips per video of the whole source,
-    /// through <see cref="FrozenFeatures.Extract"/>; each video keeps the split the source lists it in.</summary>
+    /// <summary>`extract` in memory over the whole source (<see cref="Extract"/>); each video keeps the split the source lists it in.</summary>
     static LabelledFeatures ExtractInMemory(ProbeOptions o, AvBertConfig config, AvBertModel model, bool keepEmbeddings, TextWriter log,
                                             List<string> notes, CancellationToken ct)
     {
@@ -183,39 +182,57 @@ public static class ProbeRun
         if (source.AudioOnly)
             throw new UserError($"probe --data {o.Data}: audio files only; the audio-visual model needs video. Fix: `avbert extract --model {o.Model} --data {o.Data} --out DIR` (audio CNN features), then `avbert probe --features DIR`.");
         if (source.Items.Count == 0) throw new UserError($"probe --data {o.Data}: no videos.");
-        var dataset = new VideoSequenceDataset(source, config.Data,
-            new SequenceOptions { Mode = SampleMode.Test, Modalities = Modalities.Both, ViewsPerVideo = 1, SpatialCrops = 1 });
-        var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = Math.Max(1, o.BatchSize), Shuffle = false, Workers = o.Workers }, skipped);
         log.WriteLine($"probe: extracting {source.Items.Count} videos of {source.Name} ({config.Data.SequenceLength} clips each, centre crop) on {o.Device ?? CPU}");
-        var device = o.Device ?? CPU;
-        IEnumerable<(Tensor, Tensor, Tensor)> Batches()
-        {
-            foreach (var batch in loader.Epoch(0, 0, ct))
-            {
-                using (batch)
-                {
-                    var (visual, audio) = batch.ToDevice(device);                       // model input: float pixels, normalised
-                    using (visual)
-                    using (audio)
-                    using (var items = tensor(batch.ItemIndices.Select(i => (long)i).ToArray()))
-                        yield return (visual!, audio!, items);                         // the "labels" carried along are the item indices
-                }
-            }
-        }
-        using var set = FrozenFeatures.Extract(model, Batches(), device, keepEmbeddings);
+        return Extract(model, config, source, o.Data!, $"probe --data {o.Data}", keepEmbeddings, o.BatchSize, o.Workers, o.Device ?? CPU, skipped, notes, ct);
+    }
+
+    /// <summary>
+    /// Labelled features of every video of a labelled audio-visual <paramref name="source"/> (items with
+    /// <see cref="MediaItem.Split"/> as <see cref="DataSpec.OpenWithSplits"/> sets it): one centre-crop view of
+    /// data.sequence_length clips per video (<see cref="Batches"/>) through <see cref="FrozenFeatures.Extract"/> — `probe
+    /// --model --data` and `demo --data`. <paramref name="spec"/> is recorded as the features' source; <paramref name="what"/>
+    /// opens the error messages (e.g. "probe --data SRC").
+    /// </summary>
+    internal static LabelledFeatures Extract(AvBertModel model, AvBertConfig config, MediaSource source, string spec, string what, bool keepEmbeddings,
+                                             int batchSize, int workers, Device device, SkippedLog skipped, List<string> notes, CancellationToken ct)
+    {
+        using var set = FrozenFeatures.Extract(model, Batches(source, config.Data, batchSize, workers, device, skipped, ct), device, keepEmbeddings);
         if (skipped.Count > 0) notes.Add(skipped.Summary());
         var items = set.Labels.data<long>().Select(i => source.Items[(int)i]).ToArray();
         var labels = items.Select(i => i.Labels.Length > 0 ? i.Labels[0] : -1).ToArray();
-        if (labels.Any(l => l < 0)) throw new UserError($"probe --data {o.Data}: {labels.Count(l => l < 0)} videos have no label. Fix: label every video of the source.");
+        if (labels.Any(l => l < 0)) throw new UserError($"{what}: {labels.Count(l => l < 0)} videos have no label. Fix: label every video of the source.");
         if (items.Any(i => i.Labels.Length > 1)) notes.Add($"{items.Count(i => i.Labels.Length > 1)} videos have several labels: each is probed with its first.");
-        return new LabelledFeatures(o.Data!, FeatureFamilies.From(set, TransformerSharing.TransformersOf(config.Model)), labels, source.ClassNames,
+        return new LabelledFeatures(spec, FeatureFamilies.From(set, TransformerSharing.TransformersOf(config.Model)), labels, source.ClassNames,
             items.Select(i => i.Split).ToArray(), items.Select(i => i.Fold).ToArray(),
             set.VisualEmbeddings?.clone(), set.AudioEmbeddings?.clone(), notes);
     }
 
+    /// <summary>The videos of <paramref name="source"/> in its order as the model reads them at test time (one centre-crop
+    /// view, no augmentation; float pixels, normalised, on <paramref name="device"/>), decoded by the data loader with
+    /// <paramref name="workers"/> threads; "labels": each video's index in the source. A file that fails to load is skipped
+    /// (<paramref name="skipped"/>). The tensors are disposed when the enumeration moves on.</summary>
+    internal static IEnumerable<(Tensor Visual, Tensor Audio, Tensor Items)> Batches(MediaSource source, DataConfig data, int batchSize, int workers,
+                                                                                  Device device, SkippedLog skipped, CancellationToken ct)
+    {
+        var dataset = new VideoSequenceDataset(source, data,
+            new SequenceOptions { Mode = SampleMode.Test, Modalities = Modalities.Both, ViewsPerVideo = 1, SpatialCrops = 1 });
+        var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = Math.Max(1, batchSize), Shuffle = false, Workers = workers }, skipped);
+        foreach (var batch in loader.Epoch(0, 0, ct))
+        {
+            using (batch)
+            {
+                var (visual, audio) = batch.ToDevice(device);
+                using (visual)
+                using (audio)
+                using (var items = tensor(batch.ItemIndices.Select(i => (long)i).ToArray()))
+                    yield return (visual!, audio!, items);
+            }
+        }
+    }
+
     // ---- the evaluation ----
 
-    static ProbeSummary Evaluate(LabelledFeatures f, ProbeOptions o, AvBertModel? model, AvBertPretrainer? heads, Device device, double loadSeconds,
+    internal static ProbeSummary Evaluate(LabelledFeatures f, ProbeOptions o, AvBertModel? model, AvBertPretrainer? heads, Device device, double loadSeconds,
                                  Stopwatch clock, CancellationToken ct)
     {
         int n = f.Labels.Length;

@@ -33,20 +33,10 @@ public static class ToyAvProbes
                                     new DemoCnnScores(Probe(FeatureRole.VisualCnn), Probe(FeatureRole.AudioCnn), Probe(FeatureRole.CnnAudioVisual)));
     }
 
-    /// <summary>Runs the probe-training videos through the model in training mode (no gradients) so that every BatchNorm's
-    /// running mean/variance describes toy-av; nothing else changes (dropout only affects the Transformers' outputs).</summary>
-    public static void CalibrateBatchNorm(AvBertModel model, ToyAv toy, int trainVideos, Device device, CancellationToken ct)
-    {
-        model.train();
-        using (no_grad())
-            foreach (var b in ToyAvStream.Range(toy, ToyAvSplit.Train, trainVideos, 16))
-            {
-                ct.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                model.forward(b.Visual.to(device), b.Audio.to(device));
-            }
-        model.eval();
-    }
+    /// <summary>Recalibrates every BatchNorm's running mean/variance on the probe-training videos
+    /// (<see cref="FrozenFeatures.RecalibrateBatchNorm"/>), so that they describe toy-av.</summary>
+    public static void CalibrateBatchNorm(AvBertModel model, ToyAv toy, int trainVideos, Device device, CancellationToken ct) =>
+        FrozenFeatures.RecalibrateBatchNorm(model, ToyAvStream.Range(toy, ToyAvSplit.Train, trainVideos, 16).Select(b => (b.Visual, b.Audio)), device, ct);
 
     static FeatureSet Features(AvBertModel model, ToyAv toy, ToyAvSplit split, int count, int batchSize, Device device, CancellationToken ct) =>
         FrozenFeatures.Extract(model, ToyAvStream.Range(toy, split, count, batchSize)

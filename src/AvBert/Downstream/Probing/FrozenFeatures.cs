@@ -87,6 +87,24 @@ public static class FrozenFeatures
         return set;
     }
 
+    /// <summary>
+    /// The demo's no-learning control: runs <paramref name="batches"/> (visual, audio, as <see cref="Extract"/> takes them)
+    /// through the model in training mode without gradients, so that every BatchNorm's running mean and variance describe
+    /// those videos; nothing else changes (dropout only affects the outputs, which are dropped). The model is left in eval mode.
+    /// </summary>
+    public static void RecalibrateBatchNorm(AvBertModel model, IEnumerable<(Tensor Visual, Tensor Audio)> batches, Device device, CancellationToken ct)
+    {
+        model.train();
+        using (no_grad())
+            foreach (var (visual, audio) in batches)
+            {
+                ct.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                model.forward(visual.to(device), audio.to(device));
+            }
+        model.eval();
+    }
+
     /// <summary>The three pooled features of one batch of model outputs: visual [B,D], audio [B,D], audio-visual [B,2D].</summary>
     public static (Tensor Visual, Tensor Audio, Tensor AudioVisual) Pool(AvBertOutputs o)
     {
