@@ -254,10 +254,10 @@ public class CliExitCodeTests
     public void A_native_crash_during_pretraining_ends_with_one_line_exit_code_7_and_intact_checkpoints()
     {
         var run = Path.Combine(TestSetup.TempDir("cli-crash"), "run");
-        string[] Args(string[] head) => WithSets([.. head, "--workers", "1", "--progress", "plain", "--device", "cpu"],
-            "pretrain.batch_size=2", "pretrain.steps=100000", "pretrain.warmup_steps=1", "pretrain.log_every=1",
+        string[] Args(string[] head, long steps) => WithSets([.. head, "--workers", "1", "--progress", "plain", "--device", "cpu"],
+            "pretrain.batch_size=2", $"pretrain.steps={steps}", "pretrain.warmup_steps=1", "pretrain.log_every=1",
             "pretrain.checkpoint_every=1", "pretrain.negatives=2");
-        using var p = Start(Args(["pretrain", "--data", "toy-av:8", "--out", run]), null);
+        using var p = Start(Args(["pretrain", "--data", "toy-av:8", "--out", run], 100_000), null);
         var stderr = new System.Text.StringBuilder();
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lock (stderr) stderr.AppendLine(l); };
@@ -286,8 +286,8 @@ public class CliExitCodeTests
         // The newest complete checkpoint loads, and the run resumes from it.
         var latest = store.Latest();
         Assert.NotNull(latest);
-        var (code, _, err) = RunWithOutput(Args(["pretrain", "--data", "toy-av:8", "--out", run, "--resume", "--set", "pretrain.steps=" +
-            (int.Parse(Path.GetFileName(latest)!["step-".Length..]) + 1)]));
+        var (code, _, err) = RunWithOutput(Args(["pretrain", "--data", "toy-av:8", "--out", run, "--resume"],
+                                                int.Parse(Path.GetFileName(latest)!["step-".Length..]) + 1));
         Assert.True(code == 0, err);
     }
 
