@@ -18,19 +18,24 @@ public static class DataCommand
     {
         var defaults = new RealMediaOptions();
         var seed = new Option<int>("--seed") { Description = "Seed of the split and of every video's pairing and camera move", DefaultValueFactory = _ => defaults.Seed };
-        var train = new Option<int>("--train") { Description = "Training videos per class", DefaultValueFactory = _ => defaults.TrainVideosPerClass };
-        var test = new Option<int>("--test") { Description = "Test videos per class", DefaultValueFactory = _ => defaults.TestVideosPerClass };
+        var pairing = new Option<RealMediaPairing>("--pairing")
+        {
+            Description = "matched: picture and sound belong together, 3 classes (the default); crossed: picture kind × sound kind, 9 classes only both decide",
+            DefaultValueFactory = _ => defaults.Pairing,
+        };
+        var train = new Option<int?>("--train") { Description = "Training videos per class (default 120 matched, 40 crossed)" };
+        var test = new Option<int?>("--test") { Description = "Test videos per class (default 48 matched, 16 crossed)" };
         var seconds = new Option<double>("--seconds") { Description = "Seconds per video", DefaultValueFactory = _ => defaults.Seconds };
         var assets = new Option<string?>("--assets") { Description = "Compose from this unpacked asset folder instead of fetching the packages (PACKAGE/usr/share/...)" };
         var outDir = new Option<string?>("--out") { Description = "Write the set into this new folder instead of the cache (~/.cache/avbert/real-media)" };
         var c = new Command("real", "The real-media set: real pictures and recordings from Debian packages (apt-get download, dpkg-deb -x), " +
                                     "filmed with pan and zoom into DIR/{train,test}/CLASS/*.mp4; built once and cached. Use it as --data real.");
-        foreach (var o in new Option[] { seed, train, test, seconds, assets, outDir }) c.Options.Add(o);
+        foreach (var o in new Option[] { pairing, seed, train, test, seconds, assets, outDir }) c.Options.Add(o);
         c.SetAction((r, ct) =>
         {
             var options = new RealMediaOptions
             {
-                Seed = r.GetValue(seed), TrainVideosPerClass = r.GetValue(train), TestVideosPerClass = r.GetValue(test), Seconds = r.GetValue(seconds),
+                Seed = r.GetValue(seed), Pairing = r.GetValue(pairing), TrainVideosPerClass = r.GetValue(train), TestVideosPerClass = r.GetValue(test), Seconds = r.GetValue(seconds),
             }.Validated();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string dir = "";
@@ -38,7 +43,7 @@ public static class DataCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(p =>
                 {
-                    var task = p.AddTask("real media", maxValue: RealMediaCatalog.Classes.Count * (options.TrainVideosPerClass + options.TestVideosPerClass));
+                    var task = p.AddTask("real media", maxValue: options.TotalVideos);
                     dir = RealMediaSet.Folder(options, Console.Out, r.GetValue(assets), r.GetValue(outDir), _ => task.Increment(1), ct);
                     task.Value = task.MaxValue;
                 });
@@ -58,9 +63,10 @@ public static class DataCommand
     {
         var d = new RealMediaOptions();
         var parts = new List<string>();
+        if (o.Pairing != d.Pairing) parts.Add($"pairing={o.Pairing.ToString().ToLowerInvariant()}");
         if (o.Seed != d.Seed) parts.Add($"seed={o.Seed}");
-        if (o.TrainVideosPerClass != d.TrainVideosPerClass) parts.Add($"train={o.TrainVideosPerClass}");
-        if (o.TestVideosPerClass != d.TestVideosPerClass) parts.Add($"test={o.TestVideosPerClass}");
+        if (o.TrainVideosPerClass is { } train) parts.Add($"train={train}");
+        if (o.TestVideosPerClass is { } test) parts.Add($"test={test}");
         if (o.Seconds != d.Seconds) parts.Add(FormattableString.Invariant($"seconds={o.Seconds}"));
         return parts.Count == 0 ? RealMediaSet.SpecName : $"{RealMediaSet.SpecName}:{string.Join(",", parts)}";
     }

@@ -34,10 +34,15 @@ public static class DemoCommand
         };
         var workers = CommonOptions.Workers();
         var progress = CommonOptions.Progress();
+        var noPrep = new Option<bool>("--no-prep")
+        {
+            Description = "With --data: read the source videos at every step instead of decoding them once into a training cache " +
+                          "(~/.cache/avbert/prepared/, kept for later runs)",
+        };
         var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data (or --data SPEC), then compare random-init and pretrained models " +
                                     "with linear probes on frozen features (visual, audio, audio-visual) and audio→video retrieval R@1. " +
                                     "Writes DIR/summary.json, DIR/probes.png, DIR/loss.png.");
-        foreach (var o in new Option[] { outDir, data, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, toy, workers, progress }) c.Options.Add(o);
+        foreach (var o in new Option[] { outDir, data, seed, steps, classes, probeTrain, probeTest, retrieval, probeSteps, toy, workers, noPrep, progress }) c.Options.Add(o);
         config.AddTo(c);
         device.AddTo(c);
         c.SetAction((r, ct) =>
@@ -57,7 +62,7 @@ public static class DemoCommand
             if (nRet < 0) throw new Runtime.UserError($"--retrieval {nRet}: must be >= 0 (0 skips retrieval).");
             var options = defaults with
             {
-                OutDir = r.GetValue(outDir)!, Source = spec, Workers = r.GetValue(workers),
+                OutDir = r.GetValue(outDir)!, Source = spec, Workers = r.GetValue(workers), PrepareData = !r.GetValue(noPrep),
                 Data = ToyAvOptionsParser.Apply(defaults.Data with { Seed = s, NumClasses = k }, r.GetValue(toy) ?? []),
                 ProbeTrainVideos = nTrain, ProbeTestVideos = nTest, RetrievalVideos = nRet,
                 Probe = defaults.Probe with { Steps = r.GetValue(probeSteps), Seed = s },

@@ -9,7 +9,7 @@ public static class PrepCommand
     public static Command Build()
     {
         var opts = new ConfigOptions();
-        var data = CommonOptions.Data("The source to prepare: any data source spec (folder, list, CSV, ucf101:, esc50:, kinetics:, charades:)");
+        var data = CommonOptions.Data("The source to prepare: any data source spec (folder, list, CSV, ucf101:, esc50:, kinetics:, charades:, real, toy-av:N)");
         var output = CommonOptions.Out("Cache folder (new, or one this command made: it continues where it stopped)");
         var workers = CommonOptions.Workers("Files prepared in parallel (0: one per core)");
         var device = new Option<string>("--device") { Description = "cpu, or cuda: FFmpeg's CUDA decoding and scaling where the build and machine have them (else a warning and the CPU)", DefaultValueFactory = _ => "cpu" };
@@ -26,7 +26,7 @@ public static class PrepCommand
             double lastPlain = double.NegativeInfinity;
             var summary = CachePrep.Run(new PrepOptions
             {
-                Data = r.GetValue(data)!, Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev,
+                Data = Runs.DataSpec.FileSpec(r.GetValue(data)!, config.Data), Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev,
                 OnProgress = p =>
                 {
                     if (!live && p.Seconds - lastPlain < 10 && p.Done < p.Total) return;

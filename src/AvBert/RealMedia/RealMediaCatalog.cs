@@ -26,10 +26,11 @@ public sealed record RealMediaSourceFolder(string Package, string Folder, string
 
 /// <summary>
 /// The data set's design: which packages it is made from, which folders of them hold which pictures and sounds, and the
-/// classes. A class is (what the picture shows) × (what kind of sound plays): the picture alone tells one factor, the
-/// sound alone the other, and only both tell the class. On the diagonal (an animal with an animal's voice, a musical
-/// picture with music, an object with an everyday noise) picture and sound belong together, and where a subject has both
-/// (GCompris' farm animals, instruments and world-music pictures) its own sound is used first.
+/// classes of each <see cref="RealMediaPairing"/>. Matched (the default): what the picture shows and the kind of sound
+/// belong together (an animal with an animal's voice, a musical picture with music, an object with an everyday noise).
+/// Crossed: a class is (what the picture shows) × (what kind of sound plays), so the picture alone tells one factor, the
+/// sound alone the other, and only both tell the class. Where a subject has both (GCompris' farm animals, instruments and
+/// world-music pictures) and picture and sound belong together, its own sound is used first.
 /// </summary>
 public static class RealMediaCatalog
 {
@@ -45,10 +46,15 @@ public static class RealMediaCatalog
     /// <summary>The class of a picture category and a sound kind: its folder name.</summary>
     public static string ClassName(string pictureCategory, string soundKind) => $"see-{pictureCategory}_hear-{soundKind}";
 
-    /// <summary>Every class, picture category major (ordinal order of the names, which is the label order of classes:DIR).</summary>
-    public static IReadOnlyList<(string Name, string Picture, string Sound)> Classes =>
-        PictureCategories.SelectMany(p => SoundKinds.Select(s => (ClassName(p, s), p, s)))
-                         .OrderBy(c => c.Item1, StringComparer.Ordinal).ToList();
+    /// <summary>The matched classes: each picture category with the kind of sound that belongs to it, named by both.</summary>
+    static readonly IReadOnlyList<(string Name, string Picture, string Sound)> Matched =
+        [("animal", "animal", "animal"), ("music", "music", "music"), ("object-noise", "object", "noise")];
+
+    /// <summary>Every class of <paramref name="pairing"/> with its picture category and sound kind, in ordinal order of the
+    /// names (the label order of classes:DIR).</summary>
+    public static IReadOnlyList<(string Name, string Picture, string Sound)> ClassesOf(RealMediaPairing pairing) =>
+        (pairing == RealMediaPairing.Crossed ? PictureCategories.SelectMany(p => SoundKinds.Select(s => (ClassName(p, s), p, s))) : Matched)
+        .OrderBy(c => c.Item1, StringComparer.Ordinal).ToList();
 
     /// <summary>GCompris ships each activity's files in a Qt resource archive; these are expanded (see
     /// <see cref="RealMediaPackages"/>) into a folder of the same name beside the archive.</summary>

@@ -54,12 +54,18 @@ public static class RealMediaComposer
     /// <summary>Pictures are scaled to this many times the frame before the camera moves over them (sub-pixel-smooth pans).</summary>
     const int Oversample = 3;
 
-    public const string Design =
+    /// <summary>The design of a set of <paramref name="pairing"/>, in words (the manifest's first paragraph).</summary>
+    public static string Design(RealMediaPairing pairing) =>
         "Each video films one real picture (a photo or a drawing) with a slow pan and zoom and plays one real recording. " +
-        "Its class is (what the picture shows: animal, music, object) x (what kind of sound plays: animal voice, music, everyday noise), " +
-        "3 x 3 = 9 classes named see-PICTURE_hear-SOUND. The picture alone decides one factor and the sound alone the other; only both " +
-        "decide the class (sight alone or sound alone: at most 1/3, chance 1/9). On the diagonal picture and sound belong together, and a " +
-        "subject that has both (a farm animal's photo and its call, an instrument's picture and its recording) is first paired with its own. " +
+        (pairing == RealMediaPairing.Crossed
+            ? "Its class is (what the picture shows: animal, music, object) x (what kind of sound plays: animal voice, music, everyday noise), " +
+              "3 x 3 = 9 classes named see-PICTURE_hear-SOUND. The picture alone decides one factor and the sound alone the other; only both " +
+              "decide the class (sight alone or sound alone: at most 1/3, chance 1/9). On the diagonal picture and sound belong together, and a " +
+              "subject that has both (a farm animal's photo and its call, an instrument's picture and its recording) is first paired with its own. "
+            : "Picture and sound belong together, and the class is what both are of: animal (an animal's photo, an animal's voice), music " +
+              "(an instrument's drawing or musicians' photo, a music recording), object-noise (a tool's or household object's photo, an everyday " +
+              "noise); chance 1/3. Sight alone, sound alone or both decide the class. A subject that has both (a farm animal's photo and its " +
+              "call, an instrument's picture and its recording, a region's musicians and its music) is first paired with its own. ") +
         "Assets are split by item (a subject's picture and sound, or all cuts of one recording, are one item), stratified per kind of item, " +
         "so no picture, sound or cut of one recording is in both train and test.";
 
@@ -94,7 +100,7 @@ public static class RealMediaComposer
         });
 
         var manifest = Manifest(assetDir, assets, plan, options);
-        WriteText(Path.Combine(outDir, "classes.txt"), string.Concat(RealMediaCatalog.Classes.Select(c => c.Name + "\n")));
+        WriteText(Path.Combine(outDir, "classes.txt"), string.Concat(RealMediaCatalog.ClassesOf(options.Pairing).Select(c => c.Name + "\n")));
         WriteText(Path.Combine(outDir, RealMediaManifest.FileName), JsonSerializer.Serialize(manifest, RealMediaManifest.Json) + "\n");
         WriteText(Path.Combine(outDir, RealMediaManifest.MarkdownFileName), Markdown(manifest));
         return manifest;
@@ -164,7 +170,7 @@ public static class RealMediaComposer
             return new ManifestPackage(name, p?.Version ?? "unknown", p?.Deb ?? "", p?.Sha256 ?? "",
                                        RealMediaPackages.Licences(Path.Combine(assetDir, copyright)), copyright);
         }).ToList();
-        var classes = RealMediaCatalog.Classes.Select(c => new ManifestClass(c.Name, c.Picture, c.Sound,
+        var classes = RealMediaCatalog.ClassesOf(options.Pairing).Select(c => new ManifestClass(c.Name, c.Picture, c.Sound,
             plan.Videos.Count(v => v.Class == c.Name && v.Split == "train"), plan.Videos.Count(v => v.Class == c.Name && v.Split == "test"))).ToList();
         var uses = plan.Videos.SelectMany(v => new[] { v.Picture.Id, v.Sound.Id }).GroupBy(x => x, StringComparer.Ordinal)
                        .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
@@ -177,7 +183,7 @@ public static class RealMediaComposer
                                      uses.GetValueOrDefault(a.Id), credits.GetValueOrDefault(Path.GetFileName(a.RelativePath)));
         }).ToList();
         var videos = plan.Videos.Select(v => new ManifestVideo(v.RelativePath, v.Split, v.Class, v.Picture.Id, v.Sound.Id, v.SoundStart, v.Move)).ToList();
-        return new RealMediaManifest(FormatVersion, Design, options, manifestPackages, classes, manifestAssets, videos);
+        return new RealMediaManifest(FormatVersion, Design(options.Pairing), options, manifestPackages, classes, manifestAssets, videos);
     }
 
     /// <summary>MANIFEST.md: the design, the packages and licences, the classes and the asset counts, for people.</summary>
@@ -185,7 +191,7 @@ public static class RealMediaComposer
     {
         var sb = new StringBuilder();
         var o = m.Options;
-        sb.Append($"# AVBERT.NET real-media set (format {m.FormatVersion}, seed {o.Seed})\n\n{m.Design}\n\n");
+        sb.Append($"# AVBERT.NET real-media set (format {m.FormatVersion}, {o.Pairing.ToString().ToLowerInvariant()} pairing, seed {o.Seed})\n\n{m.Design}\n\n");
         sb.Append($"{m.Videos.Count} videos of {o.Seconds.ToString(CultureInfo.InvariantCulture)} s, {o.Width}x{o.Height} at {o.Fps} fps, " +
                   $"{o.SampleRate} Hz mono (H.264 + AAC in MP4). Read it as `classes:DIR` (DIR/train/CLASS, DIR/test/CLASS).\n\n");
         sb.Append("## Source packages (Debian)\n\n| package | version | licences (debian/copyright) |\n|---|---|---|\n");

@@ -28,11 +28,11 @@ public sealed record RealMediaPlan(IReadOnlyDictionary<string, string> SplitOfIt
     {
         var splitOf = SplitItems(assets, options);
         var videos = new List<RealMediaVideo>();
-        var classes = RealMediaCatalog.Classes;
+        var classes = RealMediaCatalog.ClassesOf(options.Pairing);
         for (int s = 0; s < Splits.Count; s++)
         {
             string split = Splits[s];
-            int perClass = split == "train" ? options.TrainVideosPerClass : options.TestVideosPerClass;
+            int perClass = split == "train" ? options.TrainPerClass : options.TestPerClass;
             for (int c = 0; c < classes.Count; c++)
             {
                 var (name, pictureCategory, soundKind) = classes[c];
@@ -47,6 +47,7 @@ public sealed record RealMediaPlan(IReadOnlyDictionary<string, string> SplitOfIt
                     if (k % pictureOrder.Count == 0) rng.Shuffle(pictureOrder);
                     var picture = pictureOrder[k % pictureOrder.Count];
                     // A subject's own sound goes with its picture the first time the picture is used (farm animals, instruments).
+                    // Its pool holds it only where the class pairs a picture with a sound of the same kind.
                     var own = k < pictureOrder.Count ? sounds.FirstOrDefault(x => x.Item == picture.Item) : null;
                     RealMediaAsset sound;
                     if (own is not null) sound = own;

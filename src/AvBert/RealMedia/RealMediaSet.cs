@@ -8,8 +8,8 @@ using AvBert.Runtime;
 namespace AvBert.RealMedia;
 
 /// <summary>
-/// The data spec <c>real</c> (or <c>real:KEY=VALUE,...</c> with keys seed, train, test, seconds: videos per class and
-/// split, seconds per video): the real-media set, built once on first use and cached under ~/.cache/avbert/real-media/:
+/// The data spec <c>real</c> (or <c>real:KEY=VALUE,...</c> with keys pairing (matched or crossed), seed, train, test,
+/// seconds: videos per class and split, seconds per video): the real-media set, built once on first use and cached under ~/.cache/avbert/real-media/:
 /// <c>debs/</c> the downloaded packages, <c>assets-*/</c> them unpacked, <c>set-*/</c> the videos (keyed by the options,
 /// the catalogue and <see cref="RealMediaComposer.FormatVersion"/>). Each folder appears whole (written beside it, then
 /// renamed), so concurrent jobs share it safely.
@@ -17,7 +17,7 @@ namespace AvBert.RealMedia;
 public static class RealMediaSet
 {
     public const string SpecName = "real";
-    static readonly string[] Keys = ["seed", "train", "test", "seconds"];
+    static readonly string[] Keys = ["pairing", "seed", "train", "test", "seconds"];
 
     /// <summary>Whether <paramref name="spec"/> names the real-media set; its options when it does (a <see cref="UserError"/>
     /// for a malformed one).</summary>
@@ -30,11 +30,21 @@ public static class RealMediaSet
         {
             var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
             string key = kv[0];
+            if (key == "pairing")
+            {
+                options = options with
+                {
+                    Pairing = kv.Length == 2 && Enum.TryParse<RealMediaPairing>(kv[1], ignoreCase: true, out var pairing) && Enum.IsDefined(pairing) && !char.IsDigit(kv[1][0])
+                        ? pairing
+                        : throw new UserError($"--data {spec}: '{part}': the pairing is matched (picture and sound belong together, the default) or crossed (picture kind x sound kind)."),
+                };
+                continue;
+            }
             bool number = double.TryParse(kv.Length == 2 ? kv[1] : "", NumberStyles.Float, CultureInfo.InvariantCulture, out var v);
             bool whole = number && v == Math.Floor(v) && Math.Abs(v) < int.MaxValue;
             if (!Keys.Contains(key) || !number || (key != "seconds" && !whole))
                 throw new UserError($"--data {spec}: '{part}' is not a real-media option. Use real or real:KEY=VALUE,... with keys " +
-                                    $"{string.Join(", ", Keys)} (whole numbers; seconds may be fractional), e.g. real:train=80,test=20.");
+                                    $"{string.Join(", ", Keys)} (pairing=matched|crossed; the others numbers: whole, seconds may be fractional), e.g. real:train=80,test=20.");
             options = key switch
             {
                 "seed" => options with { Seed = (int)v },
@@ -75,7 +85,7 @@ public static class RealMediaSet
             }
             var partial = $"{Path.GetFullPath(dir).TrimEnd('/')}.partial-{Environment.ProcessId}";
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-            var total = RealMediaCatalog.Classes.Count * (options.TrainVideosPerClass + options.TestVideosPerClass);
+            var total = options.TotalVideos;
             log.WriteLine($"real media: composing {total} videos (once, with FFmpeg) into {dir}");
             RealMediaComposer.Compose(assetDir, partial, options, written, ct);
             try { Directory.Move(partial, dir); }

@@ -107,13 +107,15 @@ public sealed class MediaDemoData : IDemoData
     readonly DemoOptions _o;
     readonly Device _device;
     readonly MediaSource _source;
+    /// <summary>The spec the videos are read through: a training cache of <see cref="Spec"/> unless the demo reads the sources.</summary>
+    readonly string _read;
     readonly SkippedLog _skipped;
     readonly MediaItem[] _train;
     readonly bool _split;
 
-    MediaDemoData(string spec, AvBertConfig config, DemoOptions o, Device device, MediaSource source, SkippedLog skipped)
+    MediaDemoData(string spec, string read, AvBertConfig config, DemoOptions o, Device device, MediaSource source, SkippedLog skipped)
     {
-        (Spec, _config, _o, _device, _source, _skipped) = (spec, config, o, device, source, skipped);
+        (Spec, _read, _config, _o, _device, _source, _skipped) = (spec, read, config, o, device, source, skipped);
         _train = source.Items.Where(i => i.Split == "train").ToArray();
         int test = source.Items.Count(i => i.Split == "test");
         _split = _train.Length > 0 && test > 0;
@@ -134,7 +136,8 @@ public sealed class MediaDemoData : IDemoData
     }
 
     public string Spec { get; }
-    public string Description => $"{Spec}: {Classes} classes, {_source.Items.Count} videos; probes on {Protocol}; pretraining on its training videos, unlabelled";
+    public string Description => $"{Spec}: {Classes} classes, {_source.Items.Count} videos{(_read != Spec ? $" (read from {_read})" : "")}; probes on {Protocol}; " +
+                                 "pretraining on its training videos, unlabelled";
     public string Protocol { get; }
     public int Classes => _source.ClassNames.Count;
     public int ProbeTrainVideos { get; }
@@ -142,8 +145,10 @@ public sealed class MediaDemoData : IDemoData
     public int RetrievalVideos { get; }
 
     /// <summary>Opens <paramref name="spec"/> with its splits (building a built-in set on first use) and checks that the demo can
-    /// run on it before anything is trained: an audio-visual model, labels, a test split or folds.</summary>
-    public static MediaDemoData Open(string spec, AvBertConfig config, DemoOptions o, Device device, TextWriter log)
+    /// run on it before anything is trained: an audio-visual model, labels, a test split or folds. With
+    /// <see cref="DemoOptions.PrepareData"/>, every video is decoded once into a training cache (<see cref="DataSpec.Prepared"/>,
+    /// kept for later runs) and pretraining and probes read that.</summary>
+    public static MediaDemoData Open(string spec, AvBertConfig config, DemoOptions o, Device device, TextWriter log, CancellationToken ct = default)
     {
         const string fix = "Fix: use a labelled source with a test split, e.g. --data real, or classes:DIR with train/ and test/ subfolders";
         if (config.Model.Modalities != ModelModalities.AudioVisual)
@@ -156,10 +161,29 @@ public sealed class MediaDemoData : IDemoData
         bool split = source.Items.Any(i => i.Split == "train") && source.Items.Any(i => i.Split == "test");
         if (!split && source.Items.Select(i => i.Fold).Where(f => f is not null).Distinct().Count() < 2)
             throw new UserError($"demo --data {spec}: the source has no test split (and no folds): the probes need held-out videos. {fix}.");
-        return new MediaDemoData(spec, config, o, device, source, skipped);
+        var read = spec;
+        if (o.PrepareData)
+        {
+            read = DataSpec.Prepared(spec, config.Data, o.Workers, log, PrepProgressLines(spec, log), ct);
+            if (read != spec) source = DataSpec.OpenWithSplits(read, config.Data, labeled: true, skipped, log);
+        }
+        return new MediaDemoData(spec, read, config, o, device, source, skipped);
     }
 
-    public IClipDataset PretrainData(SkippedLog skipped) => DataSpec.OpenClips(Spec, _config, skipped);
+    /// <summary>A progress line for prep every 20 s and at the end: videos done, rate and ETA.</summary>
+    static Action<Data.Cache.PrepProgress> PrepProgressLines(string spec, TextWriter log)
+    {
+        double last = 0;
+        return p =>
+        {
+            if (p.PreparedNow == 0 || (p.Seconds - last < 20 && p.Done < p.Total)) return;
+            last = p.Seconds;
+            log.WriteLine($"{spec}: preparing (decoding once): {p.Done}/{p.Total} videos, {p.Rate:0.0} videos/s" +
+                          (p.Eta is { } eta && p.Done < p.Total ? $", ETA {eta:mm\\:ss}" : ""));
+        };
+    }
+
+    public IClipDataset PretrainData(SkippedLog skipped) => DataSpec.OpenClips(_read, _config, skipped);
 
     public (DemoScores, DemoCnnScores) Score(AvBertModel model, AvBertPretrainer? heads, CancellationToken ct)
     {

@@ -30,7 +30,7 @@ public static class DemoRun
         var clock = Stopwatch.StartNew();
         double cpuStart = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var device = o.Device ?? CPU;
-        IDemoData data = DemoOptions.IsToyAv(o.Source) ? new ToyAvDemoData(config, o, device) : MediaDemoData.Open(o.Source!, config, o, device, log);
+        IDemoData data = DemoOptions.IsToyAv(o.Source) ? new ToyAvDemoData(config, o, device) : MediaDemoData.Open(o.Source!, config, o, device, log, ct);
         Directory.CreateDirectory(o.OutDir);
         var runDir = Path.Combine(o.OutDir, "pretrain");
         if (Directory.Exists(runDir))

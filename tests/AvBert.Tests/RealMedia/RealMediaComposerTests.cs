@@ -65,11 +65,11 @@ public class RealMediaComposerTests
         Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f)).Order(StringComparer.Ordinal);
 
     [Fact]
-    public void The_set_is_a_class_folder_per_split_with_the_nine_classes()
+    public void The_set_is_a_class_folder_per_split_with_the_three_matched_classes()
     {
         var (dir, _) = Built.Value;
-        var classes = RealMediaCatalog.Classes.Select(c => c.Name).ToList();
-        Assert.Equal(9, classes.Count);
+        var classes = RealMediaCatalog.ClassesOf(Tiny.Pairing).Select(c => c.Name).ToList();
+        Assert.Equal(["animal", "music", "object-noise"], classes);
         Assert.Equal(classes, File.ReadAllLines(Path.Combine(dir, "classes.txt")));
         foreach (var (split, count) in new[] { ("train", 2), ("test", 1) })
         {
@@ -85,7 +85,7 @@ public class RealMediaComposerTests
         foreach (var split in new[] { "train", "test" })
         {
             var source = SourceLoader.Open($"classes:{dir}", split);
-            Assert.Equal(RealMediaCatalog.Classes.Select(c => c.Name), source.ClassNames);
+            Assert.Equal(RealMediaCatalog.ClassesOf(Tiny.Pairing).Select(c => c.Name), source.ClassNames);
             Assert.Equal(manifest.Videos.Count(v => v.Split == split), source.Items.Count);
             foreach (var item in source.Items)
                 Assert.Equal(Path.GetFileName(Path.GetDirectoryName(item.Path)), source.ClassNames[Assert.Single(item.Labels)]);
@@ -114,18 +114,45 @@ public class RealMediaComposerTests
     }
 
     [Fact]
-    public void The_classes_pair_what_the_picture_shows_with_the_kind_of_sound()
+    public void Matched_classes_play_a_sound_that_belongs_to_the_picture()
     {
         var (_, m) = Built.Value;
+        var kindOfSound = new Dictionary<string, string> { ["animal"] = "animal", ["music"] = "music", ["object"] = "noise" };
         foreach (var v in m.Videos)
         {
             var c = m.Classes.Single(x => x.Name == v.Class);
-            Assert.Equal(c.Picture, m.Assets.Single(a => a.Id == v.Picture).Category);
+            var picture = m.Assets.Single(a => a.Id == v.Picture).Category;
+            Assert.Equal(c.Picture, picture);
             Assert.Equal(c.Sound, m.Assets.Single(a => a.Id == v.Sound).Category);
+            Assert.Equal(kindOfSound[picture], c.Sound);
         }
-        // On the diagonal a subject's own sound comes with its picture first.
-        Assert.Contains(m.Videos, v => v.Class == "see-animal_hear-animal" && (v.Picture.EndsWith("cow.webp") && v.Sound.EndsWith("cow.ogg")
-                                                                             || v.Picture.EndsWith("pig.webp") && v.Sound.EndsWith("pig.ogg")));
+        // A subject's own sound comes with its picture first.
+        Assert.Contains(m.Videos, v => v.Class == "animal" && (v.Picture.EndsWith("cow.webp") && v.Sound.EndsWith("cow.ogg")
+                                                              || v.Picture.EndsWith("pig.webp") && v.Sound.EndsWith("pig.ogg")));
+        Assert.Contains(m.Videos, v => v.Class == "music" && (v.Picture.EndsWith("violin.svg") && v.Sound.EndsWith("violin.ogg")
+                                                             || v.Picture.EndsWith("drum.svg") && v.Sound.EndsWith("drum.ogg")));
+    }
+
+    [Fact]
+    public void Crossed_classes_are_every_picture_kind_with_every_kind_of_sound()
+    {
+        var crossed = Tiny with { Pairing = RealMediaPairing.Crossed };
+        var classes = RealMediaCatalog.ClassesOf(crossed.Pairing);
+        Assert.Equal(9, classes.Count);
+        Assert.Equal(9, classes.Select(c => (c.Picture, c.Sound)).Distinct().Count());
+        var assets = RealMediaCatalog.Find(Assets.Value);
+        var videos = RealMediaPlan.Make(assets, _ => 2, crossed).Videos;
+        Assert.Equal(9 * 3, videos.Count);
+        foreach (var v in videos)
+        {
+            var c = classes.Single(x => x.Name == v.Class);
+            Assert.Equal((c.Picture, c.Sound), (v.Picture.Category, v.Sound.Category));
+        }
+        // Off the diagonal nothing pairs a subject with its own sound; the defaults give 360 + 144 videos either way.
+        Assert.DoesNotContain(videos, v => v.Picture.Category != v.Sound.Category && v.Picture.Item == v.Sound.Item);
+        var crossedDefaults = new RealMediaOptions { Pairing = RealMediaPairing.Crossed };
+        Assert.Equal((360, 144), (9 * crossedDefaults.TrainPerClass, 9 * crossedDefaults.TestPerClass));
+        Assert.Equal((360, 144), (3 * new RealMediaOptions().TrainPerClass, 3 * new RealMediaOptions().TestPerClass));
     }
 
     [Fact]

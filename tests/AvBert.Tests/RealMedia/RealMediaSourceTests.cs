@@ -81,7 +81,9 @@ public class RealMediaSourceTests
         Assert.True(RealMediaSet.IsSpec("real", out var plain));
         Assert.Equal(new RealMediaOptions(), plain);
         Assert.True(RealMediaSet.IsSpec("real:train=80, test=20,seed=3,seconds=4.5", out var o));
-        Assert.Equal((80, 20, 3, 4.5), (o.TrainVideosPerClass, o.TestVideosPerClass, o.Seed, o.Seconds));
+        Assert.Equal((80, 20, 3, 4.5, RealMediaPairing.Matched), (o.TrainPerClass, o.TestPerClass, o.Seed, o.Seconds, o.Pairing));
+        Assert.True(RealMediaSet.IsSpec("real:pairing=crossed,seed=2", out var crossed));
+        Assert.Equal((RealMediaPairing.Crossed, 40, 16, 2), (crossed.Pairing, crossed.TrainPerClass, crossed.TestPerClass, crossed.Seed));
         Assert.False(RealMediaSet.IsSpec("realistic/videos", out _));
         Assert.False(RealMediaSet.IsSpec("classes:real", out _));
     }
@@ -91,6 +93,8 @@ public class RealMediaSourceTests
     [InlineData("real:train=many")]
     [InlineData("real:train=2.5")]
     [InlineData("real:test=0")]
+    [InlineData("real:pairing=diagonal")]
+    [InlineData("real:pairing=1")]
     public void A_bad_real_spec_is_one_line_naming_it(string spec)
     {
         var e = Assert.ThrowsAny<UserError>(() => RealMediaSet.IsSpec(spec, out _));

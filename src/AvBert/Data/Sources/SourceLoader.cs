@@ -93,6 +93,20 @@ public static class SourceLoader
                $"symbolic links; e.g. {outside[0].Path}): they are used as listed";
     }
 
+    /// <summary>Whether <paramref name="spec"/> names a training cache made by `prep` (cache:DIR, or a bare DIR holding its index).</summary>
+    public static bool IsCache(string spec)
+    {
+        var s = SourceSpec.Parse(spec);
+        return s.Kind == "cache" || s.Kind is null && Directory.Exists(s.Path) && Cache.CacheIndex.IsCache(s.Path);
+    }
+
+    /// <summary><paramref name="spec"/> with its path made absolute: the same text for the same source from any working folder.</summary>
+    public static string Absolute(string spec)
+    {
+        var s = SourceSpec.Parse(spec);
+        return (s.Kind is null ? "" : s.Kind + ":") + Path.GetFullPath(s.Path) + string.Concat(s.Options.Select(kv => $",{kv.Key}={kv.Value}"));
+    }
+
     /// <summary>Which kind a bare path is: a folder with meta/esc50.csv → esc50; with ucfTrainTestlist or classInd.txt →
     /// ucf101; with Charades_v1_train.csv → charades; any other folder → folder (unlabeled). A .csv file by its header
     /// (youtube_id → kinetics, actions → charades, filename+fold+target → esc50, AudioSet's "# Segments csv created"
