@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace AvBert.Bench;
 
 /// <summary>
-/// CPU convolutions (README, "Correctness on every CPU").
+/// CPU convolutions (docs/cpu-correctness.md).
 ///   conv check [--threads N]: the known-answer check (float32 vs float64) over probe shapes (the classes of issue 9:
 ///     channels above 16 and not a multiple of 16 or 8, kernel &gt; 1, batch 2) and the small, full and width-6/10/12
 ///     models' classes, with oneDNN on, then off. Run it under ONEDNN_MAX_CPU_ISA=… and ONEDNN_VERBOSE=1 to see more.

@@ -9,7 +9,7 @@ namespace AvBert.Cli;
 /// that uses libtorch runs in a child process of the CLI (the same program and arguments, AVBERT_SUPERVISED=1), and
 /// this parent waits for it: the child's output and exit code pass through unchanged, and if it dies of a signal the
 /// parent prints one line naming the signal, what was running (<see cref="CrashContext"/>) and what to try, and exits
-/// with <see cref="ExitCodes.NativeCrash"/> (README, "Errors and exit codes"). Checkpoints written before stay intact: they
+/// with <see cref="ExitCodes.NativeCrash"/> (docs/errors-and-exit-codes.md). Checkpoints written before stay intact: they
 /// are written atomically. SIGINT, SIGTERM and SIGHUP sent to the parent are passed on to the child, which stops as it
 /// would alone (a signal that reaches both, as Ctrl+C does, counts once).
 /// </summary>
@@ -69,7 +69,7 @@ public static class CrashSupervisor
                    "lower --batch or the clip size; `dmesg` says). Checkpoints written before it are intact: --resume continues.";
         return $"error: avbert {command} died of {NativeSignals.Name(signal)} inside libtorch while {what}. " +
                "Checkpoints written before it are intact (--resume continues). Try: AVBERT_CONV_CHECK=force to re-check this CPU's " +
-               "convolutions, ONEDNN_MAX_CPU_ISA=SSE41, or --device cuda (README, 'Correctness on every CPU').";
+               "convolutions, ONEDNN_MAX_CPU_ISA=SSE41, or --device cuda (docs/cpu-correctness.md).";
     }
 
     static int SignalNumber(PosixSignal s) => s switch

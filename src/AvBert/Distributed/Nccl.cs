@@ -10,7 +10,7 @@ namespace AvBert.Distributed;
 /// <c>c10::cuda::getCurrentCUDAStream</c>; TorchSharp never changes it, so it is the default stream when the symbol is
 /// absent), so no host synchronisation is needed: later kernels on that stream see the reduced values.
 /// <para>Written against NCCL 2.x's C API (ncclAvg needs 2.10+). Verified on CPU machines only as far as loading goes:
-/// the GPU path must be checked on a GPU machine (README, "Scaling out").</para>
+/// the GPU path must be checked on a GPU machine (docs/scaling-out.md).</para>
 /// </summary>
 internal static unsafe class Nccl
 {

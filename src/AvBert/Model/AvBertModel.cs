@@ -122,7 +122,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
         InitializeWeights();
     }
 
-    // The clip sizes whose convolutions the CPU self-check has proven for this model (README, "Correctness on every CPU").
+    // The clip sizes whose convolutions the CPU self-check has proven for this model (docs/cpu-correctness.md).
     readonly HashSet<string> checkedClips = new();
 
     /// <summary>Before a CNN's first CPU convolutions at a clip size: the guard proves them on this machine (cached, so

@@ -22,7 +22,7 @@ public static class ChannelsLast
 
     /// <summary>
     /// Where the visual CNN runs channels-last unless told (<see cref="VisualResNet3D.UseChannelsLast"/>): on CUDA. On the
-    /// CPU the contiguous layout is kept (oneDNN picks its own blocked layout either way; README, GPU).
+    /// CPU the contiguous layout is kept (oneDNN picks its own blocked layout either way; docs/performance-and-gpu.md).
     /// </summary>
     public static bool ByDefault(Device device) => device.type == DeviceType.CUDA;
 

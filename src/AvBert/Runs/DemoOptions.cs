@@ -40,11 +40,11 @@ public sealed record DemoOptions
     /// <summary>
     /// The pretraining settings the demo uses unless the user's --set says otherwise: a short run (<see cref="DefaultSteps"/> steps of 16 videos
     /// instead of 220K of 256) with a short warm-up and cosine decay, checkpoint only at the end, and four [ours] MEP
-    /// choices that make MEP learn at this size (measured, README "Demo"): cosine scores at temperature 0.05 and detached
+    /// choices that make MEP learn at this size (measured, docs/demo-and-experiments.md): cosine scores at temperature 0.05 and detached
     /// targets (with the paper's dot scores and live targets the CNN embeddings collapse to one vector or do not move in a
     /// few hundred steps), negatives uniform over the minibatch (CANS-Similar picks the masked clip's own siblings, which
     /// toy-av makes indistinguishable from it), and half of the 4 clips masked (2 anchors per sequence instead of 1).
-    /// Three [ours] CPP choices without which CPP stays at chance here (README "How CPP came to learn"): the head scores
+    /// Three [ours] CPP choices without which CPP stays at chance here (docs/demo-and-experiments.md, "How CPP came to learn"): the head scores
     /// each clip position's pair (pooling clips), reads an unmasked pass of the Transformers, and sees each video with
     /// 15 other soundtracks of the batch besides its own draw (16 pairs per video instead of 1).
     /// </summary>

@@ -6,7 +6,7 @@ namespace AvBert.Runtime;
 /// <summary>
 /// One convolution shape class of a model: 2D or 3D, channels, kernel, stride, padding, dilation, groups (no bias: our
 /// convolutions have none), and, when known, the spatial (and temporal) size of the input the model gives it
-/// (<see cref="Input"/>): oneDNN picks its kernels and blockings by input size too, and some blockings crash (README,
+/// (<see cref="Input"/>): oneDNN picks its kernels and blockings by input size too, and some blockings crash (docs/cpu-correctness.md,
 /// "Correctness on every CPU"). Without an input size the check picks a small one (<see cref="CheckInputSize"/>).
 /// </summary>
 public sealed record ConvShape(int InChannels, int OutChannels, long[] Kernel, long[] Stride, long[] Padding, long[] Dilation, long Groups)

@@ -24,7 +24,7 @@ public sealed class ConvolutionCheckFailed(string message) : UserError(message);
 
 /// <summary>
 /// Makes sure the float32 CPU convolutions a model uses run and compute correctly on this machine before the model runs
-/// them (README, "Correctness on every CPU"). <see cref="Ensure"/> walks a ladder of convolution paths, from the fastest
+/// them (docs/cpu-correctness.md). <see cref="Ensure"/> walks a ladder of convolution paths, from the fastest
 /// down: oneDNN at the CPU's full ISA → capped at AVX2 → capped at SSE4.1 → oneDNN off (ATen's own convolutions). Each
 /// rung is checked in a child process (<see cref="ConvolutionProbe"/>) with forward, input-gradient and weight-gradient
 /// known-answer checks of every shape class at the input sizes the model really sees; a rung whose child crashes (SIGFPE
@@ -155,7 +155,7 @@ public sealed class ConvolutionGuard
         if (outcome is null)
             throw new ConvolutionCheckFailed(
                 $"no convolution path of this CPU passed the self-check ({string.Join("; ", failures)}). " +
-                $"Fix: use another machine (README, 'Correctness on every CPU'); {ModeVariable}=off runs anyway, unchecked.");
+                $"Fix: use another machine (docs/cpu-correctness.md); {ModeVariable}=off runs anyway, unchecked.");
         var applied = chosen;
         if (chosen.OneDnn && chosen.Cap != start.Cap && convolutionsRan)
         {

@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace AvBert.Runtime;
 
 /// <summary>
-/// One rung of the convolution ladder (README, "Correctness on every CPU"): oneDNN at the CPU's full instruction set, or
+/// One rung of the convolution ladder (docs/cpu-correctness.md): oneDNN at the CPU's full instruction set, or
 /// capped (<c>ONEDNN_MAX_CPU_ISA</c>) at AVX2 or SSE4.1, or switched off (ATen's own convolutions).
 /// </summary>
 /// <param name="Cap">the ISA cap; null: none (the full ISA), or oneDNN off</param>

@@ -8,7 +8,7 @@ namespace AvBert.Runtime;
 /// with zeros (seen on a KVM "AMD EPYC" of family 26, whose <c>lscpu</c> lists no cache sizes and which has no
 /// <c>/sys/devices/system/cpu/cpu0/cache/</c>); oneDNN then believes the L1 and L2 caches hold 0 bytes, and its blocking
 /// heuristics divide by quantities derived from them: the paper-size model's backward convolutions die of SIGFPE
-/// (README, "Correctness on every CPU"). <see cref="Describe"/> says so up front in <c>avbert info</c>.
+/// (docs/cpu-correctness.md). <see cref="Describe"/> says so up front in <c>avbert info</c>.
 /// </summary>
 public sealed record CpuCacheTopology(string Vendor, bool Hidden, long L1DataBytes, long L2Bytes, string Leaf)
 {
@@ -49,6 +49,6 @@ public sealed record CpuCacheTopology(string Vendor, bool Hidden, long L1DataByt
     /// <summary>One line for <c>avbert info</c>.</summary>
     public string Describe() => Hidden
         ? $"hidden: {Leaf} reports no L1/L2 data cache sizes (a VM that hides its cache topology); oneDNN's blocking heuristics " +
-          "divide by them, so some of its convolution kernels crash or compute wrongly here: the self-check picks a safe path (README, 'Correctness on every CPU')"
+          "divide by them, so some of its convolution kernels crash or compute wrongly here: the self-check picks a safe path (docs/cpu-correctness.md)"
         : $"L1d {L1DataBytes / 1024} KiB, L2 {L2Bytes / 1024} KiB per core ({Leaf})";
 }

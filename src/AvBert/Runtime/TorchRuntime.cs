@@ -119,7 +119,7 @@ public static class TorchRuntime
         {
             if (!cuda.is_available())
                 throw new UserError($"--device {spec}: CUDA is not available in this build or on this machine. " +
-                                    "Fix: use --device cpu, or run against a CUDA libtorch (see README, 'GPU').");
+                                    "Fix: use --device cpu, or run against a CUDA libtorch (see docs/performance-and-gpu.md).");
             return new Device(spec);
         }
         if (spec == "cpu") return CPU;

@@ -1,7 +1,7 @@
 namespace AvBert.Runtime;
 
 /// <summary>
-/// The process exit codes of every command (README, "Exit codes"). One table, used by the CLI and by scripts.
+/// The process exit codes of every command (docs/errors-and-exit-codes.md). One table, used by the CLI and by scripts.
 /// </summary>
 public static class ExitCodes
 {

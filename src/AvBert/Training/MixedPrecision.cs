@@ -49,7 +49,7 @@ public sealed class MixedPrecision
         if (p == Precision.Bf16 && !cuda && LibTorchContext.Available && LibTorchContext.OneDnnEnabled)
         {
             // libtorch 2.10's oneDNN bf16 convolution weight gradients come out NaN now and then on AVX-512 CPUs (seen on a
-            // Sapphire Rapids-class Xeon; README "Correctness on every CPU"); ATen's own convolutions are right.
+            // Sapphire Rapids-class Xeon; docs/performance-and-gpu.md, "Training speed on a GPU"); ATen's own convolutions are right.
             LibTorchContext.OneDnnEnabled = false;
             (log ?? Console.Error).WriteLine("note: precision bf16 on the CPU uses ATen's convolutions (oneDNN's bf16 convolution gradients are unreliable on some CPUs); bf16 on a CPU is for checking, fp32 is faster there.");
         }

@@ -128,7 +128,7 @@ public class ReferenceConfigTests
     [InlineData("TRANSFORMER:\n  HIDDEN_SIZE: many\n", "TRANSFORMER.HIDDEN_SIZE: many")]
     [InlineData("TRANSFORMER:\n  HIDDEN_SIZE: 100\n", "hidden_size: 100")]
     [InlineData("RESNET:\n  NUM_BLOCK_TEMP_KERNEL: [[3], [9], [6], [3]]\n", "NUM_BLOCK_TEMP_KERNEL")]
-    // What the reference's code builds but cannot run, or cannot build (see README "convert").
+    // What the reference's code builds but cannot run, or cannot build (see docs/model.md, "avbert convert").
     [InlineData("MODEL:\n  POOLING: false\n", "MODEL.POOLING: false")]
     [InlineData("MODEL:\n  FUSION: mid\n", "MODEL.POOLING: false")]
     [InlineData("MODEL:\n  POOLING: true\nAUDIO_RESNET:\n  STRIDE_1X1: true\n", "AUDIO_RESNET.STRIDE_1X1: true")]

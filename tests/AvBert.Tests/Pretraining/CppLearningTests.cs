@@ -41,7 +41,7 @@ public class CppLearningTests
     /// (pretrain.cpp_pooling clips): here every clip either has an event in both modalities (bright frames, loud
     /// spectrogram) or in neither, at random, and nothing else tells the videos apart, so only the timing says whether a
     /// pair is correct. From the BOS outputs (with or without model.transformer.bos_mean_pooling) the same signal stays at
-    /// chance for 200 steps (measured, README "Demo"): the multimodal Transformer would first have to learn to line up
+    /// chance for 200 steps (measured, docs/demo-and-experiments.md): the multimodal Transformer would first have to learn to line up
     /// visual and audio positions, whose embeddings start near zero.
     /// </summary>
     [Fact]

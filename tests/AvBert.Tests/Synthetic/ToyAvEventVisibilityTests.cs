@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace AvBert.Tests.Synthetic;
 
 /// <summary>
-/// What made correct pair prediction learnable on toy-av (README "How CPP came to learn"): whether the labelled object
+/// What made correct pair prediction learnable on toy-av (docs/demo-and-experiments.md, "How CPP came to learn"): whether the labelled object
 /// sounds in a clip must be visible in that clip's embedding x_t before any training, in both modalities, or CPP's
 /// gradient has nothing to start from.
 /// </summary>

@@ -64,7 +64,7 @@ public class MixedPrecisionTests
     public void Bf16_pretraining_runs_end_to_end_on_the_cpu_close_to_fp32()
     {
         // 64² crops: at 32² the last stage sees 2×2 maps, where libtorch 2.10's oneDNN bf16 conv3d weight gradient of the
-        // 3×1×1 conv comes out NaN on this CPU (README, Performance) — a libtorch bug, not this code's.
+        // 3×1×1 conv comes out NaN on this CPU (docs/performance-and-gpu.md) — a libtorch bug, not this code's.
         var c = AvBert.Tests.Pretraining.PretrainerTests.Tiny("data.train_crop_size=64", "data.test_crop_size=64", "data.train_jitter_scales=[64, 80]");
         manual_seed(5);
         var pretrainer = new AvBertPretrainer(new AvBertModel(c.Model, c.Data), c.Model, c.Pretrain);

@@ -12,7 +12,7 @@ namespace AvBert.Data;
 /// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>,
 /// <c>audioset:SEGMENTS.csv[,labels=FILE][,videos=DIR][,trimmed=true]</c>.</item>
 /// </list>
-/// Splits: "train", "test" (also "val"/"validate" where the format has it) or "all". See docs/readme/media.md.
+/// Splits: "train", "test" (also "val"/"validate" where the format has it) or "all". See docs/data.md.
 /// </summary>
 public static class SourceLoader
 {

@@ -49,7 +49,7 @@ public sealed record AblationOptions
     public TextWriter? Log { get; init; }
 
     /// <summary>Pretraining steps of a toy-av cell: with 240 + 240 probe videos a cell takes about 2 minutes on 2 cores,
-    /// so the 15 cells of `ablate sharing` (5 rows × 3 seeds) fit in half an hour (README "ablate").</summary>
+    /// so the 15 cells of `ablate sharing` (5 rows × 3 seeds) fit in half an hour (docs/demo-and-experiments.md, "Ablations").</summary>
     public const int DefaultSteps = 100;
 
     /// <summary>Checkpoint period of a cell's pretraining, so that an interrupted cell resumes close to where it stopped.</summary>

@@ -15,7 +15,7 @@ public sealed record PaperResult(double Top1, double Top5);
 public sealed record AblationRow(string Key, string Label, IReadOnlyList<string> Sets, PaperResult? Paper);
 
 /// <summary>
-/// The rows of each table, mapped onto our config keys (README "The model", docs/SPEC.md §6–§7, §9):
+/// The rows of each table, mapped onto our config keys (docs/model.md, docs/SPEC.md §6–§7, §9):
 /// <list type="bullet">
 /// <item>sharing: ALBERT's cross-layer sharing (<c>model.transformer.share_across_layers</c>) and the sharing across the
 /// visual, audio and multimodal Transformers (<c>model.transformer.share_across_transformers</c>: none, all, partial);</item>
