@@ -146,26 +146,28 @@ public sealed class AvBertPretrainer : nn.Module
         var mepLosses = new List<Tensor>();
         foreach (var stream in _streams)
         {
-            Tensor loss, acc;
+            Tensor loss, acc, own;
             switch (stream)
             {
                 case MepStream.Visual:
-                    (loss, acc) = Mep(Head(stream), ctx.Visual![.., 1..], xv!, mv!.Positions);
+                    (loss, acc, own) = Mep(Head(stream), ctx.Visual![.., 1..], xv!, mv!.Positions);
                     break;
                 case MepStream.Audio:
-                    (loss, acc) = Mep(Head(stream), ctx.Audio![.., 1..], xa!, ma!.Positions);
+                    (loss, acc, own) = Mep(Head(stream), ctx.Audio![.., 1..], xa!, ma!.Positions);
                     break;
                 default:
                 {
-                    var (lv, av) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv!, mv!.Positions);
-                    var (la, aa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa!, ma!.Positions);
+                    var (lv, av, ov) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv!, mv!.Positions);
+                    var (la, aa, oa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa!, ma!.Positions);
                     loss = (lv + la) / 2;
                     acc = (av + aa) / 2;
+                    own = (ov + oa) / 2;
                     break;
                 }
             }
             parts[$"loss_mep_{StreamName(stream)}"] = loss;
             parts[$"acc_mep_{StreamName(stream)}"] = acc;
+            parts[$"neg_own_video_{StreamName(stream)}"] = own;
             mepLosses.Add(loss);
         }
 
@@ -214,6 +216,6 @@ public sealed class AvBertPretrainer : nn.Module
         };
     }
 
-    (Tensor, Tensor) Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
+    MepResult Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
         MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep);
 }

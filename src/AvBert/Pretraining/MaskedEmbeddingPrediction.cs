@@ -39,6 +39,15 @@ public sealed class MepHead : Module<Tensor, Tensor>
 public sealed record MepOptions(NegativeSampling Sampler, int NegativeCount, double IntervalSigma,
                                 MepScore Score = MepScore.Dot, double Temperature = 0.1, bool DetachTargets = false);
 
+/// <summary>MEP on one stream: the loss, the accuracy (the positive scores highest) and, as a diagnostic, the share of the
+/// negatives drawn from the anchor's own video — its other clips, which are near-copies of the positive when a video
+/// changes little from clip to clip (a still picture, one recording), so a sampler that favours them (CANS-Similar) makes
+/// the task hard or unsolvable. Uniform over the minibatch gives (T−1)/(B·T−1).</summary>
+public sealed record MepResult(Tensor Loss, Tensor Accuracy, Tensor OwnVideoNegatives)
+{
+    public void Deconstruct(out Tensor loss, out Tensor accuracy) => (loss, accuracy) = (Loss, Accuracy);
+}
+
 /// <summary>The contrastive MEP objective on one stream's masked positions.</summary>
 public static class MaskedEmbeddingPrediction
 {
@@ -70,7 +79,7 @@ public static class MaskedEmbeddingPrediction
     /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
     /// <param name="positions">[B,M] masked steps.</param>
     /// <param name="options">Sampler, negative count, score.</param>
-    public static (Tensor Loss, Tensor Accuracy) Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options)
+    public static MepResult Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options)
     {
         if (options.DetachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
@@ -85,6 +94,8 @@ public static class MaskedEmbeddingPrediction
         var pos = flatTargets.index_select(0, anchors);
         var negIdx = NegativeSampler.Sample(options.Sampler, targets, anchors, options.NegativeCount, options.IntervalSigma);   // [N,K], from the raw distances
         var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
-        return InfoNce(q, pos, neg, cosine ? options.Temperature : 1.0);
+        var (loss, acc) = InfoNce(q, pos, neg, cosine ? options.Temperature : 1.0);
+        var ownVideo = (negIdx.div(T, rounding_mode: RoundingMode.floor) == anchors.div(T, rounding_mode: RoundingMode.floor).unsqueeze(1)).to(float32).mean();
+        return new MepResult(loss, acc, ownVideo);
     }
 }

@@ -58,6 +58,28 @@ public class ObjectiveTests
     }
 
     [Fact]
+    public void The_share_of_negatives_from_the_anchors_own_video_is_reported_per_sampler()
+    {
+        // 16 videos of 4 clips; each video's clips are near-copies of one another (a still picture), the videos far apart.
+        manual_seed(11);
+        using var head = new MepHead("h", 8);
+        const int B = 16, T = 4, K = 8;
+        var outputs = randn(B, T, 8);
+        var targets = randn(B, 1, 8) * 10 + randn(B, T, 8) * 0.01;
+        var positions = tensor(new long[] { 1, 2 }).repeat(B, 1);               // [B,2]
+        double Share(NegativeSampling sampler, double sigma = 1.96) =>
+            MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, new MepOptions(sampler, K, sigma)).OwnVideoNegatives.item<float>();
+        // Current-Sequence draws only from the own video; uniform over the minibatch draws its T−1 of B·T−1 candidates
+        // in proportion (K of them: about K·3/63 own-video negatives per anchor, a share of 3/63 ≈ 0.048).
+        Assert.Equal(1.0, Share(NegativeSampling.CurrentSequence), 6);
+        Assert.InRange(Share(NegativeSampling.CurrentMinibatch), 0.0, 0.15);
+        // CANS-Similar favours the nearest candidates, but its interval (mean ± 1.96 σ of the distances) drops near-copies
+        // as outliers: none of the own video's clips is drawn. Without the interval (σ huge) all 3 are, for every anchor.
+        Assert.Equal(0.0, Share(NegativeSampling.CansSimilar), 6);
+        Assert.InRange(Share(NegativeSampling.CansSimilar, sigma: 1e6), 0.15, 3.0 / K + 1e-6);
+    }
+
+    [Fact]
     public void Detached_targets_pass_no_gradient_back_to_the_embeddings()
     {
         manual_seed(6);

@@ -34,7 +34,7 @@ public class SingleStreamPretrainingTests
         var l = stream == "visual"
             ? p.forward(randn([4, d.SequenceLength, 3, d.NumFrames, d.TrainCropSize, d.TrainCropSize]), null)
             : p.forward(null, randn([4, d.SequenceLength, 1, d.AudioFrequency, d.AudioTime]));
-        Assert.Equal(new[] { "acc_mep_" + stream, "loss", "loss_mep", "loss_mep_" + stream }, l.Parts.Keys.Order());
+        Assert.Equal(new[] { "acc_mep_" + stream, "loss", "loss_mep", "loss_mep_" + stream, "neg_own_video_" + stream }, l.Parts.Keys.Order());
         Assert.Equal(l.Parts["loss_mep_" + stream].item<float>(), l.Total.item<float>());
         Assert.True(float.IsFinite(l.Total.item<float>()));
         l.Total.backward();   // the CNN learns through the targets and the Transformer input
