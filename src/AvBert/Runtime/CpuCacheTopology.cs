@@ -49,6 +49,6 @@ public sealed record CpuCacheTopology(string Vendor, bool Hidden, long L1DataByt
     /// <summary>One line for <c>avbert info</c>.</summary>
     public string Describe() => Hidden
         ? $"hidden: {Leaf} reports no L1/L2 data cache sizes (a VM that hides its cache topology); oneDNN's blocking heuristics " +
-          "divide by them, so some of its convolution kernels crash or compute wrongly here: the self-check picks a safe path (docs/cpu-correctness.md)"
+          "divide by them, so some of its convolution kernels crash or compute wrongly here: oneDNN starts capped at SSE4.1 (no brgemm kernels) and the self-check checks it (docs/cpu-correctness.md)"
         : $"L1d {L1DataBytes / 1024} KiB, L2 {L2Bytes / 1024} KiB per core ({Leaf})";
 }

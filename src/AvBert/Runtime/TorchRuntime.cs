@@ -32,6 +32,10 @@ public static class TorchRuntime
     /// it first runs, so it goes into the process environment here, before any torch operation), or oneDNN off. The guard
     /// checks that rung like any other. A cap the user set wins; AVBERT_CONV_CHECK=off or force applies none.
     /// </summary>
+    /// <para>On a CPU that hides its cache topology (<see cref="CpuCacheTopology"/>) every process starts at SSE4.1 at most:
+    /// oneDNN's brgemm kernels (AVX2 and up) size their blocks from the L1/L2 sizes, which read as 0 there, and that was
+    /// seen to crash (SIGFPE), to compute wrongly, and — at AVX2, after the self-check had passed it for the small preset —
+    /// to turn a demo's training NaN (2 of 2 runs; 0 of 2 at SSE4.1; docs/cpu-correctness.md). SSE4.1 has no brgemm kernels.</para>
     static void CapOneDnnIsa()
     {
         OneDnnIsaCap = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
@@ -40,11 +44,23 @@ public static class TorchRuntime
         {
             case { OneDnn: false }:
                 if (LibTorchContext.Available) LibTorchContext.OneDnnEnabled = false;
-                break;
+                return;
             case { Cap: { } cap }:
                 SetOneDnnIsaCap(cap);
                 break;
         }
+        if (HiddenCachesCap(OneDnnIsaCap, Environment.GetEnvironmentVariable(ConvolutionGuard.ModeVariable), CpuCacheTopology.Read()) is { } low)
+            SetOneDnnIsaCap(low);
+    }
+
+    /// <summary>The cap a CPU with hidden caches starts at (SSE4.1) when nothing lower is in force and the self-check is
+    /// not off (its probe children run with it off, so they test the rung they are given); null otherwise.</summary>
+    internal static string? HiddenCachesCap(string? capNow, string? checkMode, CpuCacheTopology? caches)
+    {
+        var lowest = ConvRung.Caps[^1];
+        if (caches is not { Hidden: true } || checkMode?.Trim().ToLowerInvariant() == "off") return null;
+        if (capNow is not null && Array.IndexOf(ConvRung.Caps, capNow) >= Array.IndexOf(ConvRung.Caps, lowest)) return null;
+        return lowest;
     }
 
     /// <summary>Caps oneDNN at <paramref name="cap"/> for this process (libc setenv: oneDNN reads the C environment, not

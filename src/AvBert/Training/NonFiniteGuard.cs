@@ -1,4 +1,5 @@
 using AvBert.Runtime;
+using static TorchSharp.torch;
 
 namespace AvBert.Training;
 
@@ -26,4 +27,22 @@ public static class NonFiniteGuard
             { Step = step, Part = name };
         }
     }
+
+    /// <summary>The name of the first parameter of <paramref name="model"/> holding a NaN or ±Inf; null when all are finite.
+    /// Reads every parameter back: for the error path only.</summary>
+    public static string? FirstNonFiniteWeight(nn.Module model)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+            if (!isfinite(p).all().item<bool>()) return name;
+        return null;
+    }
+
+    /// <summary>A libtorch error in a step whose weights had already turned non-finite (an op that refuses a NaN argument,
+    /// before the next log point's check saw the loss): the run diverged, said as such rather than as an internal error.</summary>
+    public static TrainingDiverged WeightsDiverged(long step, string weight, Exception libtorchError, string? resumeHint = null) =>
+        new($"training diverged by step {step}: the weight '{weight}' is NaN or Inf, and libtorch stopped on it " +
+            $"({libtorchError.Message.Split('\n')[0].Trim()}). Fix: lower the learning rate or raise the warm-up, keep gradient clipping on, " +
+            $"and check the input data{(resumeHint is null ? "" : $"; {resumeHint}")}.")
+        { Step = step, Part = weight };
 }

@@ -266,6 +266,10 @@ public sealed class Trainer
         }
         }
         catch (ExternalException e) when (dp is not null) { nativeError = e; } // [data parallel] retried by every rank together
+        catch (ExternalException e) when (NonFiniteGuard.FirstNonFiniteWeight(_model) is { } weight)
+        {
+            throw NonFiniteGuard.WeightsDiverged(stepNo + 1, weight, e, ResumeHint());
+        }
         // "loss" first: it leads the progress line and the logs.
         var keys = sums.Keys.OrderBy(k => k == "loss" ? 0 : 1).ToList();
         if (dp is not null)

@@ -40,4 +40,17 @@ public class TorchRuntimeTests
         var e = Assert.Throws<UserError>(() => TorchRuntime.ResolveDevice("tpu"));
         Assert.Contains("cpu, cuda, cuda:N, auto", e.Message);
     }
+
+    [Fact]
+    public void A_cpu_that_hides_its_caches_starts_oneDNN_at_SSE41_unless_something_lower_or_the_user_decides()
+    {
+        var hidden = new CpuCacheTopology("AuthenticAMD", Hidden: true, 0, 0, "CPUID 0x8000001D");
+        var visible = new CpuCacheTopology("GenuineIntel", Hidden: false, 48 << 10, 2 << 20, "CPUID 4");
+        Assert.Equal("SSE41", TorchRuntime.HiddenCachesCap(null, null, hidden));
+        Assert.Equal("SSE41", TorchRuntime.HiddenCachesCap("AVX2", "auto", hidden));   // a remembered AVX2 is lowered
+        Assert.Null(TorchRuntime.HiddenCachesCap("SSE41", null, hidden));             // already there
+        Assert.Null(TorchRuntime.HiddenCachesCap(null, null, visible));
+        Assert.Null(TorchRuntime.HiddenCachesCap(null, null, null));                  // not x86-64
+        Assert.Null(TorchRuntime.HiddenCachesCap(null, "off", hidden));               // the check's probe children test the rung they are given
+    }
 }

@@ -83,6 +83,32 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_libtorch_error_on_weights_gone_non_finite_is_a_divergence_naming_the_weight()
+    {
+        var (net, opt) = Build();
+        int calls = 0;
+        var e = Assert.Throws<TrainingDiverged>(() => new Trainer(net, opt, Schedule, Options(8), null).Run(s => TinyNet.Data(s), b =>
+        {
+            if (++calls == 2)
+            {
+                // Between two log points the weights turn NaN, and an op refuses the NaN (as the matrix exponential's
+                // scaling does in libtorch: "Expected false to be true ... toFloat").
+                using (no_grad()) net.parameters().First().fill_(double.NaN);
+                throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false.\nException raised from toFloat");
+            }
+            return TinyNet.Step(net, b);
+        }));
+        Assert.Equal(2, e.Step);
+        Assert.Equal(net.named_parameters().First().name, e.Part);
+        Assert.Contains("is NaN or Inf, and libtorch stopped on it (Expected false to be true, but got false.)", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        // With finite weights the same libtorch error stays what it is (an internal error, retried where the caller retries).
+        var (net2, opt2) = Build();
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => new Trainer(net2, opt2, Schedule, Options(8), null).Run(s => TinyNet.Data(s), b =>
+            throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false.")));
+    }
+
+    [Fact]
     public void Non_finite_loss_stops_the_run_naming_step_and_part()
     {
         var (net, opt) = Build();
