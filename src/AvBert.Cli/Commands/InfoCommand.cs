@@ -30,7 +30,8 @@ public static class InfoCommand
             if (!r.GetValue(check))
             {
                 var remembered = ConvolutionGuard.RememberedRung();
-                string start = TorchRuntime.OneDnnIsaCap is { } cap ? $"oneDNN capped at {cap}{(TorchRuntime.OneDnnIsaCapIsOurs ? " (remembered for this CPU)" : " (your ONEDNN_MAX_CPU_ISA)")}"
+                string why = remembered?.Cap == TorchRuntime.OneDnnIsaCap ? "remembered for this CPU" : "this CPU hides its caches";
+                string start = TorchRuntime.OneDnnIsaCap is { } cap ? $"oneDNN capped at {cap}{(TorchRuntime.OneDnnIsaCapIsOurs ? $" ({why})" : " (your ONEDNN_MAX_CPU_ISA)")}"
                              : remembered is { OneDnn: false } ? "oneDNN off (remembered for this CPU)" : "oneDNN at the full ISA";
                 Console.WriteLine($"convolutions   starts on {start}; `avbert info --check` runs the self-check for this model (each model runs it before its first CPU convolution)");
                 return 0;
