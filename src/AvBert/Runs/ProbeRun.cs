@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -280,29 +281,36 @@ public static class ProbeRun
     }
 
     /// <summary>
-    /// The classifiers on every (fold, family) pair, <see cref="Environment.ProcessorCount"/> pairs at a time with one torch
-    /// thread each: the fits are small and many, so whole fits in parallel use the cores better than parallel matrix
-    /// products inside one. Each pair's result depends only on its data (not on the order or the thread).
+    /// The classifiers on every (fold, family) pair, family by family (<see cref="FeatureClassifiers.ScoreFolds"/>: the
+    /// linear probes of a family's folds are one batched fit): <see cref="Environment.ProcessorCount"/> families at a time
+    /// with one torch thread each, the widest first (so that the last to start are the quickest) — on 2 loaded cores that
+    /// beat one family at a time with 2 threads in its matrix products (docs/downstream.md) — or, with fewer families than
+    /// cores, one at a time with every core's threads. Each result depends only on its data (not on the order or the thread).
     /// </summary>
     static FoldAccuracy[][] ScoreAll(LabelledFeatures f, IReadOnlyList<ProbeFold> folds, Tensor labels, ClassifierOptions options, CancellationToken ct)
     {
         var families = f.Families.All;
         var result = folds.Select(_ => new FoldAccuracy[families.Count]).ToArray();
-        int threads = get_num_threads();
-        set_num_threads(1);
+        var widestFirst = Enumerable.Range(0, families.Count).OrderByDescending(m => families[m].Features.shape[1]).ThenBy(m => m).ToList();
+        void Family(int m)
+        {
+            var scores = FeatureClassifiers.ScoreFolds(families[m].Features, labels, folds, f.ClassNames.Count, options);
+            for (int k = 0; k < folds.Count; k++) result[k][m] = scores[k];
+        }
+        int cores = Math.Max(1, Environment.ProcessorCount), threads = get_num_threads();
+        bool inParallel = families.Count >= cores && cores > 1;
+        set_num_threads(inParallel ? 1 : cores);
         try
         {
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount), CancellationToken = ct };
-            Parallel.For(0, folds.Count * families.Count, parallel, task =>
-            {
-                int fold = task / families.Count, m = task % families.Count;
-                using var scope = NewDisposeScope();
-                var train = tensor(folds[fold].Train.Select(i => (long)i).ToArray());
-                var test = tensor(folds[fold].Test.Select(i => (long)i).ToArray());
-                var x = families[m].Features;
-                result[fold][m] = FeatureClassifiers.Score(x.index_select(0, train), labels.index_select(0, train), x.index_select(0, test),
-                                                           labels.index_select(0, test), f.ClassNames.Count, options);
-            });
+            if (inParallel)
+                Parallel.ForEach(Partitioner.Create(widestFirst, EnumerablePartitionerOptions.NoBuffering),
+                                 new ParallelOptions { MaxDegreeOfParallelism = cores, CancellationToken = ct }, Family);
+            else
+                foreach (var m in widestFirst)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    Family(m);
+                }
         }
         finally
         {
