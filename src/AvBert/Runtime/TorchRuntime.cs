@@ -34,8 +34,9 @@ public static class TorchRuntime
     /// </summary>
     /// <para>On a CPU that hides its cache topology (<see cref="CpuCacheTopology"/>) every process starts at SSE4.1 at most:
     /// oneDNN's brgemm kernels (AVX2 and up) size their blocks from the L1/L2 sizes, which read as 0 there, and that was
-    /// seen to crash (SIGFPE), to compute wrongly, and — at AVX2, after the self-check had passed it for the small preset —
-    /// to turn a demo's training NaN (2 of 2 runs; 0 of 2 at SSE4.1; docs/cpu-correctness.md). SSE4.1 has no brgemm kernels.</para>
+    /// seen to crash (SIGFPE) and to compute wrongly; the self-check runs at batch 2, and such a blocking depends on the
+    /// batch. Two demo runs at AVX2 failed in training (NaN, a libtorch assertion) where SSE4.1 runs did not; whether AVX2
+    /// or a TorchSharp scalar-lifetime race caused that is not settled (docs/cpu-correctness.md). SSE4.1 has no brgemm kernels.</para>
     static void CapOneDnnIsa()
     {
         OneDnnIsaCap = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA");
