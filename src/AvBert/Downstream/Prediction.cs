@@ -26,9 +26,8 @@ public static class Prediction
         var t = d.Current;
         var items = files.Select(f => new MediaItem(Path.GetFullPath(f), [])).ToList();
         var dataset = new VideoSequenceDataset(items, config.Data, TaskViews.Test(d));
-        var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, TaskData.EvalBatchSize(d), device, workers, skipped,
-                                          precision: MixedPrecision.For(config, device), ct: ct);
+        var predictions = Evaluator.Run(ClassificationTask.For(model, d, device), dataset, t.Ensemble, TaskData.EvalBatchSize(d), workers, skipped,
+                                        precision: MixedPrecision.For(config, device), ct: ct);
         return predictions.Items.Select((item, row) => new FilePrediction(files[item], Top(predictions.Scores[row], d.ClassNames, k))).ToList();
     }
 

@@ -32,19 +32,18 @@ public static class EvalRun
         log.WriteLine($"eval: {source.Items.Count} videos of {source.Name}, {d.Task.ToString().ToLowerInvariant()} task, " +
                       $"{TaskViews.DescribeTestViews(d)} each, on {device}, {arithmetic}");
         var dataset = new VideoSequenceDataset(source, cfg.Data, TaskViews.Test(d));
-        var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, d.ClassNames.Length);
+        var task = ClassificationTask.For(model, d, device);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lastLine = 0;
-        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, TaskData.EvalBatchSize(d), device,
-                                        workers, skipped, (done, total) =>
-                                        {
-                                            double now = clock.Elapsed.TotalSeconds;
-                                            if (now - lastLine < 10 || done == total) return;
-                                            lastLine = now;
-                                            log.WriteLine($"eval: {done}/{total} samples, {now:0} s, ETA {(total - done) * now / done:0} s");
-                                        }, arithmetic, ct);
+        var predictions = Evaluator.Run(task, dataset, d.Current.Ensemble, TaskData.EvalBatchSize(d), workers, skipped, (done, total) =>
+        {
+            double now = clock.Elapsed.TotalSeconds;
+            if (now - lastLine < 10 || done == total) return;
+            lastLine = now;
+            log.WriteLine($"eval: {done}/{total} samples, {now:0} s, ETA {(total - done) * now / done:0} s");
+        }, arithmetic, ct);
         if (predictions.Scores.Length == 0) throw new UserError($"--data {data}: no video could be evaluated (see the skipped lines above).");
-        var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
+        var report = EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, task.Objective.MultiLabel);
         TaskData.WriteReport(report, dir, Path.GetFileName(outPath));
         Prediction.WriteTsv(Path.Combine(dir, "predictions.tsv"), predictions, d.ClassNames);
         return report;

@@ -199,7 +199,7 @@ public static class FinetuneRun
             var (_, done) = TransferModelDirectory.Load(modelDir, device);
             using (done)
             {
-                var report = test is null ? null : Evaluate(done, config, TaskData.Remap(test, classes), o, precision, skipped);
+                var report = test is null ? null : Evaluate(ClassificationTask.For(done, config.Downstream, device), config, TaskData.Remap(test, classes), o, precision, skipped);
                 return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
             }
         }
@@ -211,7 +211,7 @@ public static class FinetuneRun
         using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
         ChannelsLast.Prepare(model, device);
-        var objective = new ClassificationObjective(t.Loss, t.Margin, classes.Length);
+        var task = ClassificationTask.For(model, config.Downstream, device);
 
         var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
         if (!model.Frozen) groups.AddRange(TrainingOptimizer.DecayGroups(model.BackboneParameters(), t.BackboneLr, d.WeightDecay, "backbone_"));
@@ -253,31 +253,15 @@ public static class FinetuneRun
         DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
-            var (visual, audio) = batch.ToDevice(device);
-            var logits = model.Forward(visual, audio);
-            long rows = logits[0].shape[0];
-            var targets = objective.Targets(batch.Labels, (int)(rows / batch.Count), device);
-            var parts = new Dictionary<string, Tensor>();
-            Tensor loss;
-            if (logits.Count == 1) loss = objective.Compute(logits[0], targets);
-            else
-            {
-                var clip = objective.Compute(logits[0], targets);
-                var sequence = objective.Compute(logits[1], targets);
-                parts["loss_clip"] = clip;
-                parts["loss_sequence"] = sequence;
-                loss = clip + sequence;
-            }
-            parts["loss"] = loss;
-            parts["train_top1"] = TrainTop1(objective, logits, targets);
-            return new StepOutput(loss, parts, rows);
+            var output = task.Forward(batch);
+            return new StepOutput(output.Loss, output.Parts, output.Rows);
         }, o.Resume, (step, values) =>
         {
             o.OnStep?.Invoke(step, values);
             bool end = step == steps;
             long every = (long)d.EvalEvery * stepsPerEpoch;
             if (testSet is null || !(end || (every > 0 && step % every == 0))) return;
-            var report = Evaluate(model, config, testSet, o, precision, skipped);
+            var report = Evaluate(task, config, testSet, o, precision, skipped);
             trainer.Metrics?.Write(step, TestPoint(report));
             trainer.Progress?.Message($"{prefix}epoch {step / stepsPerEpoch}: test top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}" +
                                       (report.MeanAveragePrecision is { } m ? $", mAP {m:0.0000}" : ""));
@@ -288,7 +272,7 @@ public static class FinetuneRun
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
                           $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
                           (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
-        if (testSet is not null && finalReport is null) finalReport = Evaluate(model, config, testSet, o, precision, skipped);
+        if (testSet is not null && finalReport is null) finalReport = Evaluate(task, config, testSet, o, precision, skipped);
         if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
@@ -307,17 +291,6 @@ public static class FinetuneRun
         return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds);
     }
 
-    /// <summary>Top-1 accuracy of the summed head probabilities on a training batch (multi-label: the top class is a label).</summary>
-    static Tensor TrainTop1(ClassificationObjective objective, IReadOnlyList<Tensor> logits, Tensor targets)
-    {
-        using var _ = no_grad();
-        using var probs = objective.Probabilities(logits.Select(l => l.detach()).ToList());
-        using var top = probs.argmax(-1);
-        if (!objective.MultiLabel) return top.eq(targets).to(float32).mean();
-        using var hit = targets.gather(1, top.unsqueeze(1));
-        return hit.mean();
-    }
-
     static Dictionary<string, double> TestPoint(EvaluationReport r)
     {
         var p = new Dictionary<string, double> { ["test_top1"] = r.Top1, ["test_top5"] = r.Top5, ["test_mean_class_acc"] = r.MeanClassAccuracy };
@@ -325,19 +298,16 @@ public static class FinetuneRun
         return p;
     }
 
-    /// <summary>Evaluates on a test source whose labels already use the model's class indices.</summary>
-    internal static EvaluationReport Evaluate(TransferModel model, AvBertConfig config, MediaSource test, FinetuneOptions o, MixedPrecision precision,
+    /// <summary>Evaluates <paramref name="task"/> on a test source whose labels already use the model's class indices.</summary>
+    internal static EvaluationReport Evaluate(ClassificationTask task, AvBertConfig config, MediaSource test, FinetuneOptions o, MixedPrecision precision,
                                               SkippedLog? skipped)
     {
         var d = config.Downstream;
-        var t = d.Current;
         var dataset = new VideoSequenceDataset(test, config.Data, TaskViews.Test(d));
-        var objective = new ClassificationObjective(t.Loss, t.Margin, d.ClassNames.Length);
-        int batch = TaskData.EvalBatchSize(d);
-        DataParallel.Current?.AverageBuffers(model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
-        var predictions = Evaluator.Run(model, dataset, objective, t.Ensemble, batch, o.Device ?? CPU, o.Workers, skipped,
+        DataParallel.Current?.AverageBuffers(task.Model); // [data parallel] BatchNorm statistics of all ranks (every rank evaluates the same)
+        var predictions = Evaluator.Run(task, dataset, d.Current.Ensemble, TaskData.EvalBatchSize(d), o.Workers, skipped,
                                         precision: precision, ct: o.Cancellation);
-        return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, objective.MultiLabel);
+        return EvaluationReport.Compute(predictions.Scores, predictions.Labels, d.ClassNames, task.Objective.MultiLabel);
     }
 
     static string Lower<T>(T e) where T : Enum => e.ToString().ToLowerInvariant();

@@ -19,8 +19,8 @@ public class TaskViewsTests
         using var model = TinyTransfer.Build(task, TransferProtocol.Finetune, classes: 2);
         var dataset = new VideoSequenceDataset(new MediaSource("one", [new MediaItem(Video.Value, [0])], ["a", "b"], false),
                                                TinyTransfer.Data, TaskViews.Test(d));
-        var objective = new ClassificationObjective(d.Current.Loss, d.Current.Margin, 2);
-        var predictions = Evaluator.Run(model, dataset, objective, d.Current.Ensemble, TaskData.EvalBatchSize(d), CPU, workers: 1);
+        var classification = new ClassificationTask(model, new ClassificationObjective(d.Current.Loss, d.Current.Margin, 2), CPU);
+        var predictions = Evaluator.Run(classification, dataset, d.Current.Ensemble, TaskData.EvalBatchSize(d), workers: 1);
         int views = Assert.Single(predictions.ViewCounts);
         Assert.StartsWith($"{views} views", TaskViews.DescribeTestViews(d));   // the log says what was evaluated
         return views;

@@ -11,19 +11,20 @@ namespace AvBert.Downstream.Evaluation;
 public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<string> Paths, float[][] Scores, int[][] Labels, int[] ViewCounts);
 
 /// <summary>
-/// Runs a <see cref="TransferModel"/> over every test view of a dataset (model in eval mode, no gradients), turns each
-/// view's logits into probabilities (softmax or sigmoid, averaged over the heads, in float32) and aggregates them per
-/// video with <see cref="ViewAggregator"/>. The forward runs in <c>precision</c>'s region (the run's train.precision;
-/// null: fp32). Videos whose file could not be decoded are left out (reported by the loader).
+/// Runs a <see cref="ClassificationTask"/> over every test view of a dataset (model in eval mode, no gradients): the task's
+/// probabilities of each view (softmax or sigmoid, averaged over the heads, in float32), aggregated per video with
+/// <see cref="ViewAggregator"/>. The forward runs in <c>precision</c>'s region (the run's train.precision; null: fp32).
+/// Videos whose file could not be decoded are left out (reported by the loader).
 /// </summary>
 public static class Evaluator
 {
-    public static VideoPredictions Run(TransferModel model, VideoSequenceDataset dataset, ClassificationObjective objective, ViewEnsemble ensemble,
-                                       int batchSize, Device device, int workers = 0, SkippedLog? skipped = null,
-                                       Action<int, int>? onBatch = null, MixedPrecision? precision = null, CancellationToken ct = default)
+    public static VideoPredictions Run(ClassificationTask task, VideoSequenceDataset dataset, ViewEnsemble ensemble, int batchSize,
+                                       int workers = 0, SkippedLog? skipped = null, Action<int, int>? onBatch = null,
+                                       MixedPrecision? precision = null, CancellationToken ct = default)
     {
+        var model = task.Model;
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
-        var aggregator = new ViewAggregator(dataset.Items.Count, objective.NumClasses, ensemble);
+        var aggregator = new ViewAggregator(dataset.Items.Count, task.Objective.NumClasses, ensemble);
         bool wasTraining = model.training;
         model.eval();
         try
@@ -35,10 +36,7 @@ public static class Evaluator
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var (visual, audio) = batch.ToDevice(device);
-                    IReadOnlyList<Tensor> logits;
-                    using (precision?.Region()) logits = model.Forward(visual, audio);
-                    var probs = objective.Probabilities(logits);        // [B·T, C]: every clip of every sample is a view
+                    var probs = task.Probabilities(batch, precision);   // [B·T, C]: every clip of every sample is a view
                     long perSample = probs.shape[0] / batch.Count;
                     var videos = new int[probs.shape[0]];
                     for (int i = 0; i < videos.Length; i++) videos[i] = batch.ItemIndices[i / perSample];
