@@ -228,6 +228,9 @@ public static class FinetuneRun
         var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
         var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
         var testSet = test is null ? null : TaskData.Remap(test, classes);
+        string prefix = name.Length > 0 ? name + ": " : "";
+        var heldOut = testSet is null ? null
+            : new PeriodicTest(() => Evaluate(task, config, testSet, o, precision, skipped), steps, stepsPerEpoch, d.EvalEvery, prefix);
 
         string itemName = d.Task == DownstreamTask.Audio ? "windows" : "clips";
         var trainer = new Trainer(model, optimizer, schedule, new TrainerOptions
@@ -236,9 +239,9 @@ public static class FinetuneRun
             ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
             Warnings = o.Warnings, Precision = precision,
             BeforeOptimizerStep = step => OrthogonalRebasing.Apply(model.Backbone, step),
+            AfterStep = heldOut is null ? null : heldOut.After,
         }, runDir);
 
-        string prefix = name.Length > 0 ? name + ": " : "";
         log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
                       $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
                       $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}, {precision}" +
@@ -249,30 +252,18 @@ public static class FinetuneRun
             log.WriteLine($"{prefix}note: the test sequences have {t.TestClips} clips (downstream.{Lower(d.Task)}.test_clips), the training ones " +
                           $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
 
-        EvaluationReport? finalReport = null;
         DeviceMemory.ResetPeak(device);
         var result = trainer.Run(data, batch =>
         {
             var output = task.Forward(batch);
             return new StepOutput(output.Loss, output.Parts, output.Rows);
-        }, o.Resume, (step, values) =>
-        {
-            o.OnStep?.Invoke(step, values);
-            bool end = step == steps;
-            long every = (long)d.EvalEvery * stepsPerEpoch;
-            if (testSet is null || !(end || (every > 0 && step % every == 0))) return;
-            var report = Evaluate(task, config, testSet, o, precision, skipped);
-            trainer.Metrics?.Write(step, TestPoint(report));
-            trainer.Progress?.Message($"{prefix}epoch {step / stepsPerEpoch}: test top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}" +
-                                      (report.MeanAveragePrecision is { } m ? $", mAP {m:0.0000}" : ""));
-            if (end) finalReport = report;
-        }, o.Cancellation);
+        }, o.Resume, o.OnStep, o.Cancellation);
 
         if (result.Seconds > 0)
             log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
                           $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
                           (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
-        if (testSet is not null && finalReport is null) finalReport = Evaluate(task, config, testSet, o, precision, skipped);
+        var finalReport = testSet is null ? null : heldOut!.Final ?? Evaluate(task, config, testSet, o, precision, skipped);
         if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
@@ -289,13 +280,6 @@ public static class FinetuneRun
         }
         log.WriteLine($"{prefix}model: {modelDir}");
         return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds);
-    }
-
-    static Dictionary<string, double> TestPoint(EvaluationReport r)
-    {
-        var p = new Dictionary<string, double> { ["test_top1"] = r.Top1, ["test_top5"] = r.Top5, ["test_mean_class_acc"] = r.MeanClassAccuracy };
-        if (r.MeanAveragePrecision is { } m) p["test_mAP"] = m;
-        return p;
     }
 
     /// <summary>Evaluates <paramref name="task"/> on a test source whose labels already use the model's class indices.</summary>

@@ -36,6 +36,12 @@ public sealed record TrainerOptions
     public MixedPrecision? Precision { get; init; }
     /// <summary>Called with the 0-based step number after the gradients are complete, before the optimiser step.</summary>
     public Action<long>? BeforeOptimizerStep { get; init; }
+    /// <summary>
+    /// Called with the step number after each optimiser step (after the run's <c>onStep</c>, before the step's
+    /// checkpoint); what it returns (e.g. a held-out test's metrics and a line about them) goes to the metrics log and
+    /// above the progress bar.
+    /// </summary>
+    public Func<long, StepNote?>? AfterStep { get; init; }
 }
 
 /// <summary>
@@ -44,13 +50,18 @@ public sealed record TrainerOptions
 /// </summary>
 public sealed record StepOutput(Tensor Loss, IReadOnlyDictionary<string, Tensor> Parts, long Items);
 
+/// <summary>What <see cref="TrainerOptions.AfterStep"/> adds at a step: values for the metrics log and a line for the console.</summary>
+public sealed record StepNote(IReadOnlyDictionary<string, double> Metrics, string Line);
+
 /// <summary>The end of a run.</summary>
 public sealed record TrainResult(long Step, IReadOnlyDictionary<string, double> LastValues, double Seconds, double ItemsPerSecond, string? LastCheckpoint);
 
 /// <summary>
 /// A generic training loop, nanoGPT style: data → forward → loss → backward → (accumulate) → clip → guard → step →
 /// log → checkpoint. The caller brings the module, the optimiser, the schedule, a resumable data stream and a step
-/// function; the loop owns seeding, the learning rate, checkpoints, metrics, the progress bar and the curves.
+/// function; the loop owns seeding, the learning rate, checkpoints, metrics, the progress display and the curves.
+/// What a rank of a data-parallel job does besides (the same starting weights, averaged gradients, rank 0 alone
+/// writing) is behind <see cref="IStepSync"/>.
 /// <para>Exact resume: before every micro-step torch is reseeded from (seed, step, micro); checkpoints hold weights,
 /// optimiser state, step and data position; <c>openData(consumedBatches)</c> must yield the same batches from that
 /// position that an uninterrupted stream would.</para>
@@ -62,11 +73,13 @@ public sealed class Trainer
     LrSchedule _schedule;
     readonly TrainerOptions _o;
     readonly string? _runDir;
-    string _rankNote = ""; // [data parallel] which rank first saw a non-finite value
+    readonly IStepSync _sync;
 
     /// <param name="model">The module whose weights are checkpointed (include every trained head).</param>
     /// <param name="runDir">RUN folder for checkpoints/, metrics.*, tb/, loss.png; null: nothing written (tests, benchmarks).</param>
-    public Trainer(nn.Module model, TrainingOptimizer optimizer, LrSchedule schedule, TrainerOptions options, string? runDir)
+    /// <param name="sync">What this process does as a rank of a data-parallel job; null: the job this process belongs to
+    /// (<see cref="DataParallel.Current"/>), or none.</param>
+    public Trainer(nn.Module model, TrainingOptimizer optimizer, LrSchedule schedule, TrainerOptions options, string? runDir, IStepSync? sync = null)
     {
         if (options.Steps < 1) throw new ArgumentException("Steps must be >= 1");
         if (options.Accumulation < 1) throw new ArgumentException("Accumulation must be >= 1");
@@ -75,6 +88,7 @@ public sealed class Trainer
         _schedule = schedule;
         _o = options;
         _runDir = runDir;
+        _sync = sync ?? (DataParallel.Current is { } job ? new DataParallelSync(job) : SingleProcessSync.Instance);
         Checkpoints = runDir is null ? null : new CheckpointStore(Path.Combine(runDir, "checkpoints"), options.KeepCheckpoints)
         {
             Warnings = options.Warnings ?? Console.Error,
@@ -82,10 +96,6 @@ public sealed class Trainer
     }
 
     public CheckpointStore? Checkpoints { get; }
-    /// <summary>Open while <see cref="Run{TBatch}"/> runs: callbacks may write their own points (e.g. validation accuracy).</summary>
-    public MetricsLog? Metrics { get; private set; }
-    /// <summary>Open while <see cref="Run{TBatch}"/> runs: callbacks may print lines above the bar.</summary>
-    public TrainingProgress? Progress { get; private set; }
     /// <summary>Caller values saved into every checkpoint's state.json and restored on resume.</summary>
     public Dictionary<string, string> Extra { get; private set; } = [];
 
@@ -104,94 +114,47 @@ public sealed class Trainer
     public TrainResult Run<TBatch>(IResumableData<TBatch> data, Func<TBatch, StepOutput> step, bool resume = false,
                                    Action<long, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken ct = default)
     {
-        var state = new TrainingState { Seed = _o.Seed };
-        if (resume && Checkpoints?.LoadLatest(_model, _optimizer) is { } loaded)
-        {
-            if (loaded.Seed != _o.Seed)
-                throw new UserError($"--resume: the checkpoint was trained with seed {loaded.Seed}, the config says {_o.Seed}. Fix: resume with the run's own config.yaml.");
-            state = loaded;
-            Extra = new Dictionary<string, string>(loaded.Extra);
-            var before = loaded.Schedule is { Count: > 0 } saved ? saved[^1].TotalSteps : _schedule.TotalSteps;
-            _schedule = _schedule.Resumed(loaded.Step, loaded.Schedule, out bool replanned);
-            if (replanned)
-                (_o.Warnings ?? Console.Error).WriteLine(
-                    $"note: the run's {_schedule.Kind.ToString().ToLowerInvariant()} schedule ended at step {before}, now {_schedule.TotalSteps}: " +
-                    $"the learning rate continues from its value at step {loaded.Step} (factor {_schedule.Factor(loaded.Step):0.####}) and decays to the new end" +
-                    (loaded.Step >= before ? " (the run had finished its decay, so it stays at the final value)" : "") + ".");
-        }
-        else _schedule = _schedule.Resumed(0, null, out _);
-        DataParallel.Current?.BroadcastState(_model); // [data parallel] every rank starts from rank 0's weights
-        if (state.Step >= _o.Steps)
-            return new TrainResult(state.Step, new Dictionary<string, double>(), 0, 0, Checkpoints?.Latest());
+        // 1. Where the run starts: the newest checkpoint (resume) or step 0; every rank from rank 0's weights.
+        var start = Restore(resume);
+        _sync.Start(_model);
+        if (start.Step >= _o.Steps)
+            return new TrainResult(start.Step, new Dictionary<string, double>(), 0, 0, Checkpoints?.Latest());
 
-        Metrics = _runDir is null || !DataParallel.IsRoot ? null : new MetricsLog(_runDir, resume ? state.Step : null, _o.TensorBoard);
-        var clock = Stopwatch.StartNew();
-        long itemsTotal = 0;
-        string? lastCheckpoint = null;
-        long stepNo = state.Step, consumed = state.ConsumedBatches;
-        // Position after the last completed step: a step cut short (cancelled inside the data stream) is redone on resume.
-        long savedConsumed = consumed;
-        string? savedPosition = state.DataPosition;
+        // 2. The metrics log (rank 0), the loop's position and the window of step values not yet read back.
+        var metrics = _runDir is null || !_sync.IsRoot ? null : new MetricsLog(_runDir, resume ? start.Step : null, _o.TensorBoard);
+        var run = new RunPosition(start);
         var window = new DeviceWindow();
-        IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
-        double lastLr = 0;
-
-        void Save()
-        {
-            if (Checkpoints is null) return;
-            // [data parallel] BatchNorm statistics averaged, the ranks' weights compared; rank 0 alone writes.
-            DataParallel.BeforeCheckpoint(_model, Extra);
-            if (!DataParallel.IsRoot) return;
-            lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
-            {
-                Step = stepNo, ConsumedBatches = savedConsumed, DataPosition = savedPosition, Seed = _o.Seed, Extra = Extra,
-                Schedule = [.. _schedule.Replans],
-            });
-        }
-
+        var clock = Stopwatch.StartNew();
         try
         {
-            using var batches = data.Open(state.DataPosition ?? (state.ConsumedBatches > 0 ? state.ConsumedBatches.ToString(System.Globalization.CultureInfo.InvariantCulture) : null)).GetEnumerator();
-            TrainingProgress.Run(_o.Title, stepNo, _o.Steps, _o.ItemName, DataParallel.IsRoot ? _o.Progress : ProgressMode.Off, progress =>
+            // 3. The steps, from the saved data position: train, log, report, checkpoint.
+            using var batches = data.Open(start.DataPosition ?? (start.ConsumedBatches > 0 ? start.ConsumedBatches.ToString(System.Globalization.CultureInfo.InvariantCulture) : null)).GetEnumerator();
+            using var progress = TrainingProgress.Start(_o.Title, run.Step, _o.Steps, _o.ItemName, _sync.IsRoot ? _o.Progress : ProgressMode.Off);
+            while (run.Step < _o.Steps)
             {
-                Progress = progress;
-                while (stepNo < _o.Steps)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    CrashContext.Set($"{_o.Title} step {stepNo + 1} of {_o.Steps}");
-                    using var values = TrainStep(batches, step, stepNo, ref consumed, out long items);
-                    stepNo++;
-                    savedConsumed = consumed;
-                    savedPosition = data.Position;
-                    itemsTotal += items;
-                    lastLr = values.LearningRate;
-                    window.Add(stepNo, values);
+                ct.ThrowIfCancellationRequested();
+                CrashContext.Set($"{_o.Title} step {run.Step + 1} of {_o.Steps}");
+                using var values = TrainStep(batches, step, run.Step, ref run.Consumed, out long items);
+                run.Finished(data.Position, items);
+                window.Add(run.Step, values);
 
-                    bool end = stepNo == _o.Steps;
-                    bool logPoint = stepNo % Math.Max(1, _o.LogEvery) == 0 || end;
-                    bool checkpoint = end || (_o.CheckpointEvery > 0 && stepNo % _o.CheckpointEvery == 0);
-                    // The one read-back of the step's values: at log points and before checkpoints (never a checkpoint of a diverged run).
-                    if (logPoint || checkpoint)
-                    {
-                        var (mean, lastValues) = window.Read(ResumeHint());
-                        last = lastValues;
-                        if (Metrics is not null && logPoint)
-                        {
-                            var point = new Dictionary<string, double>(mean) { ["lr"] = lastLr, [$"{_o.ItemName}_per_s"] = progress.Rate };
-                            Metrics.Write(stepNo, point);
-                        }
-                    }
-                    progress.Report(stepNo, last, lastLr, items);
-                    onStep?.Invoke(stepNo, values);
-                    if (checkpoint)
-                    {
-                        CrashContext.Set($"writing the checkpoint of {_o.Title} step {stepNo}");
-                        Save();
-                        if (!end) progress.Message($"checkpoint: {lastCheckpoint}");
-                    }
+                bool end = run.Step == _o.Steps;
+                bool checkpoint = end || (_o.CheckpointEvery > 0 && run.Step % _o.CheckpointEvery == 0);
+                Log(run, window, values, metrics, progress, logPoint: run.Step % Math.Max(1, _o.LogEvery) == 0 || end, checkpoint);
+                progress.Report(run.Step, run.Last, values.LearningRate, items);
+                onStep?.Invoke(run.Step, values);
+                if (_o.AfterStep?.Invoke(run.Step) is { } note)
+                {
+                    metrics?.Write(run.Step, note.Metrics);
+                    progress.Message(note.Line);
                 }
-                return 0;
-            });
+                if (checkpoint)
+                {
+                    CrashContext.Set($"writing the checkpoint of {_o.Title} step {run.Step}");
+                    Save(run);
+                    if (!end) progress.Message($"checkpoint: {run.LastCheckpoint}");
+                }
+            }
         }
         catch (IOException e) when (AtomicFile.IsDiskFull(e))
         {
@@ -201,28 +164,77 @@ public sealed class Trainer
         catch (OperationCanceledException)
         {
             // Ctrl+C: keep what was done (the step in progress is dropped; its batches are re-read on resume).
-            // [data parallel] not in a multi-process job: the ranks may stop at different steps (the last periodic checkpoint stays).
-            if (stepNo > state.Step && DataParallel.Current is null) Save();
+            if (run.Step > start.Step && _sync.SavesOnCancel) Save(run);
             throw;
         }
         finally
         {
-            Metrics?.Dispose();
-            Progress = null;
+            metrics?.Dispose();
         }
 
-        if (_runDir is not null && _o.PlotCurves && DataParallel.IsRoot)
+        // 4. The curves and the result.
+        if (_runDir is not null && _o.PlotCurves && _sync.IsRoot)
             CurvePlots.Save(MetricsLog.Read(Path.Combine(_runDir, "metrics.jsonl")), Path.Combine(_runDir, "loss.png"));
-        Metrics = null;
         double secs = clock.Elapsed.TotalSeconds;
-        return new TrainResult(stepNo, last, secs, secs > 0 ? itemsTotal / secs : 0, lastCheckpoint);
+        return new TrainResult(run.Step, run.Last, secs, secs > 0 ? run.Items / secs : 0, run.LastCheckpoint);
+    }
+
+    /// <summary>
+    /// The state a run starts from: with <paramref name="resume"/>, the newest intact checkpoint's (weights and optimiser
+    /// loaded, <see cref="Extra"/> restored, the schedule re-planned when the run got longer); else step 0.
+    /// </summary>
+    TrainingState Restore(bool resume)
+    {
+        if (!resume || Checkpoints?.LoadLatest(_model, _optimizer) is not { } loaded)
+        {
+            _schedule = _schedule.Resumed(0, null, out _);
+            return new TrainingState { Seed = _o.Seed };
+        }
+        if (loaded.Seed != _o.Seed)
+            throw new UserError($"--resume: the checkpoint was trained with seed {loaded.Seed}, the config says {_o.Seed}. Fix: resume with the run's own config.yaml.");
+        Extra = new Dictionary<string, string>(loaded.Extra);
+        var before = loaded.Schedule is { Count: > 0 } saved ? saved[^1].TotalSteps : _schedule.TotalSteps;
+        _schedule = _schedule.Resumed(loaded.Step, loaded.Schedule, out bool replanned);
+        if (replanned)
+            (_o.Warnings ?? Console.Error).WriteLine(
+                $"note: the run's {_schedule.Kind.ToString().ToLowerInvariant()} schedule ended at step {before}, now {_schedule.TotalSteps}: " +
+                $"the learning rate continues from its value at step {loaded.Step} (factor {_schedule.Factor(loaded.Step):0.####}) and decays to the new end" +
+                (loaded.Step >= before ? " (the run had finished its decay, so it stays at the final value)" : "") + ".");
+        return loaded;
+    }
+
+    /// <summary>
+    /// The one read-back of the step values: at log points (their means since the last point go to the metrics log) and
+    /// before checkpoints (never a checkpoint of a diverged run: <see cref="DeviceWindow.Read"/> checks them).
+    /// </summary>
+    void Log(RunPosition run, DeviceWindow window, StepValues values, MetricsLog? metrics, TrainingProgress progress, bool logPoint, bool checkpoint)
+    {
+        if (!logPoint && !checkpoint) return;
+        var (mean, last) = window.Read(ResumeHint());
+        run.Last = last;
+        if (metrics is not null && logPoint)
+            metrics.Write(run.Step, new Dictionary<string, double>(mean) { ["lr"] = values.LearningRate, [$"{_o.ItemName}_per_s"] = progress.Rate });
+    }
+
+    /// <summary>Writes a checkpoint of the last completed step (rank 0; every rank takes part in the checks before it).</summary>
+    void Save(RunPosition run)
+    {
+        if (Checkpoints is null) return;
+        _sync.BeforeCheckpoint(_model, Extra); // [data parallel] BatchNorm statistics averaged, the ranks' weights compared
+        if (!_sync.IsRoot) return;             // rank 0 alone writes
+        run.LastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
+        {
+            Step = run.Step, ConsumedBatches = run.SavedConsumed, DataPosition = run.SavedPosition, Seed = _o.Seed, Extra = Extra,
+            Schedule = [.. _schedule.Replans],
+        });
     }
 
     /// <summary>What a divergence message adds: the rank that saw it first (data parallel) and the last good checkpoint.</summary>
     string? ResumeHint()
     {
         var hint = Checkpoints?.Latest() is { } ck ? $"the last good checkpoint is {ck}" : null;
-        if (_rankNote.Length > 0) hint = hint is null ? _rankNote : $"{_rankNote}; {hint}";
+        var rankNote = _sync.DivergenceNote;
+        if (rankNote.Length > 0) hint = hint is null ? rankNote : $"{rankNote}; {hint}";
         return hint;
     }
 
@@ -233,63 +245,90 @@ public sealed class Trainer
     StepValues TrainStep<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed, out long items)
     {
         using var scope = NewDisposeScope();
-        var dp = DataParallel.Current; // [data parallel] null in a single process
-        using var watch = dp?.Watch($"step {stepNo + 1}");
-        double factor = _schedule.Factor(stepNo);
-        _optimizer.SetLearningRateFactor(factor);
+        using var watch = _sync.Watch($"step {stepNo + 1}");
+        _optimizer.SetLearningRateFactor(_schedule.Factor(stepNo));
         _optimizer.ZeroGrad();
         _model.train();
-        items = 0;
         var sums = new Dictionary<string, Tensor>();
-        Exception? nativeError = null;
-        try
-        {
-        for (int micro = 0; micro < _o.Accumulation; micro++)
-        {
-            if (!data.MoveNext())
-                throw new UserError($"training data ran out at step {stepNo} (micro-batch {consumed}): the data stream must repeat for as many steps as configured. " +
-                                    "Fix: check that the source has usable videos (see skipped.tsv).");
-            consumed++;
-            Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro) + (dp?.Rank ?? 0)); // [data parallel] each rank its own masks
-            var batch = data.Current;
-            StepOutput output;
-            using (_o.Precision?.Region()) output = step(batch);
-            (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
-            if (batch is IDisposable disposable) disposable.Dispose();
-            items += output.Items;
-            var parts = output.Parts.ContainsKey("loss") ? output.Parts : new Dictionary<string, Tensor>(output.Parts) { ["loss"] = output.Loss };
-            foreach (var (k, v) in parts)
-            {
-                var d = v.detach().to(float64) / _o.Accumulation;
-                sums[k] = sums.TryGetValue(k, out var s) ? s + d : d;
-            }
-        }
-        }
-        catch (ExternalException e) when (dp is not null) { nativeError = e; } // [data parallel] retried by every rank together
-        catch (ExternalException e) when (NonFiniteGuard.FirstNonFiniteWeight(_model) is { } weight)
-        {
-            throw NonFiniteGuard.WeightsDiverged(stepNo + 1, weight, e, ResumeHint());
-        }
+        var nativeError = MicroSteps(data, step, stepNo, ref consumed, sums, out items);
         // "loss" first: it leads the progress line and the logs.
         var keys = sums.Keys.OrderBy(k => k == "loss" ? 0 : 1).ToList();
-        if (dp is not null)
-        {
-            // [data parallel] the ranks agree on failures, then average the values and the gradients. The collectives
-            // synchronise anyway, so the values are read here (a NaN on one rank makes the mean NaN on every rank).
-            var host = nativeError is not null ? null : stack(keys.Select(k => sums[k].reshape(1)).ToArray()).cpu().data<double>().ToArray(); // host read: data parallel only, beside the collectives
-            string rankNote = dp.AfterBackward(host, nativeError, _optimizer.Parameters, _optimizer, stepNo + 1);
-            if (rankNote.Length > 0 && _rankNote.Length == 0) _rankNote = rankNote;
-            var device = sums[keys[0]].device;
-            for (int i = 0; i < keys.Count; i++) sums[keys[i]] = tensor(host![i], float64, device);
-            items *= dp.Size; // the items of the whole global batch
-        }
+        var parts = nativeError is null ? stack(keys.Select(k => sums[k].reshape(1)).ToArray()).reshape(-1) : null;
+        parts = _sync.AfterBackward(parts, nativeError, _optimizer, stepNo + 1); // [data parallel] averaged over the ranks, gradients too
+        items *= _sync.Size; // the items of the whole global batch
         var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
         keys.Add("grad_norm");
-        var vals = stack(keys.Select(k => k == "grad_norm" ? gradNorm.to(float64).reshape(1) : sums[k].reshape(1)).ToArray()).reshape(-1);
+        var vals = cat([parts, gradNorm.to(float64).reshape(1)]);
         double lr = _optimizer.LearningRates[0];
         _o.BeforeOptimizerStep?.Invoke(stepNo);
         _optimizer.Step();
         return new StepValues(keys, vals.MoveToOuterDisposeScope(), lr);
+    }
+
+    /// <summary>
+    /// Forward and backward of the step's micro-batches (each loss divided by their count), their logged values summed
+    /// into <paramref name="sums"/> on the device. Returns a native libtorch error that the ranks of a job agree on
+    /// (<see cref="IStepSync.AgreesOnNativeErrors"/>); in a single process it is thrown.
+    /// </summary>
+    Exception? MicroSteps<TBatch>(IEnumerator<TBatch> data, Func<TBatch, StepOutput> step, long stepNo, ref long consumed,
+                                  Dictionary<string, Tensor> sums, out long items)
+    {
+        items = 0;
+        try
+        {
+            for (int micro = 0; micro < _o.Accumulation; micro++)
+            {
+                if (!data.MoveNext())
+                    throw new UserError($"training data ran out at step {stepNo} (micro-batch {consumed}): the data stream must repeat for as many steps as configured. " +
+                                        "Fix: check that the source has usable videos (see skipped.tsv).");
+                consumed++;
+                Seeding.Seed(Seeding.StepSeed(_o.Seed, stepNo, micro) + _sync.Rank); // [data parallel] each rank its own masks
+                var batch = data.Current;
+                StepOutput output;
+                using (_o.Precision?.Region()) output = step(batch);
+                (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
+                if (batch is IDisposable disposable) disposable.Dispose();
+                items += output.Items;
+                var parts = output.Parts.ContainsKey("loss") ? output.Parts : new Dictionary<string, Tensor>(output.Parts) { ["loss"] = output.Loss };
+                foreach (var (k, v) in parts)
+                {
+                    var d = v.detach().to(float64) / _o.Accumulation;
+                    sums[k] = sums.TryGetValue(k, out var s) ? s + d : d;
+                }
+            }
+        }
+        catch (ExternalException e) when (_sync.AgreesOnNativeErrors) { return e; } // [data parallel] retried by every rank together
+        catch (ExternalException e) when (NonFiniteGuard.FirstNonFiniteWeight(_model) is { } weight)
+        {
+            throw NonFiniteGuard.WeightsDiverged(stepNo + 1, weight, e, ResumeHint());
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Where a run is: the step, the micro-batches consumed, and what a checkpoint saves — the data position after the
+    /// last completed step (a step cut short, cancelled inside the data stream, is redone on resume).
+    /// </summary>
+    sealed class RunPosition(TrainingState start)
+    {
+        public long Step = start.Step;
+        public long Consumed = start.ConsumedBatches;
+        public long SavedConsumed = start.ConsumedBatches;
+        public string? SavedPosition = start.DataPosition;
+        /// <summary>Items trained on by this run (since the start or resume).</summary>
+        public long Items;
+        /// <summary>The last step's values as last read back.</summary>
+        public IReadOnlyDictionary<string, double> Last = new Dictionary<string, double>();
+        public string? LastCheckpoint;
+
+        /// <summary>A step completed: the data stream is at <paramref name="position"/>.</summary>
+        public void Finished(string position, long items)
+        {
+            Step++;
+            SavedConsumed = Consumed;
+            SavedPosition = position;
+            Items += items;
+        }
     }
 }
 

@@ -16,9 +16,10 @@ public enum ProgressMode
 /// <summary>
 /// Progress of a training run: a live Spectre.Console bar with step/total, losses, learning rate, items per second and
 /// ETA; or, when the output is not a terminal, a plain line every <see cref="PlainIntervalSeconds"/> (and at the first
-/// and last step). Use through <see cref="Run{T}"/>, which owns the live display for the duration of the body.
+/// and last step). <see cref="Start"/> begins it and <see cref="Dispose"/> ends it: the live display stays on the terminal
+/// in between, while the caller's loop reports its steps.
 /// </summary>
-public sealed class TrainingProgress
+public sealed class TrainingProgress : IDisposable
 {
     readonly string _itemName;
     readonly long _total;
@@ -28,6 +29,8 @@ public sealed class TrainingProgress
     long _items;
     double _lastPlain = double.NegativeInfinity;
     LiveDisplayContext? _live;
+    TaskCompletionSource? _liveEnd;
+    Task? _liveDisplay;
     string _title = "";
     string _metricsText = "";
 
@@ -50,21 +53,47 @@ public sealed class TrainingProgress
         : !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && Environment.GetEnvironmentVariable("CI") is null
             ? ProgressMode.Live : ProgressMode.Plain;
 
-    /// <summary>Runs <paramref name="body"/> with a progress reporter for steps <paramref name="startStep"/>..<paramref name="totalSteps"/>.</summary>
-    public static T Run<T>(string title, long startStep, long totalSteps, string itemName, ProgressMode mode, Func<TrainingProgress, T> body)
+    /// <summary>Starts reporting steps <paramref name="startStep"/>..<paramref name="totalSteps"/>; dispose to end it.</summary>
+    public static TrainingProgress Start(string title, long startStep, long totalSteps, string itemName, ProgressMode mode)
     {
         mode = Resolve(mode);
         var p = new TrainingProgress(itemName, startStep, totalSteps, mode);
-        if (mode != ProgressMode.Live) return body(p);
-        T result = default!;
-        p._title = title;
-        AnsiConsole.Live(p.Render(startStep)).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).Start(ctx =>
+        if (mode == ProgressMode.Live) p.StartLive(title, startStep);
+        return p;
+    }
+
+    /// <summary>Runs <paramref name="body"/> with a progress reporter for steps <paramref name="startStep"/>..<paramref name="totalSteps"/>.</summary>
+    public static T Run<T>(string title, long startStep, long totalSteps, string itemName, ProgressMode mode, Func<TrainingProgress, T> body)
+    {
+        using var p = Start(title, startStep, totalSteps, itemName, mode);
+        return body(p);
+    }
+
+    /// <summary>
+    /// Puts the live display up until <see cref="Dispose"/>. Spectre's display lasts as long as the task its callback
+    /// returns, and runs on this thread up to that task: the context is set when this returns, and the steps are reported
+    /// from the caller's thread as before.
+    /// </summary>
+    void StartLive(string title, long startStep)
+    {
+        _title = title;
+        _liveEnd = new TaskCompletionSource();
+        _liveDisplay = AnsiConsole.Live(Render(startStep)).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).StartAsync(ctx =>
         {
-            p._live = ctx;
-            result = body(p);
-            p._live = null;
+            _live = ctx;
+            return _liveEnd.Task;
         });
-        return result;
+        if (_liveDisplay.IsCompleted) _liveDisplay.GetAwaiter().GetResult(); // e.g. another live display is up: its error now
+    }
+
+    /// <summary>Ends the live display (its last state stays on the terminal); nothing to do in the other modes.</summary>
+    public void Dispose()
+    {
+        if (_liveEnd is null) return;
+        _live = null;
+        _liveEnd.TrySetResult();
+        _liveEnd = null;
+        _liveDisplay!.GetAwaiter().GetResult();
     }
 
     /// <summary>Reports a finished optimiser step: its values (losses first), the learning rate and how many items it processed.</summary>

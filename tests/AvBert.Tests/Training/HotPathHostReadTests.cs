@@ -16,7 +16,7 @@ public class HotPathHostReadTests
         "Model/TransformerLayer.cs", "Model/ChannelsLast.cs",
         "Pretraining/AvBertPretrainer.cs", "Pretraining/CorrectPairPrediction.cs", "Pretraining/EmbeddingMasker.cs",
         "Pretraining/MaskedEmbeddingPrediction.cs", "Pretraining/NegativeSampler.cs",
-        "Training/Trainer.cs", "Training/FusedAdam.cs", "Training/TrainingOptimizer.cs", "Training/GradientTools.cs",
+        "Training/Trainer.cs", "Training/StepSync.cs", "Training/FusedAdam.cs", "Training/TrainingOptimizer.cs", "Training/GradientTools.cs",
     ];
 
     static readonly Regex HostRead = new(@"\.item<|\.ToSingle\(|\.ToDouble\(|\.ToInt64\(|\.ToBoolean\(|\.data<|\.cpu\(\)|\.nonzero\(|masked_select", RegexOptions.Compiled);

@@ -128,6 +128,60 @@ public class TrainerTests
         Assert.Contains(net.parameters().Zip(before), pb => !pb.First.allclose(pb.Second, 0, 0));
     }
 
+    /// <summary>Rank 1 of a job of 2, as the trainer sees it through its seam: counts the calls, and "averages" every
+    /// logged value to 7.</summary>
+    sealed class SecondRank : IStepSync
+    {
+        public int Starts, Steps, Checkpoints;
+        public bool IsRoot => false;
+        public int Rank => 1;
+        public int Size => 2;
+        public bool AgreesOnNativeErrors => true;
+        public bool SavesOnCancel => false;
+        public string DivergenceNote => "";
+        public void Start(TorchSharp.torch.nn.Module model) => Starts++;
+        public IDisposable? Watch(string what) => null;
+        public Tensor AfterBackward(Tensor? values, Exception? nativeError, TrainingOptimizer optimizer, long step)
+        {
+            Steps++;
+            return full_like(values!, 7.0);
+        }
+        public void BeforeCheckpoint(TorchSharp.torch.nn.Module model, IDictionary<string, string> extra) => Checkpoints++;
+    }
+
+    [Fact]
+    public void A_rank_other_than_0_trains_through_the_sync_logs_its_averages_and_writes_nothing()
+    {
+        var (net, opt) = Build();
+        var run = TestSetup.TempDir("train-rank1");
+        var sync = new SecondRank();
+        var logged = new List<double>();
+        var result = new Trainer(net, opt, Schedule, Options(4, checkpointEvery: 2), run, sync)
+            .Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b), onStep: (_, v) => logged.Add(v["loss"]));
+
+        Assert.Equal(4, result.Step);
+        Assert.Equal((1, 4, 2), (sync.Starts, sync.Steps, sync.Checkpoints));   // broadcast once; every step; every checkpoint
+        Assert.All(logged, v => Assert.Equal(7.0, v));                           // the values are the job's, not this rank's
+        Assert.Null(result.LastCheckpoint);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(run).Where(e => !Path.GetFileName(e).StartsWith("checkpoints")));
+        Assert.False(Directory.Exists(Path.Combine(run, "checkpoints")) && Directory.EnumerateFileSystemEntries(Path.Combine(run, "checkpoints")).Any());
+    }
+
+    [Fact]
+    public void What_the_after_step_hook_returns_goes_to_the_metrics_log()
+    {
+        var (net, opt) = Build();
+        var run = TestSetup.TempDir("train-after-step");
+        new Trainer(net, opt, Schedule, Options(4) with
+        {
+            AfterStep = step => step % 2 == 0 ? new StepNote(new Dictionary<string, double> { ["test_top1"] = step / 10.0 }, $"tested at {step}") : null,
+        }, run).Run(s => TinyNet.Data(s), b => TinyNet.Step(net, b));
+
+        var points = MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Where(r => r.Values.ContainsKey("test_top1")).ToList();
+        Assert.Equal([2L, 4L], points.Select(p => p.Step));
+        Assert.Equal([0.2, 0.4], points.Select(p => p.Values["test_top1"]));
+    }
+
     [Fact]
     public void Weight_decay_skips_biases_and_norms()
     {
