@@ -180,106 +180,159 @@ public static class FinetuneRun
     static FinetuneResult TrainOne(AvBertConfig config, MediaSource train, MediaSource? test, FinetuneOptions o, string runDir, string name,
                                    SkippedLog skipped, TextWriter log)
     {
-        var d = config.Downstream;
-        var t = d.Current;
         var device = o.Device ?? CPU;
         var precision = MixedPrecision.For(config, device, log);
+        string prefix = name.Length > 0 ? name + ": " : "";
+        var modelDir = Path.Combine(runDir, TransferModelDirectory.ModelSubdirectory);
+
+        // 1. The classes are the training split's; the config saved with the model lists them.
+        config = WithTrainingClasses(config, train, o);
+        var d = config.Downstream;
+
+        // 2. A finished fold of a resumed cross-validation is not trained again.
+        if (o.Resume && name.Length > 0 && IsFinished(runDir))
+            return KeepFinished(config, test, o, runDir, name, precision, skipped, log);
+
+        // 3. The task: the backbone (random, or --init) with the task's heads and loss, on the device; its optimiser.
+        using var model = BuildModel(config, o.Init, device);
+        var task = ClassificationTask.For(model, d, device);
+        using var optimizer = task.CreateOptimizer(d);
+
+        // 4. The training batches (this rank's slice of each), the epochs in steps, the schedule; the held-out split.
+        var plan = TrainingPlan.For(train, config, o, skipped);
+        var testSet = test is null ? null : TaskData.Remap(test, d.ClassNames);
+        var heldOut = testSet is null ? null
+            : new PeriodicTest(() => Evaluate(task, config, testSet, o, precision, skipped), plan.Steps, plan.StepsPerEpoch, d.EvalEvery, prefix);
+
+        // 5. The trainer: a checkpoint every epoch, the held-out test every eval_every epochs and at the end.
+        var trainer = CreateTrainer(model, optimizer, plan, d, o, name, precision, heldOut, runDir);
+        Describe(config, train, testSet, plan, model.Frozen, o, prefix, device, precision, log);
+
+        // 6. Train: each micro-step is the task's forward (loss, train_top1).
+        DeviceMemory.ResetPeak(device);
+        var result = trainer.Run(plan.Batches, batch => TrainingStep(task.Forward(batch)), o.Resume, o.OnStep, o.Cancellation);
+        if (result.Seconds > 0)
+            log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {ItemName(d)}/s; " +
+                          $"{plan.Loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
+                          (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
+
+        // 7. The final test (unless the last step ran it); rank 0 writes the model, the config, the curves and the report.
+        var report = testSet is null ? null : heldOut!.Final ?? Evaluate(task, config, testSet, o, precision, skipped);
+        if (DataParallel.IsRoot) WriteResults(config, model, report, runDir, modelDir, prefix, log); // [data parallel] rank 0 writes
+        return new FinetuneResult(name, runDir, modelDir, report, result.Step, result.Seconds);
+    }
+
+    /// <summary><paramref name="config"/> with the training split's classes, after checking that the split fits the task.</summary>
+    static AvBertConfig WithTrainingClasses(AvBertConfig config, MediaSource train, FinetuneOptions o)
+    {
+        var d = config.Downstream;
         TaskData.CheckLabels(train, d.Task, "--data");
         if (train.AudioOnly && d.Task != DownstreamTask.Audio)
             throw new UserError($"--data {o.Data}: {train.Name} has audio files only, but the {Lower(d.Task)} task needs video. Fix: --task audio.");
-        var classes = train.ClassNames.ToArray();
-        config = config with { Downstream = d with { ClassNames = classes } };
+        return config with { Downstream = d with { ClassNames = train.ClassNames.ToArray() } };
+    }
+
+    static bool IsFinished(string runDir) =>
+        File.Exists(Path.Combine(runDir, TransferModelDirectory.ModelSubdirectory, TransferModelDirectory.HeadFile)) &&
+        File.Exists(Path.Combine(runDir, "metrics.json"));
+
+    /// <summary>A finished fold, kept: its saved model, tested again for the cross-validation's table.</summary>
+    static FinetuneResult KeepFinished(AvBertConfig config, MediaSource? test, FinetuneOptions o, string runDir, string name,
+                                       MixedPrecision precision, SkippedLog skipped, TextWriter log)
+    {
+        log.WriteLine($"{name}: already finished, kept.");
         var modelDir = Path.Combine(runDir, TransferModelDirectory.ModelSubdirectory);
-        var metricsPath = Path.Combine(runDir, "metrics.json");
-
-        // A finished fold of a resumed cross-validation is not trained again.
-        if (o.Resume && name.Length > 0 && File.Exists(Path.Combine(modelDir, TransferModelDirectory.HeadFile)) && File.Exists(metricsPath))
+        var (_, done) = TransferModelDirectory.Load(modelDir, o.Device ?? CPU);
+        using (done)
         {
-            log.WriteLine($"{name}: already finished, kept.");
-            var (_, done) = TransferModelDirectory.Load(modelDir, device);
-            using (done)
-            {
-                var report = test is null ? null : Evaluate(ClassificationTask.For(done, config.Downstream, device), config, TaskData.Remap(test, classes), o, precision, skipped);
-                return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
-            }
+            var task = ClassificationTask.For(done, config.Downstream, o.Device ?? CPU);
+            var report = test is null ? null : Evaluate(task, config, TaskData.Remap(test, config.Downstream.ClassNames), o, precision, skipped);
+            return new FinetuneResult(name, runDir, modelDir, report, 0, 0);
         }
+    }
 
-        Seeding.Seed(d.Seed);
-        AvBertModel backbone = o.Init is null
+    /// <summary>The backbone (random from <c>downstream.seed</c>, or the --init model's weights) with the task's heads, on <paramref name="device"/>.</summary>
+    static TransferModel BuildModel(AvBertConfig config, string? init, Device device)
+    {
+        Seeding.Seed(config.Downstream.Seed);
+        AvBertModel backbone = init is null
             ? new AvBertModel(config.Model)
-            : ModelDirectory.Load(TransferModelDirectory.Resolve(o.Init, "--init"), CPU).Model;
-        using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
+            : ModelDirectory.Load(TransferModelDirectory.Resolve(init, "--init"), CPU).Model;
+        var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
         ChannelsLast.Prepare(model, device);
-        var task = ClassificationTask.For(model, config.Downstream, device);
+        return model;
+    }
 
-        var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
-        if (!model.Frozen) groups.AddRange(TrainingOptimizer.DecayGroups(model.BackboneParameters(), t.BackboneLr, d.WeightDecay, "backbone_"));
-        using var optimizer = TrainingOptimizer.Create(groups,
-            new AdamOptions { Kind = OptimizerKind.Adam, Beta1 = d.AdamBetas[0], Beta2 = d.AdamBetas[1], Eps = d.AdamEps, AmsGrad = false });
-
-        var trainSet = new VideoSequenceDataset(train, config.Data, TaskViews.Train(d));
-        if (trainSet.Count == 0) throw new UserError($"--data {o.Data}: the training split has no videos.");
-        // [data parallel] batch_size is the global batch: each rank takes its slice.
-        var loader = new BatchLoader(trainSet, new LoaderOptions { BatchSize = DataParallel.RankBatch(t.BatchSize, $"downstream.{Lower(d.Task)}.batch_size"),
-                                                                   Workers = o.Workers, Shuffle = true, Seed = d.Seed, Shard = DataParallel.Shard }, skipped);
-        int stepsPerEpoch = loader.BatchesPerEpoch;
-        long steps = (long)t.Epochs * stepsPerEpoch;
-        var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
-        var data = new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation));
-        var testSet = test is null ? null : TaskData.Remap(test, classes);
-        string prefix = name.Length > 0 ? name + ": " : "";
-        var heldOut = testSet is null ? null
-            : new PeriodicTest(() => Evaluate(task, config, testSet, o, precision, skipped), steps, stepsPerEpoch, d.EvalEvery, prefix);
-
-        string itemName = d.Task == DownstreamTask.Audio ? "windows" : "clips";
-        var trainer = new Trainer(model, optimizer, schedule, new TrainerOptions
+    /// <summary>What the training loop reads: the loader of the task's training samples, shuffled, and the run's length.</summary>
+    sealed record TrainingPlan(VideoSequenceDataset Samples, BatchLoader Loader, int StepsPerEpoch, long Steps, LrSchedule Schedule,
+                               EpochData<VideoBatch> Batches)
+    {
+        public static TrainingPlan For(MediaSource train, AvBertConfig config, FinetuneOptions o, SkippedLog skipped)
         {
-            Steps = steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = stepsPerEpoch,
-            ItemName = itemName, Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
+            var d = config.Downstream;
+            var t = d.Current;
+            var samples = new VideoSequenceDataset(train, config.Data, TaskViews.Train(d));
+            if (samples.Count == 0) throw new UserError($"--data {o.Data}: the training split has no videos.");
+            // [data parallel] batch_size is the global batch: each rank takes its slice.
+            var loader = new BatchLoader(samples, new LoaderOptions { BatchSize = DataParallel.RankBatch(t.BatchSize, $"downstream.{Lower(d.Task)}.batch_size"),
+                                                                      Workers = o.Workers, Shuffle = true, Seed = d.Seed, Shard = DataParallel.Shard }, skipped);
+            int stepsPerEpoch = loader.BatchesPerEpoch;
+            long steps = (long)t.Epochs * stepsPerEpoch;
+            var schedule = new LrSchedule(t.Schedule, (long)Math.Round(t.WarmupEpochs * stepsPerEpoch), steps);
+            return new TrainingPlan(samples, loader, stepsPerEpoch, steps, schedule,
+                                    new EpochData<VideoBatch>((epoch, skip) => loader.Epoch(epoch, skip, o.Cancellation)));
+        }
+    }
+
+    static Trainer CreateTrainer(TransferModel model, TrainingOptimizer optimizer, TrainingPlan plan, DownstreamConfig d, FinetuneOptions o,
+                                 string name, MixedPrecision precision, PeriodicTest? heldOut, string runDir) =>
+        new(model, optimizer, plan.Schedule, new TrainerOptions
+        {
+            Steps = plan.Steps, GradClip = d.GradClip, Seed = d.Seed, LogEvery = d.LogEvery, CheckpointEvery = plan.StepsPerEpoch,
+            ItemName = ItemName(d), Title = $"finetune {Lower(d.Task)}{(name.Length > 0 ? " " + name : "")}", Progress = o.Progress,
             Warnings = o.Warnings, Precision = precision,
             BeforeOptimizerStep = step => OrthogonalRebasing.Apply(model.Backbone, step),
             AfterStep = heldOut is null ? null : heldOut.After,
         }, runDir);
 
-        log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(model.Frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
-                      $"of {classes.Length} classes, {trainSet.Count} samples/epoch, {t.Epochs} epochs × {stepsPerEpoch} steps of {t.BatchSize}; " +
+    static string ItemName(DownstreamConfig d) => d.Task == DownstreamTask.Audio ? "windows" : "clips";
+
+    static StepOutput TrainingStep(ClassificationOutput output) => new(output.Loss, output.Parts, output.Rows);
+
+    /// <summary>The lines that say what is about to train: task, protocol, data, epochs, init, test, device.</summary>
+    static void Describe(AvBertConfig config, MediaSource train, MediaSource? testSet, TrainingPlan plan, bool frozen, FinetuneOptions o,
+                         string prefix, Device device, MixedPrecision precision, TextWriter log)
+    {
+        var d = config.Downstream;
+        var t = d.Current;
+        log.WriteLine($"{prefix}finetune {Lower(d.Task)} ({Lower(t.Protocol)}{(frozen ? ", backbone frozen" : "")}): {train.Items.Count} videos " +
+                      $"of {d.ClassNames.Length} classes, {plan.Samples.Count} samples/epoch, {t.Epochs} epochs × {plan.StepsPerEpoch} steps of {t.BatchSize}; " +
                       $"{(o.Init is null ? "random init" : $"init {o.Init}")}; test: {(testSet is null ? "none" : $"{testSet.Items.Count} videos × {TaskViews.DescribeTestViews(d)}")}; {device}, {precision}" +
                       (o.Resume ? ", resuming" : ""));
         if (DataParallel.Current is { } dp) log.WriteLine(dp.Describe()); // [data parallel]
-
         if (testSet is not null && d.UsesSequences && t.TestClips != config.Data.SequenceLength)
             log.WriteLine($"{prefix}note: the test sequences have {t.TestClips} clips (downstream.{Lower(d.Task)}.test_clips), the training ones " +
                           $"{config.Data.SequenceLength} (data.sequence_length); --set downstream.{Lower(d.Task)}.test_clips={config.Data.SequenceLength} tests them as trained.");
+    }
 
-        DeviceMemory.ResetPeak(device);
-        var result = trainer.Run(data, batch =>
-        {
-            var output = task.Forward(batch);
-            return new StepOutput(output.Loss, output.Parts, output.Rows);
-        }, o.Resume, o.OnStep, o.Cancellation);
-
-        if (result.Seconds > 0)
-            log.WriteLine($"{prefix}trained {result.Step} steps in {result.Seconds:0.0} s ({result.ItemsPerSecond:0.0} {itemName}/s; " +
-                          $"{loader.Stats.ConsumerWait.TotalSeconds:0.0} s of it waiting for decoded data)" +
-                          (device.type == DeviceType.CUDA ? $"; peak GPU memory {DeviceMemory.Describe(device)}" : ""));
-        var finalReport = testSet is null ? null : heldOut!.Final ?? Evaluate(task, config, testSet, o, precision, skipped);
-        if (!DataParallel.IsRoot) return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds); // [data parallel] rank 0 writes
+    /// <summary>RUN/model (for eval, predict, extract), RUN/config.yaml, accuracy.png and the held-out report.</summary>
+    static void WriteResults(AvBertConfig config, TransferModel model, EvaluationReport? report, string runDir, string modelDir, string prefix, TextWriter log)
+    {
         TransferModelDirectory.Save(modelDir, config, model);
         ConfigLoader.Save(config, Path.Combine(runDir, ConfigFile));
         var metricsLog = Path.Combine(runDir, "metrics.jsonl");
         if (File.Exists(metricsLog))
             CurvePlots.Save(MetricsLog.Read(metricsLog), Path.Combine(runDir, "accuracy.png"),
                             n => n is "train_top1" or "test_top1" or "test_top5" or "test_mAP", "accuracy");
-        if (finalReport is not null)
+        if (report is not null)
         {
-            TaskData.WriteReport(finalReport, runDir);
-            log.WriteLine($"{prefix}test: {finalReport.Count} videos, top-1 {finalReport.Top1:0.0000}, top-5 {finalReport.Top5:0.0000}, " +
-                          $"mean class acc {finalReport.MeanClassAccuracy:0.0000}" + (finalReport.MeanAveragePrecision is { } map ? $", mAP {map:0.0000}" : "") +
+            TaskData.WriteReport(report, runDir);
+            log.WriteLine($"{prefix}test: {report.Count} videos, top-1 {report.Top1:0.0000}, top-5 {report.Top5:0.0000}, " +
+                          $"mean class acc {report.MeanClassAccuracy:0.0000}" + (report.MeanAveragePrecision is { } map ? $", mAP {map:0.0000}" : "") +
                           $" → {Path.Combine(runDir, "metrics.json")}");
         }
         log.WriteLine($"{prefix}model: {modelDir}");
-        return new FinetuneResult(name, runDir, modelDir, finalReport, result.Step, result.Seconds);
     }
 
     /// <summary>Evaluates <paramref name="task"/> on a test source whose labels already use the model's class indices.</summary>
