@@ -149,7 +149,9 @@ public sealed class ClipReader
             int F = _data.NumFrames, S = view.CropSize;
             visualShape = [T, F, S, S, 3];
             visual = new byte[(long)T * F * S * S * 3];
-            clipStarts = ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null, decoded);
+            clipStarts = cached?.RawFrameSize is { } stored
+                ? ReadRawVisual(cached, stored, clipStarts, view, visual)
+                : ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null, decoded);
             if (origin != 0) for (int k = 0; k < T; k++) clipStarts[k] += origin;
         }
 
@@ -227,7 +229,8 @@ public sealed class ClipReader
     /// </summary>
     public VideoDecoder.FrameSpan? CachedVisualSpan(ClipRequest request, Random? visualRng, Cache.CachedMedia cached)
     {
-        if (!Modalities.HasFlag(Modalities.Visual) || cached.VideoPath is not { } videoPath || cached.Info.Video is null) return null;
+        if (!Modalities.HasFlag(Modalities.Visual) || cached.VideoPath is not { } videoPath || cached.Info.Video is null
+            || cached.RawFrameSize is not null) return null;
         var (view, starts) = VisualSetup(videoPath, cached.Info, request, 0, cached.Info.DurationSeconds, visualRng);
         var u = Union(starts, view, clipRateFile: true);
         return u.OneRun ? new VideoDecoder.FrameSpan(videoPath, u.First, u.Count, u.Fps, view.ScaledWidth, view.ScaledHeight) : null;
@@ -247,6 +250,29 @@ public sealed class ClipReader
         bool oneRun = (last - first + _data.ClipSeconds <= UnionDecodeMaxSeconds || (last - first) * ClipFps + F <= 1.5 * T * F)
                       && (long)count * frameBytes <= UnionDecodeMaxBytes;
         return (starts, first, count, fps, step, oneRun);
+    }
+
+    /// <summary>The clips starting at <paramref name="starts"/> (cache time) from a prepared set's raw frames, resampled from
+    /// the stored size to the view's scale as they are cropped (<see cref="VisualTransform.CropResampled"/>); returns the
+    /// clips' start times on the set's frame grid, as <see cref="ReadVisual"/> does for its H.264 files.</summary>
+    double[] ReadRawVisual(Cache.CachedMedia cached, (int Width, int Height) stored, double[] starts, VisualView view, byte[] dst)
+    {
+        int T = starts.Length, F = _data.NumFrames;
+        int clipBytes = 3 * F * view.CropSize * view.CropSize, frameBytes = 3 * stored.Width * stored.Height;
+        var used = new double[T];
+        for (int k = 0; k < T; k++)
+        {
+            long readStart = Stopwatch.GetTimestamp();
+            int first = (int)Math.Round(starts[k] * ClipFps);
+            var frames = Cache.FrameFile.ReadPooled(cached.VideoPath!, cached.Entry.Source, frameBytes, first, F);
+            Timings.AddDecode(readStart);
+            long transformStart = Stopwatch.GetTimestamp();
+            try { VisualTransform.CropResampled(frames, stored.Width, stored.Height, F, view, dst.AsSpan(k * clipBytes, clipBytes)); }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(frames); }
+            Timings.AddTransform(transformStart);
+            used[k] = first / ClipFps;
+        }
+        return used;
     }
 
     /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times

@@ -91,7 +91,116 @@ public sealed class VisualTransform(DataConfig data)
         }
     }
 
+    /// <summary>
+    /// As <see cref="Crop"/>, from frames stored at another size (<paramref name="width"/>×<paramref name="height"/>, e.g. a
+    /// prepared set's raw frames at its short side) instead of the view's scaled size: each pixel of the view's crop is
+    /// resampled from the stored frame with a triangle (bilinear) filter widened to the scale ratio when shrinking, so
+    /// shrinking averages rather than skips pixels — FFmpeg's bilinear scaler does the same, up to its fixed-point rounding.
+    /// Same size: exactly <see cref="Crop"/>.
+    /// </summary>
+    public static void CropResampled(ReadOnlySpan<byte> rgb, int width, int height, int frameCount, VisualView v, Span<byte> dst,
+                                     int frameStride = 1)
+    {
+        if (width == v.ScaledWidth && height == v.ScaledHeight)
+        {
+            Crop(rgb, frameCount, v, dst, frameStride);
+            return;
+        }
+        int s = v.CropSize;
+        long frameBytes = 3L * width * height;
+        if (rgb.Length < ((long)(frameCount - 1) * frameStride + 1) * frameBytes) throw new ArgumentException("not enough frame bytes for the view", nameof(rgb));
+        if (dst.Length < 3L * frameCount * s * s) throw new ArgumentException("destination too small", nameof(dst));
+        var xs = ResampleTaps.For(v.CropX, s, v.ScaledWidth, width);
+        var ys = ResampleTaps.For(v.CropY, s, v.ScaledHeight, height);
+        // Rows of the stored frame the crop reads, filtered horizontally once each: [rows, S, 3].
+        int rowFirst = ys.First, rows = ys.Last - ys.First + 1;
+        var horizontal = new float[rows * s * 3];
+        for (int f = 0; f < frameCount; f++)
+        {
+            var frame = rgb.Slice((int)(f * frameStride * frameBytes), (int)frameBytes);
+            for (int r = 0; r < rows; r++)
+            {
+                var line = frame.Slice((rowFirst + r) * width * 3, width * 3);
+                for (int x = 0; x < s; x++)
+                {
+                    float c0 = 0, c1 = 0, c2 = 0;
+                    for (int t = xs.Start[x]; t < xs.Start[x + 1]; t++)
+                    {
+                        int i = xs.Index[t] * 3;
+                        float w = xs.Weight[t];
+                        c0 += w * line[i]; c1 += w * line[i + 1]; c2 += w * line[i + 2];
+                    }
+                    int o = (r * s + x) * 3;
+                    horizontal[o] = c0; horizontal[o + 1] = c1; horizontal[o + 2] = c2;
+                }
+            }
+            var output = dst.Slice(f * s * s * 3, s * s * 3);
+            for (int y = 0; y < s; y++)
+                for (int x = 0; x < s; x++)
+                {
+                    float c0 = 0, c1 = 0, c2 = 0;
+                    for (int t = ys.Start[y]; t < ys.Start[y + 1]; t++)
+                    {
+                        int i = ((ys.Index[t] - rowFirst) * s + x) * 3;
+                        float w = ys.Weight[t];
+                        c0 += w * horizontal[i]; c1 += w * horizontal[i + 1]; c2 += w * horizontal[i + 2];
+                    }
+                    int o = (y * s + x) * 3;
+                    output[o] = ToByte(c0); output[o + 1] = ToByte(c1); output[o + 2] = ToByte(c2);
+                }
+        }
+    }
+
+    static byte ToByte(float v) => (byte)Math.Clamp((int)MathF.Round(v), 0, 255);
+
     public PixelNormalization Normalization { get; } = new(data.Mean, data.Std);
+}
+
+/// <summary>
+/// The taps of a 1-D resampling from <c>stored</c> samples to <c>scaled</c> ones, for the outputs <c>first .. first+count−1</c>
+/// of the scaled axis: output i (pixel centre i + ½ in scaled units) reads the stored pixels under a triangle of half-width
+/// max(1, stored/scaled) centred on its position, weights normalised to 1, edges clamped.
+/// </summary>
+sealed class ResampleTaps
+{
+    public required int[] Start { get; init; }   // taps of output i: Start[i] .. Start[i+1]−1
+    public required int[] Index { get; init; }
+    public required float[] Weight { get; init; }
+    /// <summary>The first and last stored index any tap reads.</summary>
+    public int First { get; init; }
+    public int Last { get; init; }
+
+    public static ResampleTaps For(int first, int count, int scaled, int stored)
+    {
+        double ratio = (double)stored / scaled, support = Math.Max(1.0, ratio);
+        var start = new int[count + 1];
+        var index = new List<int>();
+        var weight = new List<float>();
+        int lo = int.MaxValue, hi = int.MinValue;
+        for (int i = 0; i < count; i++)
+        {
+            start[i] = index.Count;
+            double centre = (first + i + 0.5) * ratio - 0.5;
+            int a = (int)Math.Floor(centre - support) + 1, b = (int)Math.Ceiling(centre + support) - 1;
+            var taps = new List<(int Index, double Weight)>();
+            for (int j = a; j <= b; j++)
+            {
+                double w = 1 - Math.Abs(j - centre) / support;
+                if (w > 0) taps.Add((Math.Clamp(j, 0, stored - 1), w));
+            }
+            if (taps.Count == 0) taps.Add((Math.Clamp((int)Math.Round(centre), 0, stored - 1), 1));
+            double sum = taps.Sum(t => t.Weight);
+            foreach (var (j, w) in taps)
+            {
+                index.Add(j);
+                weight.Add((float)(w / sum));
+                lo = Math.Min(lo, j);
+                hi = Math.Max(hi, j);
+            }
+        }
+        start[count] = index.Count;
+        return new ResampleTaps { Start = start, Index = index.ToArray(), Weight = weight.ToArray(), First = lo, Last = hi };
+    }
 }
 
 /// <summary>

@@ -151,3 +151,57 @@ public class SpectrogramMaskTests
         }
     }
 }
+
+public class CropResampledTests
+{
+    static byte[] Frames(int w, int h, int frames, Func<int, int, int, int, byte> pixel)
+    {
+        var rgb = new byte[frames * h * w * 3];
+        for (int f = 0; f < frames; f++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    for (int c = 0; c < 3; c++)
+                        rgb[((f * h + y) * w + x) * 3 + c] = pixel(f, y, x, c);
+        return rgb;
+    }
+
+    [Fact]
+    public void At_the_stored_size_it_is_the_plain_crop()
+    {
+        var rgb = Frames(12, 10, 3, (f, y, x, c) => (byte)(f * 50 + y * 7 + x * 3 + c));
+        var view = new VisualView(12, 10, CropX: 3, CropY: 2, CropSize: 6, Flip: false, SpatialIndex: -1);
+        var plain = new byte[3 * 6 * 6 * 3];
+        var resampled = new byte[plain.Length];
+        VisualTransform.Crop(rgb, 3, view, plain);
+        VisualTransform.CropResampled(rgb, 12, 10, 3, view, resampled);
+        Assert.Equal(plain, resampled);
+    }
+
+    [Fact]
+    public void Shrinking_averages_under_a_widened_triangle_so_a_ramp_stays_a_ramp_and_a_flat_frame_stays_flat()
+    {
+        // Stored 40×8, value 2·x in every channel; the view scales to 20×4 (half) and crops 3×3 at (5, 1). Output pixel x
+        // centres on stored x' = 2x + 0.5 under a triangle of half-width 2: taps 2x−1 .. 2x+2 weighing 1:3:3:1, so a linear
+        // ramp gives its value at the centre, 2·(2x + 0.5) = 4x + 1, exactly.
+        var ramp = Frames(40, 8, 2, (f, y, x, c) => (byte)(2 * x));
+        var view = new VisualView(20, 4, CropX: 5, CropY: 1, CropSize: 3, Flip: false, SpatialIndex: -1);
+        var dst = new byte[2 * 3 * 3 * 3];
+        VisualTransform.CropResampled(ramp, 40, 8, 2, view, dst);
+        for (int f = 0; f < 2; f++)
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++)
+                    Assert.Equal(4 * (5 + x) + 1, dst[((f * 3 + y) * 3 + x) * 3 + 1]);
+
+        // Any scale, grown or shrunk, keeps a flat frame flat; with stride 2 the frame between is never read.
+        var flat = Frames(50, 30, 3, (f, y, x, c) => (byte)(f == 1 ? 0 : 77 + c));
+        foreach (var (sw, sh) in new[] { (37, 22), (64, 38), (50, 29) })
+        {
+            var v = new VisualView(sw, sh, CropX: sw - 16, CropY: 3, CropSize: 16, Flip: false, SpatialIndex: -1);
+            var o = new byte[2 * 16 * 16 * 3];
+            VisualTransform.CropResampled(flat, 50, 30, 2, v, o, frameStride: 2);
+            Assert.Equal(Enumerable.Range(0, 2 * 16 * 16).SelectMany(_ => new byte[] { 77, 78, 79 }), o);
+        }
+        // Too few stored frames is an error, not a read past the end.
+        Assert.Throws<ArgumentException>(() => VisualTransform.CropResampled(flat, 50, 30, 3, new VisualView(37, 22, 0, 0, 16, false, -1), new byte[3 * 16 * 16 * 3], frameStride: 2));
+    }
+}

@@ -6,6 +6,19 @@ using AvBert.Media;
 
 namespace AvBert.Data.Cache;
 
+/// <summary>How a prepared set keeps its videos.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<CacheFrames>))]
+public enum CacheFrames
+{
+    /// <summary>Raw frames for items of at most <see cref="CacheSettings.RawAutoMaxBytes"/> (short, small videos: reading
+    /// them costs far less than decoding), H.264 for the rest.</summary>
+    [JsonStringEnumMemberName("auto")] Auto,
+    /// <summary>Every video as raw RGB frames (<see cref="FrameFile"/>): no decoding when training reads it; 3·W·H bytes a frame.</summary>
+    [JsonStringEnumMemberName("raw")] Raw,
+    /// <summary>Every video as H.264 (about 1/20 of the raw size; one FFmpeg run to read a sample's clips).</summary>
+    [JsonStringEnumMemberName("h264")] H264,
+}
+
 /// <summary>
 /// What a training cache was made with: the video is resampled to the clip frame rate (<see cref="TargetFps"/> /
 /// <see cref="SamplingRate"/>: the frames clips take) and scaled to short side <see cref="ShortSide"/> (never up), H.264 with
@@ -25,6 +38,18 @@ public sealed record CacheSettings
     public int AudioSampleRate { get; init; }
     public string VideoCodec { get; init; } = "libx264";
     public int Crf { get; init; } = 23;
+    /// <summary>Raw frames or H.264 (<see cref="CacheFrames"/>); each entry's file says which it got. Any choice serves any
+    /// config these settings serve.</summary>
+    public CacheFrames Frames { get; init; } = CacheFrames.Auto;
+
+    /// <summary><see cref="CacheFrames.Auto"/> keeps an item's frames raw up to this size (4 MiB: e.g. 4 s at 15 fps and
+    /// 80×106; a 10 s Kinetics clip at the paper's 160-pixel short side is about 15 MiB raw, so H.264).</summary>
+    public const long RawAutoMaxBytes = 4L << 20;
+
+    /// <summary>Whether an item whose frames take <paramref name="rawBytes"/> raw is kept raw (never over what one decode may
+    /// hold, <see cref="MediaOptions.MaxFrameBytes"/>: such a video stays H.264 even with <see cref="CacheFrames.Raw"/>).</summary>
+    public bool KeepsRaw(long rawBytes) => rawBytes <= MediaOptions.MaxFrameBytes &&
+                                           (Frames == CacheFrames.Raw || (Frames == CacheFrames.Auto && rawBytes <= RawAutoMaxBytes));
 
     /// <summary>The settings training with <paramref name="data"/> needs: short side = the largest scale it crops from
     /// (train jitter maximum or test crop), its frame rate and audio rate.</summary>

@@ -14,6 +14,8 @@ public sealed record PrepOptions
     public int Workers { get; init; }
     /// <summary>"cpu" or "cuda" (FFmpeg's CUDA decoding and scaling where this build and machine have them).</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>How videos are kept (a new set only: an existing one keeps its own choice).</summary>
+    public CacheFrames Frames { get; init; } = CacheFrames.Auto;
     /// <summary>Called after each item (done, total, prepared this run, seconds so far).</summary>
     public Action<PrepProgress>? OnProgress { get; init; }
     /// <summary>Warnings (the CUDA fallback) and skipped files; default stderr.</summary>
@@ -48,7 +50,7 @@ public static class CachePrep
     {
         var log = o.Log ?? Console.Error;
         var dir = Path.GetFullPath(o.Out);
-        var settings = CacheSettings.For(o.DataConfig);
+        var settings = CacheSettings.For(o.DataConfig) with { Frames = o.Frames };
         if (CacheIndex.IsCache(dir))
         {
             // A cache that serves this config (e.g. made for `full`, extended for `small`) keeps its own settings.
@@ -185,16 +187,15 @@ public static class CachePrep
         {
             double videoSeconds = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
             int frames = Math.Max(1, (int)Math.Ceiling(videoSeconds * settings.ClipFps - 1e-6));
-            var (w, h) = CacheSize(v.Width, v.Height, settings.ShortSide);
-            videoFile = Path.Combine(sub, id + ".mkv");
+            var (rw, rh) = RawSize(v.Width, v.Height, settings.ShortSide);
+            bool raw = settings.KeepsRaw(3L * rw * rh * frames);
+            var (w, h) = raw ? (rw, rh) : CacheSize(v.Width, v.Height, settings.ShortSide);
+            videoFile = Path.Combine(sub, id + (raw ? FrameFile.Extension : ".mkv"));
             var tmp = Path.Combine(dir, videoFile + ".tmp");
-            try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct); }
-            catch (MediaError) when (transcode.Cuda != FfmpegCuda.None && !ct.IsCancellationRequested)
+            try
             {
-                // A codec the GPU cannot decode (FFmpeg then hands software frames to scale_cuda): this file on the CPU.
-                TryDelete(tmp);
-                try { VideoTranscoder.ToCache(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode with { Cuda = FfmpegCuda.None }, ct); }
-                catch { TryDelete(tmp); throw; }
+                if (raw) WriteRawFrames(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, ct);
+                else Transcode(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct);
             }
             catch { TryDelete(tmp); throw; }
             File.Move(tmp, Path.Combine(dir, videoFile), overwrite: true);
@@ -220,6 +221,31 @@ public static class CachePrep
             Video = video, Audio = audio, VideoFile = videoFile, AudioFile = audioFile,
         };
     }
+
+    /// <summary>The frames the H.264 file would hold, before encoding (the same FFmpeg timing and scaling), as raw frames.</summary>
+    static void WriteRawFrames(string path, double start, int frames, double fps, int width, int height, string output, CancellationToken ct)
+    {
+        var decoded = VideoDecoder.Decode(path, start, frames, fps, width, height, ct);
+        FrameFile.Write(output, decoded.Rgb, decoded.RealFrames, 3 * width * height);
+    }
+
+    static void Transcode(string path, double start, int frames, double fps, int width, int height, string output, TranscodeOptions transcode,
+                          CancellationToken ct)
+    {
+        try { VideoTranscoder.ToCache(path, start, frames, fps, width, height, output, transcode, ct); }
+        catch (MediaError) when (transcode.Cuda != FfmpegCuda.None && !ct.IsCancellationRequested)
+        {
+            // A codec the GPU cannot decode (FFmpeg then hands software frames to scale_cuda): this file on the CPU.
+            TryDelete(output);
+            VideoTranscoder.ToCache(path, start, frames, fps, width, height, output, transcode with { Cuda = FfmpegCuda.None }, ct);
+        }
+    }
+
+    /// <summary>The stored size of raw frames: the size training scales the source to for short side <paramref name="shortSide"/>
+    /// (<see cref="Features.VisualTransform.ScaleShortSide"/>, never larger than the source's), so a view at that scale reads
+    /// the very bytes the sources path decodes.</summary>
+    public static (int Width, int Height) RawSize(int width, int height, int shortSide) =>
+        Features.VisualTransform.ScaleShortSide(width, height, Math.Min(shortSide, Math.Min(width, height)));
 
     /// <summary>Short side <paramref name="shortSide"/> (never larger than the source's), aspect kept, both sides even (H.264 4:2:0).</summary>
     public static (int Width, int Height) CacheSize(int width, int height, int shortSide)

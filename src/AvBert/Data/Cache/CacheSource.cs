@@ -11,6 +11,10 @@ public sealed record CachedMedia(string Directory, CacheEntry Entry, CacheSettin
     public string? VideoPath => Entry.VideoFile is { } f ? Path.Combine(Directory, f) : null;
     public string? AudioPath => Entry.AudioFile is { } f ? Path.Combine(Directory, f) : null;
 
+    /// <summary>The stored size of a video kept as raw frames (<see cref="FrameFile"/>), or null when it is H.264 (or absent).</summary>
+    public (int Width, int Height)? RawFrameSize =>
+        VideoPath is { } p && FrameFile.Is(p) && Entry.Video is { } v ? CachePrep.RawSize(v.Width, v.Height, Settings.ShortSide) : null;
+
     /// <summary>What a probe of the source's usable range would say (sizes of the source, so views and crops match).</summary>
     public MediaInfo Info => new(Entry.Source, Entry.Duration,
         Entry.Video is { } v ? new VideoStreamInfo(v.Width, v.Height, v.Fps, v.DurationSeconds, v.Codec) : null,

@@ -20,10 +20,11 @@ public sealed class CachePrepTests : IDisposable
     public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
 
     PrepSummary Prep(string data, string output, StringWriter? log = null, CancellationToken ct = default, Action<PrepProgress>? progress = null,
-                     string device = "cpu", DataConfig? config = null) =>
+                     string device = "cpu", DataConfig? config = null, CacheFrames frames = CacheFrames.H264) =>
         CachePrep.Run(new PrepOptions
         {
             Data = data, Out = output, DataConfig = config ?? Tiny, Workers = 1, Log = log ?? new StringWriter(), OnProgress = progress, Device = device,
+            Frames = frames,
         }, ct);
 
     [Fact]
@@ -120,6 +121,43 @@ public sealed class CachePrepTests : IDisposable
     }
 
     [Fact]
+    public void Raw_frames_give_the_source_clips_bytes_at_the_stored_scale_and_close_ones_at_other_scales_without_any_ffmpeg_run()
+    {
+        var src = Path.Combine(_dir, "raw");
+        Directory.CreateDirectory(src);
+        var video = Path.Combine(src, "ramp.mp4");   // frame N flat grey 16 + 2N, as above
+        TestMedia.Run(["-y", "-v", "error", "-f", "lavfi", "-i", "color=black:s=96x72:r=30:d=3,geq=lum='16+N*2':cb=128:cr=128",
+                       "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                       "-c:a", "aac", "-ac", "2", "-shortest", video]);
+        // Training scales to short side 40 = the stored one (53×40: the sources path's size, not H.264's even 54×40); tests to 32.
+        var config = Tiny with { TrainJitterScales = [40, 40] };
+        var cache = Path.Combine(_dir, "raw-cache");
+        Prep(src, cache, config: config, frames: CacheFrames.Raw);
+        Assert.True(FrameFile.Is(CacheIndex.ReadEntries(cache).Values.Single().VideoFile!));
+        foreach (var mode in new[] { SampleMode.Train, SampleMode.Test })
+        {
+            var options = SequenceOptions.Sequences(mode);
+            var s = new VideoSequenceDataset(SourceLoader.Open(src), config, options).Load(0, seed: 5, epoch: 1, default);
+            long before = FfmpegProcess.StartedOnThisThread;
+            var c = new VideoSequenceDataset(SourceLoader.Open("cache:" + cache), config, options).Load(0, seed: 5, epoch: 1, default);
+            Assert.Equal(0, FfmpegProcess.StartedOnThisThread - before);          // no process for video, audio or probe
+            Assert.Equal(s.ClipStartSeconds, c.ClipStartSeconds);
+            Assert.Equal(s.Audio, c.Audio);
+            if (mode == SampleMode.Train)
+            {
+                Assert.Equal(s.Visual, c.Visual);                                 // the very bytes FFmpeg gives the sources path
+                continue;
+            }
+            // 40 → 32 by our resampler instead of FFmpeg's: within a grey level or two, far from a frame off (2.3 levels
+            // everywhere, ≥ 0.04 in normalised units).
+            var sv = s.Pixels!.ToModelArray(s.Visual!, s.VisualShape, s.VisualFlip);
+            var cv = c.Pixels!.ToModelArray(c.Visual!, c.VisualShape, c.VisualFlip);
+            double diff = Enumerable.Range(0, sv.Length).Average(i => Math.Abs(sv[i] - cv[i]));
+            Assert.True(diff < 0.03, $"mean |source - raw cache| {diff:0.000} (normalised units)");
+        }
+    }
+
+    [Fact]
     public void Cached_samples_loaded_together_share_one_ffmpeg_run_and_equal_the_samples_loaded_alone()
     {
         var src = Path.Combine(_dir, "group");
@@ -210,5 +248,38 @@ public sealed class CachePrepTests : IDisposable
         try { foreach (var batch in loader.Epoch(0)) batch.Dispose(); }
         catch (AvBert.Runtime.UserError) { /* every sample of the epoch failed: the run stops with the first reason */ }
         Assert.Contains("cache entry damaged", Assert.Single(skipped));
+    }
+
+    [Fact]
+    public void Auto_keeps_short_small_videos_as_raw_frames_and_the_rest_as_h264_and_a_damaged_raw_entry_is_skipped_with_its_repair()
+    {
+        var auto = new CacheSettings { Frames = CacheFrames.Auto };
+        Assert.True(auto.KeepsRaw(CacheSettings.RawAutoMaxBytes));
+        Assert.False(auto.KeepsRaw(CacheSettings.RawAutoMaxBytes + 1));
+        Assert.True((auto with { Frames = CacheFrames.Raw }).KeepsRaw(CacheSettings.RawAutoMaxBytes * 8));
+        Assert.False((auto with { Frames = CacheFrames.Raw }).KeepsRaw(MediaOptions.MaxFrameBytes + 1));   // never more than one decode holds
+        Assert.False((auto with { Frames = CacheFrames.H264 }).KeepsRaw(1));
+
+        var src = Path.Combine(_dir, "auto");
+        TestMedia.Make(src, "short", new TestMediaSpec { Seconds = 1, Width = 64, Height = 48 });
+        var cache = Path.Combine(_dir, "auto-cache");
+        Prep(src, cache, frames: CacheFrames.Auto);
+        var entry = CacheIndex.ReadEntries(cache).Values.Single();
+        Assert.True(FrameFile.Is(entry.VideoFile!));
+        Assert.Equal(CacheFrames.Auto, CacheIndex.ReadHeader(cache).Settings.Frames);
+        // 1 s at the clip rate (15 fps), stored at short side 40 of 64×48 (aspect kept): 15 frames of 53×40 RGB.
+        var (w, h) = CachePrep.RawSize(64, 48, 40);
+        Assert.Equal((53, 40), (w, h));
+        Assert.Equal(15L * 3 * w * h, new FileInfo(Path.Combine(cache, entry.VideoFile!)).Length);
+
+        var ds = new VideoSequenceDataset(SourceLoader.Open(cache), Tiny, SequenceOptions.Sequences(SampleMode.Train));
+        Assert.Equal((w, h), ds.Items[0].Cached!.RawFrameSize);
+        var file = Path.Combine(cache, entry.VideoFile!);
+        File.WriteAllBytes(file, File.ReadAllBytes(file)[..100]);                     // torn: not a whole frame
+        var e = Assert.Throws<MediaError>(() => ds.Load(0, 0, 0, default));
+        Assert.Contains("prepared entry damaged", e.Message);
+        Assert.Contains("avbert prep", e.Message);
+        File.Delete(file);
+        Assert.Contains("missing", Assert.Throws<MediaError>(() => ds.Load(0, 0, 0, default)).Message);
     }
 }
