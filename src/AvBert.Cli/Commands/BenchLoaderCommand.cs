@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Data;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;

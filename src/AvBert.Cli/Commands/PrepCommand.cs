@@ -1,4 +1,4 @@
-using AvBert.Data.Cache;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using AvBert.Data;
 
-namespace AvBert.Data;
+namespace AvBert.Runs;
 
 /// <summary>What <see cref="LoaderBenchmark.Measure"/> saw: samples and clips delivered in Seconds, the readers' time split
 /// (summed over worker threads), samples skipped, and the process's peak resident memory so far.</summary>

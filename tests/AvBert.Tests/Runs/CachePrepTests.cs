@@ -2,8 +2,9 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Data.Cache;
 using AvBert.Media;
+using AvBert.Runs;
 
-namespace AvBert.Tests.Data.Cache;
+namespace AvBert.Tests.Runs;
 
 /// <summary>`avbert prep` and reading its cache: a tiny geometry (short side 40, 5-frame clips at 15 fps).</summary>
 public sealed class CachePrepTests : IDisposable

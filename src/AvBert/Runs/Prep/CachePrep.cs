@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using AvBert.Config;
 using AvBert.Media;
+using AvBert.Data;
+using AvBert.Data.Cache;
 
-namespace AvBert.Data.Cache;
+namespace AvBert.Runs;
 
 /// <summary>What <see cref="CachePrep.Run"/> does: the source, the cache folder, the geometry it is for, parallelism.</summary>
 public sealed record PrepOptions
