@@ -1,4 +1,5 @@
 using AvBert.Downstream.Probing;
+using AvBert.Runtime;
 using AvBert.Synthetic;
 using AvBert.Training;
 using static TorchSharp.torch;
