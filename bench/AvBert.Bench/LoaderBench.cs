@@ -3,6 +3,7 @@ using System.Globalization;
 using AvBert.Config;
 using AvBert.Data;
 using AvBert.Media;
+using AvBert.Runs;
 
 namespace AvBert.Bench;
 
@@ -110,7 +111,7 @@ public static class LoaderBench
         var cacheDir = dir + "-cache-" + preset;
         if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, true);
         int cores = Environment.ProcessorCount;
-        var prep = AvBert.Data.Cache.CachePrep.Run(new AvBert.Data.Cache.PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
+        var prep = CachePrep.Run(new PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
         Console.WriteLine($"  prep: {prep.Prepared} videos in {prep.Seconds:0.0} s = {prep.Prepared / prep.Seconds / cores:0.00} videos/s per core " +
                           $"({cores} workers); cache {prep.Bytes / 1e3 / prep.SourceSeconds:0} KB per second of media");
         MediaOptions.DecoderThreads = 1;

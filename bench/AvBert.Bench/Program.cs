@@ -1,7 +1,7 @@
 using AvBert.Bench;
 using AvBert.Runtime;
 
-// Benchmarks, one file per area, dispatched by the first argument:
+// Developer benchmarks that `avbert bench` does not offer, one file per area, dispatched by the first argument:
 //   dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]
 TorchRuntime.Initialize();
 return args.FirstOrDefault() switch
@@ -12,12 +12,11 @@ return args.FirstOrDefault() switch
     "pretrain" => PretrainBench.Run(args[1..]),
     "downstream" => DownstreamBench.Run(args[1..]),
     "conv" => ConvBench.Run(args[1..]),
-    "step" => StepBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream, conv, step");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/AvBert.Bench -- <area> [options]; areas: model, decode, loader, pretrain, downstream, conv");
     return 2;
 }

@@ -1,4 +1,4 @@
-using AvBert.Distributed;
+using AvBert.Runs;
 using AvBert.Runtime;
 using System.CommandLine;
 using System.CommandLine.Invocation;
@@ -20,24 +20,13 @@ public static class CliRunner
     /// <param name="needsTorch">Whether a (top-level) command needs <see cref="TorchRuntime.Initialize"/> before it runs.</param>
     public static int Run(RootCommand root, string[] args, Func<Command, bool> needsTorch)
     {
-        int rc = ExitCodes.Internal;
         // A command that uses libtorch runs in a supervised child, so that a native crash ends with one line (CrashSupervisor).
         var early = root.Parse(args);
         if (early.Errors.Count == 0 && early.Action is not HelpAction && TopLevel(early.CommandResult) is { } top && needsTorch(top) &&
             top.Name != ConvolutionProbe.Command && CrashSupervisor.Wanted)
             return CrashSupervisor.Run(args, top.Name);
-        try
-        {
-            // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
-            if (DataParallel.StartFromEnvironment() is { Rank: > 0 }) Console.SetOut(TextWriter.Null);
-            return rc = RunCommand(root, args, needsTorch);
-        }
-        catch (DistributedError e)
-        {
-            Console.Error.WriteLine($"{DataParallel.RankPrefix}error: {e.Message}");
-            return rc = e.ExitCode;
-        }
-        finally { DataParallel.Finish(rc == ExitCodes.Ok); }
+        // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
+        return JobProcess.Run(() => RunCommand(root, args, needsTorch));
     }
 
     static int RunCommand(RootCommand root, string[] args, Func<Command, bool> needsTorch)
@@ -88,7 +77,7 @@ public static class CliRunner
         catch (Exception e)
         {
             var (code, line) = ErrorReport.Describe(e);
-            Console.Error.WriteLine(DataParallel.RankPrefix + line);
+            Console.Error.WriteLine(JobProcess.RankPrefix + line);
             return code;
         }
     }

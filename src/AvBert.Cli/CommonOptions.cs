@@ -1,6 +1,6 @@
 using AvBert.Config;
 using AvBert.Runtime;
-using AvBert.Training;
+using AvBert.Runs;
 using System.CommandLine;
 using static TorchSharp.torch;
 
@@ -28,13 +28,10 @@ public sealed class DeviceOption
 {
     public readonly Option<string> Option = new("--device") { Description = "cpu, cuda, cuda:N or auto (CUDA when available)", DefaultValueFactory = _ => "auto" };
     public void AddTo(Command c) => c.Options.Add(Option);
-    public Device Resolve(ParseResult r)
-    {
-        var name = r.GetValue(Option) ?? "auto";
-        var device = TorchRuntime.ResolveDevice(name);
-        // [data parallel] under mpirun: this rank's GPU (from its local rank) or its share of the CPU cores.
-        return AvBert.Distributed.DataParallel.Current?.PlaceOn(device, explicitIndex: name.Contains(':')) ?? device;
-    }
+    /// <summary>The device given (resolved by the job, see <see cref="JobProcess.Device"/>).</summary>
+    public string Name(ParseResult r) => r.GetValue(Option) ?? "auto";
+    /// <summary>The device, placed for this rank under mpirun (<see cref="JobProcess.Device"/>).</summary>
+    public Device Resolve(ParseResult r) => JobProcess.Device(Name(r));
 }
 
 /// <summary>--precision auto|fp32|tf32|bf16: the arithmetic (<see cref="TrainConfig.Precision"/>); not given: null.</summary>
@@ -57,7 +54,7 @@ public sealed class PrecisionOption(string description)
     };
 }
 
-/// <summary>--retries N of the training commands (see <see cref="AvBert.Training.NativeErrorRetry"/>).</summary>
+/// <summary>--retries N of the training commands (see <see cref="TrainingJobOptions.Retries"/>).</summary>
 public sealed class RetriesOption
 {
     public readonly Option<int> Option = new("--retries")
@@ -84,6 +81,10 @@ public sealed class AllowDataChangeOption
 /// <summary>The options several commands share, defined once (each command says what its --out or --data holds).</summary>
 public static class CommonOptions
 {
+    /// <summary>An option whose type and default come from <paramref name="defaultValue"/> (e.g. an enum of the library).</summary>
+    public static Option<T> WithDefault<T>(string name, string description, T defaultValue) =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+
     /// <summary>--out (required): what the command writes there.</summary>
     public static Option<string> Out(string description) => new("--out") { Description = description, Required = true };
 

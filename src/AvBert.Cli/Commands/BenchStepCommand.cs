@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AvBert.Config;
-using AvBert.Pretraining;
+using AvBert.Runs;
 using AvBert.Runtime;
 
 namespace AvBert.Cli.Commands;

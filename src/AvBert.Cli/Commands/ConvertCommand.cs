@@ -1,7 +1,5 @@
 using System.CommandLine;
-using AvBert.Model;
-using AvBert.Model.Reference;
-using AvBert.Runtime;
+using AvBert.Runs;
 
 namespace AvBert.Cli.Commands;
 
@@ -19,16 +17,10 @@ public static class ConvertCommand
         c.Options.Add(output);
         c.SetAction(r =>
         {
-            var import = ReferenceCheckpoint.Convert(r.GetValue(from)!, r.GetValue(refConfig)!, w => Console.Error.WriteLine($"warning: {w}"));
-            using var model = import.Model;
-            var dir = r.GetValue(output)!;
-            ModelDirectory.Save(dir, import.Config, model);
-            var counts = ParameterCounts.Of(model);
-            var t = import.Config.Model.Transformer;
-            Console.WriteLine($"converted {import.TensorsLoaded} tensors ({counts.Total:N0} parameters: Transformer {counts.Transformer:N0}, " +
-                              $"CNNs {counts.Cnn:N0}); fusion {import.Config.Model.Fusion.ToString().ToLowerInvariant()}, " +
-                              $"{(t.ShareAcrossLayers ? "cross-layer + " : "")}{t.ShareAcrossTransformers.ToString().ToLowerInvariant()} sharing");
-            Console.WriteLine($"wrote {Path.Combine(dir, ModelDirectory.ConfigFile)} and {Path.Combine(dir, ModelDirectory.WeightsFile)}");
+            var converted = ConvertRun.Run(r.GetValue(from)!, r.GetValue(refConfig)!, r.GetValue(output)!, w => Console.Error.WriteLine($"warning: {w}"));
+            Console.WriteLine($"converted {converted.TensorsLoaded} tensors ({converted.Parameters:N0} parameters: Transformer {converted.TransformerParameters:N0}, " +
+                              $"CNNs {converted.CnnParameters:N0}); fusion {converted.Fusion}, {converted.Sharing} sharing");
+            Console.WriteLine($"wrote {converted.ConfigFile} and {converted.WeightsFile}");
             return 0;
         });
         return c;

@@ -1,4 +1,4 @@
-using AvBert.RealMedia;
+using AvBert.Runs;
 using Spectre.Console;
 using System.CommandLine;
 
@@ -16,13 +16,11 @@ public static class DataCommand
 
     static Command Real()
     {
-        var defaults = new RealMediaOptions();
+        var defaults = RealMediaRun.Defaults;
         var seed = new Option<int>("--seed") { Description = "Seed of the split and of every video's pairing and camera move", DefaultValueFactory = _ => defaults.Seed };
-        var pairing = new Option<RealMediaPairing>("--pairing")
-        {
-            Description = "matched: picture and sound belong together, 3 classes (the default); crossed: picture kind × sound kind, 9 classes only both decide",
-            DefaultValueFactory = _ => defaults.Pairing,
-        };
+        var pairing = CommonOptions.WithDefault("--pairing",
+            "matched: picture and sound belong together, 3 classes (the default); crossed: picture kind × sound kind, 9 classes only both decide",
+            defaults.Pairing);
         var train = new Option<int?>("--train") { Description = "Training videos per class (default 120 matched, 40 crossed)" };
         var test = new Option<int?>("--test") { Description = "Test videos per class (default 48 matched, 16 crossed)" };
         var seconds = new Option<double>("--seconds") { Description = "Seconds per video", DefaultValueFactory = _ => defaults.Seconds };
@@ -33,41 +31,28 @@ public static class DataCommand
         foreach (var o in new Option[] { pairing, seed, train, test, seconds, assets, outDir }) c.Options.Add(o);
         c.SetAction((r, ct) =>
         {
-            var options = new RealMediaOptions
+            var run = RealMediaRun.Prepare(defaults with
             {
                 Seed = r.GetValue(seed), Pairing = r.GetValue(pairing), TrainVideosPerClass = r.GetValue(train), TestVideosPerClass = r.GetValue(test), Seconds = r.GetValue(seconds),
-            }.Validated();
+            });
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            string dir = "";
+            RealMediaSummary? built = null;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(p =>
                 {
-                    var task = p.AddTask("real media", maxValue: options.TotalVideos);
-                    dir = RealMediaSet.Folder(options, Console.Out, r.GetValue(assets), r.GetValue(outDir), _ => task.Increment(1), ct);
+                    var task = p.AddTask("real media", maxValue: run.Videos);
+                    built = run.Build(Console.Out, r.GetValue(assets), r.GetValue(outDir), () => task.Increment(1), ct);
                     task.Value = task.MaxValue;
                 });
-            var m = RealMediaManifest.Read(dir);
+            var (dir, m) = (built!.Dir, built.Manifest);
             Console.WriteLine($"real media: {dir} ({clock.Elapsed.TotalSeconds:0} s)");
             Console.WriteLine($"  {m.Videos.Count} videos of {m.Options.Seconds:0.##} s, {m.Options.Width}x{m.Options.Height} @ {m.Options.Fps} fps, {m.Options.SampleRate} Hz mono");
             foreach (var cls in m.Classes) Console.WriteLine($"  {cls.Name,-28} train {cls.Train,4}  test {cls.Test,4}");
             foreach (var p in m.Packages) Console.WriteLine($"  from {p.Name} {p.Version} ({string.Join(", ", p.Licences)})");
-            Console.WriteLine($"  manifest: {Path.Combine(dir, RealMediaManifest.MarkdownFileName)}; use it as --data {(r.GetValue(outDir) is null ? SpecOf(options) : $"classes:{dir}")}");
+            Console.WriteLine($"  manifest: {built.ManifestFile}; use it as --data {built.Spec}");
             return Task.FromResult(0);
         });
         return c;
-    }
-
-    /// <summary>The data spec that reads the set of <paramref name="o"/> (only the options that differ from the defaults).</summary>
-    static string SpecOf(RealMediaOptions o)
-    {
-        var d = new RealMediaOptions();
-        var parts = new List<string>();
-        if (o.Pairing != d.Pairing) parts.Add($"pairing={o.Pairing.ToString().ToLowerInvariant()}");
-        if (o.Seed != d.Seed) parts.Add($"seed={o.Seed}");
-        if (o.TrainVideosPerClass is { } train) parts.Add($"train={train}");
-        if (o.TestVideosPerClass is { } test) parts.Add($"test={test}");
-        if (o.Seconds != d.Seconds) parts.Add(FormattableString.Invariant($"seconds={o.Seconds}"));
-        return parts.Count == 0 ? RealMediaSet.SpecName : $"{RealMediaSet.SpecName}:{string.Join(",", parts)}";
     }
 }

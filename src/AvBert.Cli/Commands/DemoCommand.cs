@@ -1,8 +1,5 @@
 using AvBert.Config;
 using AvBert.Runs;
-using AvBert.Downstream.Probing;
-using AvBert.Synthetic;
-using AvBert.Training;
 using Spectre.Console;
 using System.CommandLine;
 
@@ -20,12 +17,12 @@ public static class DemoCommand
         var outDir = new Option<string>("--out") { Description = "Output folder: summary.json, probes.png, loss.png, pretrain/", DefaultValueFactory = _ => defaults.OutDir };
         var seed = new Option<int>("--seed") { Description = "Seed of the data, the model init and pretraining", DefaultValueFactory = _ => 0 };
         var steps = new Option<int?>("--steps") { Description = $"Pretraining steps (default: the demo's {DemoOptions.DefaultSteps}; same as --set pretrain.steps=N)" };
-        var classes = new Option<int>("--classes") { Description = $"toy-av event classes (2..{ToyAvClasses.Max})", DefaultValueFactory = _ => defaults.Data.NumClasses };
+        var classes = new Option<int>("--classes") { Description = $"toy-av event classes (2..{DemoOptions.MaxClasses})", DefaultValueFactory = _ => defaults.Data.NumClasses };
         var probeTrain = new Option<int>("--probe-train") { Description = "Labelled videos the linear probes train on", DefaultValueFactory = _ => defaults.ProbeTrainVideos };
         var probeTest = new Option<int>("--probe-test") { Description = "Test videos the probes are scored on", DefaultValueFactory = _ => defaults.ProbeTestVideos };
         var retrieval = new Option<int>("--retrieval") { Description = "Test videos in the audio→video retrieval gallery", DefaultValueFactory = _ => defaults.RetrievalVideos };
         var probeSteps = new Option<int>("--probe-steps") { Description = "Full-batch Adam steps of each linear probe", DefaultValueFactory = _ => defaults.Probe.Steps };
-        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy distractors=1 (repeatable; keys: " + string.Join(", ", ToyAvOptionsParser.Keys) + ")" };
+        var toy = new Option<string[]>("--toy") { Description = "Override a toy-av setting, e.g. --toy distractors=1 (repeatable; keys: " + string.Join(", ", DemoOptions.ToyKeys) + ")" };
         var data = new Option<string?>("--data")
         {
             Description = "Labelled data with a test split (or folds) to pretrain on (its training videos, unlabeled) and probe on " +
@@ -57,13 +54,13 @@ public static class DemoCommand
             var spec = r.GetValue(data);
             if (!DemoOptions.IsToyAv(spec) && new Option[] { classes, probeTrain, probeTest, toy }.FirstOrDefault(x => r.GetResult(x) is { Implicit: false }) is { } toyOnly)
                 throw new Runtime.UserError($"demo --data {spec}: {toyOnly.Name} applies to the built-in toy-av only (the source's own splits decide the probe videos). Fix: drop {toyOnly.Name}.");
-            if (k is < 2 or > ToyAvClasses.Max) throw new Runtime.UserError($"--classes {k}: toy-av has 2..{ToyAvClasses.Max} classes.");
+            if (k is < 2 or > DemoOptions.MaxClasses) throw new Runtime.UserError($"--classes {k}: toy-av has 2..{DemoOptions.MaxClasses} classes.");
             if (nTrain < k || nTest < 1) throw new Runtime.UserError($"--probe-train {nTrain} --probe-test {nTest}: need at least one training video per class and one test video.");
             if (nRet < 0) throw new Runtime.UserError($"--retrieval {nRet}: must be >= 0 (0 skips retrieval).");
             var options = defaults with
             {
                 OutDir = r.GetValue(outDir)!, Source = spec, Workers = r.GetValue(workers), PrepareData = !r.GetValue(noPrep),
-                Data = ToyAvOptionsParser.Apply(defaults.Data with { Seed = s, NumClasses = k }, r.GetValue(toy) ?? []),
+                Data = DemoOptions.WithToy(defaults.Data with { Seed = s, NumClasses = k }, r.GetValue(toy) ?? []),
                 ProbeTrainVideos = nTrain, ProbeTestVideos = nTest, RetrievalVideos = nRet,
                 Probe = defaults.Probe with { Steps = r.GetValue(probeSteps), Seed = s },
                 Device = device.Resolve(r), Progress = r.GetValue(progress),

@@ -1,6 +1,4 @@
-using AvBert.Data;
 using AvBert.Runs;
-using AvBert.Downstream;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -23,14 +21,11 @@ public static class EvalCommand
         precision.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            var skipped = new SkippedLog(null);
-            var outPath = Path.GetFullPath(r.GetValue(output)!);
-            var report = EvalRun.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, outPath, device.Resolve(r), r.GetValue(workers), skipped,
-                                     precision: precision.Get(r), ct: ct);
-            report.WriteTable(Console.Out);
-            var dir = Path.GetDirectoryName(outPath)!;
-            Console.WriteLine($"eval: wrote {outPath}, {Path.Combine(dir, "confusion.png")}, {Path.Combine(dir, "per_class.tsv")}, {Path.Combine(dir, "predictions.tsv")}");
-            if (skipped.Count > 0) Console.WriteLine("eval: " + skipped.Summary());
+            var summary = EvalRun.Run(new EvalOptions(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(split)!, r.GetValue(output)!, device.Resolve(r),
+                                                      r.GetValue(workers), precision.Get(r)), ct);
+            summary.Report.WriteTable(Console.Out);
+            Console.WriteLine($"eval: wrote {string.Join(", ", summary.Files)}");
+            if (summary.Skipped is { } skipped) Console.WriteLine("eval: " + skipped);
             return Task.FromResult(0);
         });
         return c;

@@ -1,7 +1,3 @@
-using AvBert.Data;
-using AvBert.Downstream;
-using AvBert.Model;
-using AvBert.Runtime;
 using AvBert.Runs;
 using System.CommandLine;
 
@@ -26,20 +22,13 @@ public static class ExtractCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            var dev = device.Resolve(r);
-            var paths = r.GetValue(files) ?? [];
-            var spec = r.GetValue(data);
-            var skipped = new SkippedLog(null);
-            var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
-            var (cfg, avbert) = ModelDirectory.Load(dir, dev);
-            using var _ = avbert;
-            var source = FeatureExport.Videos(spec, r.GetValue(split)!, paths, cfg.Data, skipped);
-            var outDir = Path.GetFullPath(r.GetValue(output)!);
-            Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {dev}");
-            var exported = FeatureExport.Run(avbert, cfg, source, outDir, dev, Math.Max(1, r.GetValue(batch)), r.GetValue(workers), skipped,
-                                             ct: ct);
-            Console.WriteLine($"extract: {exported.Count} files in {outDir} ({string.Join(", ", exported.FirstOrDefault()?.Tensors ?? [])}); index in {Path.Combine(outDir, FeatureExport.IndexFile)}");
-            if (skipped.Count > 0) Console.WriteLine("extract: " + skipped.Summary());
+            var summary = ExtractRun.Run(new ExtractOptions
+            {
+                Model = r.GetValue(model)!, Files = r.GetValue(files) ?? [], Data = r.GetValue(data), Split = r.GetValue(split)!,
+                OutDir = r.GetValue(output)!, Device = device.Resolve(r), BatchSize = r.GetValue(batch), Workers = r.GetValue(workers),
+            }, Console.Out, ct);
+            Console.WriteLine($"extract: {summary.Files} files in {summary.OutDir} ({string.Join(", ", summary.Tensors)}); index in {summary.IndexFile}");
+            if (summary.Skipped is { } skipped) Console.WriteLine("extract: " + skipped);
             return Task.FromResult(0);
         });
         return c;

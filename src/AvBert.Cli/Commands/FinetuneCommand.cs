@@ -1,8 +1,5 @@
 using AvBert.Config;
-using AvBert.Downstream;
-using AvBert.Runtime;
 using AvBert.Runs;
-using AvBert.Training;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -40,28 +37,18 @@ public static class FinetuneCommand
         {
             var runDir = Path.GetFullPath(r.GetValue(output)!);
             bool isResume = r.GetValue(resume);
-            var chosenTask = r.GetValue(task);
-            var chosenProtocol = r.GetValue(protocol);
-            if (chosenTask is null && !isResume)
-                throw new UserError("finetune: --task is required (visual, audio, audiovisual or multilabel).");
-            var sets = r.GetValue(opts.Set) ?? [];
-            bool randomInit = r.GetValue(init) is null;
-            // --task and --protocol are config fields; they win over --config/--set.
-            var config = FinetuneRun.PrepareRunDirectory(runDir,
-                () => FinetuneRun.UserConfig(r.GetValue(opts.Preset), r.GetValue(opts.File), sets, randomInit, chosenTask, chosenProtocol),
-                r.GetValue(init), isResume, sets, r.GetValue(data), allowDataChange.Get(r));
-            if (randomInit && !isResume) Console.WriteLine(FinetuneRun.FromScratchLine(config));
-            if (isResume && chosenTask is { } t2 && t2 != config.Downstream.Task)
-                throw new UserError($"--resume: the run in {runDir} trains the {config.Downstream.Task.ToString().ToLowerInvariant()} task, not {t2.ToString().ToLowerInvariant()}. Fix: drop --task or choose another --out.");
-            var dev = device.Resolve(r);
-            var summary = NativeErrorRetry.Run((resumeNow, onStep) => FinetuneRun.Run(config, new FinetuneOptions
+            var summary = FinetuneJob.Run(new FinetuneJobOptions
             {
-                RunDir = runDir, Data = r.GetValue(data)!, Init = r.GetValue(init), Resume = resumeNow, Device = dev,
-                Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
-                TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
-                ValFraction = r.GetValue(valFraction), TestData = r.GetValue(testData), NoTest = r.GetValue(noTest),
-                OnStep = (step, _) => onStep(step),
-            }), isResume, retries.Get(r), Console.Error, "finetune");
+                Run = new FinetuneOptions
+                {
+                    RunDir = runDir, Data = r.GetValue(data)!, Init = r.GetValue(init), Resume = isResume,
+                    Workers = r.GetValue(workers), Progress = r.GetValue(progress), Folds = r.GetValue(folds)!,
+                    TrainSplit = r.GetValue(trainSplit)!, TestSplit = r.GetValue(testSplit)!, Cancellation = ct,
+                    ValFraction = r.GetValue(valFraction), TestData = r.GetValue(testData), NoTest = r.GetValue(noTest),
+                },
+                Task = r.GetValue(task), Protocol = r.GetValue(protocol), Preset = r.GetValue(opts.Preset), ConfigFile = r.GetValue(opts.File),
+                Sets = r.GetValue(opts.Set) ?? [], AllowDataChange = allowDataChange.Get(r), DeviceName = device.Name(r), Retries = retries.Get(r),
+            });
             foreach (var run in summary.Runs.Where(x => x.Report is not null))
                 run.Report!.WriteTable(Console.Out, run.Name.Length > 0 ? run.Name : "test");
             return Task.FromResult(0);

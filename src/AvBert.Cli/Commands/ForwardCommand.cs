@@ -1,6 +1,4 @@
 using System.CommandLine;
-using AvBert.Model.Reference;
-using AvBert.Runtime;
 using AvBert.Runs;
 
 namespace AvBert.Cli.Commands;
@@ -27,7 +25,7 @@ public static class ForwardCommand
             var result = ForwardRun.Run(r.GetValue(modelDir)!, r.GetValue(inputs)!, outPath, device.Resolve(r));
             Console.WriteLine($"wrote {outPath}: " + string.Join(", ", result.Outputs.Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]")));
             if (result.Comparisons.Count == 0) return 0;
-            Console.WriteLine($"compared with the outputs in {r.GetValue(inputs)} (tolerance max|ours−ref| ≤ {ReferenceOutputs.Tolerance:g} · max|ref|):");
+            Console.WriteLine($"compared with the outputs in {r.GetValue(inputs)} (tolerance max|ours−ref| ≤ {result.Tolerance:g} · max|ref|):");
             foreach (var k in result.Comparisons)
                 Console.WriteLine(k.ShapeMatches
                     ? $"  {k.Key}: max|diff| {k.MaxDiff:g3}, max|ref| {k.MaxRef:g3}, ratio {k.MaxDiff / k.MaxRef:g3}  {(k.Ok ? "ok" : "MISMATCH")}"

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using AvBert.Data;
-using AvBert.Downstream;
-using AvBert.Runtime;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -24,15 +22,8 @@ public static class PredictCommand
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            var dev = device.Resolve(r);
-            var paths = r.GetValue(files)!;
-            foreach (var p in paths)
-                if (!File.Exists(p)) throw new UserError($"predict: {p}: file not found.");
-            var (cfg, transfer) = TransferModelDirectory.Load(r.GetValue(model)!, dev);
-            using var _ = transfer;
-            var skipped = new SkippedLog(null);
-            var k = Math.Max(1, r.GetValue(top));
-            var predictions = Prediction.Run(transfer, cfg, paths, dev, k, r.GetValue(workers), skipped, ct);
+            var summary = PredictRun.Run(r.GetValue(model)!, r.GetValue(files)!, device.Resolve(r), r.GetValue(top), r.GetValue(workers), ct);
+            var predictions = summary.Predictions;
             var inv = CultureInfo.InvariantCulture;
             foreach (var p in predictions)
             {
@@ -50,7 +41,7 @@ public static class PredictCommand
                 for (int i = 0; i < p.Top.Count; i++)
                     Console.WriteLine($"  {i + 1}. {p.Top[i].Name.PadRight(width)}  {p.Top[i].Probability.ToString("0.0000", inv)}");
             }
-            return Task.FromResult(skipped.Count > 0 && predictions.Count == 0 ? 2 : 0);
+            return Task.FromResult(summary.Skipped > 0 && predictions.Count == 0 ? 2 : 0);
         });
         return c;
     }

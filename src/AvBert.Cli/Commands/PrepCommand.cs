@@ -1,4 +1,4 @@
-using AvBert.Data.Cache;
+using AvBert.Runs;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -27,16 +27,11 @@ public static class PrepCommand
             var dev = r.GetValue(device)!;
             if (dev != "cpu" && !dev.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
                 throw new Runtime.UserError($"prep: --device {dev}: use cpu or cuda");
-            var kept = r.GetValue(frames) switch
-            {
-                "auto" => CacheFrames.Auto, "raw" => CacheFrames.Raw, "h264" => CacheFrames.H264,
-                var other => throw new Runtime.UserError($"prep: --frames {other}: use auto, raw or h264"),
-            };
             bool live = !Console.IsErrorRedirected;
             double lastPlain = double.NegativeInfinity;
             var summary = CachePrep.Run(new PrepOptions
             {
-                Data = Runs.DataSpec.FileSpec(r.GetValue(data)!, config.Data), Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev, Frames = kept,
+                Data = Runs.DataSpec.FileSpec(r.GetValue(data)!, config.Data), Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev, Frames = CachePrep.ParseFrames(r.GetValue(frames)!),
                 OnProgress = p =>
                 {
                     if (!live && p.Seconds - lastPlain < 10 && p.Done < p.Total) return;

@@ -1,10 +1,4 @@
-using AvBert.Config;
-using AvBert.Data;
-using AvBert.Pretraining;
-using AvBert.Runtime;
 using AvBert.Runs;
-using AvBert.Synthetic;
-using AvBert.Training;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -37,22 +31,17 @@ public static class PretrainCommand
             bool isResume = r.GetValue(resume);
             if (isResume && (r.GetValue(opts.File) is not null || r.GetResult(opts.Preset) is { Implicit: false }))
                 Console.Error.WriteLine("note: --resume uses the run's own config.yaml; --preset and --config are ignored (--set still applies).");
-            var config = PretrainRun.PrepareRunDirectory(runDir, () => PretrainRun.Checked(opts.Load(r)), isResume, r.GetValue(opts.Set),
-                                                         r.GetValue(data), allowDataChange.Get(r));
-            var dev = device.Resolve(r);
-            var skipped = new SkippedLog(runDir, resume: isResume);
-            var spec = r.GetValue(data)!;
-            var dataset = DataSpec.OpenClips(spec, config, skipped);
-            var summary = NativeErrorRetry.Run((resumeNow, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
+            var summary = PretrainJob.Run(new PretrainJobOptions
             {
-                RunDir = runDir, Resume = resumeNow, Device = dev, Workers = r.GetValue(workers), Progress = r.GetValue(progress),
-                Cancellation = ct, OnStep = (step, _) => onStep(step),
-            }, skipped), isResume, retries.Get(r), Console.Error, "pretrain");
+                Run = new PretrainRunOptions { RunDir = runDir, Resume = isResume, Workers = r.GetValue(workers), Progress = r.GetValue(progress), Cancellation = ct },
+                Data = r.GetValue(data)!, Config = () => opts.Load(r), Sets = r.GetValue(opts.Set) ?? [], AllowDataChange = allowDataChange.Get(r),
+                DeviceName = device.Name(r), Retries = retries.Get(r),
+            });
             var last = string.Join(", ", summary.LastValues.Where(kv => kv.Key.StartsWith("loss")).Select(kv => $"{kv.Key} {kv.Value:0.0000}"));
             Console.WriteLine(summary.LastValues.Count == 0
                 ? $"pretrain: the run is already at step {summary.Steps} (raise it with --set pretrain.steps=N)"
                 : $"pretrain: {summary.Steps} steps in {summary.Seconds:0.0} s ({summary.ClipsPerSecond:0.0} clips/s); {last}");
-            if (summary.SkippedFiles > 0) Console.WriteLine($"pretrain: {summary.SkippedFiles} file(s) skipped, listed in {skipped.FilePath}");
+            if (summary.SkippedFiles > 0) Console.WriteLine($"pretrain: {summary.SkippedFiles} file(s) skipped, listed in {summary.SkippedFile}");
             Console.WriteLine($"pretrain: model written to {summary.ModelDir} (use it with --init {summary.ModelDir})");
             return Task.FromResult(0);
         });

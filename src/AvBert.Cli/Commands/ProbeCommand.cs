@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using AvBert.Downstream.Probing;
 using AvBert.Runs;
 using Spectre.Console;
 
@@ -33,15 +32,10 @@ public static class ProbeCommand
                 .Select(k => int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
                     : throw new Runtime.UserError($"--k {r.GetValue(_ks)}: give whole numbers, e.g. --k 1,10,20")).ToArray();
             int seed = r.GetValue(_seed);
-            return o with
+            return (o with
             {
                 Folds = r.GetValue(_folds), Repeats = r.GetValue(_repeats), Seed = seed, KFold = r.GetValue(_kfold), CppVideos = r.GetValue(_cppVideos),
-                Classifiers = o.Classifiers with
-                {
-                    Ks = ks,
-                    Linear = r.GetValue(_noLinear) ? null : (o.Classifiers.Linear ?? new LinearProbeOptions()) with { Steps = r.GetValue(_steps), Seed = seed },
-                },
-            };
+            }).WithClassifiers(ks, r.GetValue(_noLinear) ? null : r.GetValue(_steps), seed);
         }
     }
 
@@ -96,8 +90,11 @@ public static class ProbeCommand
         Console.WriteLine("accuracy: mean ± std over the folds; class R@K: a video of the query's class among its K nearest by cosine (leave-one-out).");
         if (s.CppRetrieval is { } cpp)
         {
-            static string Line(PairRecall p) => FormattableString.Invariant($"R@1 {100 * p.R1:0.0}%  R@5 {100 * p.R5:0.0}%  R@10 {100 * p.R10:0.0}%  median rank {p.MedianRank:0.#}");
-            Console.WriteLine($"correct-pair head, {cpp.Videos} test videos (chance R@1 {100.0 / cpp.Videos:0.0}%): audio→video {Line(cpp.AudioToVideo)}; video→audio {Line(cpp.VideoToAudio)}");
+            static string Line(double r1, double r5, double r10, double medianRank) =>
+                FormattableString.Invariant($"R@1 {100 * r1:0.0}%  R@5 {100 * r5:0.0}%  R@10 {100 * r10:0.0}%  median rank {medianRank:0.#}");
+            var (av, va) = (cpp.AudioToVideo, cpp.VideoToAudio);
+            Console.WriteLine($"correct-pair head, {cpp.Videos} test videos (chance R@1 {100.0 / cpp.Videos:0.0}%): " +
+                              $"audio→video {Line(av.R1, av.R5, av.R10, av.MedianRank)}; video→audio {Line(va.R1, va.R5, va.R10, va.MedianRank)}");
         }
         foreach (var note in s.Notes) Console.WriteLine("note: " + note);
         Console.WriteLine(FormattableString.Invariant(

@@ -1,17 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
+using AvBert.Runtime;
 
 namespace AvBert.Training;
-
-public enum ProgressMode
-{
-    /// <summary>Live bar on an interactive terminal, plain lines otherwise (CI, redirected output).</summary>
-    Auto,
-    Live,
-    Plain,
-    Off,
-}
 
 /// <summary>
 /// Progress of a training run: a live Spectre.Console bar with step/total, losses, learning rate, items per second and

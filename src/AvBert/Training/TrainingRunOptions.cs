@@ -1,3 +1,4 @@
+using AvBert.Runtime;
 using static TorchSharp.torch;
 
 namespace AvBert.Training;

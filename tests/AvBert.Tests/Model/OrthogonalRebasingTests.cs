@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Model;
+using AvBert.Runtime;
 using AvBert.Training;
 using AvBert.Tests.Training;
 using static TorchSharp.torch;

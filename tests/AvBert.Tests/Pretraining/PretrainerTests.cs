@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Model;
 using AvBert.Pretraining;
+using AvBert.Runtime;
 using AvBert.Tests.Training;
 using AvBert.Training;
 using static TorchSharp.torch;

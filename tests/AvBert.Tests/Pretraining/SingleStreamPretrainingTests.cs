@@ -4,6 +4,7 @@ using AvBert.IO;
 using AvBert.Model;
 using AvBert.Pretraining;
 using AvBert.Runs;
+using AvBert.Runtime;
 using AvBert.Tests.Training;
 using AvBert.Training;
 using static TorchSharp.torch;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.Runs;
+using AvBert.Runtime;
 using AvBert.Synthetic;
 using AvBert.Tests.Downstream;
 using AvBert.Data;

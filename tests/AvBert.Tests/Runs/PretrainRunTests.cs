@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Runs;
+using AvBert.Runtime;
 using AvBert.Synthetic;
 using AvBert.Tests.Pretraining;
 using AvBert.Data;

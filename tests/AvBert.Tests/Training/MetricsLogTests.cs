@@ -1,3 +1,4 @@
+using AvBert.Runtime;
 using AvBert.Training;
 
 namespace AvBert.Tests.Training;

@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runtime;
 using AvBert.Training;
 using static TorchSharp.torch;
 

@@ -46,6 +46,12 @@ public sealed record CacheSettings
     /// 80×106; a 10 s Kinetics clip at the paper's 160-pixel short side is about 15 MiB raw, so H.264).</summary>
     public const long RawAutoMaxBytes = 4L << 20;
 
+    /// <summary>The stored size of raw frames: the size training scales a width×height source to for short side
+    /// <see cref="ShortSide"/> (<see cref="Features.VisualTransform.ScaleShortSide"/>, never larger than the source's), so a
+    /// view at that scale reads the very bytes the sources path decodes.</summary>
+    public (int Width, int Height) RawSize(int width, int height) =>
+        Features.VisualTransform.ScaleShortSide(width, height, Math.Min(ShortSide, Math.Min(width, height)));
+
     /// <summary>Whether an item whose frames take <paramref name="rawBytes"/> raw is kept raw (never over what one decode may
     /// hold, <see cref="MediaOptions.MaxFrameBytes"/>: such a video stays H.264 even with <see cref="CacheFrames.Raw"/>).</summary>
     public bool KeepsRaw(long rawBytes) => rawBytes <= MediaOptions.MaxFrameBytes &&

@@ -13,7 +13,7 @@ public sealed record CachedMedia(string Directory, CacheEntry Entry, CacheSettin
 
     /// <summary>The stored size of a video kept as raw frames (<see cref="FrameFile"/>), or null when it is H.264 (or absent).</summary>
     public (int Width, int Height)? RawFrameSize =>
-        VideoPath is { } p && FrameFile.Is(p) && Entry.Video is { } v ? CachePrep.RawSize(v.Width, v.Height, Settings.ShortSide) : null;
+        VideoPath is { } p && FrameFile.Is(p) && Entry.Video is { } v ? Settings.RawSize(v.Width, v.Height) : null;
 
     /// <summary>What a probe of the source's usable range would say (sizes of the source, so views and crops match).</summary>
     public MediaInfo Info => new(Entry.Source, Entry.Duration,

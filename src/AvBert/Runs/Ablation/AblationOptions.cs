@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Downstream.Probing;
+using AvBert.Runtime;
 using AvBert.Training;
 using static TorchSharp.torch;
 

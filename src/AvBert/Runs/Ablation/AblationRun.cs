@@ -159,18 +159,20 @@ public static class AblationRun
         bool toy = ToyAvClipDataset.IsSpec(o.Data, out var perEpoch);
         var pretrainDir = Path.Combine(dir, "pretrain");
         bool resume = new CheckpointStore(Path.Combine(pretrainDir, "checkpoints")).HasAny();
-        var config = PretrainRun.PrepareRunDirectory(pretrainDir, () => CellConfig(o, row, seed), resume, data: o.Data);
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = pretrainDir, Resume = resume, LogSkipped = !toy },
+                                   () => PretrainRun.PrepareRunDirectory(pretrainDir, () => CellConfig(o, row, seed), resume, data: o.Data));
+        var config = job.Config;
         if (resume) log.WriteLine($"ablate: resuming the cell's pretraining from its latest checkpoint in {pretrainDir}");
         var toyData = toy ? new ToyAv(new ToyAvOptions { Seed = seed }, config.Data) : null;
-        var skipped = toy ? null : new SkippedLog(pretrainDir, resume: resume);
+        var skipped = job.Skipped;
         // toy-av: the same unlabelled videos as the demo (the train split after the probe videos, new ones every epoch).
         IClipDataset dataset = toyData is not null
             ? new ToyAvClipDataset(toyData, ToyAvSplit.Train, perEpoch ?? ToyAvClipDataset.DefaultVideosPerEpoch, freshEachEpoch: true, firstIndex: o.ProbeTrainVideos)
             : DataSpec.OpenClips(o.Data, config, skipped);
-        var pre = PretrainRun.Run(config, dataset, new PretrainRunOptions
+        var pre = job.Run((again, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
         {
-            RunDir = pretrainDir, Resume = resume, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct,
-        }, skipped);
+            RunDir = pretrainDir, Resume = again, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct, OnStep = onStep,
+        }, skipped));
 
         var metrics = new Dictionary<string, double>();
         ParameterBreakdown counts;
@@ -206,13 +208,14 @@ public static class AblationRun
         bool resume = new[] { runDir }.Concat(Directory.Exists(runDir) ? Directory.EnumerateDirectories(runDir, "fold-*") : [])
             .Any(d => new CheckpointStore(Path.Combine(d, "checkpoints")).HasAny());
         if (!resume && Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true); // started, nothing saved: start again
-        var config = FinetuneRun.PrepareRunDirectory(runDir, () => FinetuneRun.UserConfig(o.Preset, o.ConfigFile, o.Sets, randomInit: false, o.Task, protocol),
-                                                     modelDir, resume, o.Sets, data);
-        var summary = FinetuneRun.Run(config, new FinetuneOptions
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "finetune", RunDir = runDir, Resume = resume },
+            () => FinetuneRun.PrepareRunDirectory(runDir, () => FinetuneRun.UserConfig(o.Preset, o.ConfigFile, o.Sets, randomInit: false, o.Task, protocol),
+                                                  modelDir, resume, o.Sets, data));
+        var summary = job.Run((again, onStep) => FinetuneRun.Run(job.Config, new FinetuneOptions
         {
-            RunDir = runDir, Data = data, Init = modelDir, Resume = resume, Device = device, Workers = o.Workers, Progress = o.Progress,
-            Log = log, Cancellation = ct,
-        });
+            RunDir = runDir, Data = data, Init = modelDir, Resume = again, Device = device, Workers = o.Workers, Progress = o.Progress,
+            Log = log, Cancellation = ct, OnStep = onStep,
+        }, job.Skipped));
         var report = summary.Runs.Select(r => r.Report).LastOrDefault(r => r is not null)
             ?? throw new UserError($"ablate: --downstream {data}: the {name} run tested nothing (no held-out videos). Fix: a source with a test split.");
         metrics[$"{name}_top1"] = summary.FoldMean?.GetValueOrDefault("top1", report.Top1) ?? report.Top1;

@@ -137,11 +137,12 @@ public static class FinetuneRun
         return cfg with { Downstream = cfg.Downstream with { ClassNames = [] } };
     }
 
-    public static FinetuneSummary Run(AvBertConfig config, FinetuneOptions o)
+    /// <param name="skipped">The run's skipped-file log (<see cref="TrainingJob.Skipped"/>); null: RUN/skipped.tsv, continued on resume.</param>
+    public static FinetuneSummary Run(AvBertConfig config, FinetuneOptions o, SkippedLog? skipped = null)
     {
         var log = o.Log ?? Console.Out;
         var d = config.Downstream;
-        var skipped = new SkippedLog(o.RunDir, resume: o.Resume);
+        skipped ??= new SkippedLog(o.RunDir, resume: o.Resume);
         var folds = CrossValidation.Choose(config, o, skipped);
         var runs = new List<FinetuneResult>();
         if (folds is null)

@@ -1,6 +1,10 @@
 using System.Diagnostics;
+using AvBert.Config;
+using AvBert.Data;
+using AvBert.Media;
+using AvBert.Runtime;
 
-namespace AvBert.Data;
+namespace AvBert.Runs;
 
 /// <summary>What <see cref="LoaderBenchmark.Measure"/> saw: samples and clips delivered in Seconds, the readers' time split
 /// (summed over worker threads), samples skipped, and the process's peak resident memory so far.</summary>
@@ -17,12 +21,44 @@ public sealed record LoaderMeasurement(int Workers, int Samples, int Clips, doub
     public double DecodeShare => DecodeSeconds + TransformSeconds > 0 ? DecodeSeconds / (DecodeSeconds + TransformSeconds) : 0;
 }
 
+/// <summary>`avbert bench loader`: a source (or cache:DIR) and its split, the sample kind (pretrain, audio, visual), the worker
+/// counts ("1,2"; null: 1 and one per core) and the seconds per measurement.</summary>
+public sealed record LoaderBenchOptions(string Data, string Split, string Task, string? Workers, double Seconds, DataConfig DataConfig);
+
 /// <summary>
 /// Measures what the training loader delivers for a dataset on this machine (<c>avbert bench loader</c>, and the bench
 /// project): a <see cref="BatchLoader"/> with the given workers runs epochs until the time is up, after one warm-up sample.
 /// </summary>
 public static class LoaderBenchmark
 {
+    /// <summary>`avbert bench loader`: one line about the source, then one <see cref="Measure"/> line per worker count.</summary>
+    public static void Run(LoaderBenchOptions o, TextWriter output, CancellationToken ct = default)
+    {
+        var source = SourceLoader.Open(o.Data, o.Split, new SkippedLog(null, TextWriter.Null));
+        var options = o.Task switch
+        {
+            "pretrain" => SequenceOptions.Sequences(SampleMode.Train),
+            "audio" => SequenceOptions.Esc50(SampleMode.Train),
+            "visual" => SequenceOptions.Ucf101(SampleMode.Train),
+            var t => throw new UserError($"bench loader: --task {t}: use pretrain, audio or visual"),
+        };
+        var counts = (o.Workers ?? $"1,{Environment.ProcessorCount}").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => int.TryParse(w, out var n) && n > 0 ? n : throw new UserError($"bench loader: --workers {w}: give whole numbers >= 1, e.g. 1,2"))
+            .Distinct().ToArray();
+        MediaOptions.DecoderThreads = 1;   // workers decode in parallel: one FFmpeg thread each
+        var d = o.DataConfig;
+        var probe = new VideoSequenceDataset(source, d, options);
+        output.WriteLine(FormattableString.Invariant(
+            $"bench loader: {source.Name}: {source.Items.Count} files, task {o.Task}, {probe.ClipsPerSample} clip(s) of {d.NumFrames} frames at {d.TrainCropSize}² + log-mel {d.AudioFrequency}x{d.AudioTime} per sample, {probe.ViewsPerVideo} view(s) per file, {Environment.ProcessorCount} cores"));
+        foreach (var n in counts)
+        {
+            var m = Measure(new VideoSequenceDataset(source, d, options), n, o.Seconds, ct: ct);
+            output.WriteLine(FormattableString.Invariant(
+                $"  workers {n,2}: {m.ClipsPerSecond:0.0} clips/s ({m.ClipsPerSecondPerWorker:0.0} per worker, {m.Samples} samples in {m.Seconds:0.0} s); decode {m.DecodeShare * 100:0}% / transform {(1 - m.DecodeShare) * 100:0}% of reader time; {m.ClipsPerCpuSecond:0.0} clips per CPU-second (with FFmpeg); peak memory {m.PeakRssBytes / 1048576.0:0} MiB")
+                + (m.Skipped > 0 ? $"; {m.Skipped} skipped" : ""));
+        }
+    }
+
     public static LoaderMeasurement Measure(VideoSequenceDataset dataset, int workers, double seconds, int batchSize = 4, CancellationToken ct = default)
     {
         if (dataset.Count == 0) throw new ArgumentException("the dataset is empty", nameof(dataset));

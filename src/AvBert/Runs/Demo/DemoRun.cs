@@ -56,12 +56,13 @@ public static class DemoRun
         }
 
         // 2. Pretrain on the data's unlabelled training videos.
-        PrepareRun(runDir, config, o.Source);
-        var skipped = new SkippedLog(runDir, log);
-        var pre = PretrainRun.Run(config, data.PretrainData(skipped), new PretrainRunOptions
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = runDir, SkippedConsole = log },
+                                   () => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false, data: o.Source));
+        var dataset = data.PretrainData(job.Skipped);
+        var pre = job.Run((resume, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
         {
-            RunDir = runDir, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct,
-        }, skipped);
+            RunDir = runDir, Resume = resume, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct, OnStep = onStep,
+        }, job.Skipped));
         var lossPng = Path.Combine(runDir, "loss.png");
         if (File.Exists(lossPng)) File.Copy(lossPng, Path.Combine(o.OutDir, "loss.png"), overwrite: true);
 
@@ -88,8 +89,6 @@ public static class DemoRun
     }
 
     static double[] Values(DemoScores s, DemoCnnScores c) => [s.Visual, s.Audio, s.AudioVisual, s.RetrievalR1, c.Visual, c.Audio, c.AudioVisual];
-
-    static void PrepareRun(string runDir, AvBertConfig config, string? data) => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false, data: data);
 
     sealed record Evaluation(DemoScores Scores, DemoCnnScores Cnn, AvBertPretrainer? Heads);
 

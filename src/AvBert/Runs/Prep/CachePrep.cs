@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using AvBert.Config;
 using AvBert.Media;
+using AvBert.Data;
+using AvBert.Data.Cache;
 
-namespace AvBert.Data.Cache;
+namespace AvBert.Runs;
 
 /// <summary>What <see cref="CachePrep.Run"/> does: the source, the cache folder, the geometry it is for, parallelism.</summary>
 public sealed record PrepOptions
@@ -128,6 +130,13 @@ public static class CachePrep
                                dir, skipped.Count > 0 ? skipped.FilePath : null);
     }
 
+    /// <summary>`prep --frames`: auto, raw or h264.</summary>
+    public static CacheFrames ParseFrames(string value) => value switch
+    {
+        "auto" => CacheFrames.Auto, "raw" => CacheFrames.Raw, "h264" => CacheFrames.H264,
+        _ => throw new Runtime.UserError($"prep: --frames {value}: use auto, raw or h264"),
+    };
+
     static string Describe(CacheSettings s) =>
         $"short side {s.ShortSide}, every {s.SamplingRate} frame(s) at {s.TargetFps} fps, audio {s.AudioSampleRate} Hz, keyframe every {s.KeyframeInterval}, format {s.Format}";
 
@@ -187,7 +196,7 @@ public static class CachePrep
         {
             double videoSeconds = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
             int frames = Math.Max(1, (int)Math.Ceiling(videoSeconds * settings.ClipFps - 1e-6));
-            var (rw, rh) = RawSize(v.Width, v.Height, settings.ShortSide);
+            var (rw, rh) = settings.RawSize(v.Width, v.Height);
             bool raw = settings.KeepsRaw(3L * rw * rh * frames);
             var (w, h) = raw ? (rw, rh) : CacheSize(v.Width, v.Height, settings.ShortSide);
             videoFile = Path.Combine(sub, id + (raw ? FrameFile.Extension : ".mkv"));
@@ -240,12 +249,6 @@ public static class CachePrep
             VideoTranscoder.ToCache(path, start, frames, fps, width, height, output, transcode with { Cuda = FfmpegCuda.None }, ct);
         }
     }
-
-    /// <summary>The stored size of raw frames: the size training scales the source to for short side <paramref name="shortSide"/>
-    /// (<see cref="Features.VisualTransform.ScaleShortSide"/>, never larger than the source's), so a view at that scale reads
-    /// the very bytes the sources path decodes.</summary>
-    public static (int Width, int Height) RawSize(int width, int height, int shortSide) =>
-        Features.VisualTransform.ScaleShortSide(width, height, Math.Min(shortSide, Math.Min(width, height)));
 
     /// <summary>Short side <paramref name="shortSide"/> (never larger than the source's), aspect kept, both sides even (H.264 4:2:0).</summary>
     public static (int Width, int Height) CacheSize(int width, int height, int shortSide)

@@ -1,4 +1,5 @@
 using AvBert.Downstream.Probing;
+using AvBert.Runtime;
 using AvBert.Synthetic;
 using AvBert.Training;
 using static TorchSharp.torch;
@@ -56,6 +57,15 @@ public sealed record DemoOptions
         "pretrain.sampler=current_minibatch", "pretrain.mask_prob=0.5",
         "pretrain.cpp_pooling=clips", "pretrain.cpp_masked=false", "pretrain.cpp_extra_pairs=15",
     ];
+
+    /// <summary>The most event classes toy-av has (--classes).</summary>
+    public const int MaxClasses = ToyAvClasses.Max;
+
+    /// <summary>The keys of the toy-av settings --toy KEY=VALUE overrides.</summary>
+    public static IEnumerable<string> ToyKeys => ToyAvOptionsParser.Keys;
+
+    /// <summary><paramref name="data"/> with the --toy KEY=VALUE overrides applied (and checked).</summary>
+    public static ToyAvOptions WithToy(ToyAvOptions data, IEnumerable<string> toy) => ToyAvOptionsParser.Apply(data, toy);
 
     /// <summary>Whether <paramref name="source"/> (<see cref="Source"/>) names the built-in toy-av demo data.</summary>
     public static bool IsToyAv(string? source) => source is null or "toy-av";

@@ -7,8 +7,9 @@ using AvBert.Synthetic;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using AvBert.Pretraining;
 
-namespace AvBert.Pretraining;
+namespace AvBert.Runs;
 
 /// <summary>Which training step <see cref="StepBenchmark"/> measures.</summary>
 public enum BenchedStep

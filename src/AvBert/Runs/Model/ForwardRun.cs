@@ -15,6 +15,9 @@ public sealed record ForwardResult(IReadOnlyDictionary<string, Tensor> Outputs, 
     /// <summary>Every compared output is within <see cref="ReferenceOutputs.Tolerance"/> (docs/PARITY.md).</summary>
     public bool Matches => Comparisons.All(k => k.Ok);
 
+    /// <summary>The tolerance of the comparison: max|ours − ref| ≤ Tolerance · max|ref| (<see cref="ReferenceOutputs.Tolerance"/>).</summary>
+    public double Tolerance => ReferenceOutputs.Tolerance;
+
     /// <summary>0, or <see cref="ExitCodes.ParityMismatch"/> when an output does not match the reference.</summary>
     public int ExitCode => Matches ? ExitCodes.Ok : ExitCodes.ParityMismatch;
 }

@@ -2,8 +2,9 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Data.Cache;
 using AvBert.Media;
+using AvBert.Runs;
 
-namespace AvBert.Tests.Data.Cache;
+namespace AvBert.Tests.Runs;
 
 /// <summary>`avbert prep` and reading its cache: a tiny geometry (short side 40, 5-frame clips at 15 fps).</summary>
 public sealed class CachePrepTests : IDisposable
@@ -268,7 +269,7 @@ public sealed class CachePrepTests : IDisposable
         Assert.True(FrameFile.Is(entry.VideoFile!));
         Assert.Equal(CacheFrames.Auto, CacheIndex.ReadHeader(cache).Settings.Frames);
         // 1 s at the clip rate (15 fps), stored at short side 40 of 64×48 (aspect kept): 15 frames of 53×40 RGB.
-        var (w, h) = CachePrep.RawSize(64, 48, 40);
+        var (w, h) = new CacheSettings { ShortSide = 40 }.RawSize(64, 48);
         Assert.Equal((53, 40), (w, h));
         Assert.Equal(15L * 3 * w * h, new FileInfo(Path.Combine(cache, entry.VideoFile!)).Length);
 

@@ -15,7 +15,11 @@ public sealed record PretrainRunOptions : TrainingRunOptions;
 
 /// <summary>The end of a pretraining run.</summary>
 public sealed record PretrainSummary(long Steps, IReadOnlyDictionary<string, double> LastValues, double Seconds, double ClipsPerSecond,
-                                     string ModelDir, int SkippedFiles);
+                                     string ModelDir, int SkippedFiles)
+{
+    /// <summary>RUN/skipped.tsv, where the skipped files are listed (null: not kept).</summary>
+    public string? SkippedFile { get; init; }
+}
 
 /// <summary>
 /// `avbert pretrain` as a library call: builds the model and the pretraining heads, the loader over any

@@ -171,7 +171,7 @@ public sealed class MediaDemoData : IDemoData
     }
 
     /// <summary>A progress line for prep every 20 s and at the end: videos done, rate and ETA.</summary>
-    static Action<Data.Cache.PrepProgress> PrepProgressLines(string spec, TextWriter log)
+    static Action<PrepProgress> PrepProgressLines(string spec, TextWriter log)
     {
         double last = 0;
         return p =>

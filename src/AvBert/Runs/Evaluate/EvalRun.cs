@@ -9,12 +9,30 @@ using static TorchSharp.torch;
 
 namespace AvBert.Runs;
 
+/// <summary>`avbert eval`: a fine-tuned model (--model), a labeled source and split, metrics.json to write, where and how.</summary>
+public sealed record EvalOptions(string Model, string Data, string Split, string OutJson, Device Device, int Workers, Precision? Precision);
+
+/// <summary>The end of `avbert eval`: the report, the files written (metrics.json first), the skipped files' line (null: none).</summary>
+public sealed record EvalSummary(EvaluationReport Report, string OutJson, IReadOnlyList<string> Files, string? Skipped);
+
 /// <summary>
 /// `avbert eval` as a library call: a fine-tuned model on a labeled split, with the task's test-time views; writes
 /// metrics.json (at <c>outJson</c>) and, beside it, confusion.png, per_class.tsv and predictions.tsv.
 /// </summary>
 public static class EvalRun
 {
+    /// <summary>`avbert eval` as the command line gives it: <see cref="Run(string, string, string, string, Device, int, SkippedLog?, TextWriter?, Precision?, CancellationToken)"/>
+    /// with a skipped-file log that only prints.</summary>
+    public static EvalSummary Run(EvalOptions o, CancellationToken ct = default)
+    {
+        var skipped = new SkippedLog(null);
+        var outPath = Path.GetFullPath(o.OutJson);
+        var report = Run(o.Model, o.Data, o.Split, outPath, o.Device, o.Workers, skipped, precision: o.Precision, ct: ct);
+        var dir = Path.GetDirectoryName(outPath)!;
+        return new EvalSummary(report, outPath, [outPath, Path.Combine(dir, "confusion.png"), Path.Combine(dir, "per_class.tsv"), Path.Combine(dir, "predictions.tsv")],
+                               skipped.Count > 0 ? skipped.Summary() : null);
+    }
+
     public static EvaluationReport Run(string modelPath, string data, string split, string outJson, Device device, int workers = 0,
                                        SkippedLog? skipped = null, TextWriter? log = null, Precision? precision = null, CancellationToken ct = default)
     {

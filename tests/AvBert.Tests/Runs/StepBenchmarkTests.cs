@@ -1,10 +1,11 @@
 using AvBert.Config;
 using AvBert.Pretraining;
+using AvBert.Runs;
 using AvBert.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Pretraining;
+namespace AvBert.Tests.Runs;
 
 /// <summary>What `bench step` reports, on a tiny model on the CPU (behaviour only: nothing here is timed against a bound).</summary>
 [Collection(AvBert.Tests.Training.TorchRngCollection.Name)]

@@ -37,4 +37,15 @@ public sealed record ProbeOptions
     public int Workers { get; init; }
     [JsonIgnore] public Device? Device { get; init; }
     [JsonIgnore] public TextWriter? Log { get; init; }
+
+    /// <summary>These options with kNN at <paramref name="ks"/> and the logistic-regression probe trained for
+    /// <paramref name="linearSteps"/> steps from <paramref name="seed"/> (null: no logistic-regression probe).</summary>
+    public ProbeOptions WithClassifiers(IReadOnlyList<int> ks, int? linearSteps, int seed) => this with
+    {
+        Classifiers = Classifiers with
+        {
+            Ks = ks,
+            Linear = linearSteps is { } steps ? (Classifiers.Linear ?? new LinearProbeOptions()) with { Steps = steps, Seed = seed } : null,
+        },
+    };
 }
