@@ -35,7 +35,7 @@ public class CliExitCodeTests
     }
 
     /// <summary>Runs the CLI to the end: exit code, stdout, stderr. <paramref name="env"/>: extra environment variables.</summary>
-    static (int Code, string Stdout, string Stderr) RunWithOutput(string[] args, IReadOnlyDictionary<string, string>? env = null)
+    internal static (int Code, string Stdout, string Stderr) RunWithOutput(string[] args, IReadOnlyDictionary<string, string>? env = null)
     {
         using var p = Start(args, env);
         var err = p.StandardError.ReadToEndAsync();
