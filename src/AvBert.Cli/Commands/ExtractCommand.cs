@@ -3,6 +3,7 @@ using AvBert.Downstream;
 using AvBert.Model;
 using AvBert.Runtime;
 using AvBert.Runs;
+using AvBert.Runs.Export;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -20,24 +21,26 @@ public static class ExtractCommand
         var output = CommonOptions.Out("Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv");
         var batch = new Option<int>("--batch-size") { Description = "Videos per forward pass", DefaultValueFactory = _ => 4 };
         var workers = CommonOptions.Workers();
+        var runtime = CommonOptions.Runtime();
         var c = new Command("extract", "Export features per video: visual_pooled, audio_pooled, visual/audio_embeddings, visual/audio/multimodal_transformer (safetensors)");
         c.Arguments.Add(files);
-        foreach (var o in new Option[] { model, data, split, output, batch, workers }) c.Options.Add(o);
+        foreach (var o in new Option[] { model, data, split, output, batch, workers, runtime }) c.Options.Add(o);
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
             var dev = device.Resolve(r);
+            var rt = OnnxInference.Parse(r.GetValue(runtime));
             var paths = r.GetValue(files) ?? [];
             var spec = r.GetValue(data);
             var skipped = new SkippedLog(null);
             var dir = TransferModelDirectory.Resolve(r.GetValue(model)!);
-            var (cfg, avbert) = ModelDirectory.Load(dir, dev);
+            var (cfg, avbert) = ModelDirectory.Load(dir, rt == InferenceRuntime.Onnx ? TorchSharp.torch.CPU : dev);
             using var _ = avbert;
             var source = FeatureExport.Videos(spec, r.GetValue(split)!, paths, cfg.Data, skipped);
             var outDir = Path.GetFullPath(r.GetValue(output)!);
-            Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {dev}");
+            Console.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {(rt == InferenceRuntime.Onnx ? "ONNX Runtime" : dev.ToString())}");
             var exported = FeatureExport.Run(avbert, cfg, source, outDir, dev, Math.Max(1, r.GetValue(batch)), r.GetValue(workers), skipped,
-                                             ct: ct);
+                                             ct: ct, runtime: rt);
             Console.WriteLine($"extract: {exported.Count} files in {outDir} ({string.Join(", ", exported.FirstOrDefault()?.Tensors ?? [])}); index in {Path.Combine(outDir, FeatureExport.IndexFile)}");
             if (skipped.Count > 0) Console.WriteLine("extract: " + skipped.Summary());
             return Task.FromResult(0);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
+using AvBert.Runs.Export;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
@@ -18,9 +19,10 @@ public static class PredictCommand
         var top = new Option<int>("--top") { Description = "How many classes to list per file", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per file instead of text" };
         var workers = CommonOptions.Workers();
+        var runtime = CommonOptions.Runtime();
         var c = new Command("predict", "Classify files with a fine-tuned model: the top classes with probabilities (test-time views averaged)");
         c.Arguments.Add(files);
-        foreach (var o in new Option[] { model, top, json, workers }) c.Options.Add(o);
+        foreach (var o in new Option[] { model, top, json, workers, runtime }) c.Options.Add(o);
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
@@ -28,11 +30,13 @@ public static class PredictCommand
             var paths = r.GetValue(files)!;
             foreach (var p in paths)
                 if (!File.Exists(p)) throw new UserError($"predict: {p}: file not found.");
-            var (cfg, transfer) = TransferModelDirectory.Load(r.GetValue(model)!, dev);
+            var rt = OnnxInference.Parse(r.GetValue(runtime));
+            var (cfg, transfer) = TransferModelDirectory.Load(r.GetValue(model)!, rt == InferenceRuntime.Onnx ? TorchSharp.torch.CPU : dev);
             using var _ = transfer;
+            using var onnx = rt == InferenceRuntime.Onnx ? OnnxInference.ForPrediction(transfer, cfg, cuda: dev.type == TorchSharp.DeviceType.CUDA) : null;
             var skipped = new SkippedLog(null);
             var k = Math.Max(1, r.GetValue(top));
-            var predictions = Prediction.Run(transfer, cfg, paths, dev, k, r.GetValue(workers), skipped, ct);
+            var predictions = Prediction.Run(transfer, cfg, paths, onnx is null ? dev : TorchSharp.torch.CPU, k, r.GetValue(workers), skipped, ct, onnx is null ? null : onnx.Logits);
             var inv = CultureInfo.InvariantCulture;
             foreach (var p in predictions)
             {

@@ -14,13 +14,15 @@ public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<st
 /// Runs a <see cref="TransferModel"/> over every test view of a dataset (model in eval mode, no gradients), turns each
 /// view's logits into probabilities (softmax or sigmoid, averaged over the heads, in float32) and aggregates them per
 /// video with <see cref="ViewAggregator"/>. The forward runs in <c>precision</c>'s region (the run's train.precision;
-/// null: fp32). Videos whose file could not be decoded are left out (reported by the loader).
+/// null: fp32). Videos whose file could not be decoded are left out (reported by the loader). <c>forward</c>, when given,
+/// computes the logits instead of the model (the ONNX Runtime path of `predict --runtime onnx`, docs/export.md).
 /// </summary>
 public static class Evaluator
 {
     public static VideoPredictions Run(TransferModel model, VideoSequenceDataset dataset, ClassificationObjective objective, ViewEnsemble ensemble,
                                        int batchSize, Device device, int workers = 0, SkippedLog? skipped = null,
-                                       Action<int, int>? onBatch = null, MixedPrecision? precision = null, CancellationToken ct = default)
+                                       Action<int, int>? onBatch = null, MixedPrecision? precision = null, CancellationToken ct = default,
+                                       Func<Tensor?, Tensor?, IReadOnlyList<Tensor>>? forward = null)
     {
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
         var aggregator = new ViewAggregator(dataset.Items.Count, objective.NumClasses, ensemble);
@@ -37,7 +39,7 @@ public static class Evaluator
                 {
                     var (visual, audio) = batch.ToDevice(device);
                     IReadOnlyList<Tensor> logits;
-                    using (precision?.Region()) logits = model.Forward(visual, audio);
+                    using (precision?.Region()) logits = forward is null ? model.Forward(visual, audio) : forward(visual, audio);
                     var probs = objective.Probabilities(logits);        // [B·T, C]: every clip of every sample is a view
                     long perSample = probs.shape[0] / batch.Count;
                     var videos = new int[probs.shape[0]];
