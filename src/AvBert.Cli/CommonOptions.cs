@@ -88,6 +88,13 @@ public static class CommonOptions
     /// <summary>--out (required): what the command writes there.</summary>
     public static Option<string> Out(string description) => new("--out") { Description = description, Required = true };
 
+    /// <summary>--runtime libtorch|onnx of `predict` and `extract` (docs/export.md).</summary>
+    public static Option<string> Runtime() => new("--runtime")
+    {
+        Description = "libtorch (default) or onnx: run the model exported to ONNX in ONNX Runtime (CPU; its CUDA provider where installed)",
+        DefaultValueFactory = _ => "libtorch",
+    };
+
     /// <summary>--data (required): which sources the command takes.</summary>
     public static Option<string> Data(string description) => new("--data") { Description = description, Required = true };
 

@@ -10,6 +10,7 @@ foreach (var command in new[]
     ConfigCommand.Build(),
     ParamsCommand.Build(),
     ConvertCommand.Build(),
+    ExportCommand.Build(),
     ForwardCommand.Build(),
     InspectCommand.Build(),
     PretrainCommand.Build(),

@@ -15,6 +15,7 @@ public static class BenchCommand
             BenchAllReduceCommand.Build(),
             BenchLoaderCommand.Build(),
             BenchProbeCommand.Build(),
+            BenchOnnxCommand.Build(),
         })
             c.Subcommands.Add(sub);
         return c;

@@ -16,9 +16,10 @@ public static class ExtractCommand
         var output = CommonOptions.Out("Folder for the .safetensors files (mirroring the inputs' folders) and index.tsv");
         var batch = new Option<int>("--batch-size") { Description = "Videos per forward pass", DefaultValueFactory = _ => 4 };
         var workers = CommonOptions.Workers();
+        var runtime = CommonOptions.Runtime();
         var c = new Command("extract", "Export features per video: visual_pooled, audio_pooled, visual/audio_embeddings, visual/audio/multimodal_transformer (safetensors)");
         c.Arguments.Add(files);
-        foreach (var o in new Option[] { model, data, split, output, batch, workers }) c.Options.Add(o);
+        foreach (var o in new Option[] { model, data, split, output, batch, workers, runtime }) c.Options.Add(o);
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
@@ -26,6 +27,7 @@ public static class ExtractCommand
             {
                 Model = r.GetValue(model)!, Files = r.GetValue(files) ?? [], Data = r.GetValue(data), Split = r.GetValue(split)!,
                 OutDir = r.GetValue(output)!, Device = device.Resolve(r), BatchSize = r.GetValue(batch), Workers = r.GetValue(workers),
+                Runtime = r.GetValue(runtime),
             }, Console.Out, ct);
             Console.WriteLine($"extract: {summary.Files} files in {summary.OutDir} ({string.Join(", ", summary.Tensors)}); index in {summary.IndexFile}");
             if (summary.Skipped is { } skipped) Console.WriteLine("extract: " + skipped);

@@ -16,13 +16,15 @@ public static class PredictCommand
         var top = new Option<int>("--top") { Description = "How many classes to list per file", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per file instead of text" };
         var workers = CommonOptions.Workers();
+        var runtime = CommonOptions.Runtime();
         var c = new Command("predict", "Classify files with a fine-tuned model: the top classes with probabilities (test-time views averaged)");
         c.Arguments.Add(files);
-        foreach (var o in new Option[] { model, top, json, workers }) c.Options.Add(o);
+        foreach (var o in new Option[] { model, top, json, workers, runtime }) c.Options.Add(o);
         device.AddTo(c);
         c.SetAction((r, ct) =>
         {
-            var summary = PredictRun.Run(r.GetValue(model)!, r.GetValue(files)!, device.Resolve(r), r.GetValue(top), r.GetValue(workers), ct);
+            var summary = PredictRun.Run(r.GetValue(model)!, r.GetValue(files)!, device.Resolve(r), r.GetValue(top), r.GetValue(workers), ct,
+                                         r.GetValue(runtime));
             var predictions = summary.Predictions;
             var inv = CultureInfo.InvariantCulture;
             foreach (var p in predictions)

@@ -84,11 +84,13 @@ public sealed class ClassificationTask(TransferModel model, ClassificationObject
     /// Class probabilities [rows, C] of a test batch (every row a view), averaged over the heads; the forward pass runs in
     /// <paramref name="precision"/>'s region (null: fp32). The caller sets eval mode and no_grad.
     /// </summary>
-    public Tensor Probabilities(VideoBatch batch, MixedPrecision? precision = null)
+    /// <param name="forward">Computes the logits instead of the model when given (the ONNX Runtime path of
+    /// `predict --runtime onnx`, docs/export.md).</param>
+    public Tensor Probabilities(VideoBatch batch, MixedPrecision? precision = null, Func<Tensor?, Tensor?, IReadOnlyList<Tensor>>? forward = null)
     {
         var (visual, audio) = batch.ToDevice(Device);
         IReadOnlyList<Tensor> logits;
-        using (precision?.Region()) logits = Model.Forward(visual, audio);
+        using (precision?.Region()) logits = forward is null ? Model.Forward(visual, audio) : forward(visual, audio);
         return Objective.Probabilities(logits);
     }
 

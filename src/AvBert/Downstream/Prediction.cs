@@ -18,16 +18,18 @@ public sealed record FilePrediction(string Path, IReadOnlyList<ClassScore> Top);
 public static class Prediction
 {
     /// <summary>Predictions in the order of <paramref name="files"/> (in the model's train.precision); files that could not be
-    /// decoded are reported to <paramref name="skipped"/> and left out.</summary>
+    /// decoded are reported to <paramref name="skipped"/> and left out. <paramref name="forward"/>: the logits from elsewhere
+    /// (ONNX Runtime) instead of the model's forward.</summary>
     public static IReadOnlyList<FilePrediction> Run(TransferModel model, AvBertConfig config, IReadOnlyList<string> files, Device device,
-                                                    int k = 5, int workers = 0, SkippedLog? skipped = null, CancellationToken ct = default)
+                                                    int k = 5, int workers = 0, SkippedLog? skipped = null, CancellationToken ct = default,
+                                                    Func<Tensor?, Tensor?, IReadOnlyList<Tensor>>? forward = null)
     {
         var d = config.Downstream;
         var t = d.Current;
         var items = files.Select(f => new MediaItem(Path.GetFullPath(f), [])).ToList();
         var dataset = new VideoSequenceDataset(items, config.Data, TaskViews.Test(d));
         var predictions = Evaluator.Run(ClassificationTask.For(model, d, device), dataset, t.Ensemble, TaskData.EvalBatchSize(d), workers, skipped,
-                                        precision: MixedPrecision.For(config, device), ct: ct);
+                                        precision: forward is null ? MixedPrecision.For(config, device) : null, ct: ct, forward: forward);
         return predictions.Items.Select((item, row) => new FilePrediction(files[item], Top(predictions.Scores[row], d.ClassNames, k))).ToList();
     }
 

@@ -45,7 +45,7 @@ public sealed class BosEmbeddings : Module
     }
 
     /// <summary>The fixed sinusoidal position encoding of "Attention is all you need" [T, D].</summary>
-    static Tensor Sinusoid(long length, long d, ScalarType dtype, Device device)
+    internal static Tensor Sinusoid(long length, long d, ScalarType dtype, Device device)
     {
         var position = arange(length, dtype: float32, device: device).unsqueeze(1);
         var div = exp(arange(0, d, 2, dtype: float32, device: device) * (-Math.Log(10000.0) / d));

@@ -35,7 +35,7 @@ public class CliExitCodeTests
     }
 
     /// <summary>Runs the CLI to the end: exit code, stdout, stderr. <paramref name="env"/>: extra environment variables.</summary>
-    static (int Code, string Stdout, string Stderr) RunWithOutput(string[] args, IReadOnlyDictionary<string, string>? env = null)
+    internal static (int Code, string Stdout, string Stderr) RunWithOutput(string[] args, IReadOnlyDictionary<string, string>? env = null)
     {
         using var p = Start(args, env);
         var err = p.StandardError.ReadToEndAsync();
@@ -100,14 +100,15 @@ public class CliExitCodeTests
         ["config"] = ["--preset", "--config", "--set"],
         ["params"] = ["--preset", "--config", "--set"],
         ["convert"] = ["--from-reference", "--reference-config", "--out"],
+        ["export"] = ["--model", "--format", "--out"],
         ["forward"] = ["--model", "--inputs", "--out", "--device"],
         ["inspect"] = ["--out", "--png", "--crop", "--set"],
         ["pretrain"] = ["--data", "--out", "--resume", "--allow-data-change", "--workers", "--progress", "--retries", "--device", "--set"],
         ["finetune"] = ["--task", "--protocol", "--data", "--init", "--out", "--resume", "--folds", "--train-split", "--test-split",
                         "--val-fraction", "--test-data", "--no-test", "--workers", "--progress", "--retries", "--device", "--set"],
         ["eval"] = ["--model", "--data", "--split", "--out", "--workers", "--device"],
-        ["predict"] = ["--model", "--top", "--json", "--workers", "--device"],
-        ["extract"] = ["--model", "--data", "--split", "--out", "--batch-size", "--workers", "--device"],
+        ["predict"] = ["--model", "--top", "--json", "--workers", "--device", "--runtime"],
+        ["extract"] = ["--model", "--data", "--split", "--out", "--batch-size", "--workers", "--device", "--runtime"],
         ["prep"] = ["--data", "--out", "--workers", "--set"],
         ["synth"] = ["--out", "--train", "--test", "--size", "--seed", "--classes", "--toy"],
         ["demo"] = ["--out", "--seed", "--steps", "--classes", "--toy", "--progress", "--device", "--set"],
@@ -116,6 +117,7 @@ public class CliExitCodeTests
         ["bench step"] = ["--precision", "--batch", "--steps", "--device", "--set"],
         ["bench loader"] = ["--data", "--workers", "--seconds", "--task", "--split"],
         ["bench allreduce"] = [],
+        ["bench onnx"] = ["--batch", "--clips", "--steps", "--preset", "--set"],
         ["bench probe"] = ["--videos", "--classes", "--folds", "--k", "--no-linear", "--probe-steps"],
         ["probe"] = ["--features", "--model", "--data", "--out", "--folds", "--repeats", "--kfold", "--k", "--no-linear", "--device"],
         ["data"] = [],

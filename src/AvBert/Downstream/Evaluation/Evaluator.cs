@@ -14,13 +14,15 @@ public sealed record VideoPredictions(IReadOnlyList<int> Items, IReadOnlyList<st
 /// Runs a <see cref="ClassificationTask"/> over every test view of a dataset (model in eval mode, no gradients): the task's
 /// probabilities of each view (softmax or sigmoid, averaged over the heads, in float32), aggregated per video with
 /// <see cref="ViewAggregator"/>. The forward runs in <c>precision</c>'s region (the run's train.precision; null: fp32).
-/// Videos whose file could not be decoded are left out (reported by the loader).
+/// Videos whose file could not be decoded are left out (reported by the loader). <c>forward</c>, when given, computes the
+/// logits instead of the model (the ONNX Runtime path of `predict --runtime onnx`, docs/export.md).
 /// </summary>
 public static class Evaluator
 {
     public static VideoPredictions Run(ClassificationTask task, VideoSequenceDataset dataset, ViewEnsemble ensemble, int batchSize,
                                        int workers = 0, SkippedLog? skipped = null, Action<int, int>? onBatch = null,
-                                       MixedPrecision? precision = null, CancellationToken ct = default)
+                                       MixedPrecision? precision = null, CancellationToken ct = default,
+                                       Func<Tensor?, Tensor?, IReadOnlyList<Tensor>>? forward = null)
     {
         var model = task.Model;
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);
@@ -36,7 +38,7 @@ public static class Evaluator
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var probs = task.Probabilities(batch, precision);   // [B·T, C]: every clip of every sample is a view
+                    var probs = task.Probabilities(batch, precision, forward);   // [B·T, C]: every clip of every sample is a view
                     long perSample = probs.shape[0] / batch.Count;
                     var videos = new int[probs.shape[0]];
                     for (int i = 0; i < videos.Length; i++) videos[i] = batch.ItemIndices[i / perSample];

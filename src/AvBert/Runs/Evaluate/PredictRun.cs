@@ -1,6 +1,7 @@
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
+using AvBert.Runs.Export;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;
@@ -12,14 +13,19 @@ public sealed record PredictSummary(IReadOnlyList<FilePrediction> Predictions, i
 /// averaged, <see cref="Prediction"/>).</summary>
 public static class PredictRun
 {
-    public static PredictSummary Run(string model, IReadOnlyList<string> files, Device device, int top, int workers, CancellationToken ct = default)
+    /// <param name="runtime">libtorch (default) or onnx: the forward pass in ONNX Runtime (<see cref="OnnxInference"/>; its CUDA
+    /// provider when <paramref name="device"/> is CUDA and it is there, else its CPU one).</param>
+    public static PredictSummary Run(string model, IReadOnlyList<string> files, Device device, int top, int workers, CancellationToken ct = default,
+                                     string? runtime = null)
     {
         foreach (var p in files)
             if (!File.Exists(p)) throw new UserError($"predict: {p}: file not found.");
-        var (cfg, transfer) = TransferModelDirectory.Load(model, device);
+        bool onnxRuntime = OnnxInference.Parse(runtime) == InferenceRuntime.Onnx;
+        var (cfg, transfer) = TransferModelDirectory.Load(model, onnxRuntime ? CPU : device);
         using var _ = transfer;
+        using var onnx = onnxRuntime ? OnnxInference.ForPrediction(transfer, cfg, cuda: device.type == TorchSharp.DeviceType.CUDA) : null;
         var skipped = new SkippedLog(null);
-        var predictions = Prediction.Run(transfer, cfg, files, device, Math.Max(1, top), workers, skipped, ct);
+        var predictions = Prediction.Run(transfer, cfg, files, onnx is null ? device : CPU, Math.Max(1, top), workers, skipped, ct, onnx is null ? null : onnx.Logits);
         return new PredictSummary(predictions, skipped.Count);
     }
 }

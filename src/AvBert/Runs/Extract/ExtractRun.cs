@@ -1,6 +1,7 @@
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
+using AvBert.Runs.Export;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;
@@ -17,6 +18,8 @@ public sealed record ExtractOptions
     public required Device Device { get; init; }
     public int BatchSize { get; init; } = 4;
     public int Workers { get; init; }
+    /// <summary>libtorch (default) or onnx: the forward pass in ONNX Runtime on the CPU (<see cref="OnnxInference"/>).</summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>The end of `avbert extract`: the files written, the tensors each holds, index.tsv, the skipped files' line (null: none).</summary>
@@ -30,12 +33,14 @@ public static class ExtractRun
         log ??= Console.Out;
         var skipped = new SkippedLog(null);
         var dir = TransferModelDirectory.Resolve(o.Model);
-        var (cfg, avbert) = ModelDirectory.Load(dir, o.Device);
+        var runtime = OnnxInference.Parse(o.Runtime);
+        var (cfg, avbert) = ModelDirectory.Load(dir, runtime == InferenceRuntime.Onnx ? CPU : o.Device);
         using var _ = avbert;
         var source = FeatureExport.Videos(o.Data, o.Split, o.Files, cfg.Data, skipped);
         var outDir = Path.GetFullPath(o.OutDir);
-        log.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, on {o.Device}");
-        var exported = FeatureExport.Run(avbert, cfg, source, outDir, o.Device, Math.Max(1, o.BatchSize), o.Workers, skipped, ct: ct);
+        log.WriteLine($"extract: {source.Items.Count} videos, {cfg.Data.SequenceLength} clips each (centre crop), model {dir}, " +
+                      $"on {(runtime == InferenceRuntime.Onnx ? "ONNX Runtime" : o.Device.ToString())}");
+        var exported = FeatureExport.Run(avbert, cfg, source, outDir, o.Device, Math.Max(1, o.BatchSize), o.Workers, skipped, ct: ct, runtime: runtime);
         return new ExtractSummary(exported.Count, outDir, [.. exported.FirstOrDefault()?.Tensors ?? []], Path.Combine(outDir, FeatureExport.IndexFile),
                                   skipped.Count > 0 ? skipped.Summary() : null);
     }

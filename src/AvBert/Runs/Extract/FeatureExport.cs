@@ -50,7 +50,8 @@ public static class FeatureExport
 
     public static IReadOnlyList<ExportedFile> Run(AvBertModel model, AvBertConfig config, MediaSource source, string outDir, Device device,
                                                   int batchSize = 4, int workers = 0, SkippedLog? skipped = null,
-                                                  Action<int, int>? onProgress = null, CancellationToken ct = default)
+                                                  Action<int, int>? onProgress = null, CancellationToken ct = default,
+                                                  Export.InferenceRuntime runtime = Export.InferenceRuntime.Libtorch)
     {
         var modalities = ModelStreams.Of(model.Config.Modalities) & (source.AudioOnly ? Modalities.Audio : Modalities.Both);
         if (modalities == 0)
@@ -66,6 +67,10 @@ public static class FeatureExport
         Directory.CreateDirectory(outDir);
         var exported = new List<ExportedFile>();
         model.eval();
+        // --runtime onnx: the same tensors from ONNX Runtime (docs/export.md), the graph built for the decoded streams.
+        using var onnx = runtime == Export.InferenceRuntime.Onnx
+            ? Export.OnnxInference.ForFeatures(model, config, modalities, cuda: device.type == DeviceType.CUDA) : null;
+        var torchStreams = onnx is null ? modalities : 0;
         using var _ = no_grad();
         int done = 0;
         foreach (var batch in loader.Epoch(0, 0, ct))
@@ -73,20 +78,20 @@ public static class FeatureExport
             using (batch)
             using (var scope = NewDisposeScope())
             {
-                var tensors = new Dictionary<string, Tensor>();
-                var (visual, audio) = batch.ToDevice(device);
+                var (visual, audio) = onnx is null ? batch.ToDevice(device) : batch.ToDevice(CPU);
+                var tensors = onnx?.Features(visual, audio) ?? new Dictionary<string, Tensor>();
                 Tensor? xv = null, xa = null;
-                if (modalities.HasFlag(Modalities.Visual))
+                if (torchStreams.HasFlag(Modalities.Visual))
                 {
                     var pooled = tensors["visual_pooled"] = model.PoolVisual(visual!);
                     xv = tensors["visual_embeddings"] = model.ProjectVisual(pooled);
                 }
-                if (modalities.HasFlag(Modalities.Audio))
+                if (torchStreams.HasFlag(Modalities.Audio))
                 {
                     var pooled = tensors["audio_pooled"] = model.PoolAudio(audio!);
                     xa = tensors["audio_embeddings"] = model.ProjectAudio(pooled);
                 }
-                if (contextualize)
+                if (contextualize && onnx is null)
                 {
                     var context = model.Contextualize(xv, xa);
                     if (context.Visual is { } v) tensors["visual_transformer"] = v;
