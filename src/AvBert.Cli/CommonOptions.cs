@@ -61,7 +61,7 @@ public sealed class RetriesOption
     {
         Description = "Start again from the latest checkpoint this many times when libtorch fails mid-run (a rare TorchSharp race; " +
                       "a failure at the same step twice is final)",
-        DefaultValueFactory = _ => 3,
+        DefaultValueFactory = _ => TrainingJobOptions.DefaultRetries,
     };
     public void AddTo(Command c) => c.Options.Add(Option);
     public int Get(ParseResult r) => r.GetValue(Option);

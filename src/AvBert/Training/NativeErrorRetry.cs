@@ -7,8 +7,10 @@ namespace AvBert.Training;
 /// as <see cref="ExternalException"/>). Why: TorchSharp 0.107 frees implicitly created Scalars from the finalizer thread
 /// without keeping them alive through the native call, so a rare garbage collection at the wrong moment makes one op fail
 /// ("Expected false to be true … toFloat"; seen once in 21 GPU demo runs). A long run would die of it; instead it loses
-/// only the steps since its last checkpoint. A failure at the same step as the previous attempt is deterministic (a real
-/// error) and is rethrown at once; so is running out of memory, which a retry would only repeat.
+/// only the steps since its last checkpoint. The same race can hand an op a garbage scalar and turn a step's loss or
+/// weights non-finite without any error, so a <see cref="TrainingDiverged"/> is retried the same way: a real divergence
+/// comes back at the same step and is then final. A failure at the same step as the previous attempt is deterministic (a
+/// real error) and is rethrown at once; so is running out of memory, which a retry would only repeat.
 /// </summary>
 public static class NativeErrorRetry
 {
@@ -26,11 +28,12 @@ public static class NativeErrorRetry
             {
                 return attempt(resume, step => lastStep = step);
             }
-            catch (ExternalException e) when (tries < retries && lastStep != failedAt && !Runtime.ErrorReport.IsOutOfMemory(e))
+            catch (Exception e) when (tries < retries && lastStep != failedAt &&
+                                      (e is ExternalException && !Runtime.ErrorReport.IsOutOfMemory(e) || e is TrainingDiverged))
             {
                 failedAt = lastStep;
                 var message = e.Message.Split('\n')[0].Trim();
-                log.WriteLine($"{what}: libtorch error after step {Math.Max(lastStep, 0)}: {message}");
+                log.WriteLine(e is TrainingDiverged ? $"{what}: {message}" : $"{what}: libtorch error after step {Math.Max(lastStep, 0)}: {message}");
                 log.WriteLine($"{what}: starting again from the latest checkpoint (retry {tries + 1} of {retries}); " +
                               "the steps since that checkpoint are redone");
                 resume = true;

@@ -41,6 +41,36 @@ public class NativeErrorRetryTests
     }
 
     [Fact]
+    public void A_non_finite_step_is_retried_from_the_checkpoint_once_and_final_when_it_comes_back_at_the_same_step()
+    {
+        // Transient (a garbage scalar from the race): the retry from the checkpoint runs clean.
+        var calls = new List<bool>();
+        var log = new StringWriter();
+        var result = NativeErrorRetry.Run((resume, onStep) =>
+        {
+            calls.Add(resume);
+            for (long s = resume ? 6 : 1; s <= (resume ? 10 : 7); s++) onStep(s);
+            if (calls.Count == 1) throw new TrainingDiverged("training diverged at step 8: 'loss' is NaN.") { Step = 8, Part = "loss" };
+            return "done";
+        }, resume: false, retries: 3, log, "pretrain");
+        Assert.Equal("done", result);
+        Assert.Equal([false, true], calls);
+        Assert.Contains("pretrain: training diverged at step 8: 'loss' is NaN.", log.ToString());
+        Assert.Contains("retry 1 of 3", log.ToString());
+
+        // A real divergence: the same step again, then the error with its exit code.
+        int attempts = 0;
+        var e = Assert.Throws<TrainingDiverged>(() => NativeErrorRetry.Run<int>((_, onStep) =>
+        {
+            attempts++;
+            onStep(7);
+            throw new TrainingDiverged("training diverged at step 8: 'loss' is NaN.") { Step = 8 };
+        }, resume: true, retries: 3, TextWriter.Null));
+        Assert.Equal(2, attempts);
+        Assert.Equal(AvBert.Runtime.ExitCodes.Diverged, e.ExitCode);
+    }
+
+    [Fact]
     public void Running_out_of_memory_is_not_retried()
     {
         int calls = 0;

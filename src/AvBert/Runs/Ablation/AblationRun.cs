@@ -159,7 +159,7 @@ public static class AblationRun
         bool toy = ToyAvClipDataset.IsSpec(o.Data, out var perEpoch);
         var pretrainDir = Path.Combine(dir, "pretrain");
         bool resume = new CheckpointStore(Path.Combine(pretrainDir, "checkpoints")).HasAny();
-        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = pretrainDir, Resume = resume, LogSkipped = !toy },
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = pretrainDir, Resume = resume, LogSkipped = !toy, Retries = TrainingJobOptions.DefaultRetries },
                                    () => PretrainRun.PrepareRunDirectory(pretrainDir, () => CellConfig(o, row, seed), resume, data: o.Data));
         var config = job.Config;
         if (resume) log.WriteLine($"ablate: resuming the cell's pretraining from its latest checkpoint in {pretrainDir}");
@@ -208,7 +208,7 @@ public static class AblationRun
         bool resume = new[] { runDir }.Concat(Directory.Exists(runDir) ? Directory.EnumerateDirectories(runDir, "fold-*") : [])
             .Any(d => new CheckpointStore(Path.Combine(d, "checkpoints")).HasAny());
         if (!resume && Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true); // started, nothing saved: start again
-        var job = TrainingJob.Open(new TrainingJobOptions { Command = "finetune", RunDir = runDir, Resume = resume },
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "finetune", RunDir = runDir, Resume = resume, Retries = TrainingJobOptions.DefaultRetries },
             () => FinetuneRun.PrepareRunDirectory(runDir, () => FinetuneRun.UserConfig(o.Preset, o.ConfigFile, o.Sets, randomInit: false, o.Task, protocol),
                                                   modelDir, resume, o.Sets, data));
         var summary = job.Run((again, onStep) => FinetuneRun.Run(job.Config, new FinetuneOptions

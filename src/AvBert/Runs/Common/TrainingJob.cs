@@ -15,6 +15,8 @@ public sealed record TrainingJobOptions
     public bool Resume { get; init; }
     /// <summary>Start again from the latest checkpoint this many times when libtorch fails mid-run (<see cref="NativeErrorRetry"/>); 0: never.</summary>
     public int Retries { get; init; }
+    /// <summary>The retries of jobs that do not take --retries (the demo's pretraining, the cells of `ablate`), as `pretrain`'s default.</summary>
+    public const int DefaultRetries = 3;
     /// <summary>Where the retry lines go (stderr by default).</summary>
     public TextWriter? Errors { get; init; }
     /// <summary>Keep RUN/skipped.tsv (false: generated data, which has no files to skip).</summary>

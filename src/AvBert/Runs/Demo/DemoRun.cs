@@ -56,7 +56,7 @@ public static class DemoRun
         }
 
         // 2. Pretrain on the data's unlabelled training videos.
-        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = runDir, SkippedConsole = log },
+        var job = TrainingJob.Open(new TrainingJobOptions { Command = "pretrain", RunDir = runDir, SkippedConsole = log, Retries = TrainingJobOptions.DefaultRetries, Errors = log },
                                    () => PretrainRun.PrepareRunDirectory(runDir, () => config, resume: false, data: o.Source));
         var dataset = data.PretrainData(job.Skipped);
         var pre = job.Run((resume, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
