@@ -75,6 +75,7 @@ public static class RealMediaPackages
                 if (!target.StartsWith(Path.GetFullPath(Path.Combine(dir, name)) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                     throw new RealMediaFetchError($"real media: {archive} names a file outside its folder ({entry.Path}): refused.");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                // A plain write, not AtomicFile: the whole folder is a partial one, renamed into place once complete.
                 File.WriteAllBytes(target, entry.Content);
             }
         }
