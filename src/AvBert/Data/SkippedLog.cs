@@ -30,7 +30,7 @@ public sealed class SkippedLog
         _console = console ?? Console.Error;
         if (runDirectory is null) return;
         Directory.CreateDirectory(runDirectory);
-        FilePath = System.IO.Path.Combine(runDirectory, FileName);
+        FilePath = Path.Combine(runDirectory, FileName);
         if (!resume) File.Delete(FilePath);
         else if (File.Exists(FilePath))
             foreach (var line in File.ReadLines(FilePath).Skip(1))

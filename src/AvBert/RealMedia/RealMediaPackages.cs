@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using AvBert.IO;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.RealMedia;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using AvBert.IO;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.Synthetic;
 

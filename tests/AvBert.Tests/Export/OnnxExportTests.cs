@@ -1,7 +1,7 @@
 using AvBert.Config;
 using AvBert.Downstream;
 using AvBert.Export.Onnx;
-using AvBert.IO;
+using AvBert.Storage;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Runtime;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using AvBert.Config;
 using AvBert.Export.PyTorch;
-using AvBert.IO;
+using AvBert.Storage;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Tests.Model;

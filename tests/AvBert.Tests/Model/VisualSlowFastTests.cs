@@ -1,5 +1,5 @@
 using AvBert.Config;
-using AvBert.IO;
+using AvBert.Storage;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Pretraining;

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AvBert.Config;
-using AvBert.IO;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 

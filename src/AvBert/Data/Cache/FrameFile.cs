@@ -1,6 +1,6 @@
 using System.Buffers;
-using AvBert.IO;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using AvBert.IO;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 

@@ -79,7 +79,7 @@ public static class DemoRun
                                       seed, pre.Steps, pre.Seconds, data.ProbeTrainVideos, data.ProbeTestVideos, n, data.Classes, get_num_threads(),
                                       Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuStart, calibrated?.Scores,
                                       new DemoCnnComparison(random.Cnn, pretrained.Cnn, calibrated?.Cnn), data.Spec, data.Protocol);
-        AvBert.IO.AtomicFile.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
+        AvBert.Storage.AtomicFile.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
         var series = new List<(string, double[])> { ("random init", Values(random.Scores, random.Cnn)) };
         if (calibrated is not null) series.Add(("random init, BN recalibrated", Values(calibrated.Scores, calibrated.Cnn)));
         series.Add(("pretrained", Values(pretrained.Scores, pretrained.Cnn)));

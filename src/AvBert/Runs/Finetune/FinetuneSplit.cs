@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text;
 using AvBert.Data;
 using AvBert.Downstream;
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.Runs;
 

@@ -3,7 +3,7 @@ using AvBert.Config;
 using AvBert.Media;
 using AvBert.Data;
 using AvBert.Data.Cache;
-using AvBert.IO;
+using AvBert.Storage;
 
 namespace AvBert.Runs;
 

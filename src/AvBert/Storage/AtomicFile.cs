@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using AvBert.Runtime;
 
-namespace AvBert.IO;
+namespace AvBert.Storage;
 
 /// <summary>The disk (or the user's quota) filled up while writing a file; the previous version of the file is intact.</summary>
 public sealed class DiskFullError(string message, Exception? inner = null) : UserError(message, inner)

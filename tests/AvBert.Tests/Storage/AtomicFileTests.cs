@@ -1,7 +1,7 @@
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 
-namespace AvBert.Tests.IO;
+namespace AvBert.Tests.Storage;
 
 public class AtomicFileTests
 {
