@@ -5,6 +5,7 @@ using AvBert.Data;
 using AvBert.Downstream.Probing;
 using AvBert.Model;
 using AvBert.Pretraining;
+using AvBert.Storage;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public static class DemoRun
             RunDir = runDir, Resume = resume, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct, OnStep = onStep,
         }, job.Skipped));
         var lossPng = Path.Combine(runDir, "loss.png");
-        if (File.Exists(lossPng)) File.Copy(lossPng, Path.Combine(o.OutDir, "loss.png"), overwrite: true);
+        if (File.Exists(lossPng)) AtomicFile.WriteVia(Path.Combine(o.OutDir, "loss.png"), tmp => File.Copy(lossPng, tmp, overwrite: true));
 
         // 3. The pretrained model (with its heads, for retrieval).
         var (_, trained) = ModelDirectory.Load(pre.ModelDir, device);
