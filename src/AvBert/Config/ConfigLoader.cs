@@ -69,7 +69,7 @@ public static class ConfigLoader
 
     public static void Save(AvBertConfig config, string path)
     {
-        AvBert.IO.AtomicFile.WriteAllText(path, ToYaml(config));
+        AvBert.Storage.AtomicFile.WriteAllText(path, ToYaml(config));
     }
 
     static string ReadPreset(string name)

@@ -19,7 +19,7 @@ public sealed class Inspection : IDisposable
     /// <summary>Writes <see cref="Tensors"/> to a .safetensors file (replacing it).</summary>
     public void SaveTensors(string path)
     {
-        AvBert.IO.SafetensorsFile.Write(path, Tensors);
+        AvBert.Storage.SafetensorsFile.Write(path, Tensors);
     }
 
     public void Dispose()

@@ -30,7 +30,7 @@ public sealed class SkippedLog
         _console = console ?? Console.Error;
         if (runDirectory is null) return;
         Directory.CreateDirectory(runDirectory);
-        FilePath = System.IO.Path.Combine(runDirectory, FileName);
+        FilePath = Path.Combine(runDirectory, FileName);
         if (!resume) File.Delete(FilePath);
         else if (File.Exists(FilePath))
             foreach (var line in File.ReadLines(FilePath).Skip(1))
@@ -57,6 +57,7 @@ public sealed class SkippedLog
             if (print) _console?.WriteLine($"skipped: {path}: {reason}");
             if (FilePath is not null)
             {
+                // An append per skipped item (the log grows during the run), not an AtomicFile rewrite.
                 bool fresh = !File.Exists(FilePath) || new FileInfo(FilePath).Length == 0;
                 using var w = new StreamWriter(FilePath, append: true);
                 if (fresh) w.WriteLine(Header);

@@ -48,6 +48,6 @@ public static class Prediction
               .Append(string.Join(';', predictions.Labels[i].Select(l => classNames[l]))).Append('\t')
               .Append(string.Join(' ', top)).Append('\n');
         }
-        AvBert.IO.AtomicFile.WriteAllText(path, sb.ToString());
+        AvBert.Storage.AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

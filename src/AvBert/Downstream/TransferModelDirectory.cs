@@ -2,7 +2,7 @@ using AvBert.Config;
 using AvBert.Model;
 using AvBert.Runtime;
 using TorchSharp;
-using AvBert.IO;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
 namespace AvBert.Downstream;

@@ -66,7 +66,7 @@ public static class InspectionImage
 
         using var image = SKImage.FromBitmap(bitmap);
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        AvBert.IO.AtomicFile.Write(pngPath, png.SaveTo);
+        AvBert.Storage.AtomicFile.Write(pngPath, png.SaveTo);
     }
 
     static SKTypeface Typeface()

@@ -88,14 +88,14 @@ internal static class FfmpegProcess
                 buffer = output ?? new byte[Math.Clamp(sizeHint, 4096, maxBytes)];
                 length = ReadAll(p.StandardOutput.BaseStream, ref buffer, growable: output is null, maxBytes);
                 if (length < 0)
-                    throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} wrote more than {maxBytes >> 20} MB, more than asked for: refused");
+                    throw new MediaError(mediaPath, $"{Path.GetFileName(program)} wrote more than {maxBytes >> 20} MB, more than asked for: refused");
             }
             p.WaitForExit();
             var err = errTask.GetAwaiter().GetResult();
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted(); // the child died of our Ctrl+C, not of its file: not a bad file
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed") { Transient = true };
+                throw new MediaError(mediaPath, $"{Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed") { Transient = true };
             return new FfmpegResult(buffer, length, err, p.ExitCode);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
@@ -104,8 +104,8 @@ internal static class FfmpegProcess
             if (ct.IsCancellationRequested) throw new OperationCanceledException(ct);
             ThrowIfInterrupted();
             if (timeoutCts.IsCancellationRequested)
-                throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e) { Transient = true };
-            throw new MediaError(mediaPath, $"{System.IO.Path.GetFileName(program)} failed: {e.Message}", e);
+                throw new MediaError(mediaPath, $"{Path.GetFileName(program)} gave no result within {timeout.TotalSeconds:0.#} s (hung or too slow), killed", e) { Transient = true };
+            throw new MediaError(mediaPath, $"{Path.GetFileName(program)} failed: {e.Message}", e);
         }
         finally
         {
@@ -125,7 +125,7 @@ internal static class FfmpegProcess
     static string? Resolve(string program) => Resolved.GetOrAdd(program, p =>
         p.Contains('/') ? (File.Exists(p) ? p : null)
         : (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
-              .Select(d => System.IO.Path.Combine(d, p)).FirstOrDefault(File.Exists));
+              .Select(d => Path.Combine(d, p)).FirstOrDefault(File.Exists));
 
     /// <summary>Largest stdout a growing buffer may reach (a decode asks for a known amount; more means something is wrong).</summary>
     public const int DefaultMaxBytes = 256 << 20;

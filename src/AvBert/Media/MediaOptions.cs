@@ -9,7 +9,7 @@ public static class MediaOptions
     static string Program(string name)
     {
         var dir = Environment.GetEnvironmentVariable(FfmpegDirVariable);
-        return string.IsNullOrEmpty(dir) ? name : System.IO.Path.Combine(dir, name);
+        return string.IsNullOrEmpty(dir) ? name : Path.Combine(dir, name);
     }
 
     public static string Ffmpeg { get; set; } = Program("ffmpeg");

@@ -37,7 +37,7 @@ public static class MediaProbe
 
     /// <summary>How we name a file to FFmpeg: "file:" + absolute path, so names with ':' or a leading '-' are not
     /// taken for protocols or options.</summary>
-    internal static string FfmpegInput(string path) => "file:" + System.IO.Path.GetFullPath(path);
+    internal static string FfmpegInput(string path) => "file:" + Path.GetFullPath(path);
 
     internal static MediaInfo Parse(string path, string json)
     {

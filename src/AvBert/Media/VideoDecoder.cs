@@ -145,7 +145,7 @@ public static class VideoDecoder
             args.AddRange(["-filter_complex", string.Join(';', graph)]);
             for (int i = 0; i < spans.Count; i++)
             {
-                outputs[i] = System.IO.Path.Combine(dir, $"span{i}.rgb");
+                outputs[i] = Path.Combine(dir, $"span{i}.rgb");
                 args.AddRange(["-map", $"[o{i}]", "-vsync", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "file:" + outputs[i]]);
             }
             try { FfmpegProcess.Run(MediaOptions.Ffmpeg, args, spans[0].Path, MediaOptions.DecodeTimeout, ct, sizeHint: 4096); }
@@ -219,7 +219,7 @@ public static class VideoDecoder
         args.AddRange(["-filter_complex", string.Join(';', graph)]);
         for (int i = 0; i < starts.Count; i++)
         {
-            outputs[i] = System.IO.Path.Combine(dir, $"clip{i}.rgb");
+            outputs[i] = Path.Combine(dir, $"clip{i}.rgb");
             args.AddRange(["-map", $"[c{i}]", "-vsync", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "file:" + outputs[i]]);
         }
         return (args, outputs);

@@ -26,7 +26,7 @@ public static class VideoTranscoder
     {
         FfmpegErrors.CheckReadable(path);
         var input = MediaProbe.FfmpegInput(path);
-        var args = Arguments(input, startSeconds, frames, fps, width, height, "file:" + System.IO.Path.GetFullPath(output), options);
+        var args = Arguments(input, startSeconds, frames, fps, width, height, "file:" + Path.GetFullPath(output), options);
         var r = FfmpegProcess.Run(MediaOptions.Ffmpeg, args, path, MediaOptions.DecodeTimeout * 4, ct, sizeHint: 4096);
         if (r.ExitCode != 0) throw new MediaError(path, FfmpegErrors.Reason(r.Error, input, r.ExitCode));
         if (!File.Exists(output) || new FileInfo(output).Length == 0) throw new MediaError(path, "no video frame could be decoded");

@@ -1,7 +1,7 @@
 using AvBert.Config;
 using AvBert.Runtime;
 using TorchSharp;
-using AvBert.IO;
+using AvBert.Storage;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using AvBert.IO;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.RealMedia;
 
@@ -31,7 +31,7 @@ public sealed record RealMediaManifest(int FormatVersion, string Design, RealMed
     /// <summary>Reads DIR/manifest.json.</summary>
     public static RealMediaManifest Read(string dir)
     {
-        var path = System.IO.Path.Combine(dir, FileName);
+        var path = Path.Combine(dir, FileName);
         try { return JsonSerializer.Deserialize<RealMediaManifest>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
         catch (Exception e) when (e is JsonException or IOException)
         { throw new UserError($"{path}: cannot read the real-media manifest ({e.Message}). Fix: delete {dir} and build it again.", e); }

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using AvBert.IO;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.RealMedia;
 
@@ -75,6 +75,7 @@ public static class RealMediaPackages
                 if (!target.StartsWith(Path.GetFullPath(Path.Combine(dir, name)) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                     throw new RealMediaFetchError($"real media: {archive} names a file outside its folder ({entry.Path}): refused.");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                // A plain write, not AtomicFile: the whole folder is a partial one, renamed into place once complete.
                 File.WriteAllBytes(target, entry.Content);
             }
         }

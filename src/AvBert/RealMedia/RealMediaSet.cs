@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.RealMedia;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.Synthetic;
 
@@ -46,9 +47,9 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
                 rows.Add($"{rel},{cls.Name}");
                 written?.Invoke(file);
             }
-            AvBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir, $"{split.ToString().ToLowerInvariant()}.csv"), rows);
+            AtomicFile.WriteAllLines(Path.Combine(dir, $"{split.ToString().ToLowerInvariant()}.csv"), rows);
         }
-        AvBert.IO.AtomicFile.WriteAllLines(Path.Combine(dir, "classes.txt"), data.Classes.Select(c => c.Name));
+        AtomicFile.WriteAllLines(Path.Combine(dir, "classes.txt"), data.Classes.Select(c => c.Name));
         return files;
     }
 
@@ -56,64 +57,66 @@ public sealed class ToyAvWriter(ToyAv data, int fps)
     public void WriteVideo(ToyAvScene scene, string path, int size, string codec = "libx264", CancellationToken ct = default)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var inv = CultureInfo.InvariantCulture;
-        var audioPath = path + ".f32.tmp";
-        var tmpPath = path + ".tmp.mp4";
+        var audioPath = path + ".f32.tmp";   // FFmpeg's audio input, deleted after
         try
         {
             var wave = data.Waveform(scene);
             using (var fs = File.Create(audioPath))
                 fs.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wave.AsSpan()));
-
-            var psi = new ProcessStartInfo("ffmpeg")
-            {
-                RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
-            };
-            string[] args =
-            [
-                "-y", "-v", "error",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{size}x{size}", "-r", fps.ToString(inv), "-i", "pipe:0",
-                "-f", "f32le", "-ar", data.SampleRate.ToString(inv), "-ac", "1", "-i", audioPath,
-                .. Mp4Encoding.VideoArgs(codec), .. Mp4Encoding.AudioArgs, "-shortest", "-f", "mp4", tmpPath,
-            ];
-            foreach (var a in args) psi.ArgumentList.Add(a);
-            Process p;
-            try { p = Process.Start(psi)!; }
-            catch (System.ComponentModel.Win32Exception) { throw Mp4Encoding.FfmpegNotFound("synth"); }
-            using (p)
-            using (FfmpegProcess.Track(p, ct))
-            {
-                var err = p.StandardError.ReadToEndAsync(ct);
-                _ = p.StandardOutput.ReadToEndAsync(ct);
-                int frames = (int)Math.Round(data.DurationSeconds * fps);
-                var planar = new float[3 * size * size];
-                var rgb = new byte[3 * size * size];
-                var stdin = p.StandardInput.BaseStream;
-                try
-                {
-                    for (int f = 0; f < frames; f++)
-                    {
-                        data.Renderer.RenderFrame(scene, (double)f / fps, size, size, planar);
-                        int hw = size * size;
-                        for (int i = 0; i < hw; i++)
-                            for (int c = 0; c < 3; c++)
-                                rgb[3 * i + c] = (byte)Math.Clamp((int)Math.Round(planar[c * hw + i] * 255f), 0, 255);
-                        stdin.Write(rgb);
-                    }
-                }
-                catch (IOException) { /* ffmpeg exited early (or was killed): its stderr says why */ }
-                try { stdin.Close(); } catch (IOException) { }
-                p.WaitForExit();
-                ct.ThrowIfCancellationRequested();
-                if (p.ExitCode != 0)
-                    throw new UserError($"synth: ffmpeg could not write {path}: {err.Result.Trim().Split('\n').LastOrDefault()}");
-            }
-            File.Move(tmpPath, path, overwrite: true);
+            AtomicFile.WriteVia(path, tmpPath => Encode(scene, path, tmpPath, audioPath, size, codec, ct));
         }
         finally
         {
             if (File.Exists(audioPath)) File.Delete(audioPath);
-            if (File.Exists(tmpPath)) File.Delete(tmpPath);
+        }
+    }
+
+    /// <summary>FFmpeg writes <paramref name="tmpPath"/> from the rendered frames and the waveform at <paramref name="audioPath"/>.</summary>
+    void Encode(ToyAvScene scene, string path, string tmpPath, string audioPath, int size, string codec, CancellationToken ct)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var psi = new ProcessStartInfo("ffmpeg")
+        {
+            RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
+        string[] args =
+        [
+            "-y", "-v", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{size}x{size}", "-r", fps.ToString(inv), "-i", "pipe:0",
+            "-f", "f32le", "-ar", data.SampleRate.ToString(inv), "-ac", "1", "-i", audioPath,
+            .. Mp4Encoding.VideoArgs(codec), .. Mp4Encoding.AudioArgs, "-shortest", "-f", "mp4", tmpPath,
+        ];
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        Process p;
+        try { p = Process.Start(psi)!; }
+        catch (System.ComponentModel.Win32Exception) { throw Mp4Encoding.FfmpegNotFound("synth"); }
+        using (p)
+        using (FfmpegProcess.Track(p, ct))
+        {
+            var err = p.StandardError.ReadToEndAsync(ct);
+            _ = p.StandardOutput.ReadToEndAsync(ct);
+            int frames = (int)Math.Round(data.DurationSeconds * fps);
+            var planar = new float[3 * size * size];
+            var rgb = new byte[3 * size * size];
+            var stdin = p.StandardInput.BaseStream;
+            try
+            {
+                for (int f = 0; f < frames; f++)
+                {
+                    data.Renderer.RenderFrame(scene, (double)f / fps, size, size, planar);
+                    int hw = size * size;
+                    for (int i = 0; i < hw; i++)
+                        for (int c = 0; c < 3; c++)
+                            rgb[3 * i + c] = (byte)Math.Clamp((int)Math.Round(planar[c * hw + i] * 255f), 0, 255);
+                    stdin.Write(rgb);
+                }
+            }
+            catch (IOException) { /* ffmpeg exited early (or was killed): its stderr says why */ }
+            try { stdin.Close(); } catch (IOException) { }
+            p.WaitForExit();
+            ct.ThrowIfCancellationRequested();
+            if (p.ExitCode != 0)
+                throw new UserError($"synth: ffmpeg could not write {path}: {err.Result.Trim().Split('\n').LastOrDefault()}");
         }
     }
 }

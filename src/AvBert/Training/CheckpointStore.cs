@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
 namespace AvBert.Training;

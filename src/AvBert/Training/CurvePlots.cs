@@ -30,7 +30,7 @@ public static class CurvePlots
         plot.YLabel("value");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        AvBert.IO.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
+        AvBert.Storage.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
         return true;
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AvBert.Storage;
 
 namespace AvBert.Training;
 
@@ -30,9 +31,10 @@ public sealed class MetricsLog : IDisposable
         _csv = Path.Combine(directory, "metrics.csv");
         if (resumeStep is long keep && File.Exists(_jsonl))
             _rows.AddRange(Read(_jsonl).Where(r => r.Step <= keep));
-        AvBert.IO.AtomicFile.WriteAllLines(_jsonl, _rows.Select(ToJson));
+        AtomicFile.WriteAllLines(_jsonl, _rows.Select(ToJson));
         foreach (var r in _rows) AddColumns(r);
         _csvWriter = RewriteCsv();
+        // Rows are appended one line at a time (a line cut by a kill is skipped by Read), not rewritten through AtomicFile.
         _jsonWriter = new StreamWriter(new FileStream(_jsonl, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
         if (tensorboard) _tb = TorchSharp.torch.utils.tensorboard.SummaryWriter(Path.Combine(directory, "tb"));
     }
@@ -64,17 +66,18 @@ public sealed class MetricsLog : IDisposable
         return added;
     }
 
+    /// <summary>Rewrites metrics.csv whole (through AtomicFile: a new column changes every line) and opens it for the
+    /// appends of the rows that follow.</summary>
     StreamWriter RewriteCsv()
     {
-        var w = new StreamWriter(new FileStream(_csv, FileMode.Create, FileAccess.Write, FileShare.Read)) { AutoFlush = false };
+        var sb = new StringBuilder();
         if (_csvColumns.Count > 0)
         {
-            w.Write(CsvHeader(_csvColumns));
-            foreach (var r in _rows) w.WriteLine(CsvLine(r, _csvColumns));
+            sb.Append(CsvHeader(_csvColumns));
+            foreach (var r in _rows) sb.Append(CsvLine(r, _csvColumns)).Append(Environment.NewLine);
         }
-        w.Flush();
-        w.AutoFlush = true;
-        return w;
+        AtomicFile.WriteAllText(_csv, sb.ToString());
+        return new StreamWriter(new FileStream(_csv, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
     }
 
     /// <summary>Reads a metrics.jsonl file.</summary>

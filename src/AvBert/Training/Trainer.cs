@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AvBert.IO;
+using AvBert.Storage;
 using System.Runtime.InteropServices;
 using AvBert.Distributed;
 using AvBert.Runtime;

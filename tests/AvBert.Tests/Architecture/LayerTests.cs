@@ -23,7 +23,7 @@ public class LayerTests
         ["Data", "Training"],
         ["Model", "Distributed", "Features", "Media"],
         ["Config"],
-        ["IO"],
+        ["Storage"],
         ["Runtime"],
     ];
 

@@ -198,11 +198,11 @@ public class CliExitCodeTests
         var model = Path.Combine(dir, "model");
         Assert.Equal(ExitCodes.Ok, Run("convert", "--from-reference", Ref("tiny-a.pyth"), "--reference-config", Ref("tiny-a.config.yaml"), "--out", model).Code);
 
-        var io = AvBert.IO.SafetensorsFile.ReadAll(Ref("tiny-a.io.safetensors"), new AvBert.IO.SafetensorsReadOptions { RequireFinite = false });
+        var io = AvBert.Storage.SafetensorsFile.ReadAll(Ref("tiny-a.io.safetensors"), new AvBert.Storage.SafetensorsReadOptions { RequireFinite = false });
         string Perturbed(string name, string key, Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> change)
         {
             var path = Path.Combine(dir, name);
-            AvBert.IO.SafetensorsFile.Write(path, io.Select(kv => KeyValuePair.Create(kv.Key, kv.Key == key ? change(kv.Value) : kv.Value)));
+            AvBert.Storage.SafetensorsFile.Write(path, io.Select(kv => KeyValuePair.Create(kv.Key, kv.Key == key ? change(kv.Value) : kv.Value)));
             return path;
         }
         var outputOff = Perturbed("output-off.safetensors", "output.multimodal_transformer", t => t + 0.01 * t.abs().max());

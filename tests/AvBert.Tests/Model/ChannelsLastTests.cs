@@ -1,6 +1,6 @@
-using AvBert.IO;
 using AvBert.Runtime;
 using AvBert.Model;
+using AvBert.Storage;
 using AvBert.Training;
 using static TorchSharp.torch;
 

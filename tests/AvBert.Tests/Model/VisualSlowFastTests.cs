@@ -1,8 +1,9 @@
 using AvBert.Config;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Pretraining;
+using AvBert.Storage;
+using AvBert.Tests.Model.Reference;
 using AvBert.Tests.Training;
 using TorchSharp;
 using TorchSharp.Modules;

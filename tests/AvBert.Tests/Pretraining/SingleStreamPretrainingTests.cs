@@ -1,10 +1,10 @@
 using AvBert.Config;
 using AvBert.Data;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Pretraining;
 using AvBert.Runs;
 using AvBert.Runtime;
+using AvBert.Storage;
 using AvBert.Tests.Training;
 using AvBert.Training;
 using static TorchSharp.torch;

@@ -207,14 +207,14 @@ public class CheckpointStoreTests
         var net = new TinyNet();
         var store = new CheckpointStore(dir);
         store.Save(net, null, new TrainingState { Step = 1 });
-        AvBert.IO.AtomicFile.StreamWrapper.Value = s => new AvBert.Tests.IO.AtomicFileTests.FullDisk(s, room: 64);
+        AvBert.Storage.AtomicFile.StreamWrapper.Value = s => new AvBert.Tests.Storage.AtomicFileTests.FullDisk(s, room: 64);
         try
         {
             var e = Assert.ThrowsAny<UserError>(() => store.Save(net, null, new TrainingState { Step = 2 }));
             Assert.Equal(ExitCodes.OutOfResources, e.ExitCode);
             Assert.Contains("disk is full", e.Message);
         }
-        finally { AvBert.IO.AtomicFile.StreamWrapper.Value = null; }
+        finally { AvBert.Storage.AtomicFile.StreamWrapper.Value = null; }
         Assert.Equal(["step-00000001"], Directory.GetDirectories(dir).Select(d => Path.GetFileName(d)!).ToArray());
         Assert.Equal(1, store.LoadLatest(new TinyNet(), null)!.Step);
     }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using AvBert.Config;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 
@@ -177,9 +178,7 @@ public static class CacheIndex
     public static void WriteHeader(string dir, CacheHeader header)
     {
         Directory.CreateDirectory(dir);
-        var file = Path.Combine(dir, HeaderFile);
-        File.WriteAllText(file + ".tmp", JsonSerializer.Serialize(header, new JsonSerializerOptions(Json) { WriteIndented = true }));
-        File.Move(file + ".tmp", file, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(dir, HeaderFile), JsonSerializer.Serialize(header, new JsonSerializerOptions(Json) { WriteIndented = true }));
     }
 
     /// <summary>The entries by id (the last line of each id wins); unreadable lines are left out.</summary>
@@ -203,7 +202,8 @@ public static class CacheIndex
     internal static void Append(string dir, CacheEntry entry)
     {
         var file = Path.Combine(dir, EntriesFile);
-        // A torn last line (killed mid-write) must not swallow this one: start on a fresh line.
+        // An append, not an AtomicFile rewrite (the log grows by one line an entry): a torn last line (killed mid-write) is
+        // skipped by ReadEntries and must not swallow this one, so start on a fresh line.
         bool newline = File.Exists(file) && new FileInfo(file).Length > 0 && LastByte(file) != '\n';
         using var w = new StreamWriter(file, append: true);
         if (newline) w.WriteLine();

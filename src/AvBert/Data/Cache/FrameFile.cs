@@ -1,5 +1,6 @@
 using System.Buffers;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 
@@ -15,12 +16,12 @@ public static class FrameFile
     /// <summary>True for a prepared video file in this format.</summary>
     public static bool Is(string path) => path.EndsWith(Extension, StringComparison.Ordinal);
 
-    /// <summary>Writes <paramref name="frames"/> frames of <paramref name="frameBytes"/> bytes from <paramref name="rgb"/>.</summary>
-    public static void Write(string path, ReadOnlySpan<byte> rgb, int frames, int frameBytes)
+    /// <summary>Writes <paramref name="frames"/> frames of <paramref name="frameBytes"/> bytes from <paramref name="rgb"/>
+    /// (through <see cref="AtomicFile"/>).</summary>
+    public static void Write(string path, ReadOnlyMemory<byte> rgb, int frames, int frameBytes)
     {
-        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        fs.Write(rgb[..checked(frames * frameBytes)]);
-        fs.Flush(flushToDisk: true);
+        var content = rgb[..checked(frames * frameBytes)];
+        AtomicFile.Write(path, fs => fs.Write(content.Span));
     }
 
     /// <summary>Frames <paramref name="first"/> .. first+count−1 into <paramref name="dst"/>; frames past the end repeat the

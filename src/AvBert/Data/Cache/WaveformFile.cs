@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using AvBert.Media;
+using AvBert.Storage;
 
 namespace AvBert.Data.Cache;
 
@@ -14,7 +15,8 @@ public static class WaveformFile
 {
     static ReadOnlySpan<byte> Magic => "AVW2"u8;
 
-    /// <summary>Writes <paramref name="samples"/>, which must lie on the 16-bit grid (as decoded), else an <see cref="ArgumentException"/>.</summary>
+    /// <summary>Writes <paramref name="samples"/> (through <see cref="AtomicFile"/>), which must lie on the 16-bit grid (as
+    /// decoded), else an <see cref="ArgumentException"/>.</summary>
     public static void Write(string path, float[] samples)
     {
         int n = samples.Length;
@@ -30,13 +32,15 @@ public static class WaveformFile
             planes[i] = (byte)d;
             planes[n + i] = (byte)(d >> 8);
         }
-        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        Span<byte> header = stackalloc byte[12];
-        Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt64LittleEndian(header[4..], n);
-        fs.Write(header);
-        using var z = new ZLibStream(fs, CompressionLevel.Optimal);
-        z.Write(planes);
+        AtomicFile.Write(path, fs =>
+        {
+            Span<byte> header = stackalloc byte[12];
+            Magic.CopyTo(header);
+            BinaryPrimitives.WriteInt64LittleEndian(header[4..], n);
+            fs.Write(header);
+            using var z = new ZLibStream(fs, CompressionLevel.Optimal, leaveOpen: true);
+            z.Write(planes);
+        });
     }
 
     /// <summary>The samples; throws <see cref="InvalidDataException"/> when the file is not a whole waveform of

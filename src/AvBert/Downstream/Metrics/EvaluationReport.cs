@@ -160,10 +160,10 @@ public sealed record EvaluationReport(
             plt.Axes.Left.SetTicks(positions.Select(p => c - 1 - p).ToArray(), names);
         }
         int side = Math.Clamp(200 + 18 * c, 500, 2400);
-        AvBert.IO.AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, side + 120, side));
+        AvBert.Storage.AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, side + 120, side));
     }
 
     static string Format(double v) => double.IsNaN(v) ? "-" : v.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    static void AtomicWrite(string path, string text) => AvBert.IO.AtomicFile.WriteAllText(path, text);
+    static void AtomicWrite(string path, string text) => AvBert.Storage.AtomicFile.WriteAllText(path, text);
 }

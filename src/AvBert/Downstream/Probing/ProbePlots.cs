@@ -46,6 +46,6 @@ public static class ProbePlots
         plot.YLabel(yLabel);
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        AvBert.IO.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
+        AvBert.Storage.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
     }
 }

@@ -118,7 +118,7 @@ public static class OnnxExport
     public static OnnxGraphInfo Write(string path, AvBertModel model, AvBertConfig config, TransferModel? transfer = null, string source = "--model")
     {
         var (proto, info) = Build(model, config, transfer, source: source);
-        AvBert.IO.AtomicFile.WriteAllBytes(path, proto.ToByteArray());
+        AvBert.Storage.AtomicFile.WriteAllBytes(path, proto.ToByteArray());
         return info;
     }
 

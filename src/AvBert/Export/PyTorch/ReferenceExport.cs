@@ -1,7 +1,7 @@
 using AvBert.Config;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Model.Reference;
+using AvBert.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 

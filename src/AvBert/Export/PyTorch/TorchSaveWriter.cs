@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using AvBert.IO;
+using AvBert.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 

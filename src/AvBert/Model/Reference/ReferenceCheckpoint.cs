@@ -1,6 +1,6 @@
 using System.Collections;
 using AvBert.Config;
-using AvBert.IO;
+using AvBert.Storage;
 using AvBert.Runtime;
 using TorchSharp;
 using TorchSharp.PyBridge;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AvBert.Downstream.Probing;
-using AvBert.IO;
+using AvBert.Storage;
 
 namespace AvBert.Runs.Ablation;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using AvBert.Data;
-using AvBert.IO;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;

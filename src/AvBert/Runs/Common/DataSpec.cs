@@ -6,6 +6,7 @@ using AvBert.Data;
 using AvBert.Data.Cache;
 using AvBert.RealMedia;
 using AvBert.Runtime;
+using AvBert.Storage;
 using AvBert.Synthetic;
 
 namespace AvBert.Runs;
@@ -88,7 +89,7 @@ public static class DataSpec
         var root = UserCache.Directory("prepared") ?? Path.Combine(Path.GetTempPath(), "avbert-prepared");
         Directory.CreateDirectory(root);
         var dir = Path.Combine(root, key);
-        using (var gate = IO.FileGate.Acquire(dir + ".lock", $"another job is preparing {spec} in {dir}", log, ct))
+        using (var gate = FileGate.Acquire(dir + ".lock", $"another job is preparing {spec} in {dir}", log, ct))
         {
             var summary = CachePrep.Run(new PrepOptions { Data = fileSpec, Out = dir, DataConfig = data, Workers = workers, Log = log, OnProgress = progress }, ct);
             if (summary.Prepared > 0 || summary.Skipped > 0)

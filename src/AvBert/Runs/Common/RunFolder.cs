@@ -1,8 +1,8 @@
 using System.Text.Json;
 using AvBert.Config;
-using AvBert.IO;
 using AvBert.Distributed;
 using AvBert.Runtime;
+using AvBert.Storage;
 using AvBert.Training;
 
 namespace AvBert.Runs;

@@ -5,6 +5,7 @@ using AvBert.Data;
 using AvBert.Downstream.Probing;
 using AvBert.Model;
 using AvBert.Pretraining;
+using AvBert.Storage;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public static class DemoRun
             RunDir = runDir, Resume = resume, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct, OnStep = onStep,
         }, job.Skipped));
         var lossPng = Path.Combine(runDir, "loss.png");
-        if (File.Exists(lossPng)) File.Copy(lossPng, Path.Combine(o.OutDir, "loss.png"), overwrite: true);
+        if (File.Exists(lossPng)) AtomicFile.WriteVia(Path.Combine(o.OutDir, "loss.png"), tmp => File.Copy(lossPng, tmp, overwrite: true));
 
         // 3. The pretrained model (with its heads, for retrieval).
         var (_, trained) = ModelDirectory.Load(pre.ModelDir, device);
@@ -79,7 +80,7 @@ public static class DemoRun
                                       seed, pre.Steps, pre.Seconds, data.ProbeTrainVideos, data.ProbeTestVideos, n, data.Classes, get_num_threads(),
                                       Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuStart, calibrated?.Scores,
                                       new DemoCnnComparison(random.Cnn, pretrained.Cnn, calibrated?.Cnn), data.Spec, data.Protocol);
-        AvBert.IO.AtomicFile.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
+        AvBert.Storage.AtomicFile.WriteAllText(Path.Combine(o.OutDir, SummaryFile), JsonSerializer.Serialize(summary, DemoSummary.Json));
         var series = new List<(string, double[])> { ("random init", Values(random.Scores, random.Cnn)) };
         if (calibrated is not null) series.Add(("random init, BN recalibrated", Values(calibrated.Scores, calibrated.Cnn)));
         series.Add(("pretrained", Values(pretrained.Scores, pretrained.Cnn)));

@@ -5,7 +5,7 @@ using AvBert.Downstream;
 using AvBert.Model;
 using AvBert.Runtime;
 using TorchSharp;
-using AvBert.IO;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;

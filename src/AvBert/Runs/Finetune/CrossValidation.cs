@@ -112,7 +112,7 @@ public static class CrossValidation
         var stats = new FoldStatistics(mean, std, reports.Count);
         if (!DataParallel.IsRoot) return stats; // [data parallel] rank 0 writes
         var path = Path.Combine(runDir, TransferModelDirectory.CrossValidationFile);
-        AvBert.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AvBert.Storage.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return stats;
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
+using AvBert.Storage;
 
 namespace AvBert.Runs;
 
@@ -98,9 +99,7 @@ public sealed record FinetuneSplit(MediaSource Train, MediaSource? Test, string?
         }
         Rows(Train, "train");
         Rows(Test, "test");
-        var path = Path.Combine(runDir, RecordFile);
-        File.WriteAllText(path + ".tmp", sb.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(runDir, RecordFile), sb.ToString());
     }
 
     static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";

@@ -3,6 +3,7 @@ using AvBert.Config;
 using AvBert.Media;
 using AvBert.Data;
 using AvBert.Data.Cache;
+using AvBert.Storage;
 
 namespace AvBert.Runs;
 
@@ -200,14 +201,10 @@ public static class CachePrep
             bool raw = settings.KeepsRaw(3L * rw * rh * frames);
             var (w, h) = raw ? (rw, rh) : CacheSize(v.Width, v.Height, settings.ShortSide);
             videoFile = Path.Combine(sub, id + (raw ? FrameFile.Extension : ".mkv"));
-            var tmp = Path.Combine(dir, videoFile + ".tmp");
-            try
-            {
-                if (raw) WriteRawFrames(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, ct);
-                else Transcode(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct);
-            }
-            catch { TryDelete(tmp); throw; }
-            File.Move(tmp, Path.Combine(dir, videoFile), overwrite: true);
+            // Both ways write a temporary file renamed over the entry's (AtomicFile), so a killed prep leaves no torn file.
+            var target = Path.Combine(dir, videoFile);
+            if (raw) WriteRawFrames(item.Path, rangeStart, frames, settings.ClipFps, w, h, target, ct);
+            else AtomicFile.WriteVia(target, tmp => Transcode(item.Path, rangeStart, frames, settings.ClipFps, w, h, tmp, transcode, ct));
             video = new CachedVideo(v.Width, v.Height, v.Fps, videoSeconds, v.Codec);
         }
         CachedAudio? audio = null;
@@ -217,9 +214,7 @@ public static class CachePrep
             // The very call the loader makes on the source (ClipReader), so cached windows equal source windows sample for sample.
             var wave = AudioDecoder.Decode(item.Path, rangeStart, item.End is null ? null : duration, settings.AudioSampleRate, ct);
             audioFile = Path.Combine(sub, id + ".wavez");
-            var tmp = Path.Combine(dir, audioFile + ".tmp");
-            WaveformFile.Write(tmp, wave);
-            File.Move(tmp, Path.Combine(dir, audioFile), overwrite: true);
+            WaveformFile.Write(Path.Combine(dir, audioFile), wave);
             audio = new CachedAudio(a.SampleRate, a.Channels, Math.Max(0, Math.Min(rangeEnd, a.DurationSeconds) - rangeStart), a.Codec, wave.Length);
         }
         return new CacheEntry

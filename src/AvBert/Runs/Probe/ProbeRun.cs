@@ -5,10 +5,10 @@ using System.Text.Json;
 using AvBert.Config;
 using AvBert.Data;
 using AvBert.Downstream.Probing;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Pretraining;
 using AvBert.Runtime;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;

@@ -1,9 +1,9 @@
 using System.Text;
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.IO;
+namespace AvBert.Tests.Storage;
 
 public class SafetensorsFileTests
 {

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using AvBert.Runtime;
 
-namespace AvBert.IO;
+namespace AvBert.Storage;
 
 /// <summary>The disk (or the user's quota) filled up while writing a file; the previous version of the file is intact.</summary>
 public sealed class DiskFullError(string message, Exception? inner = null) : UserError(message, inner)
@@ -46,8 +46,9 @@ public static class AtomicFile
     }
 
     /// <summary>
-    /// For writers that need a path (image and video encoders): <paramref name="writeTo"/> writes a temporary file
-    /// (same extension as <paramref name="path"/>), which is then fsynced and renamed over <paramref name="path"/>.
+    /// For writers that need a path (image and video encoders, an FFmpeg child process): <paramref name="writeTo"/> writes
+    /// a temporary file (same extension as <paramref name="path"/>), which is then fsynced and renamed over
+    /// <paramref name="path"/>. When <paramref name="writeTo"/> throws, the temporary file is deleted and the old file kept.
     /// </summary>
     public static void WriteVia(string path, Action<string> writeTo) => Replace(path, tmp =>
     {

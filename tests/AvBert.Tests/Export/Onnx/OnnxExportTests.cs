@@ -1,17 +1,19 @@
 using AvBert.Config;
 using AvBert.Downstream;
 using AvBert.Export.Onnx;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Runtime;
+using AvBert.Storage;
+using AvBert.Tests.Export.PyTorch;
 using AvBert.Tests.Model;
+using AvBert.Tests.Model.Reference;
 using Google.Protobuf;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Export;
+namespace AvBert.Tests.Export.Onnx;
 
 /// <summary>
 /// `export --format onnx` (docs/export.md): the exported graph, run in ONNX Runtime, gives our TorchSharp outputs to

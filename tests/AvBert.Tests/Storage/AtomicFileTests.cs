@@ -1,7 +1,7 @@
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 
-namespace AvBert.Tests.IO;
+namespace AvBert.Tests.Storage;
 
 public class AtomicFileTests
 {
@@ -54,6 +54,42 @@ public class AtomicFileTests
         }
         finally { AtomicFile.StreamWrapper.Value = null; }
         Assert.Equal("the previous result", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(dir));
+    }
+
+    [Fact]
+    public void A_streamed_write_that_fails_midway_keeps_the_old_file_and_leaves_no_temporary()
+    {
+        var dir = TestSetup.TempDir("atomic-stream");
+        var path = Path.Combine(dir, "frames.rgb");
+        AtomicFile.Write(path, s => s.Write([1, 2, 3]));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
+        var e = Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write(new byte[100_000]);
+            throw new InvalidOperationException("the writer failed");
+        }));
+        Assert.Equal("the writer failed", e.Message);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(dir));
+    }
+
+    [Fact]
+    public void A_file_another_writer_made_at_the_temporary_path_is_published_and_a_failed_one_removed()
+    {
+        var dir = TestSetup.TempDir("atomic-via");
+        var path = Path.Combine(dir, "clip.mkv");
+        string? seen = null;
+        AtomicFile.WriteVia(path, tmp => { seen = tmp; File.WriteAllText(tmp, "first"); });
+        Assert.Equal(".mkv", Path.GetExtension(seen));      // the writer (FFmpeg) can tell the format from the name
+        Assert.Equal(dir, Path.GetDirectoryName(seen));     // same folder: the rename stays on one file system
+        Assert.Equal("first", File.ReadAllText(path));
+        Assert.Throws<IOException>(() => AtomicFile.WriteVia(path, tmp =>
+        {
+            File.WriteAllText(tmp, "half of a second");        // what a killed child process leaves behind
+            throw new IOException("the writer failed");
+        }));
+        Assert.Equal("first", File.ReadAllText(path));
         Assert.Equal([path], Directory.GetFiles(dir));
     }
 

@@ -3,7 +3,7 @@ using AvBert.Model;
 using AvBert.Model.Reference;
 using AvBert.Runtime;
 
-namespace AvBert.Tests.Model;
+namespace AvBert.Tests.Model.Reference;
 
 public class ReferenceConfigTests
 {

@@ -1,8 +1,8 @@
-using AvBert.IO;
 using AvBert.Runtime;
+using AvBert.Storage;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.IO;
+namespace AvBert.Tests.Storage;
 
 public class WeightsMatchTests
 {

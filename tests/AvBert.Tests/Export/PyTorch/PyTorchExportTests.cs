@@ -1,14 +1,15 @@
 using System.IO.Compression;
 using AvBert.Config;
 using AvBert.Export.PyTorch;
-using AvBert.IO;
 using AvBert.Model;
 using AvBert.Model.Reference;
+using AvBert.Storage;
 using AvBert.Tests.Model;
+using AvBert.Tests.Model.Reference;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Export;
+namespace AvBert.Tests.Export.PyTorch;
 
 /// <summary>
 /// `export --format pytorch` (docs/export.md): for every golden (each architecture, fusion and sharing mode `convert`

@@ -1,6 +1,6 @@
-using AvBert.IO;
+using AvBert.Storage;
 
-namespace AvBert.Tests.IO;
+namespace AvBert.Tests.Storage;
 
 public class FileGateTests
 {

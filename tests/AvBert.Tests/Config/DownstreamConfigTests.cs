@@ -1,7 +1,7 @@
 using AvBert.Config;
 using AvBert.Runs;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Config;
 
 public class DownstreamConfigTests
 {

@@ -1,7 +1,7 @@
 using AvBert.Runtime;
 using static TorchSharp.torch;
 
-namespace AvBert.IO;
+namespace AvBert.Storage;
 
 /// <summary>What is known of one stored weight before it is read: its shape, and its dtype where the store keeps it
 /// as is (null: converted on load, not compared).</summary>

@@ -7,7 +7,7 @@ using TorchSharp.PyBridge;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Model;
+namespace AvBert.Tests.Model.Reference;
 
 /// <summary>
 /// The committed goldens (tests/AvBert.Tests/Goldens, made by scripts/make-goldens.sh from the authors' code with every

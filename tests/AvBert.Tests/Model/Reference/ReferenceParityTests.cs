@@ -5,7 +5,7 @@ using TorchSharp.PyBridge;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Model;
+namespace AvBert.Tests.Model.Reference;
 
 /// <summary>The authors' tiny-a model (every parameter and buffer randomised), converted, must reproduce their outputs.</summary>
 public class ReferenceParityTests(ITestOutputHelper output)

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AvBert.Downstream.Metrics;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Downstream.Metrics;
 
 public class EvaluationReportTests
 {

@@ -9,7 +9,7 @@ using TorchSharp.PyBridge;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Export;
+namespace AvBert.Tests.Export.Onnx;
 
 /// <summary>`extract` and `predict` with `--runtime onnx` give what the libtorch path gives, on a tiny model and real files.</summary>
 public class OnnxRuntimeTests(ITestOutputHelper output)

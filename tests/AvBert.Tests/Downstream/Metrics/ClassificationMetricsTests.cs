@@ -1,6 +1,6 @@
 using AvBert.Downstream.Metrics;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Downstream.Metrics;
 
 public class ClassificationMetricsTests
 {

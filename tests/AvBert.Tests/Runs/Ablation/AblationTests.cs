@@ -5,7 +5,7 @@ using AvBert.Runs.Ablation;
 using AvBert.Runtime;
 using AvBert.Training;
 
-namespace AvBert.Tests.Runs;
+namespace AvBert.Tests.Runs.Ablation;
 
 /// <summary>`avbert ablate`: each table's rows make the configs they name; a tiny table end to end, kept on a rerun, stopped cleanly.</summary>
 public class AblationTests

@@ -2,7 +2,7 @@ using AvBert.Config;
 using AvBert.Downstream.Evaluation;
 using static TorchSharp.torch;
 
-namespace AvBert.Tests.Downstream;
+namespace AvBert.Tests.Downstream.Evaluation;
 
 public class ViewAggregatorTests
 {

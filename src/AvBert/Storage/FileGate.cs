@@ -1,4 +1,4 @@
-namespace AvBert.IO;
+namespace AvBert.Storage;
 
 /// <summary>
 /// One process at a time through a gate: an exclusive lock on a lock file (FileShare.None, which .NET takes with an

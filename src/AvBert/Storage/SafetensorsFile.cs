@@ -4,7 +4,7 @@ using AvBert.Runtime;
 using Microsoft.Win32.SafeHandles;
 using static TorchSharp.torch;
 
-namespace AvBert.IO;
+namespace AvBert.Storage;
 
 /// <summary>What a reader of a safetensors file accepts.</summary>
 public sealed record SafetensorsReadOptions

@@ -1,7 +1,7 @@
 using AvBert.Data;
 using AvBert.Media;
 
-namespace AvBert.Tests.Data.Sources;
+namespace AvBert.Tests.Data;
 
 public sealed class SkippedLogTests : IDisposable
 {
