@@ -211,6 +211,7 @@ public static class FinetuneRun
         using var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
         ChannelsLast.Prepare(model, device);
+        ActivationCheckpoint.Apply(model, config.Train.CheckpointActivations);
         var objective = new ClassificationObjective(t.Loss, t.Margin, classes.Length);
 
         var groups = new List<ParamGroupSpec>(TrainingOptimizer.DecayGroups(model.HeadParameters(), t.HeadLr, d.WeightDecay, "head_"));
