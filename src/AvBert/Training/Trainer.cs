@@ -111,6 +111,7 @@ public sealed class Trainer
                 throw new UserError($"--resume: the checkpoint was trained with seed {loaded.Seed}, the config says {_o.Seed}. Fix: resume with the run's own config.yaml.");
             state = loaded;
             Extra = new Dictionary<string, string>(loaded.Extra);
+            _o.Precision?.Scaler?.RestoreFrom(Extra); // [fp16] the loss scale goes on from the checkpoint's
             var before = loaded.Schedule is { Count: > 0 } saved ? saved[^1].TotalSteps : _schedule.TotalSteps;
             _schedule = _schedule.Resumed(loaded.Step, loaded.Schedule, out bool replanned);
             if (replanned)
@@ -141,6 +142,7 @@ public sealed class Trainer
             if (Checkpoints is null) return;
             // [data parallel] BatchNorm statistics averaged, the ranks' weights compared; rank 0 alone writes.
             DataParallel.BeforeCheckpoint(_model, Extra);
+            _o.Precision?.Scaler?.SaveTo(Extra); // [fp16] the loss scale travels with the checkpoint
             if (!DataParallel.IsRoot) return;
             lastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
             {
@@ -241,6 +243,7 @@ public sealed class Trainer
         _model.train();
         items = 0;
         var sums = new Dictionary<string, Tensor>();
+        var scaler = _o.Precision?.Scaler; // [fp16] dynamic loss scaling; null for every other precision
         Exception? nativeError = null;
         try
         {
@@ -254,7 +257,8 @@ public sealed class Trainer
             var batch = data.Current;
             StepOutput output;
             using (_o.Precision?.Region()) output = step(batch);
-            (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
+            var loss = _o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation;
+            (scaler?.ScaleLoss(loss) ?? loss).backward(); // [fp16] loss scaling (LossScaler)
             if (batch is IDisposable disposable) disposable.Dispose();
             items += output.Items;
             var parts = output.Parts.ContainsKey("loss") ? output.Parts : new Dictionary<string, Tensor>(output.Parts) { ["loss"] = output.Loss };
@@ -283,12 +287,23 @@ public sealed class Trainer
             for (int i = 0; i < keys.Count; i++) sums[keys[i]] = tensor(host![i], float64, device);
             items *= dp.Size; // the items of the whole global batch
         }
+        scaler?.Unscale(_optimizer);
         var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
+        // [fp16] an overflowed step is skipped (weights and optimiser state untouched); its grad_norm counts as 0, and
+        // loss_scale and skipped are logged beside it.
+        var scaling = scaler?.Update(gradNorm, stepNo + 1, ResumeHint());
+        if (scaling is not null)
+        {
+            if (scaling.Skip) gradNorm = zeros_like(gradNorm);
+            sums["loss_scale"] = tensor(scaling.ScaleUsed, float64, gradNorm.device);
+            sums["skipped"] = tensor(scaling.Skip ? 1.0 : 0.0, float64, gradNorm.device);
+            keys.AddRange(["loss_scale", "skipped"]);
+        }
         keys.Add("grad_norm");
         var vals = stack(keys.Select(k => k == "grad_norm" ? gradNorm.to(float64).reshape(1) : sums[k].reshape(1)).ToArray()).reshape(-1);
         double lr = _optimizer.LearningRates[0];
         _o.BeforeOptimizerStep?.Invoke(stepNo);
-        _optimizer.Step();
+        if (scaling?.Skip != true) _optimizer.Step();
         return new StepValues(keys, vals.MoveToOuterDisposeScope(), lr);
     }
 }
