@@ -15,7 +15,9 @@ public sealed record TrainConfig
 
     /// <summary>
     /// Activation checkpointing: none, cnn (each CNN stage, stems included, keeps only its input and recomputes its
-    /// activations in backward), transformer (each Transformer layer application likewise), all. Same loss and gradients.
+    /// activations in backward), cnn_blocks (each residual block instead of each stage: less memory, the same
+    /// recomputation), transformer (each Transformer layer application likewise), all (cnn and transformer). Same loss and
+    /// gradients.
     /// </summary>
     public CheckpointActivations CheckpointActivations { get; init; } = CheckpointActivations.None;
 
@@ -48,5 +50,5 @@ public sealed record TrainConfig
 }
 
 /// <summary>Which parts of the model recompute their activations in backward (<see cref="TrainConfig.CheckpointActivations"/>).
-/// In YAML: none, cnn, transformer, all.</summary>
-public enum CheckpointActivations { None, Cnn, Transformer, All }
+/// In YAML: none, cnn, cnn_blocks, transformer, all.</summary>
+public enum CheckpointActivations { None, Cnn, Transformer, All, CnnBlocks }

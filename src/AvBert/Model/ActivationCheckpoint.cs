@@ -6,11 +6,13 @@ using static TorchSharp.torch;
 
 namespace AvBert.Model;
 
-/// <summary>A part of the model whose segments (CNN stages, Transformer layers) can recompute their activations in backward.</summary>
-public interface ICheckpointedSegments
+/// <summary>How a CNN checkpoints (<see cref="ActivationCheckpoint"/>): not at all, each stage (and stem), or each residual block (and stem).</summary>
+public enum CnnCheckpoint { None, Stages, Blocks }
+
+/// <summary>A CNN whose stems and stages or blocks can recompute their activations in backward.</summary>
+public interface ICheckpointedCnn
 {
-    /// <summary>Run each segment through <see cref="ActivationCheckpoint.Run(Func{Tensor, Tensor}, Tensor, nn.Module)"/> while training.</summary>
-    bool CheckpointSegments { get; set; }
+    CnnCheckpoint Checkpoint { get; set; }
 }
 
 /// <summary>
@@ -24,14 +26,21 @@ public interface ICheckpointedSegments
 /// </summary>
 public static class ActivationCheckpoint
 {
-    /// <summary>Sets <see cref="ICheckpointedSegments.CheckpointSegments"/> on every CNN and Transformer stack under
-    /// <paramref name="root"/> as <paramref name="mode"/> says.</summary>
+    /// <summary>Sets how every CNN and Transformer stack under <paramref name="root"/> checkpoints, as <paramref name="mode"/> says.</summary>
     public static void Apply(nn.Module root, CheckpointActivations mode)
     {
-        bool cnn = mode is CheckpointActivations.Cnn or CheckpointActivations.All;
+        var cnn = mode switch
+        {
+            CheckpointActivations.Cnn or CheckpointActivations.All => CnnCheckpoint.Stages,
+            CheckpointActivations.CnnBlocks => CnnCheckpoint.Blocks,
+            _ => CnnCheckpoint.None,
+        };
         bool transformer = mode is CheckpointActivations.Transformer or CheckpointActivations.All;
-        foreach (var m in root.modules().Prepend(root).OfType<ICheckpointedSegments>())
-            m.CheckpointSegments = m is TransformerEncoder ? transformer : cnn;
+        foreach (var m in root.modules().Prepend(root))
+        {
+            if (m is ICheckpointedCnn c) c.Checkpoint = cnn;
+            if (m is TransformerEncoder t) t.CheckpointSegments = transformer;
+        }
     }
 
     /// <summary><paramref name="segment"/>(<paramref name="input"/>), checkpointed: <paramref name="owner"/> holds every

@@ -12,7 +12,7 @@ namespace AvBert.Model;
 /// ⌊i / (L/groups)⌋'s inner layers in order. One stack may serve several Transformers (cross-Transformer sharing):
 /// each runs it through <see cref="For"/>, which binds that Transformer's private low-rank factors once.
 /// </summary>
-public sealed class TransformerEncoder : Module, ICheckpointedSegments
+public sealed class TransformerEncoder : Module
 {
     readonly ModuleList<TransformerLayer> layers;
     readonly int[] schedule;        // index into layers for each layer application, in order

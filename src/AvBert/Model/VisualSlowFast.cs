@@ -19,7 +19,7 @@ namespace AvBert.Model;
 /// one, at stride 1, then the mean of what remains; their head's window is [F/α, ⌊crop/32⌋, ⌊crop/32⌋]).
 /// [N, 3, F, H, W] → [N, C_slow + C_fast] (2048 + 256 for SlowFast-R50).
 /// </summary>
-public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedSegments
+public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedCnn
 {
     readonly VisualStem slow_stem, fast_stem;
     readonly LateralFastToSlow fuse0, fuse1, fuse2, fuse3;
@@ -86,7 +86,7 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedSegmen
             throw new ArgumentException($"a SlowFast clip needs a frame count divisible by model.visual.slowfast.alpha = {alpha}; got {frames} frames");
         if (UseChannelsLast ?? clips.device.type == DeviceType.CUDA) clips = ChannelsLast.Of3d(clips);
         using var frameIndex = SlowFrames(frames, alpha).to(clips.device);
-        bool ck = CheckpointSegments;
+        var ck = Checkpoint;
         var slow = ResNetStages.Stem(slow_stem, clips.index_select(2, frameIndex), ck);
         var fast = ResNetStages.Stem(fast_stem, clips, ck);
         slow = fuse0.call(slow, fast);
@@ -99,8 +99,8 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedSegmen
         return (ResNetStages.Run(slow, ck, slow_stage4), ResNetStages.Run(fast, ck, fast_stage4));
     }
 
-    /// <summary>Checkpoint each pathway's stem and stages (the lateral connections are not: they are small).</summary>
-    public bool CheckpointSegments { get; set; }
+    /// <summary>Checkpoint the stem of each pathway and each stage or block (train.checkpoint_activations cnn, cnn_blocks or all); the lateral connections are not (they are small).</summary>
+    public CnnCheckpoint Checkpoint { get; set; }
 
     /// <summary>[N, 3, F, H, W] → pooled [N, C_slow + C_fast].</summary>
     public override Tensor forward(Tensor clips)

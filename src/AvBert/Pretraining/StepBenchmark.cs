@@ -144,7 +144,12 @@ public static class StepBenchmark
         var (bytes, source) = peak.Read();
         return new StepBenchResult(o.Step, o.Device.ToString(), precision.Precision, o.Batch, o.Batch * T,
             $"T={T} {d.NumFrames}×{S}² + {d.AudioFrequency}×{d.AudioTime}" +
-            (cfg.Train.CheckpointActivations == CheckpointActivations.None ? "" : $" checkpoint={cfg.Train.CheckpointActivations.ToString().ToLowerInvariant()}"), o.Batch * T * o.Steps / seconds,
+            (cfg.Train.CheckpointActivations switch
+            {
+                CheckpointActivations.None => "",
+                CheckpointActivations.CnnBlocks => " checkpoint=cnn_blocks",
+                var m => $" checkpoint={m.ToString().ToLowerInvariant()}",
+            }), o.Batch * T * o.Steps / seconds,
             phases[0] / fencedSteps, phases[1] / fencedSteps, phases[2] / fencedSteps, phases[3] / fencedSteps,
             waitMs, batches?.Workers, bytes, source);
     }

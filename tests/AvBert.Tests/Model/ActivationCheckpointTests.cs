@@ -61,6 +61,7 @@ public class ActivationCheckpointTests
 
     [Theory]
     [InlineData(CheckpointActivations.Cnn)]
+    [InlineData(CheckpointActivations.CnnBlocks)]
     [InlineData(CheckpointActivations.Transformer)]
     [InlineData(CheckpointActivations.All)]
     public void Checkpointing_gives_the_same_loss_gradients_and_batchnorm_statistics(CheckpointActivations mode)
@@ -96,6 +97,7 @@ public class ActivationCheckpointTests
                 Audio = new AudioCnnConfig { Block = ResNetBlock.Basic, StageBlocks = [1, 1, 1, 1], WidthPerGroup = 2 },
             };
         AssertSame(Step(CheckpointActivations.None, config: config), Step(CheckpointActivations.Cnn, config: config));
+        AssertSame(Step(CheckpointActivations.None, config: config), Step(CheckpointActivations.CnnBlocks, config: config));
     }
 
     [Fact]
@@ -132,15 +134,21 @@ public class ActivationCheckpointTests
     public void Apply_sets_the_cnns_and_the_transformer_stacks_as_the_mode_says()
     {
         using var model = TinyModels.Build();
+        var visual = (VisualResNet3D)model.VisualCnn;
         ActivationCheckpoint.Apply(model, CheckpointActivations.Cnn);
-        Assert.True(((VisualResNet3D)model.VisualCnn).CheckpointSegments);
-        Assert.True(model.AudioCnn.CheckpointSegments);
+        Assert.Equal(CnnCheckpoint.Stages, visual.Checkpoint);
+        Assert.Equal(CnnCheckpoint.Stages, model.AudioCnn.Checkpoint);
         Assert.All(model.TransformerStacks.Values, s => Assert.False(s.CheckpointSegments));
+        ActivationCheckpoint.Apply(model, CheckpointActivations.CnnBlocks);
+        Assert.Equal(CnnCheckpoint.Blocks, model.AudioCnn.Checkpoint);
         ActivationCheckpoint.Apply(model, CheckpointActivations.Transformer);
-        Assert.False(model.AudioCnn.CheckpointSegments);
+        Assert.Equal(CnnCheckpoint.None, model.AudioCnn.Checkpoint);
+        Assert.All(model.TransformerStacks.Values, s => Assert.True(s.CheckpointSegments));
+        ActivationCheckpoint.Apply(model, CheckpointActivations.All);
+        Assert.Equal(CnnCheckpoint.Stages, visual.Checkpoint);
         Assert.All(model.TransformerStacks.Values, s => Assert.True(s.CheckpointSegments));
         ActivationCheckpoint.Apply(model, CheckpointActivations.None);
-        Assert.False(((VisualResNet3D)model.VisualCnn).CheckpointSegments);
+        Assert.Equal(CnnCheckpoint.None, visual.Checkpoint);
         Assert.All(model.TransformerStacks.Values, s => Assert.False(s.CheckpointSegments));
     }
 
@@ -187,6 +195,7 @@ public class ActivationCheckpointTests
         Assert.Equal(CheckpointActivations.None, ConfigLoader.Load("small").Train.CheckpointActivations);
         Assert.Equal(CheckpointActivations.Cnn, ConfigLoader.Load("small", overrides: ["train.checkpoint_activations=cnn"]).Train.CheckpointActivations);
         Assert.Equal(CheckpointActivations.All, ConfigLoader.Load("small", overrides: ["train.checkpoint_activations=all"]).Train.CheckpointActivations);
+        Assert.Equal(CheckpointActivations.CnnBlocks, ConfigLoader.Load("small", overrides: ["train.checkpoint_activations=cnn_blocks"]).Train.CheckpointActivations);
         var e = Assert.Throws<ConfigError>(() => ConfigLoader.Load("small", overrides: ["train.checkpoint_activations=stages"]));
         Assert.Contains("train.checkpoint_activations", e.Message);
         Assert.Contains("none", e.Message);

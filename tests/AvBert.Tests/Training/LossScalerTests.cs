@@ -14,19 +14,10 @@ namespace AvBert.Tests.Training;
 [Collection(TorchRngCollection.Name)]
 public class LossScalerTests
 {
-    static (TinyNet Net, TrainingOptimizer Opt) Build(int seed = 3)
-    {
-        manual_seed(seed);
-        var net = new TinyNet();
-        var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(net.named_parameters(), 1e-2, 1e-4), new AdamOptions { AmsGrad = true });
-        return (net, opt);
-    }
+    static (TinyNet Net, TrainingOptimizer Opt) Build(int seed = 3) => TrainerTests.Build(seed);
 
-    static TrainerOptions Options(long steps, MixedPrecision? precision, int checkpointEvery = 0) => new()
-    {
-        Steps = steps, Seed = 11, LogEvery = 1, CheckpointEvery = checkpointEvery, Progress = ProgressMode.Off, ItemName = "rows",
-        PlotCurves = false, TensorBoard = false, Precision = precision,
-    };
+    static TrainerOptions Options(long steps, MixedPrecision? precision, int checkpointEvery = 0) =>
+        TrainerTests.Options(steps, checkpointEvery) with { PlotCurves = false, TensorBoard = false, Precision = precision };
 
     static readonly LrSchedule Schedule = LrSchedule.Constant;   // the learning rate (saved in optimizer.bin) the same at every step
 
