@@ -6,7 +6,7 @@
 #      (the reference with channels_last_3d + cudnn.benchmark: the hand-tuned figure), B = 8 in tf32 and fp32; clips/s,
 #      phase times and peak memory (CUDA caching allocator) on every line;
 #   2b. memory at the anchor, B = 8 and 16: fp16 (autocast + loss scaling, for GPUs without bf16) and activation
-#      checkpointing (train.checkpoint_activations=cnn in bf16 and fp16, all in bf16 at B = 8), 4 timed steps each;
+#      checkpointing (train.checkpoint_activations=cnn in bf16 and fp16, cnn_blocks in bf16), 4 timed steps each;
 #      goals (issue 25): <= 19 GiB in bf16 without checkpointing, <= 10 GiB with it, at B = 8;
 #   3. the real pretraining step (MEP + CPP heads, CANS) at B = 8: on synthetic inputs, and fed by the real loader
 #      (toy-av on the CPU) at 1 and cores - 2 workers with the time the trainer waits for data;
@@ -62,10 +62,10 @@ phase "anchor, bf16, B = 8 and 16: ours vs plain PyTorch with channels_last_3d +
 late || timeout "$(budget 120)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8,16 $OURS
 for b in 8 16; do late || timeout "$(budget 60)" "$PY" bench/gpu/reference_step.py --device "$DEV" --precision bf16 --batch "$b" --channels-last $REFG; done
 
-phase "anchor, memory: fp16 (loss scaling) and activation checkpointing (cnn, all), B = 8 and 16"
+phase "anchor, memory: fp16 (loss scaling) and activation checkpointing (cnn, cnn_blocks), B = 8 and 16"
 late || timeout "$(budget 60)" "$P" bench step --device "$DEV" --step model --precision fp16 --batch 8,16 $MEM
 late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step model --precision bf16,fp16 --batch 8,16 $MEM --set train.checkpoint_activations=cnn
-late || timeout "$(budget 40)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8 $MEM --set train.checkpoint_activations=all
+late || timeout "$(budget 60)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8,16 $MEM --set train.checkpoint_activations=cnn_blocks
 
 phase "anchor, tf32 and fp32, B = 8: ours vs plain PyTorch"
 late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step model --precision tf32,fp32 --batch 8 $OURS
