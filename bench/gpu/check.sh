@@ -5,6 +5,9 @@
 #      bench/gpu/reference_step.py (the same network in plain PyTorch, written by us) side by side: B = 8 and 16 in bf16
 #      (the reference with channels_last_3d + cudnn.benchmark: the hand-tuned figure), B = 8 in tf32 and fp32; clips/s,
 #      phase times and peak memory (CUDA caching allocator) on every line;
+#   2b. memory at the anchor, B = 8 and 16: fp16 (autocast + loss scaling, for GPUs without bf16) and activation
+#      checkpointing (train.checkpoint_activations=cnn in bf16 and fp16, cnn_blocks in bf16), 4 timed steps each;
+#      goals (issue 25): <= 19 GiB in bf16 without checkpointing, <= 10 GiB with it, at B = 8;
 #   3. the real pretraining step (MEP + CPP heads, CANS) at B = 8: on synthetic inputs, and fed by the real loader
 #      (toy-av on the CPU) at 1 and cores - 2 workers with the time the trainer waits for data;
 #   4. a short pretraining run (small preset, toy-av) with its peak GPU memory.
@@ -27,9 +30,9 @@ CORES=$(nproc)
 WORKERS="1,$(( CORES > 3 ? CORES - 2 : 1 ))"
 if [[ "${QUICK:-0}" == 1 ]]; then
   OURS="--preset small --steps 2 --set data.sequence_length=2 --set data.num_frames=4 --set data.train_crop_size=32 --set data.train_jitter_scales=[32,40]"
-  LOADER="$OURS"; REFG="--tiny --steps 2 --warmup 1"; S_SMALL=3; B_SMALL=2
+  LOADER="$OURS"; MEM="$OURS"; REFG="--tiny --steps 2 --warmup 1"; S_SMALL=3; B_SMALL=2
 else
-  OURS="--preset full --steps 10"; LOADER="--preset full --steps 5"; REFG="--steps 10"; S_SMALL=100; B_SMALL=16
+  OURS="--preset full --steps 10"; LOADER="--preset full --steps 5"; MEM="--preset full --steps 4"; REFG="--steps 10"; S_SMALL=100; B_SMALL=16
 fi
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
@@ -58,6 +61,11 @@ rm -rf "$OUT/tiny-a" "$OUT/tiny-a.out.safetensors"
 phase "anchor, bf16, B = 8 and 16: ours vs plain PyTorch with channels_last_3d + cudnn.benchmark"
 late || timeout "$(budget 120)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8,16 $OURS
 for b in 8 16; do late || timeout "$(budget 60)" "$PY" bench/gpu/reference_step.py --device "$DEV" --precision bf16 --batch "$b" --channels-last $REFG; done
+
+phase "anchor, memory: fp16 (loss scaling) and activation checkpointing (cnn, cnn_blocks), B = 8 and 16"
+late || timeout "$(budget 60)" "$P" bench step --device "$DEV" --step model --precision fp16 --batch 8,16 $MEM
+late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step model --precision bf16,fp16 --batch 8,16 $MEM --set train.checkpoint_activations=cnn
+late || timeout "$(budget 60)" "$P" bench step --device "$DEV" --step model --precision bf16 --batch 8,16 $MEM --set train.checkpoint_activations=cnn_blocks
 
 phase "anchor, tf32 and fp32, B = 8: ours vs plain PyTorch"
 late || timeout "$(budget 100)" "$P" bench step --device "$DEV" --step model --precision tf32,fp32 --batch 8 $OURS

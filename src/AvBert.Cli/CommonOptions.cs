@@ -50,7 +50,8 @@ public sealed class PrecisionOption(string description)
         "fp32" => Precision.Fp32,
         "tf32" => Precision.Tf32,
         "bf16" => Precision.Bf16,
-        _ => throw new UserError($"--precision {s}: unknown. Valid: auto, fp32, tf32, bf16."),
+        "fp16" => Precision.Fp16,
+        _ => throw new UserError($"--precision {s}: unknown. Valid: auto, fp32, tf32, bf16, fp16."),
     };
 }
 

@@ -13,7 +13,7 @@ public static class BenchStepCommand
     {
         var config = new ConfigOptions();
         var device = new DeviceOption();
-        var precision = new PrecisionOption("auto (bf16 on CUDA, fp32 on the CPU; the default), fp32, tf32 or bf16, or a list like fp32,tf32,bf16");
+        var precision = new PrecisionOption("auto (bf16 on GPUs that have it, else fp16; fp32 on the CPU; the default), fp32, tf32, bf16 or fp16, or a list like fp32,tf32,bf16,fp16");
         var batch = new Option<string>("--batch") { Description = "Videos per step (each of data.sequence_length clips), or a list like 4,8,16", DefaultValueFactory = _ => "8" };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 3 warm-up steps)", DefaultValueFactory = _ => 10 };
         var step = new Option<string>("--step")

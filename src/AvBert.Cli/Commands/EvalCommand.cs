@@ -14,7 +14,7 @@ public static class EvalCommand
         var split = CommonOptions.Split("Split to evaluate", "test");
         var output = CommonOptions.Out("metrics.json to write; confusion.png, per_class.tsv and predictions.tsv go beside it");
         var workers = CommonOptions.Workers();
-        var precision = new PrecisionOption("Arithmetic of the forward: auto (bf16 on CUDA, fp32 on the CPU), fp32, tf32, bf16; default: the run's train.precision");
+        var precision = new PrecisionOption("Arithmetic of the forward: auto (bf16 on GPUs that have it, else fp16; fp32 on the CPU), fp32, tf32, bf16, fp16; default: the run's train.precision");
         var c = new Command("eval", "Evaluate a fine-tuned model with test-time views: top-1, top-5, mean per-class accuracy, mAP (multilabel), per-class table, confusion matrix");
         foreach (var o in new Option[] { model, data, split, output, workers }) c.Options.Add(o);
         device.AddTo(c);

@@ -122,8 +122,8 @@ public enum CppInput { Concat, Sum }
 /// </summary>
 public enum CppPooling { Bos, Mean, Clips }
 
-/// <summary>Training and evaluation arithmetic (<see cref="TrainConfig.Precision"/>). In YAML: auto, fp32, tf32, bf16.</summary>
-public enum Precision { Auto, Fp32, Tf32, Bf16 }
+/// <summary>Training and evaluation arithmetic (<see cref="TrainConfig.Precision"/>). In YAML: auto, fp32, tf32, bf16, fp16.</summary>
+public enum Precision { Auto, Fp32, Tf32, Bf16, Fp16 }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }
 

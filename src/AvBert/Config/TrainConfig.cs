@@ -7,10 +7,25 @@ namespace AvBert.Config;
 public sealed record TrainConfig
 {
     /// <summary>
-    /// Arithmetic of the training step and of evaluation: auto (bf16 on CUDA, fp32 on the CPU), fp32 (strict), tf32
-    /// (fp32 with TF32 matmuls/convolutions on CUDA), bf16 (autocast to bfloat16; orthogonal maps and losses stay fp32).
+    /// Arithmetic of the training step and of evaluation: auto (bf16 on GPUs that have it, fp16 on older GPUs, fp32 on
+    /// the CPU), fp32 (strict), tf32 (fp32 with TF32 matmuls/convolutions on CUDA), bf16 (autocast to bfloat16;
+    /// orthogonal maps and losses stay fp32), fp16 (autocast to float16 with dynamic loss scaling, for GPUs without bf16).
     /// </summary>
     public Precision Precision { get; init; } = Precision.Auto;
+
+    /// <summary>
+    /// Activation checkpointing: none, cnn (each CNN stage, stems included, keeps only its input and recomputes its
+    /// activations in backward), cnn_blocks (each residual block instead of each stage: less memory, the same
+    /// recomputation), transformer (each Transformer layer application likewise), all (cnn and transformer). Same loss and
+    /// gradients.
+    /// </summary>
+    public CheckpointActivations CheckpointActivations { get; init; } = CheckpointActivations.None;
+
+    /// <summary>fp16 loss scaling: the first scale (PyTorch's GradScaler: 2^16).</summary>
+    public double LossScaleInit { get; init; } = 65536.0;
+
+    /// <summary>fp16 loss scaling: the scale doubles after this many steps in a row without an overflow (GradScaler: 2000).</summary>
+    public int LossScaleGrowthInterval { get; init; } = 2000;
 
     /// <summary>
     /// The precision a run uses: train.precision, else the deprecated pretrain.precision (its old home), else auto.
@@ -24,6 +39,8 @@ public sealed record TrainConfig
 
     internal static void Check(AvBertConfig c, ConfigValidator.Checker check)
     {
+        check(c.Train.LossScaleInit is > 0 and < float.MaxValue, "train.loss_scale_init", c.Train.LossScaleInit, "must be > 0 and a finite float32 (e.g. 65536)");
+        check(c.Train.LossScaleGrowthInterval >= 1, "train.loss_scale_growth_interval", c.Train.LossScaleGrowthInterval, "must be >= 1");
         var (train, pretrain) = (c.Train.Precision, c.Pretrain.Precision);
         check(train == Precision.Auto || pretrain == Precision.Auto || train == pretrain, "pretrain.precision", Name(pretrain),
               $"(deprecated) disagrees with train.precision ({Name(train)}): remove pretrain.precision");
@@ -31,3 +48,7 @@ public sealed record TrainConfig
 
     static string Name(Precision p) => p.ToString().ToLowerInvariant();
 }
+
+/// <summary>Which parts of the model recompute their activations in backward (<see cref="TrainConfig.CheckpointActivations"/>).
+/// In YAML: none, cnn, cnn_blocks, transformer, all.</summary>
+public enum CheckpointActivations { None, Cnn, Transformer, All, CnnBlocks }

@@ -11,7 +11,7 @@ namespace AvBert.Model;
 /// (no stride, no pool); four residual stages (stride 2 each by default; the first two use separable 3×1 + 1×3 convs);
 /// global average pool. [N, 1, FREQ, TIME] → [N, C] (C = 1024 at width 32; 80×128 inputs give a 1024×5×8 map).
 /// </summary>
-public sealed class AudioResNet2D : Module<Tensor, Tensor>
+public sealed class AudioResNet2D : Module<Tensor, Tensor>, ICheckpointedCnn
 {
     readonly AudioStem stem;
     readonly ModuleList<Module<Tensor, Tensor>> stage1, stage2, stage3, stage4;
@@ -34,8 +34,12 @@ public sealed class AudioResNet2D : Module<Tensor, Tensor>
     /// <summary>The last stage's feature map [N, C, FREQ', TIME'] (before pooling).</summary>
     public Tensor FeatureMap(Tensor spectrograms)
     {
-        return ResNetStages.Run(stem.call(spectrograms), stage1, stage2, stage3, stage4);
+        var ck = Checkpoint;
+        return ResNetStages.Run(ResNetStages.Stem(stem, spectrograms, ck), ck, stage1, stage2, stage3, stage4);
     }
+
+    /// <summary>Checkpoint the stem and each stage or block (train.checkpoint_activations cnn, cnn_blocks or all).</summary>
+    public CnnCheckpoint Checkpoint { get; set; }
 
     /// <summary>[N, 1, FREQ, TIME] → pooled [N, C].</summary>
     public override Tensor forward(Tensor spectrograms)

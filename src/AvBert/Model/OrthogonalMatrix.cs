@@ -103,6 +103,28 @@ public sealed class OrthogonalMatrix : Module
         return new PassScope();
     }
 
+    /// <summary>
+    /// Until disposed, <paramref name="matrices"/>[i] yields <paramref name="values"/>[i] (a checkpointed layer's
+    /// recomputation runs on detached copies of the pass's Σ); the pass active before comes back afterwards.
+    /// </summary>
+    public static IDisposable Substitute(IReadOnlyList<OrthogonalMatrix> matrices, IReadOnlyList<Tensor> values)
+    {
+        var (previous, previousOwner) = (pass, passOwner);
+        pass = new Dictionary<OrthogonalMatrix, Tensor>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < matrices.Count; i++) pass[matrices[i]] = values[i];
+        passOwner = null;
+        return new SubstituteScope(previous, previousOwner);
+    }
+
+    sealed class SubstituteScope(Dictionary<OrthogonalMatrix, Tensor>? previous, nn.Module? previousOwner) : IDisposable
+    {
+        public void Dispose()
+        {
+            pass = previous;
+            passOwner = previousOwner;
+        }
+    }
+
     sealed class PassScope : IDisposable
     {
         public void Dispose()

@@ -64,17 +64,32 @@ public static class ResNetStages
     }
 
     /// <summary>Runs the stem's output through the stages, block by block.</summary>
-    public static Tensor Run(Tensor x, params ModuleList<Module<Tensor, Tensor>>[] stages)
+    public static Tensor Run(Tensor x, params ModuleList<Module<Tensor, Tensor>>[] stages) => Run(x, CnnCheckpoint.None, stages);
+
+    /// <summary>Runs the stem's output through the stages, block by block; each stage (or each block) a checkpointed
+    /// segment as <paramref name="checkpoint"/> says (<see cref="ActivationCheckpoint"/>: only its input is kept for backward).</summary>
+    public static Tensor Run(Tensor x, CnnCheckpoint checkpoint, params ModuleList<Module<Tensor, Tensor>>[] stages)
     {
         foreach (var stage in stages)
-            foreach (var block in stage)
-            {
-                // One scope per block: its intermediates that backward does not keep are freed at the block's end.
-                using var scope = NewDisposeScope();
-                x = block.call(x).MoveToOuterDisposeScope();
-            }
+            x = checkpoint == CnnCheckpoint.Stages ? ActivationCheckpoint.Run(h => RunBlocks(h, stage, false), x, stage)
+                                                   : RunBlocks(x, stage, checkpoint == CnnCheckpoint.Blocks);
         return x;
     }
+
+    static Tensor RunBlocks(Tensor x, ModuleList<Module<Tensor, Tensor>> stage, bool checkpointEach)
+    {
+        foreach (var block in stage)
+        {
+            // One scope per block: its intermediates that backward does not keep are freed at the block's end.
+            using var scope = NewDisposeScope();
+            x = (checkpointEach ? ActivationCheckpoint.Run(block.call, x, block) : block.call(x)).MoveToOuterDisposeScope();
+        }
+        return x;
+    }
+
+    /// <summary>A stem, checkpointed as one segment unless <paramref name="checkpoint"/> is none (it has no random ops).</summary>
+    public static Tensor Stem(Module<Tensor, Tensor> stem, Tensor x, CnnCheckpoint checkpoint) =>
+        checkpoint != CnnCheckpoint.None ? ActivationCheckpoint.Run(stem.call, x, stem) : stem.call(x);
 
     /// <summary>conv → BN → ReLU.</summary>
     public static Tensor ConvBnRelu(Module<Tensor, Tensor> conv, Module<Tensor, Tensor> bn, Tensor x) => functional.relu(bn.call(conv.call(x)));

@@ -46,20 +46,34 @@ public sealed class TransformerEncoder : Module
         return order.ToArray();
     }
 
+    /// <summary>Checkpoint each layer application (train.checkpoint_activations transformer or all).</summary>
+    public bool CheckpointSegments { get; set; }
+
     /// <summary>The Transformer named <paramref name="transformer"/> (visual, audio or multimodal): [B, S, D] → [B, S, D].</summary>
     public Module<Tensor, Tensor> For(string transformer)
     {
-        var bound = layers.Select(l => l.For(transformer)).ToArray();
-        return new Runner(schedule.Select(i => bound[i]).ToArray());
+        var bound = layers.Select(l => new Application(l, l.For(transformer), l.Sigmas(transformer))).ToArray();
+        return new Runner(this, schedule.Select(i => bound[i]).ToArray());
     }
 
-    sealed class Runner(Module<Tensor, Tensor>[] applications) : Module<Tensor, Tensor>("TransformerRunner")
+    /// <summary>One layer as a Transformer runs it: its weights, the bound runner, and the Σ of its private factors.</summary>
+    sealed record Application(TransformerLayer Layer, Module<Tensor, Tensor> Run, IReadOnlyList<OrthogonalMatrix> Sigmas);
+
+    sealed class Runner(TransformerEncoder owner, Application[] applications) : Module<Tensor, Tensor>("TransformerRunner")
     {
         public override Tensor forward(Tensor x)
         {
             using var sigmas = OrthogonalMatrix.Pass();
-            foreach (var layer in applications) x = layer.call(x);
+            foreach (var a in applications) x = owner.CheckpointSegments ? Checkpointed(a, x) : a.Run.call(x);
             return x;
         }
+
+        // The layer's Σ are computed once per pass outside it; the recomputation uses detached copies (their gradients
+        // flow back through the checkpoint to the pass's Σ, and from there once to each free parameter).
+        static Tensor Checkpointed(Application a, Tensor x) => ActivationCheckpoint.Run((h, captured) =>
+        {
+            using var substituted = OrthogonalMatrix.Substitute(a.Sigmas, captured);
+            return a.Run.call(h);
+        }, x, a.Layer, a.Sigmas.Select(m => m.forward()).ToArray(), random: a.Layer.training && a.Layer.HasDropout);
     }
 }

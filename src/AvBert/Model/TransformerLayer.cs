@@ -130,8 +130,16 @@ public sealed class TransformerLayer : Module
     {
         attention = new MultiHeadSelfAttention(o);
         feed_forward = new FeedForward(o);
+        HasDropout = o.AttentionProbsDropout > 0 || o.AttentionOutputDropout > 0 || o.FeedForwardDropout > 0;
         RegisterComponents();
     }
+
+    /// <summary>Whether the layer draws random numbers in training (dropout): a checkpoint must replay them.</summary>
+    public bool HasDropout { get; }
+
+    /// <summary>The Σ of Transformer <paramref name="transformer"/>'s private low-rank factors in this layer (none without low rank).</summary>
+    public IReadOnlyList<OrthogonalMatrix> Sigmas(string transformer) =>
+        modules().OfType<LowRankSharedLinear>().Select(l => l.Factor(transformer).Sigma).ToArray();
 
     /// <summary>The layer as Transformer <paramref name="transformer"/> computes it (its private low-rank factors bound once).</summary>
     public Module<Tensor, Tensor> For(string transformer) => new Runner((attention.For(transformer), feed_forward.For(transformer)));

@@ -11,7 +11,7 @@ namespace AvBert.Model;
 /// max-pool (1×3×3, spatial stride 2); four residual stages; global average pool.
 /// [N, 3, F, H, W] → [N, C] (C = 2048 for ResNet-50; 32×112×112 clips give a 2048×16×4×4 map before the pool).
 /// </summary>
-public sealed class VisualResNet3D : Module<Tensor, Tensor>
+public sealed class VisualResNet3D : Module<Tensor, Tensor>, ICheckpointedCnn
 {
     readonly VisualStem stem;
     readonly ModuleList<Module<Tensor, Tensor>> stage1, stage2, stage3, stage4;
@@ -44,8 +44,12 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>
     public Tensor FeatureMap(Tensor clips)
     {
         if (UseChannelsLast ?? ChannelsLast.ByDefault(clips.device)) clips = ChannelsLast.Of3d(clips);
-        return ResNetStages.Run(stem.call(clips), stage1, stage2, stage3, stage4);
+        var ck = Checkpoint;
+        return ResNetStages.Run(ResNetStages.Stem(stem, clips, ck), ck, stage1, stage2, stage3, stage4);
     }
+
+    /// <summary>Checkpoint the stem and each stage or block (train.checkpoint_activations cnn, cnn_blocks or all).</summary>
+    public CnnCheckpoint Checkpoint { get; set; }
 
     /// <summary>[N, 3, F, H, W] → pooled [N, C].</summary>
     public override Tensor forward(Tensor clips)

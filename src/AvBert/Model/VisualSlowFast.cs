@@ -19,7 +19,7 @@ namespace AvBert.Model;
 /// one, at stride 1, then the mean of what remains; their head's window is [F/α, ⌊crop/32⌋, ⌊crop/32⌋]).
 /// [N, 3, F, H, W] → [N, C_slow + C_fast] (2048 + 256 for SlowFast-R50).
 /// </summary>
-public sealed class VisualSlowFast : Module<Tensor, Tensor>
+public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedCnn
 {
     readonly VisualStem slow_stem, fast_stem;
     readonly LateralFastToSlow fuse0, fuse1, fuse2, fuse3;
@@ -86,17 +86,21 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>
             throw new ArgumentException($"a SlowFast clip needs a frame count divisible by model.visual.slowfast.alpha = {alpha}; got {frames} frames");
         if (UseChannelsLast ?? clips.device.type == DeviceType.CUDA) clips = ChannelsLast.Of3d(clips);
         using var frameIndex = SlowFrames(frames, alpha).to(clips.device);
-        var slow = slow_stem.call(clips.index_select(2, frameIndex));
-        var fast = fast_stem.call(clips);
+        var ck = Checkpoint;
+        var slow = ResNetStages.Stem(slow_stem, clips.index_select(2, frameIndex), ck);
+        var fast = ResNetStages.Stem(fast_stem, clips, ck);
         slow = fuse0.call(slow, fast);
-        (slow, fast) = (ResNetStages.Run(slow, slow_stage1), ResNetStages.Run(fast, fast_stage1));
+        (slow, fast) = (ResNetStages.Run(slow, ck, slow_stage1), ResNetStages.Run(fast, ck, fast_stage1));
         slow = fuse1.call(slow, fast);
-        (slow, fast) = (ResNetStages.Run(slow, slow_stage2), ResNetStages.Run(fast, fast_stage2));
+        (slow, fast) = (ResNetStages.Run(slow, ck, slow_stage2), ResNetStages.Run(fast, ck, fast_stage2));
         slow = fuse2.call(slow, fast);
-        (slow, fast) = (ResNetStages.Run(slow, slow_stage3), ResNetStages.Run(fast, fast_stage3));
+        (slow, fast) = (ResNetStages.Run(slow, ck, slow_stage3), ResNetStages.Run(fast, ck, fast_stage3));
         slow = fuse3.call(slow, fast);
-        return (ResNetStages.Run(slow, slow_stage4), ResNetStages.Run(fast, fast_stage4));
+        return (ResNetStages.Run(slow, ck, slow_stage4), ResNetStages.Run(fast, ck, fast_stage4));
     }
+
+    /// <summary>Checkpoint the stem of each pathway and each stage or block (train.checkpoint_activations cnn, cnn_blocks or all); the lateral connections are not (they are small).</summary>
+    public CnnCheckpoint Checkpoint { get; set; }
 
     /// <summary>[N, 3, F, H, W] → pooled [N, C_slow + C_fast].</summary>
     public override Tensor forward(Tensor clips)

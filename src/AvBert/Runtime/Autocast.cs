@@ -23,8 +23,17 @@ public static class Autocast
     static sbyte DtypeCode(ScalarType dtype) => dtype switch
     {
         ScalarType.BFloat16 => LibTorchExports.ScalarBFloat16,
-        _ => throw new ArgumentException($"autocast: unsupported dtype {dtype} (bfloat16 only)"),
+        ScalarType.Float16 => LibTorchExports.ScalarFloat16,
+        _ => throw new ArgumentException($"autocast: unsupported dtype {dtype} (bfloat16 and float16 only)"),
     };
+
+    // The dtype of the innermost region this thread entered, per device (libtorch keeps it too, but does not export a getter).
+    [ThreadStatic] static Dictionary<DeviceType, ScalarType>? dtypes;
+
+    /// <summary>The dtype an active region on this thread computes in for <paramref name="device"/>; null outside a region
+    /// (or inside <see cref="Disabled"/>). Activation checkpointing recomputes under it.</summary>
+    public static ScalarType? ActiveDtype(Device device) =>
+        IsEnabled(device) && dtypes is not null && dtypes.TryGetValue(device.type, out var d) ? d : null;
 
     /// <summary>Whether an autocast region is active on this thread for <paramref name="device"/>.</summary>
     public static bool IsEnabled(Device device) => Available && LibTorchExports.IsAutocastEnabled(DeviceCode(device));
@@ -35,7 +44,15 @@ public static class Autocast
         if (!Available) throw new InvalidOperationException($"autocast is not available: {LibTorchExports.Missing}");
         var code = DeviceCode(device);
         bool previous = LibTorchExports.EnterAutocast(code, DtypeCode(dtype));
-        return new Scope(() => LibTorchExports.ExitAutocast(code, previous));
+        dtypes ??= [];
+        bool had = dtypes.TryGetValue(device.type, out var outer);
+        dtypes[device.type] = dtype;
+        return new Scope(() =>
+        {
+            LibTorchExports.ExitAutocast(code, previous);
+            if (had) dtypes[device.type] = outer;
+            else dtypes.Remove(device.type);
+        });
     }
 
     /// <summary>

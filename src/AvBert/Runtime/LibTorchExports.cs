@@ -13,7 +13,7 @@ public static unsafe class LibTorchExports
 {
     // c10::DeviceType and c10::ScalarType are int8 enums.
     public const sbyte DeviceCpu = 0, DeviceCuda = 1;
-    public const sbyte ScalarBFloat16 = 15;
+    public const sbyte ScalarBFloat16 = 15, ScalarFloat16 = 5;
 
     static bool _probed;
     static delegate* unmanaged<sbyte, byte, void> _setAutocastEnabled;

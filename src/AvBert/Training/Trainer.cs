@@ -193,6 +193,7 @@ public sealed class Trainer
         if (loaded.Seed != _o.Seed)
             throw new UserError($"--resume: the checkpoint was trained with seed {loaded.Seed}, the config says {_o.Seed}. Fix: resume with the run's own config.yaml.");
         Extra = new Dictionary<string, string>(loaded.Extra);
+        _o.Precision?.Scaler?.RestoreFrom(Extra); // [fp16] the loss scale goes on from the checkpoint's
         var before = loaded.Schedule is { Count: > 0 } saved ? saved[^1].TotalSteps : _schedule.TotalSteps;
         _schedule = _schedule.Resumed(loaded.Step, loaded.Schedule, out bool replanned);
         if (replanned)
@@ -221,6 +222,7 @@ public sealed class Trainer
     {
         if (Checkpoints is null) return;
         _sync.BeforeCheckpoint(_model, Extra); // [data parallel] BatchNorm statistics averaged, the ranks' weights compared
+        _o.Precision?.Scaler?.SaveTo(Extra);   // [fp16] the loss scale travels with the checkpoint
         if (!_sync.IsRoot) return;             // rank 0 alone writes
         run.LastCheckpoint = Checkpoints.Save(_model, _optimizer, new TrainingState
         {
@@ -256,12 +258,24 @@ public sealed class Trainer
         var parts = nativeError is null ? stack(keys.Select(k => sums[k].reshape(1)).ToArray()).reshape(-1) : null;
         parts = _sync.AfterBackward(parts, nativeError, _optimizer, stepNo + 1); // [data parallel] averaged over the ranks, gradients too
         items *= _sync.Size; // the items of the whole global batch
+        var scaler = _o.Precision?.Scaler; // [fp16] dynamic loss scaling; null for every other precision
+        scaler?.Unscale(_optimizer);
         var gradNorm = GradientTools.ClipNormOnDevice(_optimizer, _o.GradClip);
+        // [fp16] an overflowed step is skipped (weights and optimiser state untouched); its grad_norm counts as 0, and
+        // loss_scale and skipped are logged beside it.
+        var scaling = scaler?.Update(gradNorm, stepNo + 1, ResumeHint());
+        Tensor? scaleValues = null;
+        if (scaling is not null)
+        {
+            if (scaling.Skip) gradNorm = zeros_like(gradNorm);
+            scaleValues = tensor(new[] { scaling.ScaleUsed, scaling.Skip ? 1.0 : 0.0 }, float64, device: gradNorm.device);
+            keys.AddRange(["loss_scale", "skipped"]);
+        }
         keys.Add("grad_norm");
-        var vals = cat([parts, gradNorm.to(float64).reshape(1)]);
+        var vals = cat(scaleValues is null ? new[] { parts, gradNorm.to(float64).reshape(1) } : new[] { parts, scaleValues, gradNorm.to(float64).reshape(1) });
         double lr = _optimizer.LearningRates[0];
         _o.BeforeOptimizerStep?.Invoke(stepNo);
-        _optimizer.Step();
+        if (scaling?.Skip != true) _optimizer.Step();
         return new StepValues(keys, vals.MoveToOuterDisposeScope(), lr);
     }
 
@@ -286,7 +300,8 @@ public sealed class Trainer
                 var batch = data.Current;
                 StepOutput output;
                 using (_o.Precision?.Region()) output = step(batch);
-                (_o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation).backward();
+                var loss = _o.Accumulation == 1 ? output.Loss : output.Loss / _o.Accumulation;
+                (_o.Precision?.Scaler?.ScaleLoss(loss) ?? loss).backward(); // [fp16] loss scaling (LossScaler)
                 if (batch is IDisposable disposable) disposable.Dispose();
                 items += output.Items;
                 var parts = output.Parts.ContainsKey("loss") ? output.Parts : new Dictionary<string, Tensor>(output.Parts) { ["loss"] = output.Loss };

@@ -13,10 +13,10 @@ public class HotPathHostReadTests
     [
         "Model/AvBertModel.cs", "Model/AudioResNet2D.cs", "Model/VisualResNet3D.cs", "Model/VisualSlowFast.cs", "Model/Embeddings.cs",
         "Model/LowRankSharedLinear.cs", "Model/MatrixExponential.cs", "Model/OrthogonalMatrix.cs", "Model/TransformerEncoder.cs",
-        "Model/TransformerLayer.cs", "Model/ChannelsLast.cs",
+        "Model/TransformerLayer.cs", "Model/ChannelsLast.cs", "Model/ActivationCheckpoint.cs", "Model/ResNetStages.cs",
         "Pretraining/AvBertPretrainer.cs", "Pretraining/CorrectPairPrediction.cs", "Pretraining/EmbeddingMasker.cs",
         "Pretraining/MaskedEmbeddingPrediction.cs", "Pretraining/NegativeSampler.cs",
-        "Training/Trainer.cs", "Training/StepSync.cs", "Training/FusedAdam.cs", "Training/TrainingOptimizer.cs", "Training/GradientTools.cs",
+        "Training/Trainer.cs", "Training/StepSync.cs", "Training/FusedAdam.cs", "Training/TrainingOptimizer.cs", "Training/GradientTools.cs", "Training/LossScaler.cs",
     ];
 
     static readonly Regex HostRead = new(@"\.item<|\.ToSingle\(|\.ToDouble\(|\.ToInt64\(|\.ToBoolean\(|\.data<|\.cpu\(\)|\.nonzero\(|masked_select", RegexOptions.Compiled);

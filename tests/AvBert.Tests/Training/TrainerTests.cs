@@ -8,7 +8,7 @@ namespace AvBert.Tests.Training;
 [Collection(TorchRngCollection.Name)]
 public class TrainerTests
 {
-    static (TinyNet Net, TrainingOptimizer Opt) Build(int seed = 3)
+    internal static (TinyNet Net, TrainingOptimizer Opt) Build(int seed = 3)
     {
         manual_seed(seed);
         var net = new TinyNet();
@@ -16,7 +16,7 @@ public class TrainerTests
         return (net, opt);
     }
 
-    static TrainerOptions Options(long steps, int checkpointEvery = 0, int accumulation = 1) => new()
+    internal static TrainerOptions Options(long steps, int checkpointEvery = 0, int accumulation = 1) => new()
     {
         Steps = steps, Seed = 11, LogEvery = 1, CheckpointEvery = checkpointEvery, Accumulation = accumulation,
         Progress = ProgressMode.Off, ItemName = "rows", PlotCurves = true,

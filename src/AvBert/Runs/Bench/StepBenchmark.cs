@@ -88,13 +88,14 @@ public static class StepBenchmark
         var cfg = o.Config;
         var d = cfg.Data;
         int T = d.SequenceLength, S = d.TrainCropSize;
-        var precision = MixedPrecision.Setup(o.Precision, o.Device, log);
+        var precision = MixedPrecision.Setup(o.Precision, o.Device, log, cfg.Train);
         manual_seed(0);
         using var peak = PeakMemory.Start(o.Device);
         var model = new AvBertModel(cfg.Model);
         nn.Module trained = o.Step != BenchedStep.Model ? new AvBertPretrainer(model, cfg.Model, cfg.Pretrain) : model;
         trained.to(o.Device);
         ChannelsLast.Prepare(trained, o.Device);
+        ActivationCheckpoint.Apply(trained, cfg.Train.CheckpointActivations);
         trained.train();
         var p = cfg.Pretrain;
         using var opt = TrainingOptimizer.Create(TrainingOptimizer.DecayGroups(trained.named_parameters(), p.Lr, p.WeightDecay),
@@ -123,10 +124,11 @@ public static class StepBenchmark
             Tensor loss;
             using (precision.Region()) loss = Loss(v, a);
             if (fenced) { Fence(o.Device); phases[1] += clock.Elapsed.TotalMilliseconds; clock.Restart(); }
-            loss.backward();
+            (precision.Scaler?.ScaleLoss(loss) ?? loss).backward();
             if (fenced) { Fence(o.Device); phases[2] += clock.Elapsed.TotalMilliseconds; clock.Restart(); }
-            GradientTools.ClipNormOnDevice(opt, p.GradClip);
-            opt.Step();
+            precision.Scaler?.Unscale(opt);
+            var norm = GradientTools.ClipNormOnDevice(opt, p.GradClip);
+            if (precision.Scaler?.Update(norm, 0).Skip != true) opt.Step();   // fp16: as the trainer, an overflowed step is skipped
             if (fenced) { Fence(o.Device); phases[3] += clock.Elapsed.TotalMilliseconds; }
         }
 
@@ -142,7 +144,13 @@ public static class StepBenchmark
         for (int i = 0; i < fencedSteps; i++) OneStep(fenced: true);
         var (bytes, source) = peak.Read();
         return new StepBenchResult(o.Step, o.Device.ToString(), precision.Precision, o.Batch, o.Batch * T,
-            $"T={T} {d.NumFrames}×{S}² + {d.AudioFrequency}×{d.AudioTime}", o.Batch * T * o.Steps / seconds,
+            $"T={T} {d.NumFrames}×{S}² + {d.AudioFrequency}×{d.AudioTime}" +
+            (cfg.Train.CheckpointActivations switch
+            {
+                CheckpointActivations.None => "",
+                CheckpointActivations.CnnBlocks => " checkpoint=cnn_blocks",
+                var m => $" checkpoint={m.ToString().ToLowerInvariant()}",
+            }), o.Batch * T * o.Steps / seconds,
             phases[0] / fencedSteps, phases[1] / fencedSteps, phases[2] / fencedSteps, phases[3] / fencedSteps,
             waitMs, batches?.Workers, bytes, source);
     }

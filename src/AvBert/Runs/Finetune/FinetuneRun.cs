@@ -262,6 +262,7 @@ public static class FinetuneRun
         var model = new TransferModel(backbone, TransferModelDirectory.OptionsFor(config));
         model.to(device);
         ChannelsLast.Prepare(model, device);
+        ActivationCheckpoint.Apply(model, config.Train.CheckpointActivations);
         return model;
     }
 
