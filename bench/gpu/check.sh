@@ -10,7 +10,8 @@
 #      goals (issue 25): <= 19 GiB in bf16 without checkpointing, <= 10 GiB with it, at B = 8;
 #   3. the real pretraining step (MEP + CPP heads, CANS) at B = 8: on synthetic inputs, and fed by the real loader
 #      (toy-av on the CPU) at 1 and cores - 2 workers with the time the trainer waits for data;
-#   4. a short pretraining run (small preset, toy-av) with its peak GPU memory.
+#   4. a short pretraining run (small preset, toy-av) with its peak GPU memory, and the same fed from a `prep` cache;
+#   5. the NCCL path: `bench allreduce` under `mpirun -np 1` (where Open MPI is installed).
 # Everything goes to OUT/log.txt; the measured lines are collected in OUT/results.md (the one results file to read).
 # Runs the CLI published by scripts/publish-external-libtorch.sh against the machine's PyTorch libtorch (no .NET there).
 # Usage, from the repo root on the GPU machine (see bench/gpu/README.md for preparing publish/):
@@ -80,6 +81,20 @@ late || timeout "$(budget 90)" "$P" pretrain --data toy-av --preset small --devi
   --set pretrain.batch_size=$B_SMALL --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 --set pretrain.checkpoint_every=0 | tail -4
 rm -rf "$OUT/pretrain-small/checkpoints" "$OUT/pretrain-small/model" "$OUT/pretrain-small/tb"
 
+phase "pretraining fed from a prep cache (raw frames): toy-av:64 prepared, then $S_SMALL steps, small preset"
+if ! late && command -v ffmpeg > /dev/null; then
+  timeout "$(budget 60)" "$P" prep --data toy-av:64 --preset small --out "$OUT/cache" 2>&1 | tail -2
+  late || timeout "$(budget 90)" "$P" pretrain --data "cache:$OUT/cache" --preset small --device "$DEV" --progress off --out "$OUT/pretrain-cache" \
+    --workers "$(( CORES > 3 ? CORES - 2 : 1 ))" --set pretrain.batch_size=$B_SMALL --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 \
+    --set pretrain.checkpoint_every=0 | tail -4
+  rm -rf "$OUT/cache" "$OUT/pretrain-cache"
+else echo "pretrain-cache: skipped (no ffmpeg on this machine, or the deadline)"; fi
+
+phase "NCCL: the all-reduce of one GPU under mpirun -np 1 (exercises the NCCL path; bandwidth needs more GPUs)"
+if ! late && command -v mpirun > /dev/null; then
+  timeout "$(budget 60)" mpirun --allow-run-as-root -np 1 "$P" bench allreduce --device "$DEV" --preset small --steps 3 2>&1 | tail -8
+else echo "allreduce: skipped (no mpirun on this machine, or the deadline)"; fi
+
 if [[ -n "${SWEEP_FILE:-}" && -f "$SWEEP_FILE" ]]; then
   phase "demo configurations from $SWEEP_FILE, ${SWEEP_PARALLEL:-4} at a time, until ${DEADLINE} s"
   mkdir -p "$OUT/sweep"
@@ -102,8 +117,10 @@ sleep 1   # let tee write the last lines
   echo; echo "## training step: ours (model, pretraining, loader) and the plain-PyTorch reference"
   grep -E "^(model|pretraining|loader|reference-pytorch) " "$OUT/log.txt" | sed 's/^/    /'
   grep -E "^bench step:" "$OUT/log.txt" | head -1 | sed 's/^/    /'
-  echo; echo "## short pretraining run"
-  grep -E "^pretrain: " "$OUT/log.txt" | sed 's/^/    /'
+  echo; echo "## short pretraining runs (toy-av in memory, then from a prep cache)"
+  grep -E "^(pretrain: |pretrain-cache: |prep: )" "$OUT/log.txt" | sed 's/^/    /'
+  echo; echo "## NCCL all-reduce (1 GPU)"
+  grep -iE "^(allreduce|all-reduce|nccl)" "$OUT/log.txt" | sed 's/^/    /'
   echo; echo "## GPU memory in use (nvidia-smi, whole session)"
   if [[ -s "$OUT/gpu-memory.csv" ]]; then
     echo "    peak $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1 | tr -d ' ') MiB"
