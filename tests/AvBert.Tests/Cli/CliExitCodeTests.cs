@@ -242,7 +242,7 @@ public class CliExitCodeTests
         Process.Start("kill", ["-INT", p.Id.ToString()])!.WaitForExit();
         bool exited = p.WaitForExit(120_000);
         if (!exited) p.Kill(entireProcessTree: true);
-        Assert.True(exited, "SIGINT did not stop pretrain");
+        Assert.True(exited, "SIGINT did not stop pretrain: " + stderr);
         p.WaitForExit();
         Assert.Equal(ExitCodes.Interrupted, p.ExitCode);
         Assert.Contains("writing a checkpoint", stderr.ToString());
