@@ -25,9 +25,19 @@ RESULTS="$(mktemp -d)"
 trap 'rm -rf "$RESULTS"' EXIT
 set +e
 dotnet test "$ROOT/tests/AvBert.Tests/AvBert.Tests.csproj" -c Release -nologo \
-  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "$@"
-rc=$?
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" "$@" \
+  2>&1 | tee "$RESULTS/console.log"
+rc=${PIPESTATUS[0]}
 set -e
+# Each failed test again at the end, with its message and the top of its stack, so that the tail of a CI log names it.
+awk '
+  /^  Failed / { printing = 1; lines = 0; print ""; print; next }
+  /^  (Passed|Skipped) |^\[xUnit|^Results File|^Test Run|^Total tests/ { printing = 0 }
+  printing && lines < 40 { print; lines++ }
+' "$RESULTS/console.log" > "$RESULTS/failures.txt" || true
+if [[ -s "$RESULTS/failures.txt" ]]; then
+  echo; echo "test: the failed tests again:"; cat "$RESULTS/failures.txt"; echo
+fi
 TRX="$RESULTS/results.trx"
 if [[ -f "$TRX" ]]; then
   counters=$(grep -o '<Counters [^>]*>' "$TRX" | head -1)
