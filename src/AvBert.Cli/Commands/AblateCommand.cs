@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Runs;
 using AvBert.Runs.Ablation;
 using System.CommandLine;
 
@@ -15,11 +16,11 @@ public static class AblateCommand
         var defaults = new AblationOptions { OutDir = "" };
         var table = new Argument<string>("TABLE") { Description = "sharing, negatives, fusion or all" };
         var output = CommonOptions.Out("Output folder: table.md, results.json, TABLE.png, ablation.json, cells/TABLE/ROW/seed-S/ (pretrain/ run folder, result.json)");
-        var data = new Option<string>("--data") { Description = "Pretraining data: toy-av[:N] (built in, N new videos per epoch) or any unlabeled source", DefaultValueFactory = _ => defaults.Data };
-        var downstream = new Option<string?>("--downstream") { Description = "Labeled source each pretrained model is evaluated on (required unless --data is toy-av with --protocol probe)" };
+        var data = new Option<string>("--data") { Description = "Pretraining data: toy-av[:N] (built in, N new videos per epoch), a labelled source with a test split (e.g. real; probed as the demo does when there is no --downstream) or any unlabeled source", DefaultValueFactory = _ => defaults.Data };
+        var downstream = new Option<string?>("--downstream") { Description = "Labeled source each pretrained model is evaluated on; without it, --protocol probe scores --data's own test split as the demo does" };
         var rows = new Option<string?>("--rows") { Description = "Only these rows, by folder name (e.g. none,cross-layer); default: every row" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per row (0..N−1)", DefaultValueFactory = _ => defaults.Seeds };
-        var steps = new Option<int?>("--steps") { Description = $"Pretraining steps per cell (default on toy-av: {AblationOptions.DefaultSteps}; else the config's)" };
+        var steps = new Option<int?>("--steps") { Description = $"Pretraining steps per cell (default on toy-av: {AblationOptions.DefaultSteps}; probed as the demo does: {DemoOptions.DefaultSteps}; else the config's)" };
         var protocol = new Option<AblationProtocol>("--protocol") { Description = "probe (linear probes on frozen features), finetune, or both", DefaultValueFactory = _ => defaults.Protocol };
         var task = new Option<DownstreamTask>("--task") { Description = "Downstream task of --downstream (default audiovisual: Kinetics-Sounds, the paper's ablation task)", DefaultValueFactory = _ => defaults.Task };
         var probeTrain = new Option<int>("--probe-train") { Description = "toy-av probes: labelled training videos", DefaultValueFactory = _ => defaults.ProbeTrainVideos };

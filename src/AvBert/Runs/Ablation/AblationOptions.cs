@@ -24,13 +24,24 @@ public sealed record AblationOptions
     public required string OutDir { get; init; }
     /// <summary>Pretraining data: <c>toy-av[:N]</c> (N new videos per epoch) or any unlabeled source.</summary>
     public string Data { get; init; } = "toy-av";
-    /// <summary>Labeled source of the downstream task (required unless toy-av is probed in memory).</summary>
+    /// <summary>Labeled source of the downstream task; null: the demo's protocol on <see cref="Data"/> itself (toy-av's in-memory
+    /// probes, or a labelled source's own train/test split: pretraining on its training videos unlabelled, probes on frozen features).</summary>
     public string? Downstream { get; init; }
     public int Seeds { get; init; } = 3;
     /// <summary>Only these rows (their folder names, e.g. none, cross-layer); null: every row of each table.</summary>
     public IReadOnlyList<string>? Rows { get; init; }
-    /// <summary>Pretraining steps; null: <see cref="DefaultSteps"/> on toy-av, the config's otherwise.</summary>
+    /// <summary>Pretraining steps; null: <see cref="DefaultSteps"/> on toy-av, the demo's on a labelled source probed as the demo does, the config's otherwise.</summary>
     public int? Steps { get; init; }
+
+    /// <summary>Whether the cells are judged as `avbert demo` judges a model: no --downstream, so the probes run on
+    /// <see cref="Data"/>'s own held-out videos (toy-av in memory, or a labelled source's test split) and pretraining
+    /// starts from the demo's settings (<see cref="DemoOptions.PretrainDefaults"/>).</summary>
+    public bool DemoProtocol => Downstream is null;
+
+    public bool ToyAv => Synthetic.ToyAvClipDataset.IsSpec(Data, out _);
+
+    /// <summary>The pretraining steps of every cell, or null where the config decides.</summary>
+    public int? StepsPerCell => Steps ?? (ToyAv ? DefaultSteps : DemoProtocol ? DemoOptions.DefaultSteps : null);
     public string Preset { get; init; } = "small";
     public string? ConfigFile { get; init; }
     /// <summary>The user's --set (after the toy-av pretraining settings, before each row's own keys).</summary>

@@ -33,7 +33,7 @@ public static class AblationReport
     /// <summary>The metrics shown in the tables, in order, with their column names (results.json has every metric).</summary>
     public static readonly IReadOnlyList<(string Key, string Name)> Columns =
     [
-        ("av_probe", "AV probe"), ("visual_probe", "visual probe"), ("audio_probe", "audio probe"), ("av_cnn_probe", "AV probe (CNN features)"),
+        ("av_probe", "AV probe"), ("visual_probe", "visual probe"), ("audio_probe", "audio probe"), ("av_cnn_probe", "AV probe (CNN features)"), ("a2v_r1", "A→V R@1"),
         ("linear_top1", "linear top-1"), ("linear_top5", "linear top-5"), ("finetune_top1", "fine-tune top-1"), ("finetune_top5", "fine-tune top-5"),
     ];
 
@@ -65,10 +65,8 @@ public static class AblationReport
 
     static string Describe(AblationOptions o)
     {
-        bool toy = Synthetic.ToyAvClipDataset.IsSpec(o.Data, out _);
-        var steps = o.Steps ?? (toy ? AblationOptions.DefaultSteps : null);
-        return $"{o.Data}, preset {o.Preset}, {(steps is { } n ? $"{n} pretraining steps" : "the config's pretraining steps")}, " +
-               $"{o.Protocol.ToString().ToLowerInvariant()}{(o.Downstream is null ? "" : $" on {o.Downstream}")}";
+        return $"{o.Data}, preset {o.Preset}, {(o.StepsPerCell is { } n ? $"{n} pretraining steps" : "the config's pretraining steps")}, " +
+               $"{o.Protocol.ToString().ToLowerInvariant()}{(o.Downstream is null ? (o.ToyAv ? "" : " on its own test split") : $" on {o.Downstream}")}";
     }
 
     static string Percent(double mean, double std) =>
@@ -117,7 +115,7 @@ public static class AblationReport
         var doc = new Dictionary<string, object?>
         {
             ["data"] = o.Data, ["downstream"] = o.Downstream, ["preset"] = o.Preset, ["protocol"] = o.Protocol.ToString().ToLowerInvariant(),
-            ["seeds"] = o.Seeds, ["steps"] = o.Steps ?? (Synthetic.ToyAvClipDataset.IsSpec(o.Data, out _) ? AblationOptions.DefaultSteps : null),
+            ["seeds"] = o.Seeds, ["steps"] = o.StepsPerCell,
             ["tables"] = tables.ToDictionary(AblationTables.Name, t => (object)new Dictionary<string, object?>
             {
                 ["paper_source"] = AblationTables.PaperSource(t),

@@ -46,15 +46,14 @@ public static class AblationRun
         Path.Combine(outDir, "cells", AblationTables.Name(table), row, $"seed-{seed}");
 
     /// <summary>
-    /// The pretraining config of a cell: defaults ← preset ← (toy-av: the demo's pretraining settings, checkpoints every
-    /// <see cref="AblationOptions.CheckpointEvery"/> steps) ← --config ← --steps ← --set ← the row's keys ← the seed.
+    /// The pretraining config of a cell: defaults ← preset ← (toy-av, or any source judged by the demo's protocol: the demo's
+    /// pretraining settings, checkpoints every <see cref="AblationOptions.CheckpointEvery"/> steps) ← --config ← --steps ←
+    /// --set ← the row's keys ← the seed.
     /// </summary>
     public static AvBertConfig CellConfig(AblationOptions o, AblationRow row, int seed)
     {
-        bool toy = ToyAvClipDataset.IsSpec(o.Data, out _);
-        var baseSets = toy ? DemoOptions.PretrainDefaults.Append($"pretrain.checkpoint_every={AblationOptions.CheckpointEvery}").ToList() : [];
-        int? steps = o.Steps ?? (toy ? AblationOptions.DefaultSteps : null);
-        var sets = (steps is { } n ? [$"pretrain.steps={n}"] : new List<string>())
+        var baseSets = o.ToyAv || o.DemoProtocol ? DemoOptions.PretrainDefaults.Append($"pretrain.checkpoint_every={AblationOptions.CheckpointEvery}").ToList() : [];
+        var sets = (o.StepsPerCell is { } n ? [$"pretrain.steps={n}"] : new List<string>())
             .Concat(o.Sets).Concat(row.Sets).Append($"pretrain.seed={seed}");
         return ConfigLoader.Load(o.Preset, o.ConfigFile, sets, baseSets);
     }
@@ -68,8 +67,9 @@ public static class AblationRun
         int classes = new ToyAvOptions().NumClasses;
         if (toy && (o.ProbeTrainVideos < classes || o.ProbeTestVideos < 1))
             throw new UserError($"ablate: --probe-train {o.ProbeTrainVideos} --probe-test {o.ProbeTestVideos}: the toy-av probes need at least one training video per class ({classes}) and one test video.");
-        if (!toy && o.Downstream is null)
-            throw new UserError($"ablate: --data {o.Data} needs --downstream SRC, the labeled source each pretrained model is evaluated on (e.g. kinetics:CSV,... for the paper's Kinetics-Sounds).");
+        if (!toy && o.DemoProtocol && o.Protocol != AblationProtocol.Probe)
+            throw new UserError($"ablate: --data {o.Data} --protocol {o.Protocol.ToString().ToLowerInvariant()} needs --downstream SRC, the labeled source each pretrained model is fine-tuned on " +
+                                "(e.g. kinetics:CSV,... for the paper's Kinetics-Sounds). Fix: add --downstream, or --protocol probe (the demo's probes on the source's own test split).");
         // Every cell's config first: a bad --set or --config stops before any training.
         // Seed by seed (every row of a table for seed 0, then seed 1, ...): a run stopped early still has whole tables.
         var rows = AblationTables.Select(tables, o.Rows);
@@ -164,11 +164,19 @@ public static class AblationRun
         var config = job.Config;
         if (resume) log.WriteLine($"ablate: resuming the cell's pretraining from its latest checkpoint in {pretrainDir}");
         var toyData = toy ? new ToyAv(new ToyAvOptions { Seed = seed }, config.Data) : null;
+        // A labelled source judged as the demo judges (no --downstream): its training split, prepared once into a training
+        // cache, is what pretraining reads; its test split is what the probes score.
+        var media = !toy && o.DemoProtocol
+            ? MediaDemoData.Open(o.Data, config, new DemoOptions
+              {
+                  Source = o.Data, Workers = o.Workers, FeatureBatchSize = o.FeatureBatchSize, Probe = o.Probe with { Seed = seed }, Device = device, Log = log,
+              }, device, log, ct)
+            : null;
         var skipped = job.Skipped;
         // toy-av: the same unlabelled videos as the demo (the train split after the probe videos, new ones every epoch).
         IClipDataset dataset = toyData is not null
             ? new ToyAvClipDataset(toyData, ToyAvSplit.Train, perEpoch ?? ToyAvClipDataset.DefaultVideosPerEpoch, freshEachEpoch: true, firstIndex: o.ProbeTrainVideos)
-            : DataSpec.OpenClips(o.Data, config, skipped);
+            : media?.PretrainData(skipped) ?? DataSpec.OpenClips(o.Data, config, skipped);
         var pre = job.Run((again, onStep) => PretrainRun.Run(config, dataset, new PretrainRunOptions
         {
             RunDir = pretrainDir, Resume = again, Device = device, Workers = o.Workers, Progress = o.Progress, Log = log, Cancellation = ct, OnStep = onStep,
@@ -190,8 +198,20 @@ public static class AblationRun
                 metrics["visual_cnn_probe"] = p.Cnn.Visual;
                 metrics["audio_cnn_probe"] = p.Cnn.Audio;
             }
+            if (media is not null)
+            {
+                using var heads = PretrainRun.LoadHeads(config, pretrainDir, device);
+                var (s, c) = media.Score(model, heads, ct);
+                metrics["av_probe"] = s.AudioVisual;
+                metrics["visual_probe"] = s.Visual;
+                metrics["audio_probe"] = s.Audio;
+                metrics["av_cnn_probe"] = c.AudioVisual;
+                metrics["visual_cnn_probe"] = c.Visual;
+                metrics["audio_cnn_probe"] = c.Audio;
+                if (heads?.CppHead is not null) metrics["a2v_r1"] = s.RetrievalR1;
+            }
         }
-        if (o.Protocol != AblationProtocol.Finetune && !(toyData is not null && o.Downstream is null))
+        if (o.Protocol != AblationProtocol.Finetune && !o.DemoProtocol)
             Transfer(TransferProtocol.Linear, "linear", dir, pre.ModelDir, o, device, log, ct, metrics);
         if (o.Protocol != AblationProtocol.Probe)
             Transfer(TransferProtocol.Finetune, "finetune", dir, pre.ModelDir, o, device, log, ct, metrics);

@@ -27,7 +27,7 @@ public interface IDemoData
     /// <summary>Test videos in the audio→video retrieval gallery.</summary>
     int RetrievalVideos { get; }
     /// <summary>The unlabelled pretraining videos.</summary>
-    IClipDataset PretrainData(SkippedLog skipped);
+    IClipDataset PretrainData(SkippedLog? skipped);
     /// <summary>Linear-probe accuracies of the frozen <paramref name="model"/> on each feature family, and audio→video R@1
     /// through <paramref name="heads"/>' correct-pair head (0 without one).</summary>
     (DemoScores Scores, DemoCnnScores Cnn) Score(AvBertModel model, AvBertPretrainer? heads, CancellationToken ct);
@@ -53,7 +53,7 @@ public sealed class ToyAvDemoData(AvBertConfig config, DemoOptions o, Device dev
     public int ProbeTestVideos => o.ProbeTestVideos;
     public int RetrievalVideos => Math.Min(o.RetrievalVideos, o.ProbeTestVideos);
 
-    public IClipDataset PretrainData(SkippedLog skipped) =>
+    public IClipDataset PretrainData(SkippedLog? skipped) =>
         new ToyAvClipDataset(_toy, ToyAvSplit.Train, o.PretrainVideosPerEpoch, freshEachEpoch: true, firstIndex: o.ProbeTrainVideos);
 
     public (DemoScores, DemoCnnScores) Score(AvBertModel model, AvBertPretrainer? heads, CancellationToken ct)
@@ -183,7 +183,7 @@ public sealed class MediaDemoData : IDemoData
         };
     }
 
-    public IClipDataset PretrainData(SkippedLog skipped) => DataSpec.OpenClips(_read, _config, skipped);
+    public IClipDataset PretrainData(SkippedLog? skipped) => DataSpec.OpenClips(_read, _config, skipped);
 
     public (DemoScores, DemoCnnScores) Score(AvBertModel model, AvBertPretrainer? heads, CancellationToken ct)
     {

@@ -3,6 +3,7 @@ using AvBert.Config;
 using AvBert.Model;
 using AvBert.Runs.Ablation;
 using AvBert.Runtime;
+using AvBert.Tests.Runs;
 using AvBert.Training;
 
 namespace AvBert.Tests.Runs.Ablation;
@@ -196,4 +197,65 @@ public class AblationTests
         "model.transformer.num_layers=1", "model.transformer.rank=8",
         "pretrain.batch_size=4", "pretrain.warmup_steps=1", "pretrain.log_every=1",
     ];
+}
+
+/// <summary>`ablate` on a labelled media source without --downstream: each cell pretrains on the source's training split
+/// (unlabelled, read from the training cache the demo prepares) and is scored by the demo's probes, fitted on train/ and
+/// scored on test/ (<see cref="LabeledMediaFixture"/>: 3 classes of solid colours, 9 train and 6 test videos).</summary>
+[Collection(AvBert.Tests.Training.TorchRngCollection.Name)]
+public sealed class AblationOnMediaTests(LabeledMediaFixture media) : IClassFixture<LabeledMediaFixture>
+{
+    AblationOptions Options(string dir, TextWriter log) => new()
+    {
+        OutDir = dir, Data = "classes:" + media.ClassesDir, Seeds = 1, Steps = 2, Rows = ["current-minibatch"], FeatureBatchSize = 4, Workers = 1,
+        Probe = new() { Steps = 60 }, Progress = ProgressMode.Off, Log = log,
+        Sets = [.. LabeledMediaFixture.TinySets, "pretrain.batch_size=4", "pretrain.warmup_steps=1", "pretrain.log_every=1", "pretrain.cpp_extra_pairs=3"],
+    };
+
+    [Fact]
+    public void Without_downstream_a_labelled_source_is_pretrained_on_its_train_split_and_probed_on_its_test_split_as_the_demo_does()
+    {
+        var dir = TestSetup.TempDir("ablate-media");
+        try
+        {
+            var log = new StringWriter();
+            var summary = AblationRun.Run([AblationTable.Negatives], Options(dir, log));
+            Assert.Equal((1, 0), (summary.CellsRun, summary.CellsKept));
+            Assert.Contains("pretrain: 9 videos", log.ToString());                 // the 9 training videos, not the 6 test videos
+
+            var cell = AblationRun.CellDir(dir, AblationTable.Negatives, "current-minibatch", 0);
+            var result = AblationRun.ReadResult(cell)!;
+            Assert.Equal(2, result.PretrainSteps);
+            Assert.Equal(["a2v_r1", "audio_cnn_probe", "audio_probe", "av_cnn_probe", "av_probe", "visual_cnn_probe", "visual_probe"], result.Metrics.Keys.Order());
+            Assert.All(result.Metrics.Values, v => Assert.InRange(v, 0.0, 1.0));
+            // Every video of a class shows one solid colour: the visual CNN's features separate the classes whatever the
+            // weights, so a probe fitted on train/ with the right labels scores 1 on test/.
+            Assert.Equal(1.0, result.Metrics["visual_cnn_probe"]);
+            // R@1 through the correct-pair head over the 6 test videos: a multiple of 1/6.
+            Assert.Equal(0, result.Metrics["a2v_r1"] * 6 - Math.Round(result.Metrics["a2v_r1"] * 6), 6);
+            // The demo's pretraining settings under the row's sampler and the user's --set.
+            var config = ConfigLoader.LoadFile(Path.Combine(cell, "pretrain", "config.yaml"));
+            Assert.Equal(NegativeSampling.CurrentMinibatch, config.Pretrain.Sampler);
+            Assert.Equal(0.05, config.Pretrain.MepTemperature, 6);
+            Assert.Equal(4, config.Pretrain.BatchSize);
+
+            var table = File.ReadAllText(Path.Combine(dir, AblationReport.TableFile));
+            Assert.Contains("2 pretraining steps, probe on its own test split", table);
+            Assert.Contains("A→V R@1", table);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Finetuning_without_downstream_is_a_user_error_before_anything_is_trained()
+    {
+        var dir = TestSetup.TempDir("ablate-media-ft");
+        try
+        {
+            var e = Assert.Throws<UserError>(() => AblationRun.Run([AblationTable.Negatives], Options(dir, TextWriter.Null) with { Protocol = AblationProtocol.Finetune }));
+            Assert.Contains("--downstream", e.Message);
+            Assert.False(Directory.Exists(Path.Combine(dir, "cells")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
