@@ -21,12 +21,32 @@ public class CliExitCodeTests
 
     static Process Start(string[] args, IReadOnlyDictionary<string, string>? env)
     {
+        InterruptsReachChildren();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
     }
+
+    /// <summary>
+    /// A test run launched in the background by a shell without job control (`cmd &amp;` in a script, some CI runners)
+    /// starts with SIGINT ignored, and every child inherits that: the CLI then rightly ignores SIGINT (as Python and
+    /// .NET programs do when started so) and the SIGINT test could not reach it. So the test process puts SIGINT back to
+    /// its default action before starting the CLI: only when it is ignored, where the runtime installed no handler of its
+    /// own (it leaves an ignored SIGINT alone).
+    /// </summary>
+    static void InterruptsReachChildren()
+    {
+        var sigIgn = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        if (sigIgn is null) return;
+        ulong mask = Convert.ToUInt64(sigIgn["SigIgn:".Length..].Trim(), 16);
+        const int Sigint = 2;
+        if ((mask & (1UL << (Sigint - 1))) != 0) signal(Sigint, IntPtr.Zero);  // SIG_DFL
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern IntPtr signal(int signum, IntPtr handler);
 
     static (int Code, string Stderr) Run(params string[] args)
     {
