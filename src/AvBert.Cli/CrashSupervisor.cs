@@ -57,7 +57,7 @@ public static class CrashSupervisor
             Console.Error.WriteLine(Line(command, signal, doing));
             return NativeSignals.IsCrash(signal) ? ExitCodes.NativeCrash : ExitCodes.OutOfResources;
         }
-        finally { try { File.Delete(activity); } catch (IOException) { } }
+        finally { foreach (var f in new[] { activity, activity + ".new" }) try { File.Delete(f); } catch (IOException) { } }
     }
 
     /// <summary>The one line for a child that died of <paramref name="signal"/> while doing <paramref name="doing"/>.</summary>

@@ -26,7 +26,13 @@ public static class CrashContext
             if (activity == current) return;
             current = activity;
             if (File is null) return;
-            try { System.IO.File.WriteAllText(File, activity); }
+            // Written aside and renamed over the file, so that a crash in the middle of a write never leaves the supervisor an
+            // empty file (a plain WriteAllText truncates first). No fsync: it only has to outlive this process, not the machine.
+            try
+            {
+                System.IO.File.WriteAllText(File + ".new", activity);
+                System.IO.File.Move(File + ".new", File, overwrite: true);
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
