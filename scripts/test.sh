@@ -4,6 +4,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# A larger first GC generation (128 MiB; yours wins if set): far fewer collections, and so fewer chances for
+# TorchSharp 0.107's scalar race (a finalizer freeing a number libtorch is reading; docs/cpu-correctness.md).
+export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x8000000}"
 
 if ! command -v ffmpeg >/dev/null 2>&1; then
   echo "test: FFmpeg not found, installing it with apt-get..."
