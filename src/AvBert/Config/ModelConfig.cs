@@ -102,10 +102,6 @@ public sealed record AudioCnnConfig
 
 public enum Fusion { Early, Mid, Late }
 
-/// <summary>Which streams the model has (reference: MODEL.ARCH visual_audio, visual, audio). The single-modality models
-/// are the paper's V-BERT / A-BERT baselines: one CNN and its Transformer, late fusion only.</summary>
-public enum ModelModalities { AudioVisual, Visual, Audio }
-
 /// <summary>How Transformer weights are shared across the visual, audio and multimodal Transformers (SPEC §6).</summary>
 public enum CrossTransformerSharing
 {
@@ -171,8 +167,8 @@ public sealed record ModelConfig
     public AudioCnnConfig Audio { get; init; } = new();
     public TransformerConfig Transformer { get; init; } = new();
     public Fusion Fusion { get; init; } = Fusion.Mid;
-    /// <summary>audiovisual (default), or visual / audio alone (with fusion late; `convert`, `forward` and `params` run these).</summary>
-    public ModelModalities Modalities { get; init; } = ModelModalities.AudioVisual;
+    /// <summary>audio_visual (default), or visual / audio alone (with fusion late; `convert`, `forward` and `params` run these).</summary>
+    public Modalities Modalities { get; init; } = Modalities.AudioVisual;
 }
 
 /// <summary>
@@ -227,7 +223,9 @@ static class ModelConfigChecks
         check(a.BnEps > 0, "model.audio.bn_eps", a.BnEps, "must be > 0");
         check(a.BnMomentum is >= 0 and <= 1, "model.audio.bn_momentum", a.BnMomentum, "must be in [0, 1]");
 
-        check(m.Modalities == ModelModalities.AudioVisual || m.Fusion == Fusion.Late, "model.modalities", m.Modalities.ToString().ToLowerInvariant(),
+        // A YAML number or a list ("visual, audio") reads as a set of flags: only the three named sets are models.
+        check(Enum.IsDefined(m.Modalities), "model.modalities", m.Modalities.ToString().ToLowerInvariant(), "must be one of audio_visual, visual, audio");
+        check(!Enum.IsDefined(m.Modalities) || m.Modalities == Modalities.AudioVisual || m.Fusion == Fusion.Late, "model.modalities", m.Modalities.ToString().ToLowerInvariant(),
             $"needs model.fusion: late with one modality (model.fusion is {m.Fusion.ToString().ToLowerInvariant()})");
         check(t.NumLayerGroups >= 1 && t.NumLayerGroups <= t.NumLayers, "model.transformer.num_layer_groups", t.NumLayerGroups,
             $"must be between 1 and model.transformer.num_layers ({t.NumLayers})");
@@ -242,7 +240,7 @@ static class ModelConfigChecks
         check(t.MaxPositions >= d.SequenceLength + 1, "model.transformer.max_positions", t.MaxPositions,
             $"must be at least data.sequence_length + 1 ({d.SequenceLength + 1}): one position per clip plus BOS");
         var slowfast = v.Slowfast;
-        check(v.Arch != VisualCnnArch.Slowfast || m.Modalities == ModelModalities.Audio || slowfast.Alpha < 1 || d.NumFrames % slowfast.Alpha == 0,
+        check(v.Arch != VisualCnnArch.Slowfast || m.Modalities == Modalities.Audio || slowfast.Alpha < 1 || d.NumFrames % slowfast.Alpha == 0,
             "model.visual.slowfast.alpha", slowfast.Alpha, $"must divide data.num_frames ({d.NumFrames}): the slow pathway sees num_frames / alpha frames");
     }
 
