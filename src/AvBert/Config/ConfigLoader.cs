@@ -189,7 +189,8 @@ public static class ConfigLoader
             if (prop is null) return "a value of the default's type";
             t = prop.PropertyType;
         }
-        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t).Select(n => UnderscoredNamingConvention.Instance.Apply(n)));
+        // The names in declaration order (Enum.GetNames sorts by value): a [Flags] set lists its default first, as declared.
+        if (t.IsEnum) return "one of " + string.Join(", ", t.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => UnderscoredNamingConvention.Instance.Apply(f.Name)));
         if (t.IsArray) return $"a list of {Describe(t.GetElementType()!)} like [1, 2]";
         return Describe(t);
         static string Describe(Type x) => x == typeof(int) ? "an integer" : x == typeof(double) ? "a number" :

@@ -1,6 +1,10 @@
 namespace AvBert.Config;
 
-/// <summary>Semantic checks after loading: each failure names the field, the value and what would be valid.</summary>
+/// <summary>
+/// Semantic checks after loading: each failure names the field, the value and what would be valid. Each section's checks
+/// live beside its record (<c>XConfigChecks.Check</c> in XConfig.cs); a check that compares fields of two sections belongs
+/// to the section whose field it rejects.
+/// </summary>
 public static class ConfigValidator
 {
     public static void Validate(AvBertConfig c, string source)
@@ -8,27 +12,11 @@ public static class ConfigValidator
         var errors = new List<string>();
         var check = Collect(errors);
 
-        ModelConfigChecks.Check(c.Model, check);
-        var d = c.Data;
-        var t = c.Model.Transformer;
-        check(t.MaxPositions >= d.SequenceLength + 1, "model.transformer.max_positions", t.MaxPositions,
-            $"must be at least data.sequence_length + 1 ({d.SequenceLength + 1}): one position per clip plus BOS");
-        check(d.NumFrames >= 1, "data.num_frames", d.NumFrames, "must be >= 1");
-        var slowfast = c.Model.Visual.Slowfast;
-        check(c.Model.Visual.Arch != VisualCnnArch.Slowfast || c.Model.Modalities == ModelModalities.Audio || slowfast.Alpha < 1 || d.NumFrames % slowfast.Alpha == 0,
-            "model.visual.slowfast.alpha", slowfast.Alpha, $"must divide data.num_frames ({d.NumFrames}): the slow pathway sees num_frames / alpha frames");
-        check(d.SamplingRate >= 1, "data.sampling_rate", d.SamplingRate, "must be >= 1");
-        check(d.TargetFps >= 1, "data.target_fps", d.TargetFps, "must be >= 1");
-        check(d.SequenceLength >= 1, "data.sequence_length", d.SequenceLength, "must be >= 1");
-        check(d.TrainJitterScales.Length == 2 && d.TrainJitterScales[0] <= d.TrainJitterScales[1] && d.TrainJitterScales[0] >= d.TrainCropSize,
-            "data.train_jitter_scales", d.TrainJitterScales, $"must be [min, max] with data.train_crop_size ({d.TrainCropSize}) <= min <= max");
-        check(d.Mean.Length == 3 && d.Std.Length == 3 && d.Std.All(s => s > 0), "data.mean/std", d.Std, "must list 3 values each, std > 0");
-        check(d.AudioFrequency >= 1 && d.AudioTime >= 1, "data.audio_frequency/audio_time", d.AudioFrequency, "must be >= 1");
-        check(d.FrequencyMaskRate is >= 0 and < 1, "data.frequency_mask_rate", d.FrequencyMaskRate, "must be in [0, 1)");
-        check(d.TimeMaskRate is >= 0 and < 1, "data.time_mask_rate", d.TimeMaskRate, "must be in [0, 1)");
-        PretrainConfigChecks.Check(c.Pretrain, check);
-        DownstreamConfig.Check(c, check);
-        TrainConfig.Check(c, check);
+        ModelConfigChecks.Check(c.Model, c.Data, check);
+        DataConfigChecks.Check(c.Data, check);
+        PretrainConfigChecks.Check(c.Pretrain, c.Train, check);
+        DownstreamConfigChecks.Check(c.Downstream, c.Model, check);
+        TrainConfigChecks.Check(c.Train, check);
         ThrowIfAny(errors, source);
     }
 
@@ -37,7 +25,7 @@ public static class ConfigValidator
     public static void ValidateModel(ModelConfig model, string source)
     {
         var errors = new List<string>();
-        ModelConfigChecks.Check(model, Collect(errors));
+        ModelConfigChecks.Check(model, null, Collect(errors));
         ThrowIfAny(errors, source);
     }
 

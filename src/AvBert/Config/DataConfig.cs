@@ -31,3 +31,21 @@ public sealed record DataConfig
     /// <summary>Audio samples per clip window (94,080 at the defaults).</summary>
     [YamlIgnore] public int AudioClipSamples => (int)(AudioSampleRate * (long)NumFrames * SamplingRate / TargetFps);
 }
+
+/// <summary>Checks of the data section, run by <see cref="ConfigValidator"/>.</summary>
+static class DataConfigChecks
+{
+    internal static void Check(DataConfig d, ConfigValidator.Checker check)
+    {
+        check(d.NumFrames >= 1, "data.num_frames", d.NumFrames, "must be >= 1");
+        check(d.SamplingRate >= 1, "data.sampling_rate", d.SamplingRate, "must be >= 1");
+        check(d.TargetFps >= 1, "data.target_fps", d.TargetFps, "must be >= 1");
+        check(d.SequenceLength >= 1, "data.sequence_length", d.SequenceLength, "must be >= 1");
+        check(d.TrainJitterScales.Length == 2 && d.TrainJitterScales[0] <= d.TrainJitterScales[1] && d.TrainJitterScales[0] >= d.TrainCropSize,
+            "data.train_jitter_scales", d.TrainJitterScales, $"must be [min, max] with data.train_crop_size ({d.TrainCropSize}) <= min <= max");
+        check(d.Mean.Length == 3 && d.Std.Length == 3 && d.Std.All(s => s > 0), "data.mean/std", d.Std, "must list 3 values each, std > 0");
+        check(d.AudioFrequency >= 1 && d.AudioTime >= 1, "data.audio_frequency/audio_time", d.AudioFrequency, "must be >= 1");
+        check(d.FrequencyMaskRate is >= 0 and < 1, "data.frequency_mask_rate", d.FrequencyMaskRate, "must be in [0, 1)");
+        check(d.TimeMaskRate is >= 0 and < 1, "data.time_mask_rate", d.TimeMaskRate, "must be in [0, 1)");
+    }
+}

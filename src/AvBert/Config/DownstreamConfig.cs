@@ -127,11 +127,13 @@ public sealed record DownstreamConfig
     /// <summary>Tasks that read whole clip sequences through the Transformers (clip head + sequence head).</summary>
     [YamlIgnore]
     public bool UsesSequences => Task is DownstreamTask.Audiovisual or DownstreamTask.Multilabel;
+}
 
-    /// <summary>Checks of the downstream section, run by <see cref="ConfigValidator"/> (it reads the model's max_positions).</summary>
-    internal static void Check(AvBertConfig c, ConfigValidator.Checker check)
+/// <summary>Checks of the downstream section, run by <see cref="ConfigValidator"/> (it reads the model's max_positions).</summary>
+static class DownstreamConfigChecks
+{
+    internal static void Check(DownstreamConfig d, ModelConfig model, ConfigValidator.Checker check)
     {
-        var d = c.Downstream;
         check(d.WeightDecay >= 0, "downstream.weight_decay", d.WeightDecay, "must be >= 0");
         check(d.AdamEps > 0, "downstream.adam_eps", d.AdamEps, "must be > 0");
         check(d.AdamBetas.Length == 2 && d.AdamBetas.All(b => b is >= 0 and < 1), "downstream.adam_betas", d.AdamBetas, "must be [beta1, beta2] in [0, 1)");
@@ -156,8 +158,8 @@ public sealed record DownstreamConfig
             check(t.TestCrops is >= 1 and <= 3, p + ".test_crops", t.TestCrops, "must be 1, 2 or 3 (centre; or left/top, centre, right/bottom)");
             check(t.WindowSeconds >= 0, p + ".window_seconds", t.WindowSeconds, "must be >= 0 (0: the visual-aligned clip window)");
             if (task == d.Task && d.UsesSequences)
-                check(t.TestClips + 1 <= c.Model.Transformer.MaxPositions, p + ".test_clips", t.TestClips,
-                      $"must be at most model.transformer.max_positions - 1 ({c.Model.Transformer.MaxPositions - 1}): the test sequence's clips plus BOS need a position each");
+                check(t.TestClips + 1 <= model.Transformer.MaxPositions, p + ".test_clips", t.TestClips,
+                      $"must be at most model.transformer.max_positions - 1 ({model.Transformer.MaxPositions - 1}): the test sequence's clips plus BOS need a position each");
             bool multi = task == DownstreamTask.Multilabel;
             check(multi == (t.Loss == ClassificationLoss.BinaryCrossEntropy), p + ".loss",
                 YamlDotNet.Serialization.NamingConventions.UnderscoredNamingConvention.Instance.Apply(t.Loss.ToString()),

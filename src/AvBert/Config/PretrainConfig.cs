@@ -127,10 +127,10 @@ public enum Precision { Auto, Fp32, Tf32, Bf16, Fp16 }
 
 public enum LrScheduleKind { Linear, Cosine, Constant }
 
-/// <summary>Checks of the pretrain section, run by <see cref="ConfigValidator"/>.</summary>
+/// <summary>Checks of the pretrain section, run by <see cref="ConfigValidator"/> (it reads train.precision).</summary>
 static class PretrainConfigChecks
 {
-    internal static void Check(PretrainConfig p, ConfigValidator.Checker check)
+    internal static void Check(PretrainConfig p, TrainConfig train, ConfigValidator.Checker check)
     {
         check(p.MaskProb is > 0 and <= 1, "pretrain.mask_prob", p.MaskProb, "must be in (0, 1]");
         check(p.MaskTokenFraction >= 0 && p.MaskRandomFraction >= 0 && p.MaskTokenFraction + p.MaskRandomFraction <= 1,
@@ -156,5 +156,7 @@ static class PretrainConfigChecks
         check(p.LogEvery >= 1, "pretrain.log_every", p.LogEvery, "must be >= 1");
         check(p.CheckpointEvery >= 0, "pretrain.checkpoint_every", p.CheckpointEvery, "must be >= 0 (0: only at the end)");
         check(p.KeepCheckpoints >= 1, "pretrain.keep_checkpoints", p.KeepCheckpoints, "must be >= 1");
+        check(train.Precision == Precision.Auto || p.Precision == Precision.Auto || train.Precision == p.Precision, "pretrain.precision",
+              TrainConfig.Name(p.Precision), $"(deprecated) disagrees with train.precision ({TrainConfig.Name(train.Precision)}): remove pretrain.precision");
     }
 }

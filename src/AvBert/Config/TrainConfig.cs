@@ -29,7 +29,7 @@ public sealed record TrainConfig
 
     /// <summary>
     /// The precision a run uses: train.precision, else the deprecated pretrain.precision (its old home), else auto.
-    /// The two disagreeing is a config error (<see cref="Check"/>).
+    /// The two disagreeing is a config error (<see cref="PretrainConfigChecks"/>).
     /// </summary>
     public static Precision Resolve(AvBertConfig c) => c.Train.Precision != Precision.Auto ? c.Train.Precision : c.Pretrain.Precision;
 
@@ -37,16 +37,17 @@ public sealed record TrainConfig
     public static string? DeprecationNote(AvBertConfig c) => c.Pretrain.Precision == Precision.Auto ? null :
         $"note: pretrain.precision is deprecated (it now applies to every training command): use train.precision={Name(c.Pretrain.Precision)}.";
 
-    internal static void Check(AvBertConfig c, ConfigValidator.Checker check)
-    {
-        check(c.Train.LossScaleInit is > 0 and < float.MaxValue, "train.loss_scale_init", c.Train.LossScaleInit, "must be > 0 and a finite float32 (e.g. 65536)");
-        check(c.Train.LossScaleGrowthInterval >= 1, "train.loss_scale_growth_interval", c.Train.LossScaleGrowthInterval, "must be >= 1");
-        var (train, pretrain) = (c.Train.Precision, c.Pretrain.Precision);
-        check(train == Precision.Auto || pretrain == Precision.Auto || train == pretrain, "pretrain.precision", Name(pretrain),
-              $"(deprecated) disagrees with train.precision ({Name(train)}): remove pretrain.precision");
-    }
+    internal static string Name(Precision p) => p.ToString().ToLowerInvariant();
+}
 
-    static string Name(Precision p) => p.ToString().ToLowerInvariant();
+/// <summary>Checks of the train section, run by <see cref="ConfigValidator"/>.</summary>
+static class TrainConfigChecks
+{
+    internal static void Check(TrainConfig t, ConfigValidator.Checker check)
+    {
+        check(t.LossScaleInit is > 0 and < float.MaxValue, "train.loss_scale_init", t.LossScaleInit, "must be > 0 and a finite float32 (e.g. 65536)");
+        check(t.LossScaleGrowthInterval >= 1, "train.loss_scale_growth_interval", t.LossScaleGrowthInterval, "must be >= 1");
+    }
 }
 
 /// <summary>Which parts of the model recompute their activations in backward (<see cref="TrainConfig.CheckpointActivations"/>).

@@ -6,7 +6,7 @@ namespace AvBert.Data;
 public sealed record SequenceOptions
 {
     public SampleMode Mode { get; init; } = SampleMode.Train;
-    public Modalities Modalities { get; init; } = Modalities.Both;
+    public Modalities Modalities { get; init; } = Modalities.AudioVisual;
     /// <summary>Clips per sample (T); null = data.sequence_length. 1 for single-clip tasks (UCF101, ESC-50).</summary>
     public int? ClipsPerSample { get; init; }
     /// <summary>Temporal views per video (K): 1 for sequences; the reference uses 10 single-clip views for UCF101 and ESC-50.

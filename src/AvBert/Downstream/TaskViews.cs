@@ -24,7 +24,7 @@ public static class TaskViews
     {
         DownstreamTask.Visual => Modalities.Visual,
         DownstreamTask.Audio => Modalities.Audio,
-        _ => Modalities.Both,
+        _ => Modalities.AudioVisual,
     };
 
     static double? Window(TaskProtocolConfig t) => t.WindowSeconds > 0 ? t.WindowSeconds : null;
@@ -33,7 +33,7 @@ public static class TaskViews
     {
         var t = d.Current;
         return d.UsesSequences
-            ? new SequenceOptions { Mode = SampleMode.Train, Modalities = Modalities.Both, ViewsPerVideo = t.TrainSamplesPerVideo, AudioWindowSeconds = Window(t) }
+            ? new SequenceOptions { Mode = SampleMode.Train, Modalities = Modalities.AudioVisual, ViewsPerVideo = t.TrainSamplesPerVideo, AudioWindowSeconds = Window(t) }
             : new SequenceOptions
             {
                 Mode = SampleMode.Train, Modalities = ModalitiesOf(d.Task), ClipsPerSample = 1, ViewsPerVideo = t.TrainSamplesPerVideo,
@@ -47,7 +47,7 @@ public static class TaskViews
         return d.UsesSequences
             ? new SequenceOptions
             {
-                Mode = SampleMode.Test, Modalities = Modalities.Both, ClipsPerSample = t.TestClips, ViewsPerVideo = 1, SpatialCrops = t.TestCrops,
+                Mode = SampleMode.Test, Modalities = Modalities.AudioVisual, ClipsPerSample = t.TestClips, ViewsPerVideo = 1, SpatialCrops = t.TestCrops,
                 AudioWindowSeconds = Window(t),
             }
             : new SequenceOptions

@@ -84,8 +84,8 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
         var t = model.Transformer;
         HiddenSize = t.HiddenSize;
 
-        HasVisual = model.Modalities != ModelModalities.Audio;
-        HasAudio = model.Modalities != ModelModalities.Visual;
+        HasVisual = model.Modalities != Modalities.Audio;
+        HasAudio = model.Modalities != Modalities.Visual;
         if (HasVisual)
         {
             visual_cnn = VisualCnns.Build(model.Visual);
@@ -281,8 +281,8 @@ public static class TransformerSharing
     public static IReadOnlyList<string> TransformersOf(ModelConfig model) => (model.Fusion, model.Modalities) switch
     {
         (Fusion.Early, _) => [AvBertModel.Multimodal],
-        (Fusion.Late, ModelModalities.Visual) => [AvBertModel.Visual],
-        (Fusion.Late, ModelModalities.Audio) => [AvBertModel.Audio],
+        (Fusion.Late, Modalities.Visual) => [AvBertModel.Visual],
+        (Fusion.Late, Modalities.Audio) => [AvBertModel.Audio],
         (Fusion.Late, _) => [AvBertModel.Visual, AvBertModel.Audio],
         _ => [AvBertModel.Visual, AvBertModel.Audio, AvBertModel.Multimodal],
     };

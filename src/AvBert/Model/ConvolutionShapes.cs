@@ -24,13 +24,13 @@ public static class ConvolutionShapes
     public static IReadOnlyList<ConvShape> For(ModelConfig config, DataConfig data)
     {
         var shapes = new List<ConvShape>();
-        if (config.Modalities != ModelModalities.Audio)
+        if (config.Modalities != Modalities.Audio)
         {
             using var visual = VisualCnns.Build(config.Visual);
             foreach (var crop in new[] { data.TrainCropSize, data.TestCropSize }.Distinct())
                 shapes.AddRange(Visual(visual, config.Visual, [3, data.NumFrames, crop, crop]));
         }
-        if (config.Modalities != ModelModalities.Visual)
+        if (config.Modalities != Modalities.Visual)
         {
             using var audio = new AudioResNet2D(config.Audio);
             shapes.AddRange(Audio(audio, config.Audio, [1, data.AudioFrequency, data.AudioTime]));

@@ -6,8 +6,6 @@ using static TorchSharp.torch.nn;
 
 namespace AvBert.Model;
 
-public enum Modality { Visual = 0, Audio = 1 }
-
 /// <summary>
 /// The learned beginning-of-sequence vector of each modality the model has, in the order of <c>modalities</c> (visual
 /// row 0 and audio row 1; an audio-only model's audio row 0, as the reference), prepended to x_1..T.

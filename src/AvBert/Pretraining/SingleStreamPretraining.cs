@@ -13,10 +13,10 @@ public static class SingleStreamPretraining
     /// default) when <paramref name="model"/> has one stream; nothing for an audio-visual model.</summary>
     public static void CheckOptions(ModelConfig model, PretrainConfig p, string source = "config")
     {
-        if (model.Modalities == ModelModalities.AudioVisual) return;
+        if (model.Modalities == Modalities.AudioVisual) return;
         var d = new PretrainConfig();
         var name = model.Modalities.ToString().ToLowerInvariant();
-        var own = model.Modalities == ModelModalities.Visual ? MepStream.Visual : MepStream.Audio;
+        var own = model.Modalities == Modalities.Visual ? MepStream.Visual : MepStream.Audio;
         (string Key, object Value)? bad =
             p.CppFraction != 0 && p.CppFraction != d.CppFraction ? ("pretrain.cpp_fraction", p.CppFraction)
             : p.CppWeight != d.CppWeight ? ("pretrain.cpp_weight", p.CppWeight)

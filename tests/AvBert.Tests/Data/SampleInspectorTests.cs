@@ -1,3 +1,4 @@
+using AvBert.Config;
 using AvBert.Data;
 using AvBert.Features;
 using AvBert.Media;
@@ -8,7 +9,7 @@ namespace AvBert.Tests.Data;
 
 public class SampleInspectorTests(DatasetMedia media) : IClassFixture<DatasetMedia>
 {
-    static readonly AvBert.Config.DataConfig Tiny = VideoSequenceDatasetTests.Tiny;
+    static readonly DataConfig Tiny = VideoSequenceDatasetTests.Tiny;
 
     [Fact]
     public void Inspect_writes_the_documented_tensors_and_a_png()

@@ -28,15 +28,15 @@ public class TransferModelTests
     }
 
     [Theory]
-    [InlineData(ModelModalities.Visual, DownstreamTask.Visual, DownstreamTask.Audio)]
-    [InlineData(ModelModalities.Audio, DownstreamTask.Audio, DownstreamTask.Audiovisual)]
-    public void A_single_modality_model_fine_tunes_on_its_stream_and_refuses_the_others(ModelModalities only, DownstreamTask task, DownstreamTask other)
+    [InlineData(Modalities.Visual, DownstreamTask.Visual, DownstreamTask.Audio)]
+    [InlineData(Modalities.Audio, DownstreamTask.Audio, DownstreamTask.Audiovisual)]
+    public void A_single_modality_model_fine_tunes_on_its_stream_and_refuses_the_others(Modalities only, DownstreamTask task, DownstreamTask other)
     {
         var cfg = TinyTransfer.Model(Fusion.Late) with { Modalities = only };
         using var model = new TransferModel(new AvBertModel(cfg, TinyTransfer.Data), new TransferModelOptions(task, TransferProtocol.Finetune, 4));
         model.eval();
         var (v, a) = TinyTransfer.Inputs(2, 3);
-        var logits = model.Forward(only == ModelModalities.Visual ? v : null, only == ModelModalities.Audio ? a : null);
+        var logits = model.Forward(only == Modalities.Visual ? v : null, only == Modalities.Audio ? a : null);
         Assert.Equal(new long[] { 6, 4 }, logits.Single().shape);
         var e = Assert.Throws<UserError>(() => new TransferModel(new AvBertModel(cfg, TinyTransfer.Data), new TransferModelOptions(other, TransferProtocol.Finetune, 4)));
         Assert.Contains($"model.modalities: {only.ToString().ToLowerInvariant()}", e.Message);

@@ -31,7 +31,7 @@ public class VisualSlowFastTests(ITestOutputHelper output)
         // Their SlowFast (configs/Kinetics/SLOWFAST_4x16_R50.yaml's model, their defaults otherwise: α 8, β⁻¹ 8, fusion
         // kernel 5, ratio 2) built by scripts/goldens/make_slowfast_golden.py has 34,480,216 parameters with its
         // 400-class head (a linear layer on the 2048 + 256 pooled channels); ours is the model without that head.
-        using var model = new AvBertModel(new ModelConfig { Visual = SlowFast(), Modalities = ModelModalities.Visual, Fusion = Fusion.Late });
+        using var model = new AvBertModel(new ModelConfig { Visual = SlowFast(), Modalities = Modalities.Visual, Fusion = Fusion.Late });
         var counts = ParameterCounts.Of(model);
         Assert.Equal(2048 + 256, model.VisualFeatureDim);
         long head = (2048 + 256) * 400 + 400;

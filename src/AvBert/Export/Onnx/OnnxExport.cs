@@ -37,7 +37,7 @@ public static class OnnxExport
         if (model.HasVisual && model.Config.Visual.Arch != VisualCnnArch.Resnet)
             throw new UserError($"{source}: 'model.visual.arch: {model.Config.Visual.Arch.ToString().ToLowerInvariant()}' is not exported to ONNX " +
                                 "(the graph covers the single-pathway ResNet). Fix: run it with the libtorch runtime (the default), or export a model with model.visual.arch: resnet.");
-        var modelStreams = ModelStreams.Of(model.Config.Modalities);
+        var modelStreams = model.Config.Modalities;
         var inputs = streams ?? (transfer is null ? modelStreams : TaskViews.ModalitiesOf(transfer.Options.Task) & modelStreams);
         bool contextualize = inputs == modelStreams && (transfer is null || transfer.UsesSequences);
         var g = new OnnxGraph();

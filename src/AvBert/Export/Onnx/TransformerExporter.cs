@@ -21,8 +21,8 @@ public sealed class TransformerExporter(OnnxGraph g, AvBertModel model)
     /// <summary>x^v, x^a [B, T, D] (null for a stream the model lacks) → the Transformer outputs the fusion mode has.</summary>
     public (string? Visual, string? Audio, string? Multimodal) Contextualize(string? xv, string? xa)
     {
-        var visualSeq = xv is null ? null : Prepend(xv, AvBert.Model.Modality.Visual);
-        var audioSeq = xa is null ? null : Prepend(xa, AvBert.Model.Modality.Audio);
+        var visualSeq = xv is null ? null : Prepend(xv, Modality.Visual);
+        var audioSeq = xa is null ? null : Prepend(xa, Modality.Audio);
         switch (model.Config.Fusion)
         {
             case Fusion.Early:
@@ -42,7 +42,7 @@ public sealed class TransformerExporter(OnnxGraph g, AvBertModel model)
     {
         var bos = CnnExporter.Children(parts["bos"]);
         var vectors = ((Embedding)bos["vectors"]).weight!;
-        int row = modality == AvBert.Model.Modality.Audio && model.HasVisual ? 1 : 0;
+        int row = modality == Modality.Audio && model.HasVisual ? 1 : 0;
         var name = modality.ToString().ToLowerInvariant();
         var vector = g.Derived(vectors, "row" + row, $"bos.{name}", () => vectors[row].reshape(1, 1, -1));   // [1, 1, D]
         var first = g.Node("Expand", [vector, g.Concat(0, g.Dim(x, 0), g.Ints(1, t.HiddenSize))], "bos." + name);

@@ -20,13 +20,13 @@ public static class ReferenceConfigWriter
     {
         var m = config.Model;
         var d = config.Data;
-        if (m.Modalities != ModelModalities.Audio && m.Visual.Arch == VisualCnnArch.Slowfast)
+        if (m.Modalities != Modalities.Audio && m.Visual.Arch == VisualCnnArch.Slowfast)
             throw Refused(source, "model.visual.arch: slowfast", "their code builds the single-pathway ResNet only (VIS.ARCH resnet)");
-        int visualDepth = Depth(m.Visual.StageBlocks, m.Visual.Block, "model.visual.stage_blocks", source, m.Modalities != ModelModalities.Audio);
-        int audioDepth = Depth(m.Audio.StageBlocks, m.Audio.Block, "model.audio.stage_blocks", source, m.Modalities != ModelModalities.Visual);
+        int visualDepth = Depth(m.Visual.StageBlocks, m.Visual.Block, "model.visual.stage_blocks", source, m.Modalities != Modalities.Audio);
+        int audioDepth = Depth(m.Audio.StageBlocks, m.Audio.Block, "model.audio.stage_blocks", source, m.Modalities != Modalities.Visual);
         int cropSize;
         try { cropSize = CropSizeForPooling(m.Visual, d, source); }
-        catch (ConfigError) when (m.Modalities == ModelModalities.Audio) { cropSize = d.TrainCropSize; }   // no visual head to match
+        catch (ConfigError) when (m.Modalities == Modalities.Audio) { cropSize = d.TrainCropSize; }   // no visual head to match
         var t = m.Transformer;
 
         var y = new Yaml();
@@ -42,9 +42,9 @@ public static class ReferenceConfigWriter
          .Key("INPLACE_RELU", true).Key("STRIDE_1X1", a.StrideOnFirstConv).Key("DEPTH", audioDepth)
          .List("STRIDES", a.Strides).List("DILATIONS", a.Dilations);
         // BN settings are one pair in their config: the stream the model has decides (both must agree, checked below).
-        var bn = m.Modalities == ModelModalities.Audio ? (a.BnEps, a.BnMomentum, a.ZeroInitFinalBn) : (v.BnEps, v.BnMomentum, v.ZeroInitFinalBn);
+        var bn = m.Modalities == Modalities.Audio ? (a.BnEps, a.BnMomentum, a.ZeroInitFinalBn) : (v.BnEps, v.BnMomentum, v.ZeroInitFinalBn);
         y.Section("MODEL").Key("ZERO_INIT_FINAL_BN", bn.Item3).Key("EPSILON", bn.Item1).Key("MOMENTUM", bn.Item2).Key("POOLING", true)
-         .Key("ARCH", m.Modalities switch { ModelModalities.Visual => "visual", ModelModalities.Audio => "audio", _ => "visual_audio" })
+         .Key("ARCH", m.Modalities switch { Modalities.Visual => "visual", Modalities.Audio => "audio", _ => "visual_audio" })
          .Key("FUSION", m.Fusion.ToString().ToLowerInvariant());
         bool acrossModels = t.ShareAcrossTransformers is CrossTransformerSharing.All or CrossTransformerSharing.Partial;
         bool decomposition = t.ShareAcrossTransformers is CrossTransformerSharing.Partial or CrossTransformerSharing.LowRank;
@@ -84,8 +84,8 @@ public static class ReferenceConfigWriter
     /// <summary>The model section's fields as dotted keys (the streams the model lacks left out).</summary>
     static Dictionary<string, string> Fields(ModelConfig m) =>
         ConfigLoader.Flatten(new AvBertConfig { Model = m }).Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal))
-            .Where(kv => !(m.Modalities == ModelModalities.Audio && kv.Key.StartsWith("model.visual.", StringComparison.Ordinal)))
-            .Where(kv => !(m.Modalities == ModelModalities.Visual && kv.Key.StartsWith("model.audio.", StringComparison.Ordinal)))
+            .Where(kv => !(m.Modalities == Modalities.Audio && kv.Key.StartsWith("model.visual.", StringComparison.Ordinal)))
+            .Where(kv => !(m.Modalities == Modalities.Visual && kv.Key.StartsWith("model.audio.", StringComparison.Ordinal)))
             .Where(kv => !kv.Key.StartsWith("model.visual.slowfast.", StringComparison.Ordinal))      // unused by the single pathway
             .ToDictionary(kv => kv.Key, kv => kv.Value);
 

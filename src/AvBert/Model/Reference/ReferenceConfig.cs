@@ -78,9 +78,9 @@ public static class ReferenceConfig
         r.Require("AUD.MODEL_NAME", "AudioResNet", "AudioResNet");
         var modalities = r.String("MODEL.ARCH", "visual_audio") switch
         {
-            "visual_audio" => ModelModalities.AudioVisual,
-            "visual" => ModelModalities.Visual,
-            "audio" => ModelModalities.Audio,
+            "visual_audio" => Modalities.AudioVisual,
+            "visual" => Modalities.Visual,
+            "audio" => Modalities.Audio,
             var arch => throw new ConfigError($"{source}: 'MODEL.ARCH: {arch}' is not supported by the reference; expected visual_audio, visual or audio."),
         };
         var inputChannels = r.IntList("DATA.INPUT_CHANNEL_NUM", [3]);
@@ -119,7 +119,7 @@ public static class ReferenceConfig
         int spatialWindow = (cropSize + 31) / 32;
         visual = visual with { PoolWindow = [numFrames / 2, spatialWindow, spatialWindow] };
         int mapFrames = Strided(numFrames, 2), mapSize = visual.SpatialStrides.Aggregate(Strided(Strided(cropSize, 2), 2), Strided);
-        if (modalities != ModelModalities.Audio && (numFrames / 2 < 1 || numFrames / 2 > mapFrames || spatialWindow > mapSize))
+        if (modalities != Modalities.Audio && (numFrames / 2 < 1 || numFrames / 2 > mapFrames || spatialWindow > mapSize))
             throw new ConfigError($"{source}: the reference's visual pooling window [{numFrames / 2}, {spatialWindow}, {spatialWindow}] (DATA.NUM_FRAMES // 2, " +
                                   $"ceil(DATA.CROP_SIZE / 32)) does not fit the {mapFrames}×{mapSize}×{mapSize} feature map of " +
                                   $"RESNET.SPATIAL_STRIDES [{string.Join(", ", visual.SpatialStrides)}]; the reference cannot run it. Fix: DATA.NUM_FRAMES >= 2 or smaller strides.");
@@ -139,14 +139,14 @@ public static class ReferenceConfig
         };
         // (Each stream's checks apply when the model has it.) audio_resnet_helper's bottleneck strides only the time axis of its 1×1 conv while the shortcut strides both:
         // the residual sum fails whenever a stage strides.
-        if (modalities != ModelModalities.Visual && audio.StrideOnFirstConv && audio.Block == ResNetBlock.Bottleneck && audio.Strides.Any(x => x > 1))
+        if (modalities != Modalities.Visual && audio.StrideOnFirstConv && audio.Block == ResNetBlock.Bottleneck && audio.Strides.Any(x => x > 1))
             throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDE_1X1: true' with strides [{string.Join(", ", audio.Strides)}] cannot run in the reference " +
                                   "(its 1×1 conv strides only the time axis, the shortcut both; the residual sum fails). Fix: AUDIO_RESNET.STRIDE_1X1: false.");
         // The reference's audio head (audio_head_helper.ResNetPoolingHead) is AvgPool2d over [ceil(FREQ / 16), ceil(TIME / 16)]
         // at stride 1 with no mean after it: the map must be exactly that size, or the projection gets the wrong width.
         int freq = r.Int("DATA.AUDIO_FREQUENCY", 80), time = r.Int("DATA.AUDIO_TIME", 128);
         int mapFreq = audio.Strides.Aggregate(freq, Strided), mapTime = audio.Strides.Aggregate(time, Strided);
-        if (modalities != ModelModalities.Visual && (mapFreq != (freq + 15) / 16 || mapTime != (time + 15) / 16))
+        if (modalities != Modalities.Visual && (mapFreq != (freq + 15) / 16 || mapTime != (time + 15) / 16))
             throw new ConfigError($"{source}: 'AUDIO_RESNET.STRIDES: [{string.Join(", ", audio.Strides)}]' gives a {mapFreq}×{mapTime} audio feature map, but the " +
                                   $"reference's audio head pools a {(freq + 15) / 16}×{(time + 15) / 16} window (ceil(DATA.AUDIO_FREQUENCY / 16) × ceil(DATA.AUDIO_TIME / 16)) " +
                                   "with no mean after it, so it cannot run this model. Fix: strides whose product is 16, e.g. [2, 2, 2, 2].");
@@ -158,7 +158,7 @@ public static class ReferenceConfig
             "late" => Fusion.Late,
             var f => throw new ConfigError($"{source}: 'MODEL.FUSION: {f}' is not supported by the reference; expected early, mid or late."),
         };
-        if (modalities != ModelModalities.AudioVisual && fusion != Fusion.Late)   // AVBert asserts 'visual_audio' in MODEL.ARCH for early and mid
+        if (modalities != Modalities.AudioVisual && fusion != Fusion.Late)   // AVBert asserts 'visual_audio' in MODEL.ARCH for early and mid
             throw new ConfigError($"{source}: 'MODEL.FUSION: {fusion.ToString().ToLowerInvariant()}' with 'MODEL.ARCH: {r.String("MODEL.ARCH", "")}' is not built by the reference " +
                                   "(early and mid fusion need visual_audio). Fix: MODEL.FUSION: late.");
         bool acrossModels = r.Bool("TRANSFORMER.SHARING_ACROSS_MODELS", true);

@@ -33,7 +33,7 @@ public static class OnnxBenchmark
     public static OnnxBenchmarkResult Run(AvBertConfig config, OnnxBenchmarkOptions o, Action<string>? log = null)
     {
         var d = config.Data;
-        if (config.Model.Modalities != ModelModalities.AudioVisual)
+        if (config.Model.Modalities != Modalities.AudioVisual)
             throw new UserError("bench onnx: times the audio-visual model; model.modalities is " +
                                 $"{config.Model.Modalities.ToString().ToLowerInvariant()}. Fix: leave model.modalities at audio_visual.");
         manual_seed(0);

@@ -32,7 +32,7 @@ public static class DataSpec
     public static IClipDataset OpenClips(string spec, AvBertConfig config, SkippedLog? skipped = null) =>
         (IClipDataset?)ToyAvClipDataset.FromSpec(spec, config)
         ?? PretrainRun.Dataset(SourceLoader.Open(RealMediaFolder(spec) is { } real ? $"classes:{real}" : spec, "train", skipped), config.Data,
-                               ModelStreams.Of(config.Model.Modalities));
+                               config.Model.Modalities);
 
     /// <summary>The items of <paramref name="split"/> ("train", "test", "all", ...) as <see cref="SourceLoader.Open"/> gives them.</summary>
     public static MediaSource Open(string spec, string split, DataConfig data, SkippedLog? skipped = null, TextWriter? log = null) =>

@@ -151,7 +151,7 @@ public sealed class MediaDemoData : IDemoData
     public static MediaDemoData Open(string spec, AvBertConfig config, DemoOptions o, Device device, TextWriter log, CancellationToken ct = default)
     {
         const string fix = "Fix: use a labelled source with a test split, e.g. --data real, or classes:DIR with train/ and test/ subfolders";
-        if (config.Model.Modalities != ModelModalities.AudioVisual)
+        if (config.Model.Modalities != Modalities.AudioVisual)
             throw new UserError($"demo --data {spec}: model.modalities is {config.Model.Modalities}; the demo compares audio, visual and audio-visual features. Fix: drop that --set.");
         var skipped = new SkippedLog(null, log);
         var source = DataSpec.OpenWithSplits(spec, config.Data, labeled: true, skipped, log);

@@ -53,12 +53,12 @@ public static class FeatureExport
                                                   Action<int, int>? onProgress = null, CancellationToken ct = default,
                                                   Export.InferenceRuntime runtime = Export.InferenceRuntime.Libtorch)
     {
-        var modalities = ModelStreams.Of(model.Config.Modalities) & (source.AudioOnly ? Modalities.Audio : Modalities.Both);
+        var modalities = model.Config.Modalities & (source.AudioOnly ? Modalities.Audio : Modalities.AudioVisual);
         if (modalities == 0)
             throw new UserError($"extract: {source.Name} holds audio files only, but the model has only the visual stream (model.modalities: visual). " +
                                 "Fix: give videos, or an audio or audio-visual model.");
         // The Transformers run when every stream the model has is decoded (not for an audio-visual model on audio files).
-        bool contextualize = modalities == ModelStreams.Of(model.Config.Modalities);
+        bool contextualize = modalities == model.Config.Modalities;
         var dataset = new VideoSequenceDataset(source, config.Data,
             new SequenceOptions { Mode = SampleMode.Test, Modalities = modalities, ViewsPerVideo = 1, SpatialCrops = 1 });
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = batchSize, Shuffle = false, Workers = workers }, skipped);

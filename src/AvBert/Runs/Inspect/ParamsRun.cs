@@ -23,7 +23,7 @@ public static class ParamsRun
         var t = cfg.Model.Transformer;
         var cnns = (model.HasVisual ? $"visual CNN{(cfg.Model.Visual.Arch == VisualCnnArch.Slowfast ? " (SlowFast)" : "")} {built.VisualCnn:N0}" : "") + (model.HasVisual && model.HasAudio ? " + " : "") +
                    (model.HasAudio ? $"audio CNN {built.AudioCnn:N0}" : "");
-        var only = cfg.Model.Modalities == ModelModalities.AudioVisual ? "" : $"{cfg.Model.Modalities.ToString().ToLowerInvariant()} only, ";
+        var only = cfg.Model.Modalities == Modalities.AudioVisual ? "" : $"{cfg.Model.Modalities.ToString().ToLowerInvariant()} only, ";
         var description = $"{only}fusion {cfg.Model.Fusion.ToString().ToLowerInvariant()}, D={t.HiddenSize}, {t.NumLayers} layers, " +
                           $"FFN {t.IntermediateSize}, rank {t.Rank}; {cnns}, " +
                           $"embeddings {built.Embeddings:N0}, projections+LN {built.Projections:N0}";

@@ -52,7 +52,7 @@ public static class PretrainRun
 
     /// <summary>The pretraining dataset over an unlabeled (or labeled: labels are ignored) media source; it decodes only the
     /// <paramref name="streams"/> the model has (an audio-only model never decodes video, and the reverse).</summary>
-    public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data, Modalities streams = Modalities.Both) =>
+    public static VideoSequenceDataset Dataset(MediaSource source, DataConfig data, Modalities streams = Modalities.AudioVisual) =>
         new(source, data, new SequenceOptions { Mode = SampleMode.Train, Modalities = streams });
 
     /// <summary><paramref name="config"/> after the checks only pretraining makes (a single-modality model's options), so a
@@ -72,7 +72,7 @@ public static class PretrainRun
         // [data parallel] batch_size is the global batch: each rank takes its slice of every micro-batch.
         int micro = DataParallel.RankBatch(p.BatchSize / p.Accumulation, "pretrain.batch_size / pretrain.accumulation");
         Checked(config);
-        if (micro < 2 && p.CppFraction > 0 && config.Model.Modalities == ModelModalities.AudioVisual)
+        if (micro < 2 && p.CppFraction > 0 && config.Model.Modalities == Modalities.AudioVisual)
             log.WriteLine("note: a micro-batch of 1 video has no other video to swap audio with: CPP is skipped.");
 
         Seeding.Seed(p.Seed);

@@ -90,7 +90,7 @@ public static class ProbeRun
     static AvBertPretrainer? HeadsOf(AvBertConfig config, string modelDir, Device device)
     {
         var full = Path.GetFullPath(modelDir).TrimEnd('/');
-        if (Path.GetFileName(full) != PretrainRun.ModelDir || config.Model.Modalities != ModelModalities.AudioVisual) return null;
+        if (Path.GetFileName(full) != PretrainRun.ModelDir || config.Model.Modalities != Modalities.AudioVisual) return null;
         return PretrainRun.LoadHeads(config, Path.GetDirectoryName(full)!, device);
     }
 
@@ -174,7 +174,7 @@ public static class ProbeRun
     static LabelledFeatures ExtractInMemory(ProbeOptions o, AvBertConfig config, AvBertModel model, bool keepEmbeddings, TextWriter log,
                                             List<string> notes, CancellationToken ct)
     {
-        if (config.Model.Modalities != ModelModalities.AudioVisual)
+        if (config.Model.Modalities != Modalities.AudioVisual)
             throw new UserError($"probe --model {o.Model}: a single-modality model ({config.Model.Modalities}). Fix: `avbert extract --model {o.Model} --data {o.Data} --out DIR`, then `avbert probe --features DIR`.");
         var skipped = new SkippedLog(null, log);
         var source = DataSpec.OpenWithSplits(o.Data!, config.Data, labeled: true, skipped, log);
@@ -216,7 +216,7 @@ public static class ProbeRun
                                                                                   Device device, SkippedLog skipped, CancellationToken ct)
     {
         var dataset = new VideoSequenceDataset(source, data,
-            new SequenceOptions { Mode = SampleMode.Test, Modalities = Modalities.Both, ViewsPerVideo = 1, SpatialCrops = 1 });
+            new SequenceOptions { Mode = SampleMode.Test, Modalities = Modalities.AudioVisual, ViewsPerVideo = 1, SpatialCrops = 1 });
         var loader = new BatchLoader(dataset, new LoaderOptions { BatchSize = Math.Max(1, batchSize), Shuffle = false, Workers = workers }, skipped);
         foreach (var batch in loader.Epoch(0, 0, ct))
         {

@@ -149,7 +149,7 @@ public class ReferenceConfigTests
     public void A_single_modality_config_is_not_refused_for_the_stream_it_lacks(string arch, string otherStream)
     {
         var c = ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n  ARCH: {arch}\n  FUSION: late\n{otherStream}", "x.yaml");
-        Assert.Equal(arch == "audio" ? ModelModalities.Audio : ModelModalities.Visual, c.Config.Model.Modalities);
+        Assert.Equal(arch == "audio" ? Modalities.Audio : Modalities.Visual, c.Config.Model.Modalities);
         Assert.Throws<ConfigError>(() => ReferenceConfig.Parse($"MODEL:\n  POOLING: true\n{otherStream}", "x.yaml"));
     }
 
