@@ -21,18 +21,17 @@ public static class CliRunner
     public static int Run(RootCommand root, string[] args, Func<Command, bool> needsTorch)
     {
         // A command that uses libtorch runs in a supervised child, so that a native crash ends with one line (CrashSupervisor).
-        var early = root.Parse(args);
-        if (early.Errors.Count == 0 && early.Action is not HelpAction && TopLevel(early.CommandResult) is { } top && needsTorch(top) &&
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count == 0 && parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } top && needsTorch(top) &&
             top.Name != ConvolutionProbe.Command && CrashSupervisor.Wanted)
             return CrashSupervisor.Run(args, top.Name);
         // [data parallel] under mpirun/srun: join the job; ranks other than 0 print only their error lines.
-        return JobProcess.Run(() => RunCommand(root, args, needsTorch));
+        return JobProcess.Run(() => RunCommand(parsed, needsTorch));
     }
 
-    static int RunCommand(RootCommand root, string[] args, Func<Command, bool> needsTorch)
+    static int RunCommand(ParseResult parsed, Func<Command, bool> needsTorch)
     {
         using var stop = new CancellationTokenSource();
-        var parsed = root.Parse(args);
         // Only asynchronous actions are handed the token (SetAction((r, ct) => ...)); the others never look at it.
         bool observesToken = parsed.Action is AsynchronousCommandLineAction;
         int signals = 0;
@@ -66,7 +65,7 @@ public static class CliRunner
         }
         try
         {
-            if (parsed.Errors.Count == 0 && parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } command && needsTorch(command))
+            if (parsed.Action is not HelpAction && TopLevel(parsed.CommandResult) is { } command && needsTorch(command))
             {
                 CrashContext.Set($"running avbert {command.Name}");
                 TorchRuntime.Initialize();

@@ -19,21 +19,15 @@ public static class CrashSupervisor
 
     /// <summary>This process is not the supervised child, and supervision is possible (the CLI can be started again).</summary>
     public static bool Wanted =>
-        Environment.GetEnvironmentVariable(Variable) is not ("1" or "off") && ConvolutionProbe.Host is not null && OperatingSystem.IsLinux() &&
-        !UnderLauncher;
-
-    /// <summary>A rank of an mpirun/srun job: the launcher must see the rank's own process (MPI_Init of a grandchild of
-    /// orted fails), and a rank that dies is reported by the job itself (exit code 6, naming the rank).</summary>
-    static bool UnderLauncher =>
-        new[] { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", "MPI_LOCALNRANKS" }.Any(v => Environment.GetEnvironmentVariable(v) is { Length: > 0 });
+        Environment.GetEnvironmentVariable(Variable) is not ("1" or "off") && CliProcess.Host is not null && OperatingSystem.IsLinux() &&
+        // Not for a rank of an mpirun/srun job: the launcher must see the rank's own process (MPI_Init of a grandchild of
+        // orted fails), and a rank that dies is reported by the job itself (exit code 6, naming the rank).
+        !CliProcess.UnderLauncher;
 
     public static int Run(string[] args, string command)
     {
-        var (file, lead) = ConvolutionProbe.Host!.Value;
         var activity = Path.Combine(Path.GetTempPath(), $"avbert-activity-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false };
-        foreach (var a in lead) psi.ArgumentList.Add(a);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = CliProcess.StartInfo(args, redirect: false, leaveJob: false);
         psi.Environment[Variable] = "1";
         psi.Environment[CrashContext.FileVariable] = activity;
         try

@@ -17,7 +17,7 @@ static class TestSetup
         ConvolutionGuard.Default.CacheDirectory = null; // every test run checks this machine's convolutions afresh
         // The self-check's child processes run the CLI that this test project builds beside it.
         var config = AppContext.BaseDirectory.Contains("/Debug/") ? "Debug" : "Release";
-        ConvolutionProbe.Host = ("dotnet", [Path.Combine(RepoRoot, "src", "AvBert.Cli", "bin", config, "net10.0", "linux-x64", "AvBert.Cli.dll")]);
+        CliProcess.Host = ("dotnet", [Path.Combine(RepoRoot, "src", "AvBert.Cli", "bin", config, "net10.0", "linux-x64", "AvBert.Cli.dll")]);
         // Before any test runs a convolution: the rung this process runs on (an ISA cap only takes effect before oneDNN's
         // first use), proven for the tiny and small presets' classes; classes of other models are checked as they come.
         var small = ConfigLoader.Load("small");

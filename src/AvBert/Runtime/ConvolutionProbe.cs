@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 
 namespace AvBert.Runtime;
@@ -74,46 +73,19 @@ public static class ConvolutionProbe
     public static int TimeoutSeconds =>
         int.TryParse(Environment.GetEnvironmentVariable("AVBERT_CONV_CHECK_TIMEOUT"), out var s) && s > 0 ? s : 900;
 
-    /// <summary>The program and leading arguments that start the CLI (null: none found; the guard then checks in-process).
-    /// Found from the running process: the CLI itself (a dll under `dotnet`, or a single-file build); otherwise
-    /// AvBert.Cli.dll beside this library, or AVBERT_CLI_DLL. Tests set it to the built CLI.</summary>
-    public static (string FileName, string[] Arguments)? Host { get; set; } = FindHost();
-
-    static (string, string[])? FindHost()
-    {
-        var process = Environment.ProcessPath;
-        var entry = Assembly.GetEntryAssembly();
-        bool underDotnet = process is not null && Path.GetFileNameWithoutExtension(process) == "dotnet";
-        if (entry?.GetName().Name == "AvBert.Cli")
-        {
-            if (!string.IsNullOrEmpty(entry.Location) && underDotnet) return (process!, [entry.Location]);
-            if (process is not null && !underDotnet) return (process, []); // single-file / apphost
-        }
-        var dll = Environment.GetEnvironmentVariable("AVBERT_CLI_DLL") is { Length: > 0 } env ? env : Path.Combine(AppContext.BaseDirectory, "AvBert.Cli.dll");
-        if (File.Exists(dll)) return (underDotnet ? process! : "dotnet", [dll]);
-        return null;
-    }
-
-    /// <summary>Checks <paramref name="shapes"/> on <paramref name="rung"/> in a child process (in this one when no
-    /// <see cref="Host"/> is known: then a crash cannot be contained).</summary>
+    /// <summary>Checks <paramref name="shapes"/> on <paramref name="rung"/> in a child process (in this one when the CLI
+    /// cannot be started again, <see cref="CliProcess.Host"/>: then a crash cannot be contained).</summary>
     /// <param name="environment">more variables for the child (tests: <see cref="CrashVariable"/>)</param>
     public static ConvRungOutcome Check(ConvRung rung, IReadOnlyList<ConvShape> shapes, Dictionary<string, string>? environment = null)
     {
-        if (Host is not { } host) return InProcess(rung, shapes);
+        if (CliProcess.Host is null) return InProcess(rung, shapes);
         var shapesFile = Path.Combine(Path.GetTempPath(), $"avbert-conv-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
         File.WriteAllText(shapesFile, JsonSerializer.Serialize(shapes.Select(ShapeRecord.Of).ToList()));
         try
         {
-            var psi = new ProcessStartInfo(host.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in host.Arguments) psi.ArgumentList.Add(a);
-            psi.ArgumentList.Add(Command);
-            psi.ArgumentList.Add(shapesFile);
-            psi.ArgumentList.Add(TorchSharp.torch.get_num_threads().ToString());
-            psi.Environment["AVBERT_SUPERVISED"] = "1";                  // no crash supervisor around the child
             // The child is no rank of an mpirun/srun job, even when its parent is: it must not join the job.
-            foreach (var k in psi.Environment.Keys.Where(k => k.StartsWith("OMPI_") || k.StartsWith("PMIX_") || k.StartsWith("PMI_") ||
-                                                                 k.StartsWith("SLURM_") || k.StartsWith("MPI_LOCAL")).ToList())
-                psi.Environment.Remove(k);
+            var psi = CliProcess.StartInfo([Command, shapesFile, TorchSharp.torch.get_num_threads().ToString()], redirect: true, leaveJob: true);
+            psi.Environment["AVBERT_SUPERVISED"] = "1";                  // no crash supervisor around the child
             psi.Environment[ConvolutionGuard.ModeVariable] = "off";      // the child applies no remembered cap of its own
             if (rung.Cap is null) psi.Environment.Remove("ONEDNN_MAX_CPU_ISA");
             else psi.Environment["ONEDNN_MAX_CPU_ISA"] = rung.Cap;
