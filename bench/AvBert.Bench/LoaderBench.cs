@@ -111,7 +111,7 @@ public static class LoaderBench
         var cacheDir = dir + "-cache-" + preset;
         if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, true);
         int cores = Environment.ProcessorCount;
-        var prep = CachePrep.Run(new PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
+        var prep = PrepRun.Run(new PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
         Console.WriteLine($"  prep: {prep.Prepared} videos in {prep.Seconds:0.0} s = {prep.Prepared / prep.Seconds / cores:0.00} videos/s per core " +
                           $"({cores} workers); cache {prep.Bytes / 1e3 / prep.SourceSeconds:0} KB per second of media");
         MediaOptions.DecoderThreads = 1;
@@ -119,7 +119,7 @@ public static class LoaderBench
         foreach (int workers in workerCounts)
         {
             var src = LoaderBenchmark.Measure(new VideoSequenceDataset(SourceLoader.Open(dir), data, options), workers, seconds);
-            var cached = LoaderBenchmark.Measure(new VideoSequenceDataset(SourceLoader.Open("cache:" + cacheDir), data, options), workers, seconds);
+            var cached = LoaderBenchmark.Measure(new VideoSequenceDataset(SourceLoader.Open("prepared:" + cacheDir), data, options), workers, seconds);
             Console.WriteLine($"  workers {workers}: sources {src.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {src.DecodeShare:P0}), " +
                               $"cache {cached.ClipsPerSecondPerWorker:0.0} clips/s per worker (decode {cached.DecodeShare:P0}): " +
                               $"{cached.ClipsPerSecond / src.ClipsPerSecond:0.00}x; peak RSS {cached.PeakRssBytes / 1048576.0:0} MiB");

@@ -84,7 +84,7 @@ rm -rf "$OUT/pretrain-small/checkpoints" "$OUT/pretrain-small/model" "$OUT/pretr
 phase "pretraining fed from a prep cache (raw frames): toy-av:64 prepared, then $S_SMALL steps, small preset"
 if ! late && command -v ffmpeg > /dev/null; then
   timeout "$(budget 60)" "$P" prep --data toy-av:64 --preset small --out "$OUT/cache" 2>&1 | tail -2
-  late || timeout "$(budget 90)" "$P" pretrain --data "cache:$OUT/cache" --preset small --device "$DEV" --progress off --out "$OUT/pretrain-cache" \
+  late || timeout "$(budget 90)" "$P" pretrain --data "prepared:$OUT/cache" --preset small --device "$DEV" --progress off --out "$OUT/pretrain-cache" \
     --workers "$(( CORES > 3 ? CORES - 2 : 1 ))" --set pretrain.batch_size=$B_SMALL --set pretrain.steps=$S_SMALL --set pretrain.warmup_steps=10 \
     --set pretrain.checkpoint_every=0 | tail -4
   rm -rf "$OUT/cache" "$OUT/pretrain-cache"

@@ -3,13 +3,13 @@ using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
 
-/// <summary>`avbert bench loader`: what this machine's loader delivers for a source (or a cache), per worker count.</summary>
+/// <summary>`avbert bench loader`: what this machine's loader delivers for a source (or a prepared set), per worker count.</summary>
 public static class BenchLoaderCommand
 {
     public static Command Build()
     {
         var opts = new ConfigOptions();
-        var data = CommonOptions.Data("The source to read: any data source spec, or cache:DIR made by `avbert prep`");
+        var data = CommonOptions.Data("The source to read: any data source spec, or prepared:DIR made by `avbert prep`");
         var workers = new Option<string>("--workers") { Description = "Worker counts to measure, comma-separated (default: 1 and one per core)" };
         var seconds = new Option<double>("--seconds") { Description = "Seconds per measurement", DefaultValueFactory = _ => 20 };
         var task = new Option<string>("--task") { Description = "pretrain (sequences of T clips, both streams), audio (single 2 s windows, 10 per file) or visual (single clips, 10 per video)", DefaultValueFactory = _ => "pretrain" };

@@ -33,7 +33,7 @@ public static class DemoCommand
         var progress = CommonOptions.Progress();
         var noPrep = new Option<bool>("--no-prep")
         {
-            Description = "With --data: read the source videos at every step instead of decoding them once into a training cache " +
+            Description = "With --data: read the source videos at every step instead of decoding them once into a prepared set " +
                           "(~/.cache/avbert/prepared/, kept for later runs)",
         };
         var c = new Command("demo", "Pretrain a CPU-sized model on the built-in toy-av data (or --data SPEC), then compare random-init and pretrained models " +

@@ -3,14 +3,14 @@ using System.CommandLine;
 
 namespace AvBert.Cli.Commands;
 
-/// <summary>`avbert prep`: a training cache of a data source (see <see cref="CachePrep"/>).</summary>
+/// <summary>`avbert prep`: a prepared set of a data source (see <see cref="PrepRun"/>).</summary>
 public static class PrepCommand
 {
     public static Command Build()
     {
         var opts = new ConfigOptions();
         var data = CommonOptions.Data("The source to prepare: any data source spec (folder, list, CSV, ucf101:, esc50:, kinetics:, charades:, real, toy-av:N)");
-        var output = CommonOptions.Out("Cache folder (new, or one this command made: it continues where it stopped)");
+        var output = CommonOptions.Out("Folder of the prepared set (new, or one this command made: it continues where it stopped)");
         var workers = CommonOptions.Workers("Files prepared in parallel (0: one per core)");
         var device = new Option<string>("--device") { Description = "cpu, or cuda: FFmpeg's CUDA decoding and scaling where the build and machine have them (else a warning and the CPU)", DefaultValueFactory = _ => "cpu" };
         var frames = new Option<string>("--frames")
@@ -18,7 +18,7 @@ public static class PrepCommand
             Description = "How videos are kept: auto (raw frames for items of at most 4 MiB raw, H.264 for larger ones), raw (no decoding when training reads them; ~3·W·H bytes a frame), h264 (~1/20 of raw)",
             DefaultValueFactory = _ => "auto",
         };
-        var c = new Command("prep", "Prepare a training cache once: video at the clip frame rate and training scale, exact audio, an index of labels and splits (resumable)");
+        var c = new Command("prep", "Prepare a data set once for training: video at the clip frame rate and training scale, exact audio, an index of labels and splits (resumable)");
         opts.AddTo(c);
         foreach (var o in new Option[] { data, output, workers, device, frames }) c.Options.Add(o);
         c.SetAction((r, ct) =>
@@ -29,9 +29,9 @@ public static class PrepCommand
                 throw new Runtime.UserError($"prep: --device {dev}: use cpu or cuda");
             bool live = !Console.IsErrorRedirected;
             double lastPlain = double.NegativeInfinity;
-            var summary = CachePrep.Run(new PrepOptions
+            var summary = PrepRun.Run(new PrepOptions
             {
-                Data = Runs.DataSpec.FileSpec(r.GetValue(data)!, config.Data), Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev, Frames = CachePrep.ParseFrames(r.GetValue(frames)!),
+                Data = Runs.DataSpec.FileSpec(r.GetValue(data)!, config.Data), Out = r.GetValue(output)!, DataConfig = config.Data, Workers = r.GetValue(workers), Device = dev, Frames = PrepRun.ParseFrames(r.GetValue(frames)!),
                 OnProgress = p =>
                 {
                     if (!live && p.Seconds - lastPlain < 10 && p.Done < p.Total) return;
@@ -42,9 +42,9 @@ public static class PrepCommand
             if (live) Console.Error.WriteLine();
             double mb = summary.Bytes / 1e6, kbps = summary.SourceSeconds > 0 ? summary.Bytes / 1e3 / summary.SourceSeconds : 0;
             Console.WriteLine($"prep: {summary.Prepared} prepared in {summary.Seconds:0.0} s, {summary.AlreadyPrepared} already there, " +
-                              $"{summary.Skipped} skipped{(summary.SkippedFile is { } f ? $" (listed in {f})" : "")}; cache {summary.CacheDir}: " +
+                              $"{summary.Skipped} skipped{(summary.SkippedFile is { } f ? $" (listed in {f})" : "")}; prepared set {summary.PreparedDir}: " +
                               $"{mb:0.0} MB for {summary.SourceSeconds:0} s of media ({kbps:0} KB per second)");
-            Console.WriteLine($"prep: train with --data cache:{summary.CacheDir} (same --preset/--config/--set)");
+            Console.WriteLine($"prep: train with --data prepared:{summary.PreparedDir} (same --preset/--config/--set)");
             return Task.FromResult(0);
         });
         return c;

@@ -36,6 +36,33 @@ public sealed record ClipData(byte[]? Visual, long[] VisualShape, float[]? Audio
 }
 
 /// <summary>
+/// What <see cref="ClipReader"/> reads one item's bytes from: the item's file (decoded with FFmpeg) or a prepared set's files
+/// (Data/Prepared). The clip times, views, crops, audio windows and log-mel are the reader's, the same for every media.
+/// Times are in the media's clock: 0 is <see cref="Origin"/> seconds into the item's file.
+/// </summary>
+internal abstract class ClipMedia
+{
+    /// <summary>The item's file (for messages).</summary>
+    public abstract string Path { get; }
+    /// <summary>The streams as a probe of the item's file says.</summary>
+    public abstract MediaInfo Info { get; }
+    /// <summary>The usable range (the item's segment).</summary>
+    public abstract double RangeStart { get; }
+    public abstract double RangeEnd { get; }
+    /// <summary>Where time 0 of this media lies in the item's file (seconds).</summary>
+    public virtual double Origin => 0;
+    /// <summary>Reads the visual clips starting at <paramref name="starts"/> into <paramref name="dst"/> (crops of
+    /// <paramref name="view"/>); returns the start times of the frames actually used.</summary>
+    public abstract double[] ReadVisual(double[] starts, VisualView view, byte[] dst, Func<VideoDecoder.FrameSpan, byte[]?>? decoded,
+                                        CancellationToken ct);
+    /// <summary>The whole mono waveform of the usable range (callers must not modify it).</summary>
+    public abstract float[] Waveform(CancellationToken ct);
+    /// <summary>Windows of <paramref name="count"/> samples at <paramref name="starts"/> (samples from the range start),
+    /// [starts.Length, count] row-major, zero past the end.</summary>
+    public abstract float[] Windows(long[] starts, int count, CancellationToken ct);
+}
+
+/// <summary>
 /// Reads the T clips of one file into model input: probes it, decodes the visual clips with FFmpeg (scaled for the view,
 /// at TARGET_FPS/SAMPLING_RATE), crops them (as bytes: flip and normalisation run on the model's device, see
 /// <see cref="PixelNormalization"/>), decodes the mono 44.1 kHz audio, cuts the aligned windows,
@@ -45,6 +72,8 @@ public sealed record ClipData(byte[]? Visual, long[] VisualShape, float[]? Audio
 /// that seeks to each group of nearby clips (<see cref="VideoDecoder.DecodeClips"/>). Audio of ranges up to <see cref="WholeAudioSeconds"/> is decoded once and windowed
 /// (and kept, within <see cref="WaveformCacheBytes"/>, for the file's other views and later epochs); longer ones
 /// window by window (nearby windows share one decode). A stream the modalities need but the file lacks is a <see cref="MediaError"/>.</para>
+/// <para>An item of a prepared set (<see cref="MediaItem.Prepared"/>) reads its clips through its own reader (PreparedClipReader,
+/// in Data/Prepared), which shares this one's sampling and transforms (<see cref="ClipMedia"/>).</para>
 /// Thread-safe; randomness only from the <see cref="Random"/>s passed in.
 /// </summary>
 public sealed class ClipReader
@@ -86,7 +115,8 @@ public sealed class ClipReader
         _probes.TryAdd(path, info);
         return info;
     }
-    double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
+    internal double ClipFps => (double)_data.TargetFps / _data.SamplingRate;
+    internal DataConfig Data => _data;
 
     /// <summary>Where this reader's time went (decoding vs. crop/normalise/log-mel), over all threads.</summary>
     public ReaderTimings Timings { get; } = new();
@@ -123,21 +153,24 @@ public sealed class ClipReader
         return wave;
     }
 
-    /// <summary>Reads the clips at <paramref name="request"/>'s positions. Train randomness: <paramref name="visualRng"/> (view),
-    /// <paramref name="audioRng"/> (masks).</summary>
-    /// <remarks>With <paramref name="cached"/> (an item of a cache made by <c>avbert prep</c>) the same clips are read from the
-    /// cache: no probe, the video from the prepared file (one FFmpeg run), the audio windows from the prepared waveform
-    /// (no FFmpeg) — the very samples the source path decodes.</remarks>
-    /// <param name="decoded">Frames already decoded for a span (<see cref="CachedVisualSpan"/>, decoded for several samples in
-    /// one FFmpeg run), or null when that span must be decoded here.</param>
+    /// <summary>Reads the clips at <paramref name="request"/>'s positions from the file at <paramref name="path"/>. Train
+    /// randomness: <paramref name="visualRng"/> (view), <paramref name="audioRng"/> (masks).</summary>
+    /// <param name="decoded">Frames already decoded for a span (decoded for several samples in one FFmpeg run, see
+    /// <see cref="IPreparedItem.VisualSpan"/>), or null when that span must be decoded here.</param>
     public ClipData Read(string path, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,
-                         Cache.CachedMedia? cached = null, Func<VideoDecoder.FrameSpan, byte[]?>? decoded = null)
+                         Func<VideoDecoder.FrameSpan, byte[]?>? decoded = null)
     {
-        var info = cached?.Info ?? Probe(path, ct);
-        // A cached item's time 0 is its source range start: the range is the whole cached file; times are shifted back below.
-        double origin = cached?.Entry.RangeStart ?? 0;
-        var (rangeStart, rangeEnd) = cached is null ? UsableRange(info, request.RangeStart, request.RangeEnd) : (0, info.DurationSeconds);
-        bool hasEnd = cached?.Entry.HasEnd ?? request.RangeEnd is not null;
+        var info = Probe(path, ct);
+        return Read(new SourceFile(this, path, info, request), request, visualRng, audioRng, ct, decoded);
+    }
+
+    /// <summary>Reads the clips of <paramref name="media"/> at <paramref name="request"/>'s positions: the clip times, the
+    /// view, the crops, the audio windows, log-mel and masks are the same whatever the media reads its bytes from (the item's
+    /// file here, a prepared set's files for an <see cref="IPreparedItem"/>).</summary>
+    internal ClipData Read(ClipMedia media, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,
+                           Func<VideoDecoder.FrameSpan, byte[]?>? decoded)
+    {
+        var (path, info, rangeStart, rangeEnd, origin) = (media.Path, media.Info, media.RangeStart, media.RangeEnd, media.Origin);
         int T = request.Positions.Length;
 
         byte[]? visual = null; long[] visualShape = [];
@@ -149,9 +182,7 @@ public sealed class ClipReader
             int F = _data.NumFrames, S = view.CropSize;
             visualShape = [T, F, S, S, 3];
             visual = new byte[(long)T * F * S * S * 3];
-            clipStarts = cached?.RawFrameSize is { } stored
-                ? ReadRawVisual(cached, stored, clipStarts, view, visual)
-                : ReadVisual(cached?.VideoPath ?? path, clipStarts, view, visual, ct, clipRateFile: cached is not null, decoded);
+            clipStarts = media.ReadVisual(clipStarts, view, visual, decoded, ct);
             if (origin != 0) for (int k = 0; k < T; k++) clipStarts[k] += origin;
         }
 
@@ -169,25 +200,16 @@ public sealed class ClipReader
             bool keepWaveform = request.KeepWaveform && seconds <= KeepWaveformMaxSeconds;
             if (keepWaveform || seconds <= WholeAudioSeconds)
             {
-                var wave = cached?.ReadWaveform() ?? WholeAudio(path, rangeStart, seconds, hasEnd, sr, ct);
+                var wave = media.Waveform(ct);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, wave.Length, W)).ToArray();
                 windows = ClipSampling.CutWindows(wave, audioStarts, W);
                 if (keepWaveform) waveform = wave;
-            }
-            else if (cached is not null)
-            {
-                long total = (long)Math.Round(seconds * sr);
-                audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
-                windows = cached.ReadWindows(audioStarts, W);
             }
             else
             {
                 long total = (long)Math.Round(seconds * sr);
                 audioStarts = request.Positions.Select(r => ClipSampling.AudioStart(r, total, W)).ToArray();
-                windows = new float[(long)T * W];
-                var pieces = AudioDecoder.DecodeWindows(path, audioStarts.Select(a => rangeStart + (double)a / sr).ToArray(), W, sr, ct);
-                for (int k = 0; k < T; k++)
-                    pieces[k].Samples.AsSpan(0, Math.Min(W, pieces[k].Samples.Length)).CopyTo(windows.AsSpan(k * W, W));
+                windows = media.Windows(audioStarts, W, ct);
             }
             Timings.AddDecode(decodeStart);
             ct.ThrowIfCancellationRequested();
@@ -209,8 +231,43 @@ public sealed class ClipReader
         };
     }
 
+    /// <summary>An item's file, read with FFmpeg: the usable range of the request's segment, the clips decoded from it.</summary>
+    sealed class SourceFile : ClipMedia
+    {
+        readonly ClipReader _reader;
+        readonly bool _hasEnd;
+
+        public SourceFile(ClipReader reader, string path, MediaInfo info, ClipRequest request)
+        {
+            (_reader, Path, Info, _hasEnd) = (reader, path, info, request.RangeEnd is not null);
+            (RangeStart, RangeEnd) = UsableRange(info, request.RangeStart, request.RangeEnd);
+        }
+
+        public override string Path { get; }
+        public override MediaInfo Info { get; }
+        public override double RangeStart { get; }
+        public override double RangeEnd { get; }
+
+        public override double[] ReadVisual(double[] starts, VisualView view, byte[] dst, Func<VideoDecoder.FrameSpan, byte[]?>? decoded,
+                                            CancellationToken ct) =>
+            _reader.ReadVisual(Path, starts, view, dst, ct, clipRateFile: false, decoded);
+
+        public override float[] Waveform(CancellationToken ct) =>
+            _reader.WholeAudio(Path, RangeStart, RangeEnd - RangeStart, _hasEnd, _reader._data.AudioSampleRate, ct);
+
+        public override float[] Windows(long[] starts, int count, CancellationToken ct)
+        {
+            int sr = _reader._data.AudioSampleRate;
+            var windows = new float[(long)starts.Length * count];
+            var pieces = AudioDecoder.DecodeWindows(Path, starts.Select(a => RangeStart + (double)a / sr).ToArray(), count, sr, ct);
+            for (int k = 0; k < starts.Length; k++)
+                pieces[k].Samples.AsSpan(0, Math.Min(count, pieces[k].Samples.Length)).CopyTo(windows.AsSpan(k * count, count));
+            return windows;
+        }
+    }
+
     /// <summary>The train or test view of the visual clips and their start times (seconds in the file's clock) of a request.</summary>
-    (VisualView View, double[] Starts) VisualSetup(string path, MediaInfo info, ClipRequest request, double rangeStart, double rangeEnd, Random? visualRng)
+    internal (VisualView View, double[] Starts) VisualSetup(string path, MediaInfo info, ClipRequest request, double rangeStart, double rangeEnd, Random? visualRng)
     {
         var v = info.Video ?? throw new MediaError(path, "no video stream");
         double duration = Math.Max(0, Math.Min(rangeEnd, v.DurationSeconds) - rangeStart);
@@ -221,24 +278,9 @@ public sealed class ClipReader
         return (view, starts);
     }
 
-    /// <summary>
-    /// The one span of frames <see cref="Read"/> decodes for a cached item's visual clips (the same <paramref name="visualRng"/>
-    /// state gives the same view), so that the loader can decode the spans of several samples in one FFmpeg run
-    /// (<see cref="VideoDecoder.DecodeMany"/>) and hand them to Read; null when Read would not decode one span (no video,
-    /// clips too far apart or too large).
-    /// </summary>
-    public VideoDecoder.FrameSpan? CachedVisualSpan(ClipRequest request, Random? visualRng, Cache.CachedMedia cached)
-    {
-        if (!Modalities.HasFlag(Modalities.Visual) || cached.VideoPath is not { } videoPath || cached.Info.Video is null
-            || cached.RawFrameSize is not null) return null;
-        var (view, starts) = VisualSetup(videoPath, cached.Info, request, 0, cached.Info.DurationSeconds, visualRng);
-        var u = Union(starts, view, clipRateFile: true);
-        return u.OneRun ? new VideoDecoder.FrameSpan(videoPath, u.First, u.Count, u.Fps, view.ScaledWidth, view.ScaledHeight) : null;
-    }
-
-    /// <summary>How <see cref="ReadVisual"/> decodes: clip starts (on the cache's frame grid for a cache file), the first
+    /// <summary>How <see cref="ReadVisual"/> decodes: clip starts (on the prepared frame grid for a prepared video), the first
     /// start, the frames from it that cover every clip at the decode rate, and whether that union is decoded in one run.</summary>
-    (double[] Starts, double First, int Count, double Fps, int Step, bool OneRun) Union(double[] starts, VisualView view, bool clipRateFile)
+    internal (double[] Starts, double First, int Count, double Fps, int Step, bool OneRun) Union(double[] starts, VisualView view, bool clipRateFile)
     {
         int T = starts.Length, F = _data.NumFrames, step = clipRateFile ? 1 : _data.SamplingRate;
         if (clipRateFile) starts = starts.Select(s => Math.Round(s * ClipFps) / ClipFps).ToArray();
@@ -252,34 +294,11 @@ public sealed class ClipReader
         return (starts, first, count, fps, step, oneRun);
     }
 
-    /// <summary>The clips starting at <paramref name="starts"/> (cache time) from a prepared set's raw frames, resampled from
-    /// the stored size to the view's scale as they are cropped (<see cref="VisualTransform.CropResampled"/>); returns the
-    /// clips' start times on the set's frame grid, as <see cref="ReadVisual"/> does for its H.264 files.</summary>
-    double[] ReadRawVisual(Cache.CachedMedia cached, (int Width, int Height) stored, double[] starts, VisualView view, byte[] dst)
-    {
-        int T = starts.Length, F = _data.NumFrames;
-        int clipBytes = 3 * F * view.CropSize * view.CropSize, frameBytes = 3 * stored.Width * stored.Height;
-        var used = new double[T];
-        for (int k = 0; k < T; k++)
-        {
-            long readStart = Stopwatch.GetTimestamp();
-            int first = (int)Math.Round(starts[k] * ClipFps);
-            var frames = Cache.FrameFile.ReadPooled(cached.VideoPath!, cached.Entry.Source, frameBytes, first, F);
-            Timings.AddDecode(readStart);
-            long transformStart = Stopwatch.GetTimestamp();
-            try { VisualTransform.CropResampled(frames, stored.Width, stored.Height, F, view, dst.AsSpan(k * clipBytes, clipBytes)); }
-            finally { System.Buffers.ArrayPool<byte>.Shared.Return(frames); }
-            Timings.AddTransform(transformStart);
-            used[k] = first / ClipFps;
-        }
-        return used;
-    }
-
     /// <summary>Decodes the clips starting at <paramref name="starts"/> into <paramref name="dst"/>; returns the start times
     /// of the frames actually used (to within a source frame of the asked ones).</summary>
-    /// <remarks>A cache video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
+    /// <remarks>A prepared video holds the frames at the clip rate (TARGET_FPS/SAMPLING_RATE): its clips start on that grid (the
     /// nearest tick, at most half a clip frame from the asked start) and take every frame.</remarks>
-    double[] ReadVisual(string path, double[] starts, VisualView view, byte[] dst, CancellationToken ct, bool clipRateFile,
+    internal double[] ReadVisual(string path, double[] starts, VisualView view, byte[] dst, CancellationToken ct, bool clipRateFile,
                         Func<VideoDecoder.FrameSpan, byte[]?>? decoded)
     {
         int T = starts.Length, F = _data.NumFrames;

@@ -22,7 +22,7 @@ public interface IClipDataset
 
 /// <summary>
 /// A dataset whose samples load more cheaply several at a time than one by one (<see cref="VideoSequenceDataset"/> on a
-/// training cache: one FFmpeg run decodes the video of several samples, where starting FFmpeg costs about as much as the
+/// prepared set: one FFmpeg run decodes the video of several samples, where starting FFmpeg costs about as much as the
 /// decoding). The <see cref="BatchLoader"/> then hands each worker <see cref="GroupSize"/> consecutive samples at once.
 /// </summary>
 public interface IGroupedClipDataset : IClipDataset

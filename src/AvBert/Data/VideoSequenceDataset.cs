@@ -57,7 +57,7 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
     public VideoSequenceDataset(IReadOnlyList<MediaItem> items, DataConfig data, SequenceOptions? options = null)
     {
         options ??= new SequenceOptions();
-        Cache.CacheSource.CheckSettings(items, data);
+        items.Select(i => i.Prepared).FirstOrDefault(p => p is not null)?.CheckFits(data);
         Items = items;
         Data = data;
         Options = options;
@@ -83,14 +83,14 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
 
     public string PathOf(int index) => Items[ViewOf(index).Item].Path;
 
-    /// <summary>Samples of a training cache decoded per FFmpeg run (<see cref="IGroupedClipDataset"/>): the process start (about
+    /// <summary>Samples of a prepared set decoded per FFmpeg run (<see cref="IGroupedClipDataset"/>): the process start (about
     /// 0.1 s of CPU for Debian's FFmpeg, which loads a hundred shared libraries) is shared; more adds little and holds more
     /// samples in flight.</summary>
-    public const int CachedGroupSize = 4;
+    public const int PreparedGroupSize = 4;
 
-    /// <summary><see cref="CachedGroupSize"/> when the samples' video comes from a training cache, else 1 (a source video is
+    /// <summary><see cref="PreparedGroupSize"/> when the samples' video comes from a prepared set, else 1 (a source video is
     /// decoded by its own FFmpeg run, which may seek several times).</summary>
-    public int GroupSize => Options.Modalities.HasFlag(Modalities.Visual) && Items.Any(i => i.Cached?.VideoPath is not null) ? CachedGroupSize : 1;
+    public int GroupSize => Options.Modalities.HasFlag(Modalities.Visual) && Items.Any(i => i.Prepared?.HasVideo == true) ? PreparedGroupSize : 1;
 
     (MediaItem Item, int ItemIndex, int Crop, ClipRequest Request) RequestOf(int index)
     {
@@ -110,14 +110,14 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
 
     public (ClipSequence? Sample, Exception? Error)[] LoadGroup(IReadOnlyList<int> indices, int seed, int epoch, CancellationToken ct)
     {
-        // The video spans of the cached samples, decoded in one FFmpeg run; each sample then loads as alone, taking its frames
+        // The video spans of the prepared samples, decoded in one FFmpeg run; each sample then loads as alone, taking its frames
         // from that run (a span that did not come out is decoded by the sample itself, which pads or reports the error).
         var spans = new List<Media.VideoDecoder.FrameSpan>();
         foreach (int index in indices)
         {
             var (item, _, _, request) = RequestOf(index);
-            if (item.Cached is not { } cached) continue;
-            try { if (_reader.CachedVisualSpan(request, VisualRng(seed, epoch, index), cached) is { } span) spans.Add(span); }
+            if (item.Prepared is not { } prepared) continue;
+            try { if (prepared.VisualSpan(_reader, request, VisualRng(seed, epoch, index)) is { } span) spans.Add(span); }
             catch (Media.MediaError) { }   // its own load reports it
         }
         var frames = new Dictionary<Media.VideoDecoder.FrameSpan, byte[]>();
@@ -143,8 +143,10 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
     {
         var (item, itemIndex, crop, request) = RequestOf(index);
         var train = Options.Mode == SampleMode.Train;
-        var clips = _reader.Read(item.Path, request, VisualRng(seed, epoch, index),
-                                 train ? new Random(Seeds.Mix(seed, epoch, index, 12)) : null, ct, item.Cached, decoded);
+        Random? visualRng = VisualRng(seed, epoch, index), audioRng = train ? new Random(Seeds.Mix(seed, epoch, index, 12)) : null;
+        var clips = item.Prepared is { } prepared
+            ? prepared.Read(_reader, request, visualRng, audioRng, ct, decoded)
+            : _reader.Read(item.Path, request, visualRng, audioRng, ct, decoded);
         return new ClipSequence
         {
             Index = index,

@@ -13,7 +13,7 @@ public sealed record TranscodeOptions
 }
 
 /// <summary>
-/// Writes the video a training cache keeps: frame k is the source frame showing at start + k/fps (the frame timing of
+/// Writes the video a prepared set keeps (<c>avbert prep</c>): frame k is the source frame showing at start + k/fps (the frame timing of
 /// <see cref="VideoDecoder"/>), scaled to width×height, H.264 in Matroska with a keyframe every KeyframeInterval frames and
 /// no scene-cut keyframes, so seeks cost at most one interval. Video only (the audio is kept apart, see <c>avbert prep</c>).
 /// </summary>
@@ -21,7 +21,7 @@ public static class VideoTranscoder
 {
     /// <summary>Transcodes <paramref name="frames"/> frames of <paramref name="path"/> from <paramref name="startSeconds"/> into
     /// <paramref name="output"/>. Throws <see cref="MediaError"/> when the source cannot be decoded or no frame came out.</summary>
-    public static void ToCache(string path, double startSeconds, int frames, double fps, int width, int height, string output,
+    public static void ToPrepared(string path, double startSeconds, int frames, double fps, int width, int height, string output,
                                TranscodeOptions options, CancellationToken ct = default)
     {
         FfmpegErrors.CheckReadable(path);

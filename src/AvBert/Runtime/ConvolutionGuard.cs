@@ -129,10 +129,10 @@ public sealed class ConvolutionGuard
     /// <summary>What a check of a shape set concluded: the rung that passed (<see cref="Chosen"/>), the one this process
     /// runs on (<see cref="Applied"/>: oneDNN off when the chosen cap came too late for this process), and why the rungs
     /// above failed.</summary>
-    internal sealed record CacheEntry(string Key, string Start, string Chosen, string Applied, IReadOnlyList<string> Failures, int Classes,
-                                      double WorstError);
+    internal sealed record RememberedVerdict(string Key, string Start, string Chosen, string Applied, IReadOnlyList<string> Failures, int Classes,
+                                             double WorstError);
 
-    CacheEntry Decide(List<ConvShape> fresh)
+    RememberedVerdict Decide(List<ConvShape> fresh)
     {
         var start = current!;
         var failures = new List<string>();
@@ -167,10 +167,10 @@ public sealed class ConvolutionGuard
                     $"({string.Join("; ", failures)}). Fix: run the command again (it starts on {chosen.Describe()}).");
             applied = ConvRung.Off;
         }
-        return new CacheEntry("", start.Name, chosen.Name, applied.Name, failures, seen.Count, outcome.WorstError);
+        return new RememberedVerdict("", start.Name, chosen.Name, applied.Name, failures, seen.Count, outcome.WorstError);
     }
 
-    void Apply(CacheEntry e, bool fromCache)
+    void Apply(RememberedVerdict e, bool fromCache)
     {
         string how = fromCache ? "checked, cached" : "checked";
         var chosen = ConvRung.Parse(e.Chosen) ?? current!;
@@ -240,13 +240,13 @@ public sealed class ConvolutionGuard
 
     static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();
 
-    CacheEntry? ReadCache(string key)
+    RememberedVerdict? ReadCache(string key)
     {
-        var e = CacheFile(key) is { } file ? ReadJson<CacheEntry>(file) : null;
+        var e = CacheFile(key) is { } file ? ReadJson<RememberedVerdict>(file) : null;
         return e is not null && e.Key == key && ConvRung.Parse(e.Chosen) is not null && ConvRung.Parse(e.Applied) is not null ? e : null;
     }
 
-    void WriteCache(string key, CacheEntry outcome)
+    void WriteCache(string key, RememberedVerdict outcome)
     {
         if (CacheFile(key) is { } file) WriteJson(file, outcome with { Key = key });
     }

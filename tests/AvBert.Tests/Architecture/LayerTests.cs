@@ -33,6 +33,15 @@ public class LayerTests
         ["Cli"] = ["Runs", "Config", "Runtime"],
     };
 
+    /// <summary>Folders inside one namespace's folder whose use goes one way only (finer than <see cref="Layers"/>, which
+    /// sees Data as one): the first reads through the second (it uses the second's types), the second never names the first
+    /// (its types or its namespace). The prepared set (<c>avbert prep</c>) is a source of items built on the sources; the
+    /// sources learn of its spec kind only by registration (<c>SourceLoader.AddKind</c>).</summary>
+    public static readonly (string Upper, string Lower)[] OneWay =
+    [
+        ("Data/Prepared", "Data/Sources"),
+    ];
+
     static IEnumerable<LayerChecker.SourceFile> SourceFiles()
     {
         var src = Path.Combine(TestSetup.RepoRoot, "src");
@@ -70,11 +79,30 @@ public class LayerTests
     }
 
     [Fact]
+    public void Within_data_the_prepared_set_uses_the_sources_and_the_sources_never_name_the_prepared_set()
+    {
+        var lib = Path.Combine(TestSetup.RepoRoot, "src", "AvBert");
+        string[] Read(string folder) => Directory.GetFiles(Path.Combine(lib, folder), "*.cs", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(File.ReadAllText).ToArray();
+        foreach (var (upper, lower) in OneWay)
+        {
+            string[] up = Read(upper), low = Read(lower);
+            var upperTypes = up.SelectMany(LayerChecker.TopLevelTypes).ToHashSet();
+            var lowerTypes = low.SelectMany(LayerChecker.TopLevelTypes).ToHashSet();
+            Assert.NotEmpty(upperTypes);
+            var upperNamespace = "AvBert." + upper.Replace('/', '.');
+            Assert.Contains(up, f => LayerChecker.Mentions(f, lowerTypes, null).Count > 0);          // the edge down exists
+            var back = low.SelectMany(f => LayerChecker.Mentions(f, upperTypes, upperNamespace)).ToList();
+            Assert.True(back.Count == 0, $"{lower} names {upper} ({string.Join(", ", back.Distinct())}): {upper} uses {lower}, not the other way");
+        }
+    }
+
+    [Fact]
     public void The_checker_reads_usings_and_names_written_out_but_not_comments_or_strings()
     {
         const string source = """
             using System.Text;
-            using AvBert.Data.Cache;
+            using AvBert.Data.Prepared;
             using static AvBert.Media.MediaOptions;
             using Store = AvBert.Training.CheckpointStore;
             namespace AvBert.Model;
@@ -174,6 +202,24 @@ public static class LayerChecker
             }
         }
         return problems;
+    }
+
+    /// <summary>The types a file declares at its top level (a file-scoped namespace's types start their line).</summary>
+    public static IEnumerable<string> TopLevelTypes(string source) =>
+        Regex.Matches(WithoutCommentsAndStrings(source),
+                      @"^(?:(?:public|internal|static|sealed|abstract|partial|readonly|file)\s+)*(?:class|record|struct|enum|interface)\s+(?:(?:class|struct)\s+)?(\w+)",
+                      RegexOptions.Multiline).Select(m => m.Groups[1].Value);
+
+    /// <summary>The names of <paramref name="types"/> a file's code (not its comments or strings) writes, and
+    /// <paramref name="ns"/> when it uses that namespace (a using, or a name qualified by it or by its last part).</summary>
+    public static IReadOnlyList<string> Mentions(string source, ISet<string> types, string? ns)
+    {
+        var code = WithoutCommentsAndStrings(source);
+        var found = Regex.Matches(code, @"(?<![\w.])\w+\b").Select(m => m.Value).Where(types.Contains).ToList();
+        if (ns is not null && (code.Contains(ns + ".", StringComparison.Ordinal) || code.Contains(ns + ";", StringComparison.Ordinal)
+                               || Regex.IsMatch(code, $@"(?<![\w.]){Regex.Escape(ns[(ns.LastIndexOf('.') + 1)..])}\.(?=[A-Z])")))
+            found.Add(ns);
+        return found;
     }
 
     /// <summary><paramref name="source"/> with comments and string and character literals blanked (line breaks kept).</summary>

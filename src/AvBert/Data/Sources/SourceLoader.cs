@@ -7,7 +7,8 @@ namespace AvBert.Data;
 /// <list type="bullet">
 /// <item><c>folder:DIR</c> unlabeled, every media file under DIR (recursive); <c>list:FILE</c> unlabeled, one path a line.</item>
 /// <item><c>classes:DIR</c> labeled, one subfolder per class (DIR/train, DIR/test used for splits when present).</item>
-/// <item><c>cache:DIR</c> a training cache made by <c>avbert prep</c> (a bare DIR holding its index is recognised too).</item>
+/// <item><c>prepared:DIR</c> a prepared set made by <c>avbert prep</c> (the old name <c>cache:DIR</c> still works; a bare DIR
+/// holding its index is recognised too): a kind added from above (<see cref="AddKind"/>).</item>
 /// <item><c>ucf101:ROOT[,fold=1..3]</c>, <c>esc50:ROOT[,fold=1..5][,esc10=true]</c>,
 /// <c>kinetics:CSV[,videos=DIR][,classes=FILE]</c>, <c>charades:CSV|ROOT[,videos=DIR]</c>, <c>csv:FILE[,root=DIR]</c>,
 /// <c>audioset:SEGMENTS.csv[,labels=FILE][,videos=DIR][,trimmed=true]</c>.</item>
@@ -44,7 +45,7 @@ public static class SourceLoader
             "charades" => CharadesSource.Open(s, split),
             "audioset" => AudioSetSource.Open(s, split),
             "csv" => CsvSource.Open(s, split),
-            "cache" => Cache.CacheSource.Open(s.Path, split),
+            _ when Added.TryGetValue(kind, out var added) => added.Open(s.Path, split),
             _ => throw new SourceError($"unknown data source kind '{kind}'"),
         };
         RefuseDuplicates(source);
@@ -93,11 +94,17 @@ public static class SourceLoader
                $"symbolic links; e.g. {outside[0].Path}): they are used as listed";
     }
 
-    /// <summary>Whether <paramref name="spec"/> names a training cache made by `prep` (cache:DIR, or a bare DIR holding its index).</summary>
-    public static bool IsCache(string spec)
+    /// <summary>A kind a namespace above the sources adds (the prepared set): how to open DIR's items of a split, and
+    /// whether a bare folder is one (looked at before the built-in kinds).</summary>
+    sealed record AddedKind(Func<string, string, MediaSource> Open, Func<string, bool> Recognises);
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, AddedKind> Added = new();
+
+    /// <summary>Adds spec kind <paramref name="kind"/> (one <see cref="SourceSpec.Kinds"/> names): <paramref name="open"/>
+    /// opens (path, split); <paramref name="recognises"/> tells a bare folder of that kind.</summary>
+    public static void AddKind(string kind, Func<string, string, MediaSource> open, Func<string, bool> recognises)
     {
-        var s = SourceSpec.Parse(spec);
-        return s.Kind == "cache" || s.Kind is null && Directory.Exists(s.Path) && Cache.CacheIndex.IsCache(s.Path);
+        if (!SourceSpec.Kinds.Contains(kind)) throw new ArgumentException($"'{kind}' is not a source kind the spec parser knows", nameof(kind));
+        Added[kind] = new AddedKind(open, recognises);
     }
 
     /// <summary><paramref name="spec"/> with its path made absolute: the same text for the same source from any working folder.</summary>
@@ -115,7 +122,7 @@ public static class SourceLoader
     {
         if (Directory.Exists(path))
         {
-            if (Cache.CacheIndex.IsCache(path)) return "cache";
+            foreach (var (kind, added) in Added) if (added.Recognises(path)) return kind;
             if (File.Exists(Path.Combine(path, "meta", "esc50.csv"))) return "esc50";
             if (Directory.Exists(Path.Combine(path, "ucfTrainTestlist")) || File.Exists(Path.Combine(path, "classInd.txt"))) return "ucf101";
             if (File.Exists(Path.Combine(path, "Charades_v1_train.csv"))) return "charades";
@@ -150,7 +157,7 @@ public static class SourceLoader
         string? firstMissing = null;
         foreach (var item in source.Items)
         {
-            if (item.Cached is not null || File.Exists(item.Path)) { kept.Add(item); continue; }
+            if (item.Prepared is not null || File.Exists(item.Path)) { kept.Add(item); continue; }
             missing++;
             firstMissing ??= item.Path;
             news |= skipped.Report(item.Path, $"file not found (listed by {source.Name})", print: false);

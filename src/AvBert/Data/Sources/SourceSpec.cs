@@ -6,7 +6,11 @@ namespace AvBert.Data.Sources;
 /// </summary>
 internal sealed record SourceSpec(string? Kind, string Path, IReadOnlyDictionary<string, string> Options)
 {
-    public static readonly string[] Kinds = ["folder", "classes", "list", "ucf101", "esc50", "kinetics", "charades", "audioset", "csv", "cache"];
+    public static readonly string[] Kinds = ["folder", "classes", "list", "ucf101", "esc50", "kinetics", "charades", "audioset", "csv", "prepared"];
+
+    /// <summary>Old names of kinds, still read: <c>cache:DIR</c> is what <c>prepared:DIR</c> was called (in older scripts and
+    /// saved configs).</summary>
+    static readonly Dictionary<string, string> Aliases = new() { ["cache"] = "prepared" };
 
     public static SourceSpec Parse(string spec)
     {
@@ -17,6 +21,7 @@ internal sealed record SourceSpec(string? Kind, string Path, IReadOnlyDictionary
         if (colon > 0)
         {
             var k = rest[..colon].ToLowerInvariant();
+            if (Aliases.TryGetValue(k, out var now)) k = now;
             if (Kinds.Contains(k)) { kind = k; rest = rest[(colon + 1)..]; }
             else if (k.All(char.IsAsciiLetterLower) && k.Length > 1 && !File.Exists(spec) && !Directory.Exists(spec))
                 throw new SourceError($"unknown data source kind '{k}' in '{spec}': use one of {string.Join(", ", Kinds)}, or a bare path");

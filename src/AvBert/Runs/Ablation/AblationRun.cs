@@ -164,8 +164,8 @@ public static class AblationRun
         var config = job.Config;
         if (resume) log.WriteLine($"ablate: resuming the cell's pretraining from its latest checkpoint in {pretrainDir}");
         var toyData = toy ? new ToyAv(new ToyAvOptions { Seed = seed }, config.Data) : null;
-        // A labelled source judged as the demo judges (no --downstream): its training split, prepared once into a training
-        // cache, is what pretraining reads; its test split is what the probes score.
+        // A labelled source judged as the demo judges (no --downstream): its training split, prepared once (`prep`'s
+        // prepared set), is what pretraining reads; its test split is what the probes score.
         var media = !toy && o.DemoProtocol
             ? MediaDemoData.Open(o.Data, config, new DemoOptions
               {

@@ -21,7 +21,7 @@ public sealed record LoaderMeasurement(int Workers, int Samples, int Clips, doub
     public double DecodeShare => DecodeSeconds + TransformSeconds > 0 ? DecodeSeconds / (DecodeSeconds + TransformSeconds) : 0;
 }
 
-/// <summary>`avbert bench loader`: a source (or cache:DIR) and its split, the sample kind (pretrain, audio, visual), the worker
+/// <summary>`avbert bench loader`: a source (or prepared:DIR) and its split, the sample kind (pretrain, audio, visual), the worker
 /// counts ("1,2"; null: 1 and one per core) and the seconds per measurement.</summary>
 public sealed record LoaderBenchOptions(string Data, string Split, string Task, string? Workers, double Seconds, DataConfig DataConfig);
 

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.Data;
-using AvBert.Data.Cache;
+using AvBert.Data.Prepared;
 using AvBert.RealMedia;
 using AvBert.Runtime;
 using AvBert.Storage;
@@ -74,9 +74,9 @@ public static class DataSpec
     public static string FileSpec(string spec, DataConfig data, TextWriter? log = null) => BuiltFolder(spec, data, log) is { } dir ? $"classes:{dir}" : spec;
 
     /// <summary>
-    /// A training cache of <paramref name="spec"/> (every split, as `prep` makes it for <paramref name="data"/>) in the user cache
+    /// A prepared set of <paramref name="spec"/> (every split, as `prep` makes it for <paramref name="data"/>) in the user cache
     /// (~/.cache/avbert/prepared/), made on first use and completed or refreshed by prep's own rules on later ones (a changed
-    /// source is prepared again); returns <c>cache:DIR</c>. A spec that already names a cache is returned as it is. One
+    /// source is prepared again); returns <c>prepared:DIR</c>. A spec that already names a prepared set is returned as it is. One
     /// process prepares a folder at a time (a lock file beside it); another waits for it. <paramref name="progress"/> gets
     /// prep's progress.
     /// </summary>
@@ -84,18 +84,18 @@ public static class DataSpec
                                   CancellationToken ct = default)
     {
         var fileSpec = FileSpec(spec, data, log);
-        if (SourceLoader.IsCache(fileSpec)) return fileSpec;
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(SourceLoader.Absolute(fileSpec) + "/" + JsonSerializer.Serialize(CacheSettings.For(data)))))[..16].ToLowerInvariant();
+        if (PreparedSource.IsSpec(fileSpec)) return fileSpec;
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(SourceLoader.Absolute(fileSpec) + "/" + JsonSerializer.Serialize(PreparedSettings.For(data)))))[..16].ToLowerInvariant();
         var root = UserCache.Directory("prepared") ?? Path.Combine(Path.GetTempPath(), "avbert-prepared");
         Directory.CreateDirectory(root);
         var dir = Path.Combine(root, key);
         using (var gate = FileGate.Acquire(dir + ".lock", $"another job is preparing {spec} in {dir}", log, ct))
         {
-            var summary = CachePrep.Run(new PrepOptions { Data = fileSpec, Out = dir, DataConfig = data, Workers = workers, Log = log, OnProgress = progress }, ct);
+            var summary = PrepRun.Run(new PrepOptions { Data = fileSpec, Out = dir, DataConfig = data, Workers = workers, Log = log, OnProgress = progress }, ct);
             if (summary.Prepared > 0 || summary.Skipped > 0)
                 log.WriteLine($"{spec}: prepared {summary.Prepared} videos in {summary.Seconds:0} s ({summary.AlreadyPrepared} already there, {summary.Skipped} skipped) into {dir}");
         }
-        return $"cache:{dir}";
+        return PreparedSource.Spec(dir);
     }
 
     /// <summary>The folder of a built-in data set (toy-av, real) written on first use; null for a file source.</summary>

@@ -107,7 +107,7 @@ public sealed class MediaDemoData : IDemoData
     readonly DemoOptions _o;
     readonly Device _device;
     readonly MediaSource _source;
-    /// <summary>The spec the videos are read through: a training cache of <see cref="Spec"/> unless the demo reads the sources.</summary>
+    /// <summary>The spec the videos are read through: a prepared set of <see cref="Spec"/> unless the demo reads the sources.</summary>
     readonly string _read;
     readonly SkippedLog _skipped;
     readonly MediaItem[] _train;
@@ -146,7 +146,7 @@ public sealed class MediaDemoData : IDemoData
 
     /// <summary>Opens <paramref name="spec"/> with its splits (building a built-in set on first use) and checks that the demo can
     /// run on it before anything is trained: an audio-visual model, labels, a test split or folds. With
-    /// <see cref="DemoOptions.PrepareData"/>, every video is decoded once into a training cache (<see cref="DataSpec.Prepared"/>,
+    /// <see cref="DemoOptions.PrepareData"/>, every video is decoded once into a prepared set (<see cref="DataSpec.Prepared"/>,
     /// kept for later runs) and pretraining and probes read that.</summary>
     public static MediaDemoData Open(string spec, AvBertConfig config, DemoOptions o, Device device, TextWriter log, CancellationToken ct = default)
     {

@@ -28,7 +28,7 @@ public sealed record DemoOptions
     public int FeatureBatchSize { get; init; } = 32;
     /// <summary>Decode threads of the data loader (0: one per core): pretraining, and feature extraction on a media source.</summary>
     public int Workers { get; init; }
-    /// <summary>A media source is decoded once into a training cache (`prep`'s, kept in ~/.cache/avbert/prepared/ for later
+    /// <summary>A media source is decoded once into a prepared set (`prep`'s, kept in ~/.cache/avbert/prepared/ for later
     /// runs) that pretraining and the probes read, instead of decoding every video at every step and for every model.</summary>
     public bool PrepareData { get; init; } = true;
     /// <summary>Also score the random-init model after recalibrating its BatchNorm statistics on toy-av (extra summary key).</summary>

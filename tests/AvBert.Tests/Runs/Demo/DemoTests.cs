@@ -91,8 +91,8 @@ public sealed class DemoOnMediaTests(LabeledMediaFixture media) : IClassFixture<
             // Pretraining saw the 9 training videos (unlabelled), not the 6 test videos, read from a training cache of the
             // folder that every video was decoded into once.
             Assert.Contains("pretrain: 9 videos", log.ToString());
-            var cache = System.Text.RegularExpressions.Regex.Match(log.ToString(), @"read from cache:(\S+)\)").Groups[1].Value;
-            Assert.Equal(15, AvBert.Data.SourceLoader.Open("cache:" + cache, "all").Items.Count);
+            var cache = System.Text.RegularExpressions.Regex.Match(log.ToString(), @"read from prepared:(\S+)\)").Groups[1].Value;
+            Assert.Equal(15, AvBert.Data.SourceLoader.Open("prepared:" + cache, "all").Items.Count);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
             var root = json.RootElement;
             Assert.Equal(spec, root.GetProperty("data").GetString());

@@ -2,10 +2,10 @@ using System.Buffers;
 using AvBert.Media;
 using AvBert.Storage;
 
-namespace AvBert.Data.Cache;
+namespace AvBert.Data.Prepared;
 
 /// <summary>
-/// A prepared video kept as raw frames (<see cref="CacheFrames.Raw"/>): RGB24, row-major, frame after frame at the clip
+/// A prepared video kept as raw frames (<see cref="PreparedFrames.Raw"/>): RGB24, row-major, frame after frame at the clip
 /// frame rate and the set's stored size, nothing else in the file (the size follows from the entry, the frame count from
 /// the length). Reading a clip is a seek and a copy — no FFmpeg process, no decoding — at about 3·W·H bytes a frame on disk.
 /// </summary>
@@ -44,11 +44,7 @@ public static class FrameFile
             var last = dst.Slice((real - 1) * frameBytes, frameBytes);
             for (int k = real; k < count; k++) last.CopyTo(dst.Slice(k * frameBytes, frameBytes));
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            throw new MediaError(source, $"prepared entry damaged: {path} ({(e is FileNotFoundException ? "missing" : e.Message)}); " +
-                                         "run ./avbert prep again to repair it");
-        }
+        catch (Exception e) when (PreparedIndex.IsDamage(e)) { throw PreparedIndex.Damaged(source, path, e); }
     }
 
     /// <summary>Reads frames as <see cref="Read"/> into a buffer rented from the shared pool (return it with

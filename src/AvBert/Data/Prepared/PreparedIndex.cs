@@ -5,13 +5,13 @@ using AvBert.Config;
 using AvBert.Media;
 using AvBert.Storage;
 
-namespace AvBert.Data.Cache;
+namespace AvBert.Data.Prepared;
 
 /// <summary>How a prepared set keeps its videos.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CacheFrames>))]
-public enum CacheFrames
+[JsonConverter(typeof(JsonStringEnumConverter<PreparedFrames>))]
+public enum PreparedFrames
 {
-    /// <summary>Raw frames for items of at most <see cref="CacheSettings.RawAutoMaxBytes"/> (short, small videos: reading
+    /// <summary>Raw frames for items of at most <see cref="PreparedSettings.RawAutoMaxBytes"/> (short, small videos: reading
     /// them costs far less than decoding), H.264 for the rest.</summary>
     [JsonStringEnumMemberName("auto")] Auto,
     /// <summary>Every video as raw RGB frames (<see cref="FrameFile"/>): no decoding when training reads it; 3·W·H bytes a frame.</summary>
@@ -21,15 +21,15 @@ public enum CacheFrames
 }
 
 /// <summary>
-/// What a training cache was made with: the video is resampled to the clip frame rate (<see cref="TargetFps"/> /
+/// What a prepared set was made with: the video is resampled to the clip frame rate (<see cref="TargetFps"/> /
 /// <see cref="SamplingRate"/>: the frames clips take) and scaled to short side <see cref="ShortSide"/> (never up), H.264 with
 /// a keyframe every <see cref="KeyframeInterval"/> frames (one clip);
 /// the audio is the mono waveform at <see cref="AudioSampleRate"/> exactly as the loader decodes it from the source (16-bit
 /// levels, <see cref="WaveformFile"/>).
 /// </summary>
-public sealed record CacheSettings
+public sealed record PreparedSettings
 {
-    /// <summary>Bumped when the layout or the transcoding changes: older caches must be prepared again.</summary>
+    /// <summary>Bumped when the layout or the transcoding changes: older prepared sets must be prepared again.</summary>
     public const int CurrentFormat = 2;
     public int Format { get; init; } = CurrentFormat;
     public int TargetFps { get; init; }
@@ -39,11 +39,11 @@ public sealed record CacheSettings
     public int AudioSampleRate { get; init; }
     public string VideoCodec { get; init; } = "libx264";
     public int Crf { get; init; } = 23;
-    /// <summary>Raw frames or H.264 (<see cref="CacheFrames"/>); each entry's file says which it got. Any choice serves any
+    /// <summary>Raw frames or H.264 (<see cref="PreparedFrames"/>); each entry's file says which it got. Any choice serves any
     /// config these settings serve.</summary>
-    public CacheFrames Frames { get; init; } = CacheFrames.Auto;
+    public PreparedFrames Frames { get; init; } = PreparedFrames.Auto;
 
-    /// <summary><see cref="CacheFrames.Auto"/> keeps an item's frames raw up to this size (4 MiB: e.g. 4 s at 15 fps and
+    /// <summary><see cref="PreparedFrames.Auto"/> keeps an item's frames raw up to this size (4 MiB: e.g. 4 s at 15 fps and
     /// 80×106; a 10 s Kinetics clip at the paper's 160-pixel short side is about 15 MiB raw, so H.264).</summary>
     public const long RawAutoMaxBytes = 4L << 20;
 
@@ -54,13 +54,13 @@ public sealed record CacheSettings
         Features.VisualTransform.ScaleShortSide(width, height, Math.Min(ShortSide, Math.Min(width, height)));
 
     /// <summary>Whether an item whose frames take <paramref name="rawBytes"/> raw is kept raw (never over what one decode may
-    /// hold, <see cref="MediaOptions.MaxFrameBytes"/>: such a video stays H.264 even with <see cref="CacheFrames.Raw"/>).</summary>
+    /// hold, <see cref="MediaOptions.MaxFrameBytes"/>: such a video stays H.264 even with <see cref="PreparedFrames.Raw"/>).</summary>
     public bool KeepsRaw(long rawBytes) => rawBytes <= MediaOptions.MaxFrameBytes &&
-                                           (Frames == CacheFrames.Raw || (Frames == CacheFrames.Auto && rawBytes <= RawAutoMaxBytes));
+                                           (Frames == PreparedFrames.Raw || (Frames == PreparedFrames.Auto && rawBytes <= RawAutoMaxBytes));
 
     /// <summary>The settings training with <paramref name="data"/> needs: short side = the largest scale it crops from
     /// (train jitter maximum or test crop), its frame rate and audio rate.</summary>
-    public static CacheSettings For(DataConfig data) => new()
+    public static PreparedSettings For(DataConfig data) => new()
     {
         TargetFps = data.TargetFps,
         SamplingRate = data.SamplingRate,
@@ -69,11 +69,11 @@ public sealed record CacheSettings
         AudioSampleRate = data.AudioSampleRate,
     };
 
-    /// <summary>Why a cache made with these settings cannot serve <paramref name="data"/>, or null when it can.</summary>
+    /// <summary>Why a prepared set made with these settings cannot serve <paramref name="data"/>, or null when it can.</summary>
     public string? Mismatch(DataConfig data)
     {
         var inv = CultureInfo.InvariantCulture;
-        if (Format != CurrentFormat) return $"cache format {Format}, this version reads format {CurrentFormat}";
+        if (Format != CurrentFormat) return $"prepared-set format {Format}, this version reads format {CurrentFormat}";
         if (TargetFps != data.TargetFps || SamplingRate != data.SamplingRate)
             return $"frames every {SamplingRate} at {TargetFps} fps, the config takes every {data.SamplingRate} at data.target_fps {data.TargetFps}";
         if (AudioSampleRate != data.AudioSampleRate) return $"audio at {AudioSampleRate} Hz, the config needs data.audio_sample_rate {data.AudioSampleRate}";
@@ -82,20 +82,20 @@ public sealed record CacheSettings
         return null;
     }
 
-    /// <summary>Frames per second of the cache video: the clips' frame rate.</summary>
+    /// <summary>Frames per second of the prepared video: the clips' frame rate.</summary>
     [JsonIgnore] public double ClipFps => (double)TargetFps / SamplingRate;
 }
 
 /// <summary>The source's streams as prepared: sizes as displayed, durations of the usable range (segment).</summary>
-public sealed record CachedVideo(int Width, int Height, double Fps, double DurationSeconds, string Codec);
-public sealed record CachedAudio(int SampleRate, int Channels, double DurationSeconds, string Codec, long Samples);
+public sealed record PreparedVideo(int Width, int Height, double Fps, double DurationSeconds, string Codec);
+public sealed record PreparedAudio(int SampleRate, int Channels, double DurationSeconds, string Codec, long Samples);
 
 /// <summary>
 /// One prepared item: a source file (or a segment of it, <see cref="Start"/>..<see cref="End"/>), its labels and splits,
-/// what the source looked like when it was prepared (size, modification time, streams) and its cache files, relative to
-/// the cache folder (null for a stream the source lacks).
+/// what the source looked like when it was prepared (size, modification time, streams) and its prepared files, relative to
+/// the prepared set's folder (null for a stream the source lacks).
 /// </summary>
-public sealed record CacheEntry
+public sealed record PreparedEntry
 {
     public string Id { get; init; } = "";
     /// <summary>Position of the item in its source (items are read back in the source's order).</summary>
@@ -109,13 +109,13 @@ public sealed record CacheEntry
     public string[] Splits { get; init; } = [];
     public int? Fold { get; init; }
     public LabelSpan[]? Spans { get; init; }
-    /// <summary>Start of the usable range in the source (seconds), and its length: cache time 0 is source time RangeStart.</summary>
+    /// <summary>Start of the usable range in the source (seconds), and its length: prepared time 0 is source time RangeStart.</summary>
     public double RangeStart { get; init; }
     public double Duration { get; init; }
     /// <summary>True when the item has an end (a segment): the audio was decoded for exactly Duration seconds.</summary>
     public bool HasEnd { get; init; }
-    public CachedVideo? Video { get; init; }
-    public CachedAudio? Audio { get; init; }
+    public PreparedVideo? Video { get; init; }
+    public PreparedAudio? Audio { get; init; }
     public string? VideoFile { get; init; }
     public string? AudioFile { get; init; }
 
@@ -128,7 +128,7 @@ public sealed record CacheEntry
     }
 
     /// <summary>True when the source file at <see cref="Source"/> is no longer what was prepared (missing counts as unchanged:
-    /// a cache serves without its sources).</summary>
+    /// a prepared set serves without its sources).</summary>
     public bool SourceChanged()
     {
         var f = new FileInfo(Source);
@@ -136,10 +136,10 @@ public sealed record CacheEntry
     }
 }
 
-/// <summary>The cache folder's header: settings, the source it was made from, the class names.</summary>
-public sealed record CacheHeader
+/// <summary>The prepared set's header: settings, the source it was made from, the class names.</summary>
+public sealed record PreparedHeader
 {
-    public CacheSettings Settings { get; init; } = new();
+    public PreparedSettings Settings { get; init; } = new();
     public string SourceSpec { get; init; } = "";
     public string SourceName { get; init; } = "";
     public string[] ClassNames { get; init; } = [];
@@ -148,11 +148,12 @@ public sealed record CacheHeader
 }
 
 /// <summary>
-/// A cache folder on disk: <c>avbert-cache.json</c> (the <see cref="CacheHeader"/>), <c>entries.jsonl</c> (one
-/// <see cref="CacheEntry"/> a line, appended as items finish; a later line for the same id replaces an earlier one, a torn
-/// last line from an interrupted prep is ignored), <c>media/</c> (the files) and <c>skipped.tsv</c>.
+/// A prepared set on disk: <c>avbert-cache.json</c> (the <see cref="PreparedHeader"/>; the file keeps the name it has
+/// always had, so that sets prepared before still open), <c>entries.jsonl</c> (one <see cref="PreparedEntry"/> a line,
+/// appended as items finish; a later line for the same id replaces an earlier one, a torn last line from an interrupted
+/// prep is ignored), <c>media/</c> (the files) and <c>skipped.tsv</c>.
 /// </summary>
-public static class CacheIndex
+public static class PreparedIndex
 {
     public const string HeaderFile = "avbert-cache.json";
     public const string EntriesFile = "entries.jsonl";
@@ -164,34 +165,34 @@ public static class CacheIndex
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    /// <summary>True when <paramref name="dir"/> is a cache folder (has its header).</summary>
-    public static bool IsCache(string dir) => File.Exists(Path.Combine(dir, HeaderFile));
+    /// <summary>True when <paramref name="dir"/> is a prepared set (has its header).</summary>
+    public static bool IsPrepared(string dir) => File.Exists(Path.Combine(dir, HeaderFile));
 
-    public static CacheHeader ReadHeader(string dir)
+    public static PreparedHeader ReadHeader(string dir)
     {
         var file = Path.Combine(dir, HeaderFile);
-        if (!File.Exists(file)) throw new CacheError($"{dir} is not a training cache (no {HeaderFile}): make one with ./avbert prep --data SRC --out {dir}");
-        try { return JsonSerializer.Deserialize<CacheHeader>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new CacheError($"{file} is unreadable ({e.Message}): prepare the cache again with ./avbert prep"); }
+        if (!File.Exists(file)) throw new PreparedError($"{dir} is not a prepared set (no {HeaderFile}): make one with ./avbert prep --data SRC --out {dir}");
+        try { return JsonSerializer.Deserialize<PreparedHeader>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new PreparedError($"{file} is unreadable ({e.Message}): prepare the set again with ./avbert prep"); }
     }
 
-    public static void WriteHeader(string dir, CacheHeader header)
+    public static void WriteHeader(string dir, PreparedHeader header)
     {
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, HeaderFile), JsonSerializer.Serialize(header, new JsonSerializerOptions(Json) { WriteIndented = true }));
     }
 
     /// <summary>The entries by id (the last line of each id wins); unreadable lines are left out.</summary>
-    public static Dictionary<string, CacheEntry> ReadEntries(string dir)
+    public static Dictionary<string, PreparedEntry> ReadEntries(string dir)
     {
-        var result = new Dictionary<string, CacheEntry>(StringComparer.Ordinal);
+        var result = new Dictionary<string, PreparedEntry>(StringComparer.Ordinal);
         var file = Path.Combine(dir, EntriesFile);
         if (!File.Exists(file)) return result;
         foreach (var line in File.ReadLines(file))
         {
             if (line.Length == 0) continue;
-            CacheEntry? e;
-            try { e = JsonSerializer.Deserialize<CacheEntry>(line, Json); }
+            PreparedEntry? e;
+            try { e = JsonSerializer.Deserialize<PreparedEntry>(line, Json); }
             catch (JsonException) { continue; }   // a torn line from an interrupted prep
             if (e is not null && e.Id.Length > 0) result[e.Id] = e;
         }
@@ -199,7 +200,7 @@ public static class CacheIndex
     }
 
     /// <summary>One line for <paramref name="entry"/> (the caller serialises concurrent appends).</summary>
-    internal static void Append(string dir, CacheEntry entry)
+    internal static void Append(string dir, PreparedEntry entry)
     {
         var file = Path.Combine(dir, EntriesFile);
         // An append, not an AtomicFile rewrite (the log grows by one line an entry): a torn last line (killed mid-write) is
@@ -210,6 +211,14 @@ public static class CacheIndex
         w.WriteLine(JsonSerializer.Serialize(entry, Json));
     }
 
+    /// <summary>True for the failures a missing, torn or damaged prepared file reads with.</summary>
+    internal static bool IsDamage(Exception e) => e is IOException or InvalidDataException or UnauthorizedAccessException;
+
+    /// <summary>The <see cref="MediaError"/> for a prepared file of <paramref name="source"/> that cannot be read
+    /// (<see cref="IsDamage"/>): the loader skips that item with this message, and lists it.</summary>
+    internal static MediaError Damaged(string source, string path, Exception e) =>
+        new(source, $"prepared entry damaged: {path} ({(e is FileNotFoundException ? "missing" : e.Message)}); run ./avbert prep again to repair it");
+
     static int LastByte(string file)
     {
         using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -218,5 +227,5 @@ public static class CacheIndex
     }
 }
 
-/// <summary>A cache that cannot serve this run (missing, other settings, sources changed since prep): says how to re-prep.</summary>
-public sealed class CacheError(string message) : Runtime.UserError(message);
+/// <summary>A prepared set that cannot serve this run (missing, other settings, sources changed since prep): says how to re-prep.</summary>
+public sealed class PreparedError(string message) : Runtime.UserError(message);

@@ -1,13 +1,13 @@
 using AvBert.Config;
 using AvBert.Data;
-using AvBert.Data.Cache;
+using AvBert.Data.Prepared;
 using AvBert.Media;
 using AvBert.Runs;
 
 namespace AvBert.Tests.Runs;
 
-/// <summary>`avbert prep` and reading its cache: a tiny geometry (short side 40, 5-frame clips at 15 fps).</summary>
-public sealed class CachePrepTests : IDisposable
+/// <summary>`avbert prep` and reading its prepared set: a tiny geometry (short side 40, 5-frame clips at 15 fps).</summary>
+public sealed class PrepRunTests : IDisposable
 {
     /// <summary>5 frames every 2nd at 30 fps: 1/3 s clips, so in a 3 s video the starts of 5 uniform clips (0, 2/3, … 8/3 s)
     /// fall on the 15 fps grid of the cache video and both paths take the very same source frames.</summary>
@@ -21,8 +21,8 @@ public sealed class CachePrepTests : IDisposable
     public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
 
     PrepSummary Prep(string data, string output, StringWriter? log = null, CancellationToken ct = default, Action<PrepProgress>? progress = null,
-                     string device = "cpu", DataConfig? config = null, CacheFrames frames = CacheFrames.H264) =>
-        CachePrep.Run(new PrepOptions
+                     string device = "cpu", DataConfig? config = null, PreparedFrames frames = PreparedFrames.H264) =>
+        PrepRun.Run(new PrepOptions
         {
             Data = data, Out = output, DataConfig = config ?? Tiny, Workers = 1, Log = log ?? new StringWriter(), OnProgress = progress, Device = device,
             Frames = frames,
@@ -56,7 +56,7 @@ public sealed class CachePrepTests : IDisposable
         // No GPU here: the CUDA request falls back to the CPU with one warning (on a GPU machine it is used and prep still succeeds).
         if (FfmpegHardware.DetectCuda().Cuda == FfmpegCuda.None) Assert.Contains("on the CPU instead", log.ToString());
 
-        var entries = CacheIndex.ReadEntries(cache).Values.ToDictionary(e => Path.GetFileName(e.Source));
+        var entries = PreparedIndex.ReadEntries(cache).Values.ToDictionary(e => Path.GetFileName(e.Source));
         Assert.Equal(7, entries.Count);
         Assert.Equal([0], entries["plain.mp4"].Labels);
         Assert.Equal([1], entries["old.avi"].Labels);
@@ -70,11 +70,20 @@ public sealed class CachePrepTests : IDisposable
             Assert.Equal(Math.Min(40, Math.Min(e.Video!.Width, e.Video.Height)) & ~1, Math.Min(info.Video!.Width, info.Video.Height));
             Assert.InRange(info.Video.Fps, 14.9, 15.1);   // the clip frame rate, also for the variable-rate source
         }
-        // The cache is a source: every split, labels and class names as prepared, and nothing probed or missing.
+        // The prepared set is a source: every split, labels and class names as prepared, and nothing probed or missing.
         var opened = SourceLoader.Open(cache, "train");
         Assert.Equal(7, opened.Items.Count);
         Assert.Equal(["a", "b"], opened.ClassNames);
-        Assert.All(opened.Items, i => Assert.NotNull(i.Cached));
+        Assert.All(opened.Items, i => Assert.NotNull(i.Prepared));
+        // prepared:DIR names it; cache:DIR, its old name (older scripts and saved configs), reads the same items.
+        Assert.True(PreparedSource.IsSpec("cache:" + cache));
+        foreach (var split in new[] { "train", "all" })
+        {
+            var named = SourceLoader.Open("prepared:" + cache, split).Items;
+            var old = SourceLoader.Open("cache:" + cache, split).Items;
+            Assert.Equal(named.Select(i => (i.Path, i.Start, i.End, i.Labels[0])), old.Select(i => (i.Path, i.Start, i.End, i.Labels[0])));
+            Assert.All(old, i => Assert.NotNull(i.Prepared));
+        }
     }
 
     [Fact]
@@ -93,9 +102,9 @@ public sealed class CachePrepTests : IDisposable
         foreach (var (spec, mode) in new[] { (src, SampleMode.Test), (src, SampleMode.Train), ($"kinetics:{csv},videos={src}", SampleMode.Train) })
         {
             var cache = Path.Combine(_dir, "c" + spec.Length);
-            if (!CacheIndex.IsCache(cache)) Prep(spec, cache);
+            if (!PreparedIndex.IsPrepared(cache)) Prep(spec, cache);
             var fromSource = SourceLoader.Open(spec);
-            var fromCache = SourceLoader.Open("cache:" + cache);
+            var fromCache = SourceLoader.Open("prepared:" + cache);
             var options = SequenceOptions.Sequences(mode);
             var s = new VideoSequenceDataset(fromSource, Tiny, options).Load(0, seed: 5, epoch: 1, default);
             long before = FfmpegProcess.StartedOnThisThread;
@@ -133,14 +142,14 @@ public sealed class CachePrepTests : IDisposable
         // Training scales to short side 40 = the stored one (53×40: the sources path's size, not H.264's even 54×40); tests to 32.
         var config = Tiny with { TrainJitterScales = [40, 40] };
         var cache = Path.Combine(_dir, "raw-cache");
-        Prep(src, cache, config: config, frames: CacheFrames.Raw);
-        Assert.True(FrameFile.Is(CacheIndex.ReadEntries(cache).Values.Single().VideoFile!));
+        Prep(src, cache, config: config, frames: PreparedFrames.Raw);
+        Assert.True(FrameFile.Is(PreparedIndex.ReadEntries(cache).Values.Single().VideoFile!));
         foreach (var mode in new[] { SampleMode.Train, SampleMode.Test })
         {
             var options = SequenceOptions.Sequences(mode);
             var s = new VideoSequenceDataset(SourceLoader.Open(src), config, options).Load(0, seed: 5, epoch: 1, default);
             long before = FfmpegProcess.StartedOnThisThread;
-            var c = new VideoSequenceDataset(SourceLoader.Open("cache:" + cache), config, options).Load(0, seed: 5, epoch: 1, default);
+            var c = new VideoSequenceDataset(SourceLoader.Open("prepared:" + cache), config, options).Load(0, seed: 5, epoch: 1, default);
             Assert.Equal(0, FfmpegProcess.StartedOnThisThread - before);          // no process for video, audio or probe
             Assert.Equal(s.ClipStartSeconds, c.ClipStartSeconds);
             Assert.Equal(s.Audio, c.Audio);
@@ -166,8 +175,8 @@ public sealed class CachePrepTests : IDisposable
             TestMedia.Make(src, $"v{i}", new TestMediaSpec { Seconds = 1, Width = 64 + 16 * i, Height = 48 });
         var cache = Path.Combine(_dir, "group-cache");
         Prep(src, cache);
-        var ds = new VideoSequenceDataset(SourceLoader.Open("cache:" + cache), Tiny, SequenceOptions.Sequences(SampleMode.Train));
-        Assert.Equal(VideoSequenceDataset.CachedGroupSize, ds.GroupSize);
+        var ds = new VideoSequenceDataset(SourceLoader.Open("prepared:" + cache), Tiny, SequenceOptions.Sequences(SampleMode.Train));
+        Assert.Equal(VideoSequenceDataset.PreparedGroupSize, ds.GroupSize);
         var alone = Enumerable.Range(0, 3).Select(i => ds.Load(i, seed: 5, epoch: 2, default)).ToList();
         long before = FfmpegProcess.StartedOnThisThread;
         var together = ds.LoadGroup([0, 1, 2], seed: 5, epoch: 2, default);
@@ -182,7 +191,7 @@ public sealed class CachePrepTests : IDisposable
             Assert.Equal(alone[i].ClipStartSeconds, s.ClipStartSeconds);
         }
         // A damaged entry fails as it does alone; the others are still loaded, and equal.
-        var damaged = ds.Items[1].Cached!.VideoPath!;
+        var damaged = ((PreparedMedia)ds.Items[1].Prepared!).VideoPath!;
         File.Delete(damaged);
         var again = ds.LoadGroup([0, 1, 2], seed: 5, epoch: 2, default);
         Assert.IsAssignableFrom<MediaError>(again[1].Error);
@@ -201,7 +210,7 @@ public sealed class CachePrepTests : IDisposable
             Assert.ThrowsAny<OperationCanceledException>(() =>
                 Prep(src, cache, ct: cts.Token, progress: p => { if (p.PreparedNow >= 2) cts.Cancel(); }));
         }
-        var first = CacheIndex.ReadEntries(cache);
+        var first = PreparedIndex.ReadEntries(cache);
         Assert.InRange(first.Count, 2, 3);
         var written = first.Values.ToDictionary(e => e.Id, e => File.GetLastWriteTimeUtc(Path.Combine(cache, e.VideoFile!)));
         Assert.DoesNotContain(Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories), f => Path.GetFileName(f).Contains(".tmp"));
@@ -210,7 +219,7 @@ public sealed class CachePrepTests : IDisposable
         Assert.Equal(first.Count, again.AlreadyPrepared);
         Assert.Equal(4 - first.Count, again.Prepared);
         foreach (var (id, time) in written)
-            Assert.Equal(time, File.GetLastWriteTimeUtc(Path.Combine(cache, CacheIndex.ReadEntries(cache)[id].VideoFile!)));
+            Assert.Equal(time, File.GetLastWriteTimeUtc(Path.Combine(cache, PreparedIndex.ReadEntries(cache)[id].VideoFile!)));
         Assert.Equal(4, SourceLoader.Open(cache).Items.Count);
     }
 
@@ -224,57 +233,57 @@ public sealed class CachePrepTests : IDisposable
 
         // Other settings: training with another frame rate, or prepping the same folder for another geometry.
         var other = Tiny with { TargetFps = 25 };
-        var e1 = Assert.Throws<CacheError>(() => new VideoSequenceDataset(SourceLoader.Open(cache), other));
+        var e1 = Assert.Throws<PreparedError>(() => new VideoSequenceDataset(SourceLoader.Open(cache), other));
         Assert.Contains("avbert prep", e1.Message);
         Assert.Contains("target_fps 25", e1.Message);
-        Assert.Throws<CacheError>(() => Prep(src, cache, config: Tiny with { TrainJitterScales = [32, 64] }));
+        Assert.Throws<PreparedError>(() => Prep(src, cache, config: Tiny with { TrainJitterScales = [32, 64] }));
 
         // A changed source: an error at training time saying how to update; prep then prepares it again.
         File.SetLastWriteTimeUtc(video, DateTime.UtcNow.AddMinutes(5));
-        var e2 = Assert.Throws<CacheError>(() => SourceLoader.Open(cache));
+        var e2 = Assert.Throws<PreparedError>(() => SourceLoader.Open(cache));
         Assert.Contains("changed since", e2.Message);
         Assert.Contains($"avbert prep --data {src} --out {cache}", e2.Message);
         var redo = Prep(src, cache);
         Assert.Equal((1, 0), (redo.Prepared, redo.AlreadyPrepared));
 
         // A damaged entry: the item fails with a message naming the repair (the loader skips and lists it).
-        var entry = CacheIndex.ReadEntries(cache).Values.Single();
+        var entry = PreparedIndex.ReadEntries(cache).Values.Single();
         var wave = Path.Combine(cache, entry.AudioFile!);
         File.WriteAllBytes(wave, File.ReadAllBytes(wave)[..40]);
         var ds = new VideoSequenceDataset(SourceLoader.Open(cache), Tiny, SequenceOptions.Sequences(SampleMode.Test));
         var e3 = Assert.Throws<MediaError>(() => ds.Load(0, 0, 0, default));
-        Assert.Contains("cache entry damaged", e3.Message);
+        Assert.Contains("prepared entry damaged", e3.Message);
         var skipped = new List<string>();
         var loader = new BatchLoader(ds, new LoaderOptions { BatchSize = 1, Workers = 1 }, (p, r) => skipped.Add(r));
         try { foreach (var batch in loader.Epoch(0)) batch.Dispose(); }
         catch (AvBert.Runtime.UserError) { /* every sample of the epoch failed: the run stops with the first reason */ }
-        Assert.Contains("cache entry damaged", Assert.Single(skipped));
+        Assert.Contains("prepared entry damaged", Assert.Single(skipped));
     }
 
     [Fact]
     public void Auto_keeps_short_small_videos_as_raw_frames_and_the_rest_as_h264_and_a_damaged_raw_entry_is_skipped_with_its_repair()
     {
-        var auto = new CacheSettings { Frames = CacheFrames.Auto };
-        Assert.True(auto.KeepsRaw(CacheSettings.RawAutoMaxBytes));
-        Assert.False(auto.KeepsRaw(CacheSettings.RawAutoMaxBytes + 1));
-        Assert.True((auto with { Frames = CacheFrames.Raw }).KeepsRaw(CacheSettings.RawAutoMaxBytes * 8));
-        Assert.False((auto with { Frames = CacheFrames.Raw }).KeepsRaw(MediaOptions.MaxFrameBytes + 1));   // never more than one decode holds
-        Assert.False((auto with { Frames = CacheFrames.H264 }).KeepsRaw(1));
+        var auto = new PreparedSettings { Frames = PreparedFrames.Auto };
+        Assert.True(auto.KeepsRaw(PreparedSettings.RawAutoMaxBytes));
+        Assert.False(auto.KeepsRaw(PreparedSettings.RawAutoMaxBytes + 1));
+        Assert.True((auto with { Frames = PreparedFrames.Raw }).KeepsRaw(PreparedSettings.RawAutoMaxBytes * 8));
+        Assert.False((auto with { Frames = PreparedFrames.Raw }).KeepsRaw(MediaOptions.MaxFrameBytes + 1));   // never more than one decode holds
+        Assert.False((auto with { Frames = PreparedFrames.H264 }).KeepsRaw(1));
 
         var src = Path.Combine(_dir, "auto");
         TestMedia.Make(src, "short", new TestMediaSpec { Seconds = 1, Width = 64, Height = 48 });
         var cache = Path.Combine(_dir, "auto-cache");
-        Prep(src, cache, frames: CacheFrames.Auto);
-        var entry = CacheIndex.ReadEntries(cache).Values.Single();
+        Prep(src, cache, frames: PreparedFrames.Auto);
+        var entry = PreparedIndex.ReadEntries(cache).Values.Single();
         Assert.True(FrameFile.Is(entry.VideoFile!));
-        Assert.Equal(CacheFrames.Auto, CacheIndex.ReadHeader(cache).Settings.Frames);
+        Assert.Equal(PreparedFrames.Auto, PreparedIndex.ReadHeader(cache).Settings.Frames);
         // 1 s at the clip rate (15 fps), stored at short side 40 of 64×48 (aspect kept): 15 frames of 53×40 RGB.
-        var (w, h) = new CacheSettings { ShortSide = 40 }.RawSize(64, 48);
+        var (w, h) = new PreparedSettings { ShortSide = 40 }.RawSize(64, 48);
         Assert.Equal((53, 40), (w, h));
         Assert.Equal(15L * 3 * w * h, new FileInfo(Path.Combine(cache, entry.VideoFile!)).Length);
 
         var ds = new VideoSequenceDataset(SourceLoader.Open(cache), Tiny, SequenceOptions.Sequences(SampleMode.Train));
-        Assert.Equal((w, h), ds.Items[0].Cached!.RawFrameSize);
+        Assert.Equal((w, h), ((PreparedMedia)ds.Items[0].Prepared!).RawFrameSize);
         var file = Path.Combine(cache, entry.VideoFile!);
         File.WriteAllBytes(file, File.ReadAllBytes(file)[..100]);                     // torn: not a whole frame
         var e = Assert.Throws<MediaError>(() => ds.Load(0, 0, 0, default));

@@ -3,10 +3,10 @@ using System.IO.Compression;
 using AvBert.Media;
 using AvBert.Storage;
 
-namespace AvBert.Data.Cache;
+namespace AvBert.Data.Prepared;
 
 /// <summary>
-/// A cached waveform, lossless and compact: "AVW2", the sample count (int64), then zlib of the 16-bit PCM levels
+/// A prepared waveform, lossless and compact: "AVW2", the sample count (int64), then zlib of the 16-bit PCM levels
 /// (<see cref="AudioDecoder.ToPcm16Grid"/>: every decoded sample is one) as differences from the previous level, split
 /// into a low-byte and a high-byte plane (the high bytes of neighbouring differences mostly agree, so that plane
 /// compresses well). Read back bit for bit, with no FFmpeg; zlib's checksum catches a damaged file.
@@ -50,7 +50,7 @@ public static class WaveformFile
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         Span<byte> header = stackalloc byte[12];
         if (fs.ReadAtLeast(header, 12, throwOnEndOfStream: false) != 12 || !header[..4].SequenceEqual(Magic))
-            throw new InvalidDataException("not a cached waveform (bad header)");
+            throw new InvalidDataException("not a prepared waveform (bad header)");
         long n = BinaryPrimitives.ReadInt64LittleEndian(header[4..]);
         if (n != expectedSamples) throw new InvalidDataException($"holds {n} samples, the index says {expectedSamples}");
         var planes = new byte[n * 2];

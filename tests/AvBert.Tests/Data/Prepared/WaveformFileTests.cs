@@ -1,7 +1,7 @@
-using AvBert.Data.Cache;
+using AvBert.Data.Prepared;
 using AvBert.Media;
 
-namespace AvBert.Tests.Data.Cache;
+namespace AvBert.Tests.Data.Prepared;
 
 public sealed class WaveformFileTests : IDisposable
 {
