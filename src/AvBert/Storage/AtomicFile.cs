@@ -57,6 +57,30 @@ public static class AtomicFile
         fs.Flush(flushToDisk: true);
     });
 
+    /// <summary>The temporary files of <see cref="Replace"/>: ".NAME.tmp-PID-XXXXXXXX.EXT", PID the writing process.</summary>
+    static readonly System.Text.RegularExpressions.Regex TemporaryName = new(@"^\..*\.tmp-(\d+)-[0-9a-f]{8}(\.[^.]*)?$");
+
+    /// <summary>
+    /// Deletes the temporary files that writers killed mid-write (SIGKILL, a power cut) left in <paramref name="dir"/>:
+    /// those whose writing process is gone. A live writer's file (its process still runs) is left alone, so this is safe
+    /// beside another process writing into the same folder. Returns how many were deleted.
+    /// </summary>
+    public static int RemoveStaleTemporaries(string dir)
+    {
+        if (!Directory.Exists(dir)) return 0;
+        int removed = 0;
+        foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp-*"))
+        {
+            var m = TemporaryName.Match(Path.GetFileName(file));
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, out var pid) || ProcessAlive(pid)) continue;
+            try { File.Delete(file); removed++; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* not ours to clean after all */ }
+        }
+        return removed;
+    }
+
+    static bool ProcessAlive(int pid) => pid == Environment.ProcessId || !OperatingSystem.IsLinux() || Directory.Exists($"/proc/{pid}");
+
     static void Replace(string path, Action<string> writeTemp)
     {
         var full = Path.GetFullPath(path);

@@ -118,3 +118,26 @@ public class AtomicFileTests
         return type;
     }
 }
+
+public class AtomicFileTemporaryTests
+{
+    [Fact]
+    public void Temporaries_of_writers_that_are_gone_are_removed_and_a_live_writers_are_kept()
+    {
+        var dir = AvBert.Tests.TestSetup.TempDir("atomic-stale");
+        try
+        {
+            // What a writer killed mid-write leaves, and one that is still writing (this process).
+            string gone = Path.Combine(dir, ".clip.tmp-99999999-0123abcd.rgb"), live = Path.Combine(dir, $".clip.tmp-{Environment.ProcessId}-89abcdef.rgb");
+            string result = Path.Combine(dir, "clip.rgb"), lookalike = Path.Combine(dir, ".notes.tmp-12-zz.txt");
+            foreach (var f in new[] { gone, live, result, lookalike }) File.WriteAllText(f, "x");
+            Assert.Equal(1, AvBert.Storage.AtomicFile.RemoveStaleTemporaries(dir));
+            Assert.False(File.Exists(gone));
+            Assert.True(File.Exists(live));
+            Assert.True(File.Exists(result));
+            Assert.True(File.Exists(lookalike));          // not a name AtomicFile makes
+            Assert.Equal(0, AvBert.Storage.AtomicFile.RemoveStaleTemporaries(Path.Combine(dir, "missing")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

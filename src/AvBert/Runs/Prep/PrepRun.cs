@@ -74,6 +74,9 @@ public static class PrepRun
             MultiLabel = source.MultiLabel, AudioOnly = source.AudioOnly,
         });
         Directory.CreateDirectory(Path.Combine(dir, PreparedIndex.MediaFolder));
+        // A prep killed mid-write (SIGKILL, a power cut) left its temporary files behind: gone with their writer.
+        int stale = new[] { dir }.Concat(Directory.EnumerateDirectories(Path.Combine(dir, PreparedIndex.MediaFolder))).Sum(AtomicFile.RemoveStaleTemporaries);
+        if (stale > 0) log.WriteLine($"prep: removed {stale} temporary file(s) left by an earlier prep that was killed mid-write");
 
         var done = PreparedIndex.ReadEntries(dir);
         var todo = new List<(MediaItem Item, string Id, string[] Splits, int Order)>();

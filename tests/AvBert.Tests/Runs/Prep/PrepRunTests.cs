@@ -214,8 +214,13 @@ public sealed class PrepRunTests : IDisposable
         Assert.InRange(first.Count, 2, 3);
         var written = first.Values.ToDictionary(e => e.Id, e => File.GetLastWriteTimeUtc(Path.Combine(cache, e.VideoFile!)));
         Assert.DoesNotContain(Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories), f => Path.GetFileName(f).Contains(".tmp"));
+        // What a prep killed by SIGKILL mid-write leaves (its process gone): the next prep removes it.
+        var media = Directory.EnumerateDirectories(Path.Combine(cache, PreparedIndex.MediaFolder)).First();
+        var leftover = Path.Combine(media, ".v9.tmp-99999999-0123abcd.rgb");
+        File.WriteAllText(leftover, "half a frame");
 
         var again = Prep(src, cache);
+        Assert.False(File.Exists(leftover), "a killed prep's temporary file was left behind");
         Assert.Equal(first.Count, again.AlreadyPrepared);
         Assert.Equal(4 - first.Count, again.Prepared);
         foreach (var (id, time) in written)
