@@ -9,10 +9,10 @@ namespace AvBert.Model;
 /// The CNNs' BatchNorm (<see cref="TrainConfig.SyncBatchnorm"/>, docs/scaling-out.md "SyncBatchNorm"). Without a
 /// <see cref="Group"/> (a single process, or train.sync_batchnorm off) and in eval mode it is TorchSharp's BatchNorm,
 /// call for call: the same parameters, buffers and state-dict keys. With a group, a train-mode forward normalises with
-/// the moments of the <b>global</b> batch, as PySlowFast's NaiveSyncBatchNorm: each rank's per-channel Σx, Σx² and count
-/// are summed over the ranks in one all-reduce, mean and variance come from the sums, and the running statistics take
-/// the global mean and unbiased global variance, as one process on the whole batch would. The all-reduce is an autograd
-/// function whose backward sums the moments' gradients over the ranks, so the backward is exact too.
+/// the moments of the <b>global</b> batch, as PySlowFast's sync_batchnorm: the per-channel Σx and count summed over the
+/// ranks give the mean, then Σ(x − mean)² summed over the ranks the variance (two small all-reduces, C+1 and C values);
+/// the running statistics take the global mean and unbiased global variance, as one process on the whole batch would.
+/// The all-reduce is an autograd function whose backward sums the gradient over the ranks, so the backward is exact too.
 /// </summary>
 public abstract class SyncBatchNorm(long features, double eps, double momentum, string name)
     : TorchSharp.Modules.BatchNorm(features, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name)
@@ -51,14 +51,16 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
         shape[1] = c;
         // The moments in float32 at least (x may be bf16/fp16 under autocast, where BatchNorm computes in float32 too).
         var xf = x.dtype is ScalarType.Float32 or ScalarType.Float64 ? x : x.to(float32);
-        var local = cat([xf.sum(dims), (xf * xf).sum(dims), full([1], x.numel() / c, xf.dtype, xf.device)]);
-        var total = AllReduceSumFunction.apply(group, local);
-        var count = total.narrow(0, 2 * c, 1);
-        var mean = total.narrow(0, 0, c) / count;
-        var variance = (total.narrow(0, c, c) / count - mean * mean).clamp_min(0);
+        // Two passes, as libtorch's BatchNorm: the global mean first, then the global Σ(x − mean)². (Σx² − N·mean² in one
+        // all-reduce loses the variance to cancellation in float32 where it is small beside mean², e.g. a stem's BatchNorm
+        // on plain-colour frames.)
+        var sums = AllReduceSumFunction.apply(group, cat([xf.sum(dims), full([1], x.numel() / c, xf.dtype, xf.device)]));
+        var count = sums.narrow(0, c, 1);
+        var mean = sums.narrow(0, 0, c) / count;
+        var centred = xf - mean.view(shape);
+        var variance = AllReduceSumFunction.apply(group, (centred * centred).sum(dims)) / count;
         var scale = (variance + eps).rsqrt() * weight!;
-        var shift = bias! - mean * scale;
-        var y = addcmul(shift.view(shape), xf, scale.view(shape), 1);
+        var y = addcmul(bias!.view(shape), centred, scale.view(shape), 1);
         UpdateRunningStatistics(mean, variance, count);
         return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
     }
