@@ -21,6 +21,14 @@ public sealed record TrainConfig
     /// </summary>
     public CheckpointActivations CheckpointActivations { get; init; } = CheckpointActivations.None;
 
+    /// <summary>
+    /// In a data-parallel job (mpirun), every CNN BatchNorm in train mode normalises with the statistics of the global
+    /// batch (each rank's sums all-reduced, forward and backward) instead of its rank's slice, as PySlowFast's
+    /// sync_batchnorm; the running statistics then follow the global batch too. One all-reduce of 2C+1 values per
+    /// BatchNorm layer in forward and one in backward. No effect in a single process (it has the whole batch).
+    /// </summary>
+    public bool SyncBatchnorm { get; init; }
+
     /// <summary>fp16 loss scaling: the first scale (PyTorch's GradScaler: 2^16).</summary>
     public double LossScaleInit { get; init; } = 65536.0;
 

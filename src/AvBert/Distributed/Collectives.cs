@@ -13,6 +13,8 @@ public interface ICollectives : IDisposable
     string Backend { get; }
     /// <summary>Replaces <paramref name="t"/> by the mean of its values over the ranks.</summary>
     void AllReduceMean(Tensor t, string what);
+    /// <summary>Replaces <paramref name="t"/> by the sum of its values over the ranks (SyncBatchNorm's moments and their gradients).</summary>
+    void AllReduceSum(Tensor t, string what);
     /// <summary>Replaces <paramref name="t"/> by rank <paramref name="root"/>'s values.</summary>
     void Broadcast(Tensor t, int root, string what);
     /// <summary>Sums host values over the ranks (losses, flags, checksums).</summary>
@@ -31,13 +33,17 @@ internal sealed class MpiCollectives(int size, bool staged = false) : ICollectiv
 
     public string Backend => staged ? "mpi-staged (GPU → pinned host → MPI)" : "mpi";
 
-    public void AllReduceMean(Tensor t, string what)
+    public void AllReduceMean(Tensor t, string what) => AllReduce(t, what, mean: true);
+
+    public void AllReduceSum(Tensor t, string what) => AllReduce(t, what, mean: false);
+
+    void AllReduce(Tensor t, string what, bool mean)
     {
         if (t.device_type != DeviceType.CPU)
         {
             var host = Staging(t);
             host.copy_(t.reshape(-1));
-            AllReduceMean(host, what);
+            AllReduce(host, what, mean);
             t.copy_(host.view_as(t));
             return;
         }
@@ -45,7 +51,7 @@ internal sealed class MpiCollectives(int size, bool staged = false) : ICollectiv
         {
             // Half-precision sums over MPI: in float32, then back.
             using var wide = t.to(float32);
-            AllReduceMean(wide, what);
+            AllReduce(wide, what, mean);
             t.copy_(wide);
             return;
         }
@@ -55,7 +61,7 @@ internal sealed class MpiCollectives(int size, bool staged = false) : ICollectiv
         var address = TensorMemory.Address(t);
         for (long offset = 0; offset < n; offset += chunk)
             Mpi.AllReduce(address + (nint)(offset * itemSize), (int)Math.Min(chunk, n - offset), type, Mpi.Sum, what);
-        t.div_(size);
+        if (mean) t.div_(size);
     }
 
     public void Broadcast(Tensor t, int root, string what)
@@ -124,8 +130,17 @@ internal sealed class NcclCollectives : ICollectives
     public void AllReduceMean(Tensor t, string what)
     {
         if (t.device_type != DeviceType.CUDA) { _mpi.AllReduceMean(t, what); return; }
-        Nccl.AllReduce(TensorMemory.Address(t), t.numel(), TypeOf(t), Nccl.ReduceOp.Avg, _comm, Nccl.CurrentStream(_device), what);
+        AllReduce(t, Nccl.ReduceOp.Avg, what);
     }
+
+    public void AllReduceSum(Tensor t, string what)
+    {
+        if (t.device_type != DeviceType.CUDA) { _mpi.AllReduceSum(t, what); return; }
+        AllReduce(t, Nccl.ReduceOp.Sum, what);
+    }
+
+    void AllReduce(Tensor t, Nccl.ReduceOp op, string what) =>
+        Nccl.AllReduce(TensorMemory.Address(t), t.numel(), TypeOf(t), op, _comm, Nccl.CurrentStream(_device), what);
 
     public void Broadcast(Tensor t, int root, string what)
     {

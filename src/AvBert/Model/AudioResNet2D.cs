@@ -53,14 +53,14 @@ public sealed class AudioResNet2D : Module<Tensor, Tensor>, ICheckpointedCnn
 public sealed class AudioStem : Module<Tensor, Tensor>
 {
     readonly Conv2d conv_freq, conv_time;
-    readonly BatchNorm2d bn_freq, bn_time;
+    readonly SyncBatchNorm2d bn_freq, bn_time;
 
     public AudioStem(int inChannels, int outChannels, int kernel, double eps, double momentum) : base(nameof(AudioStem))
     {
         conv_freq = Conv2d(inChannels, outChannels, (kernel, 1), padding: (kernel / 2, 0), bias: false);
-        bn_freq = BatchNorm2d(outChannels, eps, momentum);
+        bn_freq = new SyncBatchNorm2d(outChannels, eps, momentum);
         conv_time = Conv2d(outChannels, outChannels, (1, kernel), padding: (0, kernel / 2), bias: false);
-        bn_time = BatchNorm2d(outChannels, eps, momentum);
+        bn_time = new SyncBatchNorm2d(outChannels, eps, momentum);
         RegisterComponents();
     }
 
@@ -74,11 +74,11 @@ public sealed class AudioStem : Module<Tensor, Tensor>
 public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
 {
     readonly Conv2d conv1, conv3;
-    readonly BatchNorm2d bn1, bn3;
+    readonly SyncBatchNorm2d bn1, bn3;
     readonly Conv2d? conv2, conv2_freq, conv2_time;
-    readonly BatchNorm2d? bn2, bn2_freq, bn2_time;
+    readonly SyncBatchNorm2d? bn2, bn2_freq, bn2_time;
     readonly Conv2d? shortcut_conv;
-    readonly BatchNorm2d? shortcut_bn;
+    readonly SyncBatchNorm2d? shortcut_bn;
 
     public ResNetBottleneck2D(ResBlockOptions o) : base(nameof(ResNetBottleneck2D))
     {
@@ -87,30 +87,30 @@ public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
         // The reference strides only the time axis here, which cannot run (its shortcut strides both axes);
         // we stride both, so the option works.
         conv1 = Conv2d(o.In, o.Inner, (1, 1), stride: (s1, s1), bias: false);
-        bn1 = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+        bn1 = new SyncBatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
         if (o.Separable)
         {
             conv2_freq = Conv2d(o.Inner, o.Inner, (3, 1), stride: (s3, 1), padding: (d, 0), dilation: (d, 1), groups: o.Groups, bias: false);
-            bn2_freq = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+            bn2_freq = new SyncBatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
             conv2_time = Conv2d(o.Inner, o.Inner, (1, 3), stride: (1, s3), padding: (0, d), dilation: (1, d), groups: o.Groups, bias: false);
-            bn2_time = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+            bn2_time = new SyncBatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
         }
         else
         {
             conv2 = Conv2d(o.Inner, o.Inner, (3, 3), stride: (s3, s3), padding: (d, d), dilation: (d, d), groups: o.Groups, bias: false);
-            bn2 = BatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
+            bn2 = new SyncBatchNorm2d(o.Inner, o.BnEps, o.BnMomentum);
         }
         conv3 = Conv2d(o.Inner, o.Out, (1, 1), bias: false);
-        bn3 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        bn3 = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         if (o.ProjectShortcut)
         {
             shortcut_conv = Conv2d(o.In, o.Out, (1, 1), stride: (o.Stride, o.Stride), bias: false);
-            shortcut_bn = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            shortcut_bn = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         }
         RegisterComponents();
     }
 
-    public BatchNorm2d FinalBn => bn3;
+    public SyncBatchNorm2d FinalBn => bn3;
 
     public override Tensor forward(Tensor x)
     {
@@ -126,11 +126,11 @@ public sealed class ResNetBottleneck2D : Module<Tensor, Tensor>
 public sealed class ResNetBasicBlock2D : Module<Tensor, Tensor>
 {
     readonly Conv2d conv2;
-    readonly BatchNorm2d bn2;
+    readonly SyncBatchNorm2d bn2;
     readonly Conv2d? conv1, conv1_freq, conv1_time;
-    readonly BatchNorm2d? bn1, bn1_freq, bn1_time;
+    readonly SyncBatchNorm2d? bn1, bn1_freq, bn1_time;
     readonly Conv2d? shortcut_conv;
-    readonly BatchNorm2d? shortcut_bn;
+    readonly SyncBatchNorm2d? shortcut_bn;
 
     public ResNetBasicBlock2D(ResBlockOptions o) : base(nameof(ResNetBasicBlock2D))
     {
@@ -138,26 +138,26 @@ public sealed class ResNetBasicBlock2D : Module<Tensor, Tensor>
         if (o.Separable)
         {
             conv1_freq = Conv2d(o.In, o.Out, (3, 1), stride: (s, 1), padding: (1, 0), bias: false);
-            bn1_freq = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            bn1_freq = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
             conv1_time = Conv2d(o.Out, o.Out, (1, 3), stride: (1, s), padding: (0, 1), bias: false);
-            bn1_time = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            bn1_time = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         }
         else
         {
             conv1 = Conv2d(o.In, o.Out, (3, 3), stride: (s, s), padding: (1, 1), bias: false);
-            bn1 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            bn1 = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         }
         conv2 = Conv2d(o.Out, o.Out, (3, 3), padding: (1, 1), bias: false);
-        bn2 = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+        bn2 = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         if (o.ProjectShortcut)
         {
             shortcut_conv = Conv2d(o.In, o.Out, (1, 1), stride: (s, s), bias: false);
-            shortcut_bn = BatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
+            shortcut_bn = new SyncBatchNorm2d(o.Out, o.BnEps, o.BnMomentum);
         }
         RegisterComponents();
     }
 
-    public BatchNorm2d FinalBn => bn2;
+    public SyncBatchNorm2d FinalBn => bn2;
 
     public override Tensor forward(Tensor x)
     {

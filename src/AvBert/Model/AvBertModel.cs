@@ -249,8 +249,7 @@ public sealed class AvBertModel : Module<Tensor, Tensor, AvBertOutputs>
             {
                 case Conv3d c: init.kaiming_normal_(c.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU); break;
                 case Conv2d c: init.kaiming_normal_(c.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU); break;
-                case BatchNorm3d bn: bn.weight!.fill_(1); bn.bias!.zero_(); break;
-                case BatchNorm2d bn: bn.weight!.fill_(1); bn.bias!.zero_(); break;
+                case TorchSharp.Modules.BatchNorm bn: bn.weight!.fill_(1); bn.bias!.zero_(); break;
                 case LayerNorm ln: ln.weight!.fill_(1); ln.bias!.zero_(); break;
                 case Linear l:
                     init.normal_(l.weight!, 0, t.InitializerRange);

@@ -79,14 +79,14 @@ public sealed class VisualResNet3D : Module<Tensor, Tensor>, ICheckpointedCnn
 public sealed class VisualStem : Module<Tensor, Tensor>
 {
     readonly Conv3d conv;
-    readonly BatchNorm3d bn;
+    readonly SyncBatchNorm3d bn;
 
     public VisualStem(int inChannels, int outChannels, int temporalKernel, int spatialKernel, double eps, double momentum, int temporalStride = 2)
         : base(nameof(VisualStem))
     {
         conv = Conv3d(inChannels, outChannels, (temporalKernel, spatialKernel, spatialKernel), stride: (temporalStride, 2, 2),
                       padding: (temporalKernel / 2, spatialKernel / 2, spatialKernel / 2), bias: false);
-        bn = BatchNorm3d(outChannels, eps, momentum);
+        bn = new SyncBatchNorm3d(outChannels, eps, momentum);
         RegisterComponents();
     }
 
@@ -98,30 +98,30 @@ public sealed class VisualStem : Module<Tensor, Tensor>
 public sealed class ResNetBottleneck3D : Module<Tensor, Tensor>
 {
     readonly Conv3d conv1, conv2, conv3;
-    readonly BatchNorm3d bn1, bn2, bn3;
+    readonly SyncBatchNorm3d bn1, bn2, bn3;
     readonly Conv3d? shortcut_conv;
-    readonly BatchNorm3d? shortcut_bn;
+    readonly SyncBatchNorm3d? shortcut_bn;
 
     public ResNetBottleneck3D(ResBlockOptions o) : base(nameof(ResNetBottleneck3D))
     {
         var (s1, s3) = o.StrideOnFirstConv ? (o.Stride, 1) : (1, o.Stride);
         conv1 = Conv3d(o.In, o.Inner, (o.TemporalKernel, 1, 1), stride: (1, s1, s1), padding: (o.TemporalKernel / 2, 0, 0), bias: false);
-        bn1 = BatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
+        bn1 = new SyncBatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
         conv2 = Conv3d(o.Inner, o.Inner, (1, 3, 3), stride: (1, s3, s3), padding: (0, o.Dilation, o.Dilation),
                        dilation: (1, o.Dilation, o.Dilation), groups: o.Groups, bias: false);
-        bn2 = BatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
+        bn2 = new SyncBatchNorm3d(o.Inner, o.BnEps, o.BnMomentum);
         conv3 = Conv3d(o.Inner, o.Out, (1, 1, 1), bias: false);
-        bn3 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        bn3 = new SyncBatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
         if (o.ProjectShortcut)
         {
             shortcut_conv = Conv3d(o.In, o.Out, (1, 1, 1), stride: (1, o.Stride, o.Stride), bias: false);
-            shortcut_bn = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+            shortcut_bn = new SyncBatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
         }
         RegisterComponents();
     }
 
     /// <summary>The BN closing the residual branch (zero-initialised when training from scratch).</summary>
-    public BatchNorm3d FinalBn => bn3;
+    public SyncBatchNorm3d FinalBn => bn3;
 
     public override Tensor forward(Tensor x)
     {
@@ -135,25 +135,25 @@ public sealed class ResNetBottleneck3D : Module<Tensor, Tensor>
 public sealed class ResNetBasicBlock3D : Module<Tensor, Tensor>
 {
     readonly Conv3d conv1, conv2;
-    readonly BatchNorm3d bn1, bn2;
+    readonly SyncBatchNorm3d bn1, bn2;
     readonly Conv3d? shortcut_conv;
-    readonly BatchNorm3d? shortcut_bn;
+    readonly SyncBatchNorm3d? shortcut_bn;
 
     public ResNetBasicBlock3D(ResBlockOptions o) : base(nameof(ResNetBasicBlock3D))
     {
         conv1 = Conv3d(o.In, o.Out, (o.TemporalKernel, 3, 3), stride: (1, o.Stride, o.Stride), padding: (o.TemporalKernel / 2, 1, 1), bias: false);
-        bn1 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        bn1 = new SyncBatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
         conv2 = Conv3d(o.Out, o.Out, (1, 3, 3), padding: (0, 1, 1), bias: false);
-        bn2 = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+        bn2 = new SyncBatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
         if (o.ProjectShortcut)
         {
             shortcut_conv = Conv3d(o.In, o.Out, (1, 1, 1), stride: (1, o.Stride, o.Stride), bias: false);
-            shortcut_bn = BatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
+            shortcut_bn = new SyncBatchNorm3d(o.Out, o.BnEps, o.BnMomentum);
         }
         RegisterComponents();
     }
 
-    public BatchNorm3d FinalBn => bn2;
+    public SyncBatchNorm3d FinalBn => bn2;
 
     public override Tensor forward(Tensor x)
     {

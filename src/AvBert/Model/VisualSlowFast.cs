@@ -119,7 +119,7 @@ public sealed class VisualSlowFast : Module<Tensor, Tensor>, ICheckpointedCnn
 public sealed class LateralFastToSlow : Module<Tensor, Tensor, Tensor>
 {
     readonly Conv3d conv;
-    readonly BatchNorm3d bn;
+    readonly SyncBatchNorm3d bn;
 
     /// <summary>Channels the lateral adds to the slow pathway.</summary>
     public int OutputChannels { get; }
@@ -129,7 +129,7 @@ public sealed class LateralFastToSlow : Module<Tensor, Tensor, Tensor>
     {
         OutputChannels = fastChannels * channelRatio;
         conv = Conv3d(fastChannels, OutputChannels, (kernel, 1, 1), stride: (alpha, 1, 1), padding: (kernel / 2, 0, 0), bias: false);
-        bn = BatchNorm3d(OutputChannels, eps, momentum);
+        bn = new SyncBatchNorm3d(OutputChannels, eps, momentum);
         RegisterComponents();
     }
 

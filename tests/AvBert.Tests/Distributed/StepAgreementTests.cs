@@ -13,6 +13,7 @@ public class StepAgreementTests
         int _call;
         public string Backend => "test";
         public void AllReduceMean(Tensor t, string what) => t.div_(2);
+        public void AllReduceSum(Tensor t, string what) { }
         public void Broadcast(Tensor t, int root, string what) { }
         public void Broadcast(byte[] bytes, int root, string what) { }
         public void AllReduceSum(double[] values, string what)

@@ -131,7 +131,7 @@ public class VisualSlowFastTests(ITestOutputHelper output)
         long slowChannels = ResNetWidths.FeatureDim(ResNetBlock.Bottleneck, 4);
         Tensor SlowHalf(Tensor x) => cnn.call(x).narrow(1, 0, slowChannels);
         Assert.False(SlowHalf(clip).allclose(SlowHalf(other), 1e-5, 1e-5), "the laterals should carry frame 1 into the slow pathway");
-        foreach (var bn in cnn.named_modules().Where(m => m.name.StartsWith("fuse") && m.module is BatchNorm3d).Select(m => (BatchNorm3d)m.module))
+        foreach (var bn in cnn.named_modules().Where(m => m.name.StartsWith("fuse") && m.module is SyncBatchNorm3d).Select(m => (SyncBatchNorm3d)m.module))
         {
             bn.weight!.zero_();
             bn.bias!.zero_();

@@ -263,6 +263,7 @@ public static class FinetuneRun
         model.to(device);
         ChannelsLast.Prepare(model, device);
         ActivationCheckpoint.Apply(model, config.Train.CheckpointActivations);
+        SyncBatchNorm.Apply(model, config.Train);
         return model;
     }
 

@@ -81,6 +81,7 @@ public static class PretrainRun
         pretrainer.to(device);
         ChannelsLast.Prepare(pretrainer, device);
         ActivationCheckpoint.Apply(pretrainer, config.Train.CheckpointActivations);
+        SyncBatchNorm.Apply(pretrainer, config.Train);
         using var optimizer = TrainingOptimizer.Create(
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });

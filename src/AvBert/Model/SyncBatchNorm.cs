@@ -1,0 +1,128 @@
+using AvBert.Config;
+using AvBert.Distributed;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AvBert.Model;
+
+/// <summary>
+/// The CNNs' BatchNorm (<see cref="TrainConfig.SyncBatchnorm"/>, docs/scaling-out.md "SyncBatchNorm"). Without a
+/// <see cref="Group"/> (a single process, or train.sync_batchnorm off) and in eval mode it is TorchSharp's BatchNorm,
+/// call for call: the same parameters, buffers and state-dict keys. With a group, a train-mode forward normalises with
+/// the moments of the <b>global</b> batch, as PySlowFast's sync_batchnorm: the per-channel Σx and count summed over the
+/// ranks give the mean, then Σ(x − mean)² summed over the ranks the variance (two small all-reduces, C+1 and C values);
+/// the running statistics take the global mean and unbiased global variance, as one process on the whole batch would.
+/// The all-reduce is an autograd function whose backward sums the gradient over the ranks, so the backward is exact too.
+/// </summary>
+public abstract class SyncBatchNorm(long features, double eps, double momentum, string name)
+    : TorchSharp.Modules.BatchNorm(features, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name)
+{
+    /// <summary>The ranks whose batches this layer normalises together; null: this rank's batch alone (plain BatchNorm).</summary>
+    public ICollectives? Group { get; set; }
+
+    /// <summary>Sets <see cref="Group"/> on every such BatchNorm under <paramref name="root"/>.</summary>
+    public static void Apply(nn.Module root, ICollectives? group)
+    {
+        foreach (var m in root.modules().Prepend(root).OfType<SyncBatchNorm>()) m.Group = group;
+    }
+
+    /// <summary>What a training run sets: the job's collectives when <paramref name="train"/> asks for it in a data-parallel
+    /// job; else nothing (one process has the whole batch already). Returns whether it synchronises.</summary>
+    public static bool Apply(nn.Module root, TrainConfig train)
+    {
+        var group = train.SyncBatchnorm ? DataParallel.Current?.Collectives : null;
+        Apply(root, group);
+        return group is not null;
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        if (!training || Group is not { } group) return base.forward(input);
+        ValidateInputDimensions(input);
+        return GlobalBatchNorm(input, group);
+    }
+
+    Tensor GlobalBatchNorm(Tensor x, ICollectives group)
+    {
+        using var scope = NewDisposeScope();
+        long c = x.shape[1];
+        var dims = Enumerable.Range(0, (int)x.ndim).Where(d => d != 1).Select(d => (long)d).ToArray();
+        var shape = Enumerable.Repeat(1L, (int)x.ndim).ToArray();
+        shape[1] = c;
+        // The moments in float32 at least (x may be bf16/fp16 under autocast, where BatchNorm computes in float32 too).
+        var xf = x.dtype is ScalarType.Float32 or ScalarType.Float64 ? x : x.to(float32);
+        // Two passes, as libtorch's BatchNorm: the global mean first, then the global Σ(x − mean)². (Σx² − N·mean² in one
+        // all-reduce loses the variance to cancellation in float32 where it is small beside mean², e.g. a stem's BatchNorm
+        // on plain-colour frames.)
+        var sums = AllReduceSumFunction.apply(group, cat([xf.sum(dims), full([1], x.numel() / c, xf.dtype, xf.device)]));
+        var count = sums.narrow(0, c, 1);
+        var mean = sums.narrow(0, 0, c) / count;
+        var centred = xf - mean.view(shape);
+        var variance = AllReduceSumFunction.apply(group, (centred * centred).sum(dims)) / count;
+        var scale = (variance + eps).rsqrt() * weight!;
+        var y = addcmul(bias!.view(shape), centred, scale.view(shape), 1);
+        UpdateRunningStatistics(mean, variance, count);
+        return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>As TorchSharp's BatchNorm: the batch counter, then the moving averages with the global mean and the
+    /// unbiased global variance.</summary>
+    void UpdateRunningStatistics(Tensor mean, Tensor variance, Tensor count)
+    {
+        using var _ = no_grad();
+        double factor = momentum ?? 0.0;
+        if (num_batches_tracked is not null)
+        {
+            num_batches_tracked.add_(1);
+            if (momentum is null) factor = 1.0 / num_batches_tracked.item<long>();
+        }
+        var unbiased = variance * count / (count - 1);
+        running_mean!.mul_(1 - factor).add_(mean.to(running_mean.dtype), alpha: factor);
+        running_var!.mul_(1 - factor).add_(unbiased.to(running_var.dtype), alpha: factor);
+    }
+
+    /// <summary>Σ over the ranks in forward; in backward, Σ over the ranks of the gradient (every rank's loss depends on
+    /// every rank's local sums).</summary>
+    sealed class AllReduceSumFunction : autograd.SingleTensorFunction<AllReduceSumFunction>
+    {
+        const string Key = "group";
+        public override string Name => "SyncBatchNormAllReduce";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var group = (ICollectives)vars[0];
+            ctx.save_data(Key, group);
+            var sum = ((Tensor)vars[1]).contiguous().clone();
+            group.AllReduceSum(sum, "all-reduce of the BatchNorm moments");
+            return sum;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var group = (ICollectives)ctx.get_data(Key);
+            var sum = gradOutput.contiguous().clone();
+            group.AllReduceSum(sum, "all-reduce of the BatchNorm moments' gradients");
+            return [null!, sum];
+        }
+    }
+}
+
+/// <summary>BatchNorm over [N, C, H, W] (the audio CNN), global-batch in a synchronised data-parallel job (<see cref="SyncBatchNorm"/>).</summary>
+public sealed class SyncBatchNorm2d(long features, double eps = 1e-5, double momentum = 0.1)
+    : SyncBatchNorm(features, eps, momentum, nameof(SyncBatchNorm2d))
+{
+    protected override void ValidateInputDimensions(Tensor input)
+    {
+        if (input.ndim != 4) throw new ArgumentException($"expected 4D input, but got {input.ndim}D input.");
+    }
+}
+
+/// <summary>BatchNorm over [N, C, T, H, W] (the visual CNN), global-batch in a synchronised data-parallel job (<see cref="SyncBatchNorm"/>).</summary>
+public sealed class SyncBatchNorm3d(long features, double eps = 1e-5, double momentum = 0.1)
+    : SyncBatchNorm(features, eps, momentum, nameof(SyncBatchNorm3d))
+{
+    protected override void ValidateInputDimensions(Tensor input)
+    {
+        if (input.ndim != 5) throw new ArgumentException($"expected 5D input, but got {input.ndim}D input.");
+    }
+}
