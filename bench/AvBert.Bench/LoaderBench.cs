@@ -4,6 +4,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Media;
 using AvBert.Runs;
+using AvBert.Data.Sources;
 
 namespace AvBert.Bench;
 

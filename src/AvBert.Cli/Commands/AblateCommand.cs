@@ -1,6 +1,5 @@
 using AvBert.Config;
 using AvBert.Runs;
-using AvBert.Runs.Ablation;
 using System.CommandLine;
 
 namespace AvBert.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using AvBert.Runs.Export;
 using AvBert.Runtime;
+using AvBert.Runs;
 
 namespace AvBert.Cli.Commands;
 

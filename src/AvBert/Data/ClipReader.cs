@@ -3,6 +3,7 @@ using AvBert.Features;
 using AvBert.Media;
 using System.Diagnostics;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data;
 

@@ -1,5 +1,6 @@
 using AvBert.Config;
 using AvBert.Media;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data;
 

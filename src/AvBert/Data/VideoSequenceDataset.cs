@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data;
 

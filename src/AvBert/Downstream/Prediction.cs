@@ -6,6 +6,7 @@ using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
 using AvBert.Training;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Downstream;
 

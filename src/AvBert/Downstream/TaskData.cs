@@ -3,6 +3,7 @@ using AvBert.Data;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
 using AvBert.Runtime;
+using AvBert.Data.Sources;
 
 namespace AvBert.Downstream;
 

@@ -1,12 +1,10 @@
-using AvBert.Config;
-using AvBert.Distributed;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AvBert.Model;
 
 /// <summary>
-/// The CNNs' BatchNorm (<see cref="TrainConfig.SyncBatchnorm"/>, docs/scaling-out.md "SyncBatchNorm"). Without a
+/// The CNNs' BatchNorm (train.sync_batchnorm, docs/scaling-out.md "SyncBatchNorm"). Without a
 /// <see cref="Group"/> (a single process, or train.sync_batchnorm off) and in eval mode it is TorchSharp's BatchNorm,
 /// call for call: the same parameters, buffers and state-dict keys. With a group, a train-mode forward normalises with
 /// the moments of the <b>global</b> batch, as PySlowFast's sync_batchnorm: the per-channel Σx and count summed over the
@@ -14,25 +12,23 @@ namespace AvBert.Model;
 /// the running statistics take the global mean and unbiased global variance, as one process on the whole batch would.
 /// The all-reduce is an autograd function whose backward sums the gradient over the ranks, so the backward is exact too.
 /// </summary>
+/// <summary>The ranks a <see cref="SyncBatchNorm"/> normalises over: sums a tensor in place over them (in a data-parallel
+/// job, the job's all-reduce; Training/SyncBatchNormGroup connects the two).</summary>
+public interface IRankSum
+{
+    void AllReduceSum(Tensor t, string what);
+}
+
 public abstract class SyncBatchNorm(long features, double eps, double momentum, string name)
     : TorchSharp.Modules.BatchNorm(features, eps, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name)
 {
     /// <summary>The ranks whose batches this layer normalises together; null: this rank's batch alone (plain BatchNorm).</summary>
-    public ICollectives? Group { get; set; }
+    public IRankSum? Group { get; set; }
 
-    /// <summary>Sets <see cref="Group"/> on every such BatchNorm under <paramref name="root"/>.</summary>
-    public static void Apply(nn.Module root, ICollectives? group)
+    /// <summary>Sets <see cref="Group"/> on every such BatchNorm under <paramref name="root"/> (null: each rank's batch alone).</summary>
+    public static void Apply(nn.Module root, IRankSum? group)
     {
         foreach (var m in root.modules().Prepend(root).OfType<SyncBatchNorm>()) m.Group = group;
-    }
-
-    /// <summary>What a training run sets: the job's collectives when <paramref name="train"/> asks for it in a data-parallel
-    /// job; else nothing (one process has the whole batch already). Returns whether it synchronises.</summary>
-    public static bool Apply(nn.Module root, TrainConfig train)
-    {
-        var group = train.SyncBatchnorm ? DataParallel.Current?.Collectives : null;
-        Apply(root, group);
-        return group is not null;
     }
 
     public override Tensor forward(Tensor input)
@@ -42,7 +38,7 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
         return GlobalBatchNorm(input, group);
     }
 
-    Tensor GlobalBatchNorm(Tensor x, ICollectives group)
+    Tensor GlobalBatchNorm(Tensor x, IRankSum group)
     {
         using var scope = NewDisposeScope();
         long c = x.shape[1];
@@ -90,7 +86,7 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            var group = (ICollectives)vars[0];
+            var group = (IRankSum)vars[0];
             ctx.save_data(Key, group);
             var sum = ((Tensor)vars[1]).contiguous().clone();
             group.AllReduceSum(sum, "all-reduce of the BatchNorm moments");
@@ -99,7 +95,7 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            var group = (ICollectives)ctx.get_data(Key);
+            var group = (IRankSum)ctx.get_data(Key);
             var sum = gradOutput.contiguous().clone();
             group.AllReduceSum(sum, "all-reduce of the BatchNorm moments' gradients");
             return [null!, sum];

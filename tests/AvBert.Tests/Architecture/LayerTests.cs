@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Architecture;
 

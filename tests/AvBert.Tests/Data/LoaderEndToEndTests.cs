@@ -1,5 +1,6 @@
 using static TorchSharp.torch;
 using AvBert.Data;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Data;
 

@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Features;
 using AvBert.Media;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Data;
 

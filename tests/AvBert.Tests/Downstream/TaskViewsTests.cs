@@ -3,6 +3,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Downstream.Evaluation;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Downstream;
 

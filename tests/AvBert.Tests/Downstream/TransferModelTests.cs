@@ -7,6 +7,7 @@ using AvBert.Runtime;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Downstream;
 

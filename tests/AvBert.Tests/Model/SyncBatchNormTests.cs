@@ -1,5 +1,4 @@
 using AvBert.Config;
-using AvBert.Distributed;
 using AvBert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,11 +21,10 @@ public class SyncBatchNormTests
         readonly Tensor?[] _slots = new Tensor?[2];
         public int Calls;
 
-        public ICollectives Rank(int rank) => new RankCollectives(this, rank);
+        public IRankSum Rank(int rank) => new RankCollectives(this, rank);
 
-        sealed class RankCollectives(TwoRanks world, int rank) : ICollectives
+        sealed class RankCollectives(TwoRanks world, int rank) : IRankSum
         {
-            public string Backend => "two threads";
             public void AllReduceSum(Tensor t, string what)
             {
                 world._slots[rank] = t.detach().clone();
@@ -35,24 +33,13 @@ public class SyncBatchNormTests
                 world._barrier.SignalAndWait();
                 if (rank == 0) Interlocked.Increment(ref world.Calls);
             }
-            public void AllReduceMean(Tensor t, string what) => throw new NotSupportedException();
-            public void Broadcast(Tensor t, int root, string what) => throw new NotSupportedException();
-            public void AllReduceSum(double[] values, string what) => throw new NotSupportedException();
-            public void Broadcast(byte[] bytes, int root, string what) => throw new NotSupportedException();
-            public void Dispose() { }
         }
     }
 
     /// <summary>Fails on any collective: a layer that must not communicate.</summary>
-    sealed class NoCollectives : ICollectives
+    sealed class NoCollectives : IRankSum
     {
-        public string Backend => "none";
         public void AllReduceSum(Tensor t, string what) => throw new InvalidOperationException(what);
-        public void AllReduceMean(Tensor t, string what) => throw new InvalidOperationException(what);
-        public void Broadcast(Tensor t, int root, string what) => throw new InvalidOperationException(what);
-        public void AllReduceSum(double[] values, string what) => throw new InvalidOperationException(what);
-        public void Broadcast(byte[] bytes, int root, string what) => throw new InvalidOperationException(what);
-        public void Dispose() { }
     }
 
     /// <summary>Runs <paramref name="body"/>(rank) for ranks 0 and 1 on two threads, at once.</summary>

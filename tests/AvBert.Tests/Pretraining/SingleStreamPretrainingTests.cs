@@ -8,6 +8,7 @@ using AvBert.Storage;
 using AvBert.Tests.Training;
 using AvBert.Training;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Pretraining;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using AvBert.Data;
 using AvBert.Media;
 using AvBert.RealMedia;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.RealMedia;
 

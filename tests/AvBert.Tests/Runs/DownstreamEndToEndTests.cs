@@ -11,6 +11,7 @@ using AvBert.Model;
 using AvBert.Training;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 

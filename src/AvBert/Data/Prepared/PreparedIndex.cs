@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using AvBert.Config;
 using AvBert.Media;
 using AvBert.Storage;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data.Prepared;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using AvBert.Config;
 using AvBert.Media;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data.Prepared;
 

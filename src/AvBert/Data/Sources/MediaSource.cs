@@ -1,4 +1,4 @@
-namespace AvBert.Data;
+namespace AvBert.Data.Sources;
 
 /// <summary>
 /// One video or audio file of a data source. <see cref="Path"/> is absolute. Labels index

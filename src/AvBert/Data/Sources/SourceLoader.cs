@@ -1,6 +1,6 @@
 using AvBert.Data.Sources;
 
-namespace AvBert.Data;
+namespace AvBert.Data.Sources;
 
 /// <summary>
 /// Opens a data source from a spec string: <c>KIND:PATH[,key=value...]</c> or a bare path (auto-detected).

@@ -4,7 +4,7 @@ using AvBert.Runtime;
 using AvBert.Training;
 using static TorchSharp.torch;
 
-namespace AvBert.Runs.Ablation;
+namespace AvBert.Runs;
 
 /// <summary>How each cell is evaluated after pretraining.</summary>
 public enum AblationProtocol

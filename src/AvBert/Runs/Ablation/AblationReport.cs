@@ -4,7 +4,7 @@ using System.Text.Json;
 using AvBert.Downstream.Probing;
 using AvBert.Storage;
 
-namespace AvBert.Runs.Ablation;
+namespace AvBert.Runs;
 
 /// <summary>One row's statistics over the seeds done: mean and sample standard deviation of each metric.</summary>
 public sealed record AblationRowStats(AblationRow Row, IReadOnlyList<AblationCellResult> Cells)

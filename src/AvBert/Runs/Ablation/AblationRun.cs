@@ -11,7 +11,7 @@ using AvBert.Synthetic;
 using AvBert.Training;
 using static TorchSharp.torch;
 
-namespace AvBert.Runs.Ablation;
+namespace AvBert.Runs;
 
 /// <summary>The outcome of one cell (one row of a table, one seed): DIR/cells/TABLE/ROW/seed-S/result.json.</summary>
 public sealed record AblationCellResult(

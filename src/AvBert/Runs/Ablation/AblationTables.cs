@@ -1,6 +1,6 @@
 using AvBert.Runtime;
 
-namespace AvBert.Runs.Ablation;
+namespace AvBert.Runs;
 
 /// <summary>The paper's ablations that `avbert ablate` reproduces: which config each row varies.</summary>
 public enum AblationTable { Sharing, Negatives, Fusion }

@@ -3,6 +3,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Media;
 using AvBert.Runtime;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

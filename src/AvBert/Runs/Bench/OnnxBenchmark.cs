@@ -7,7 +7,6 @@ using Google.Protobuf;
 using TorchSharp;
 using static TorchSharp.torch;
 
-using AvBert.Runs.Export;
 
 namespace AvBert.Runs;
 

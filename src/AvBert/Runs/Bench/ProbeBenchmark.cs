@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AvBert.Data;
 using AvBert.Storage;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

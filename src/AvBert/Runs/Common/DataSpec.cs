@@ -8,6 +8,7 @@ using AvBert.RealMedia;
 using AvBert.Runtime;
 using AvBert.Storage;
 using AvBert.Synthetic;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

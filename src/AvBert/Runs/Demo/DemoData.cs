@@ -8,6 +8,7 @@ using AvBert.Runtime;
 using AvBert.Synthetic;
 using TorchSharp;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

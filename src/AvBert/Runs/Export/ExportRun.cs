@@ -7,7 +7,7 @@ using AvBert.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace AvBert.Runs.Export;
+namespace AvBert.Runs;
 
 /// <summary>The file formats of `avbert export` (docs/export.md).</summary>
 public enum ExportFormat

@@ -7,7 +7,7 @@ using AvBert.Runtime;
 using Google.Protobuf;
 using static TorchSharp.torch;
 
-namespace AvBert.Runs.Export;
+namespace AvBert.Runs;
 
 /// <summary>What runs the model in `predict` and `extract` (--runtime, docs/export.md).</summary>
 public enum InferenceRuntime

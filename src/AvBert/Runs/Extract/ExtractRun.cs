@@ -1,7 +1,6 @@
 using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
-using AvBert.Runs.Export;
 using static TorchSharp.torch;
 
 namespace AvBert.Runs;

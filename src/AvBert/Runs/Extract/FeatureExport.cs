@@ -7,6 +7,7 @@ using AvBert.Runtime;
 using TorchSharp;
 using AvBert.Storage;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 
@@ -51,7 +52,7 @@ public static class FeatureExport
     public static IReadOnlyList<ExportedFile> Run(AvBertModel model, AvBertConfig config, MediaSource source, string outDir, Device device,
                                                   int batchSize = 4, int workers = 0, SkippedLog? skipped = null,
                                                   Action<int, int>? onProgress = null, CancellationToken ct = default,
-                                                  Export.InferenceRuntime runtime = Export.InferenceRuntime.Libtorch)
+                                                  InferenceRuntime runtime = InferenceRuntime.Libtorch)
     {
         var modalities = model.Config.Modalities & (source.AudioOnly ? Modalities.Audio : Modalities.AudioVisual);
         if (modalities == 0)
@@ -68,8 +69,8 @@ public static class FeatureExport
         var exported = new List<ExportedFile>();
         model.eval();
         // --runtime onnx: the same tensors from ONNX Runtime (docs/export.md), the graph built for the decoded streams.
-        using var onnx = runtime == Export.InferenceRuntime.Onnx
-            ? Export.OnnxInference.ForFeatures(model, config, modalities, cuda: device.type == DeviceType.CUDA) : null;
+        using var onnx = runtime == InferenceRuntime.Onnx
+            ? OnnxInference.ForFeatures(model, config, modalities, cuda: device.type == DeviceType.CUDA) : null;
         var torchStreams = onnx is null ? modalities : 0;
         using var _ = no_grad();
         int done = 0;

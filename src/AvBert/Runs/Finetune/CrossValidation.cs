@@ -6,6 +6,7 @@ using AvBert.Downstream;
 using AvBert.Downstream.Evaluation;
 using AvBert.Downstream.Metrics;
 using AvBert.Runtime;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

@@ -11,6 +11,7 @@ using AvBert.Runtime;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 
@@ -263,7 +264,7 @@ public static class FinetuneRun
         model.to(device);
         ChannelsLast.Prepare(model, device);
         ActivationCheckpoint.Apply(model, config.Train.CheckpointActivations);
-        SyncBatchNorm.Apply(model, config.Train);
+        SyncBatchNormGroup.Apply(model, config.Train);
         return model;
     }
 

@@ -4,6 +4,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
 using AvBert.Storage;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

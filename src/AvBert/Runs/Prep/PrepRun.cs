@@ -4,6 +4,7 @@ using AvBert.Media;
 using AvBert.Data;
 using AvBert.Data.Prepared;
 using AvBert.Storage;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

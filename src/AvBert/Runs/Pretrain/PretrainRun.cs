@@ -7,6 +7,7 @@ using AvBert.Runtime;
 using AvBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 
@@ -81,7 +82,7 @@ public static class PretrainRun
         pretrainer.to(device);
         ChannelsLast.Prepare(pretrainer, device);
         ActivationCheckpoint.Apply(pretrainer, config.Train.CheckpointActivations);
-        SyncBatchNorm.Apply(pretrainer, config.Train);
+        SyncBatchNormGroup.Apply(pretrainer, config.Train);
         using var optimizer = TrainingOptimizer.Create(
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });

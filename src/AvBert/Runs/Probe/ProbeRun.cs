@@ -10,6 +10,7 @@ using AvBert.Pretraining;
 using AvBert.Runtime;
 using AvBert.Storage;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

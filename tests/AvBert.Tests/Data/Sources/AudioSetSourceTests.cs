@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Data;
 using AvBert.Downstream;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Data.Sources;
 

@@ -1,4 +1,5 @@
 using AvBert.Data;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Data.Sources;
 

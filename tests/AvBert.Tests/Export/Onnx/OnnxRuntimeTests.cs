@@ -3,7 +3,6 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
 using AvBert.Runs;
-using AvBert.Runs.Export;
 using AvBert.Tests.Runs;
 using TorchSharp.PyBridge;
 using Xunit.Abstractions;

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using AvBert.Config;
 using AvBert.Model;
-using AvBert.Runs.Ablation;
 using AvBert.Runtime;
 using AvBert.Tests.Runs;
 using AvBert.Training;
+using AvBert.Runs;
 
 namespace AvBert.Tests.Runs.Ablation;
 

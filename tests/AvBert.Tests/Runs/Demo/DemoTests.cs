@@ -4,6 +4,7 @@ using AvBert.Runs;
 using AvBert.Synthetic;
 using AvBert.Runtime;
 using AvBert.Training;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 
@@ -92,7 +93,7 @@ public sealed class DemoOnMediaTests(LabeledMediaFixture media) : IClassFixture<
             // folder that every video was decoded into once.
             Assert.Contains("pretrain: 9 videos", log.ToString());
             var cache = System.Text.RegularExpressions.Regex.Match(log.ToString(), @"read from prepared:(\S+)\)").Groups[1].Value;
-            Assert.Equal(15, AvBert.Data.SourceLoader.Open("prepared:" + cache, "all").Items.Count);
+            Assert.Equal(15, AvBert.Data.Sources.SourceLoader.Open("prepared:" + cache, "all").Items.Count);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
             var root = json.RootElement;
             Assert.Equal(spec, root.GetProperty("data").GetString());

@@ -6,6 +6,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Runtime;
 using AvBert.Tests.Data.Sources;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 

@@ -3,6 +3,7 @@ using AvBert.Data;
 using AvBert.Data.Prepared;
 using AvBert.Media;
 using AvBert.Runs;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 

@@ -7,6 +7,7 @@ using AvBert.Data;
 using AvBert.Pretraining;
 using AvBert.Tests.Training;
 using AvBert.Training;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 
