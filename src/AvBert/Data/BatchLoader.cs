@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using AvBert.Runtime;
+using AvBert.Data.Sources;
 
 namespace AvBert.Data;
 

@@ -1,24 +1,15 @@
-using AvBert.Config;
 using AvBert.Media;
 using AvBert.Data.Sources;
 
 namespace AvBert.Data;
 
 /// <summary>
-/// An item that a prepared set (made by <c>avbert prep</c>, read by Data/Prepared) serves instead of its source file: it reads
-/// its own clips, through the clip sampling and transforms of <see cref="ClipReader"/>, so that neither the sources nor the
-/// dataset know how a prepared set is laid out. The prepared set's source puts it on <see cref="MediaItem.Prepared"/>.
+/// An item that a prepared set serves instead of its source file (<see cref="IPreparedCopy"/>): it reads its own clips,
+/// through the clip sampling and transforms of <see cref="ClipReader"/>, so that neither the sources nor the dataset know
+/// how a prepared set is laid out.
 /// </summary>
-public interface IPreparedItem
+public interface IPreparedItem : IPreparedCopy
 {
-    /// <summary>Throws a <see cref="Runtime.UserError"/> saying how to prepare a fitting set when this item's set was made
-    /// with settings <paramref name="data"/> cannot use.</summary>
-    void CheckFits(DataConfig data);
-
-    /// <summary>Whether the set keeps this item's video (its samples are then loaded in groups, see
-    /// <see cref="VideoSequenceDataset.GroupSize"/>).</summary>
-    bool HasVideo { get; }
-
     /// <summary>The clips <paramref name="reader"/> would read from the source, read from the prepared files
     /// (see <see cref="ClipReader.Read(string, ClipRequest, Random?, Random?, CancellationToken, Func{VideoDecoder.FrameSpan, byte[]?}?)"/>).</summary>
     ClipData Read(ClipReader reader, ClipRequest request, Random? visualRng, Random? audioRng, CancellationToken ct,

@@ -117,7 +117,7 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
         foreach (int index in indices)
         {
             var (item, _, _, request) = RequestOf(index);
-            if (item.Prepared is not { } prepared) continue;
+            if (item.Prepared is not IPreparedItem prepared) continue;
             try { if (prepared.VisualSpan(_reader, request, VisualRng(seed, epoch, index)) is { } span) spans.Add(span); }
             catch (Media.MediaError) { }   // its own load reports it
         }
@@ -145,7 +145,7 @@ public sealed class VideoSequenceDataset : IGroupedClipDataset
         var (item, itemIndex, crop, request) = RequestOf(index);
         var train = Options.Mode == SampleMode.Train;
         Random? visualRng = VisualRng(seed, epoch, index), audioRng = train ? new Random(Seeds.Mix(seed, epoch, index, 12)) : null;
-        var clips = item.Prepared is { } prepared
+        var clips = item.Prepared is IPreparedItem prepared
             ? prepared.Read(_reader, request, visualRng, audioRng, ct, decoded)
             : _reader.Read(item.Path, request, visualRng, audioRng, ct, decoded);
         return new ClipSequence

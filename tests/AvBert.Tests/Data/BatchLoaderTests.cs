@@ -1,5 +1,6 @@
 using AvBert.Data;
 using AvBert.Runtime;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Data;
 

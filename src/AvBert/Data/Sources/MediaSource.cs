@@ -12,7 +12,7 @@ public sealed record MediaItem(string Path, int[] Labels, double? Start = null, 
     /// <summary>Where the source lists this item ("FILE:LINE"), for messages; null for items found by scanning a folder.</summary>
     public string? Origin { get; init; }
     /// <summary>The item as a prepared set made by <c>avbert prep</c> holds it (read instead of the source); null for plain sources.</summary>
-    public IPreparedItem? Prepared { get; init; }
+    public IPreparedCopy? Prepared { get; init; }
     /// <summary>The split the source lists this item in ("train" or "test") when it was opened with all its splits
     /// (<c>DataSpec.OpenWithSplits</c>) and lists it in exactly one of them; null otherwise.</summary>
     public string? Split { get; init; }

@@ -2,6 +2,7 @@ using AvBert.Config;
 using AvBert.Data;
 using AvBert.Training;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Downstream.Evaluation;
 

@@ -1,6 +1,7 @@
 using AvBert.Config;
 using AvBert.Data;
 using AvBert.Training;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

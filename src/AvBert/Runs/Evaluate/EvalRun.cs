@@ -6,6 +6,7 @@ using AvBert.Config;
 using AvBert.Runtime;
 using AvBert.Training;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

@@ -2,6 +2,7 @@ using AvBert.Data;
 using AvBert.Downstream;
 using AvBert.Model;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Runs;
 

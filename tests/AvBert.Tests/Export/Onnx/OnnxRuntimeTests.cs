@@ -7,6 +7,7 @@ using AvBert.Tests.Runs;
 using TorchSharp.PyBridge;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Export.Onnx;
 

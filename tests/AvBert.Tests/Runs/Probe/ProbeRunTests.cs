@@ -8,6 +8,7 @@ using AvBert.Runtime;
 using AvBert.Synthetic;
 using AvBert.Training;
 using static TorchSharp.torch;
+using AvBert.Data.Sources;
 
 namespace AvBert.Tests.Runs;
 

@@ -1,6 +1,6 @@
 using AvBert.Media;
 
-namespace AvBert.Data;
+namespace AvBert.Data.Sources;
 
 /// <summary>One file left out of a run, and why.</summary>
 public sealed record SkippedItem(string Path, string Reason);

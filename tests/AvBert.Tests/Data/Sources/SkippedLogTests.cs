@@ -1,7 +1,8 @@
 using AvBert.Data;
 using AvBert.Media;
+using AvBert.Data.Sources;
 
-namespace AvBert.Tests.Data;
+namespace AvBert.Tests.Data.Sources;
 
 public sealed class SkippedLogTests : IDisposable
 {
