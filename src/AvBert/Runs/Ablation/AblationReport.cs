@@ -44,7 +44,7 @@ public static class AblationReport
             .Select(r => new AblationRowStats(r, results.Where(c => c.Table == AblationTables.Name(table) && c.Row == r.Key).OrderBy(c => c.Seed).ToList()))
             .ToList();
 
-    public static void Write(AblationOptions o, IReadOnlyList<AblationTable> tables, IReadOnlyList<AblationCellResult> results, bool toy)
+    public static void Write(AblationOptions o, IReadOnlyList<AblationTable> tables, IReadOnlyList<AblationCellResult> results)
     {
         AtomicFile.WriteAllText(Path.Combine(o.OutDir, TableFile), Markdown(o, tables, results));
         AtomicFile.WriteAllText(Path.Combine(o.OutDir, ResultsFile), Results(o, tables, results));
@@ -54,7 +54,7 @@ public static class AblationReport
             var columns = ColumnsOf(results);
             if (stats.Count == 0 || columns.Count == 0) continue;
             var series = columns.Select(c => (c.Name, stats.Select(s => s.Mean(c.Key)).Select(v => double.IsNaN(v) ? 0 : v).ToArray())).ToList();
-            double? chance = toy ? 1.0 / new Synthetic.ToyAvOptions().NumClasses : null;
+            double? chance = o.ToyAv ? 1.0 / new Synthetic.ToyAvOptions().NumClasses : null;
             ProbePlots.SaveBars(Path.Combine(o.OutDir, PngFile(t)), $"ablate {AblationTables.Name(t)}: mean over seeds ({Describe(o)})",
                                 stats.Select(s => s.Row.Key).ToList(), series, chance, width: 1100);
         }

@@ -62,7 +62,7 @@ public static class AblationRun
     {
         var log = o.Log ?? Console.Out;
         var clock = Stopwatch.StartNew();
-        bool toy = ToyAvClipDataset.IsSpec(o.Data, out _);
+        bool toy = o.ToyAv;
         if (o.Seeds < 1) throw new UserError($"ablate: --seeds {o.Seeds}: need at least 1.");
         int classes = new ToyAvOptions().NumClasses;
         if (toy && (o.ProbeTrainVideos < classes || o.ProbeTestVideos < 1))
@@ -103,9 +103,9 @@ public static class AblationRun
             AtomicFile.WriteAllText(Path.Combine(dir, ResultFile), JsonSerializer.Serialize(result, Json) + "\n");
             results.Add(result);
             log.WriteLine($"ablate: {where}: " + string.Join(", ", result.Metrics.Select(kv => $"{kv.Key} {100 * kv.Value:0.0}%")) + $" ({sw.Elapsed.TotalSeconds:0} s)");
-            AblationReport.Write(o, tables, results, toy);
+            AblationReport.Write(o, tables, results);
         }
-        AblationReport.Write(o, tables, results, toy);
+        AblationReport.Write(o, tables, results);
         return new AblationSummary(tables, results, run, kept, clock.Elapsed.TotalSeconds);
     }
 
@@ -191,23 +191,13 @@ public static class AblationRun
             if (o.Protocol != AblationProtocol.Finetune && toyData is not null && o.Downstream is null)
             {
                 var p = ToyAvProbes.Score(model, toyData, o.ProbeTrainVideos, o.ProbeTestVideos, o.Probe with { Seed = seed }, o.FeatureBatchSize, device, ct);
-                metrics["av_probe"] = p.AudioVisual;
-                metrics["visual_probe"] = p.Visual;
-                metrics["audio_probe"] = p.Audio;
-                metrics["av_cnn_probe"] = p.Cnn.AudioVisual;
-                metrics["visual_cnn_probe"] = p.Cnn.Visual;
-                metrics["audio_cnn_probe"] = p.Cnn.Audio;
+                AddProbes(metrics, p.AudioVisual, p.Visual, p.Audio, p.Cnn.AudioVisual, p.Cnn.Visual, p.Cnn.Audio);
             }
             if (media is not null)
             {
                 using var heads = PretrainRun.LoadHeads(config, pretrainDir, device);
                 var (s, c) = media.Score(model, heads, ct);
-                metrics["av_probe"] = s.AudioVisual;
-                metrics["visual_probe"] = s.Visual;
-                metrics["audio_probe"] = s.Audio;
-                metrics["av_cnn_probe"] = c.AudioVisual;
-                metrics["visual_cnn_probe"] = c.Visual;
-                metrics["audio_cnn_probe"] = c.Audio;
+                AddProbes(metrics, s.AudioVisual, s.Visual, s.Audio, c.AudioVisual, c.Visual, c.Audio);
                 if (heads?.CppHead is not null) metrics["a2v_r1"] = s.RetrievalR1;
             }
         }
@@ -216,6 +206,17 @@ public static class AblationRun
         if (o.Protocol != AblationProtocol.Probe)
             Transfer(TransferProtocol.Finetune, "finetune", dir, pre.ModelDir, o, device, log, ct, metrics);
         return new AblationCellResult(AblationTables.Name(table), row.Key, seed, metrics, counts.Transformer, counts.Total, pre.Steps, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The demo's probe accuracies under the metric names of the tables (<see cref="AblationReport.Columns"/>).</summary>
+    static void AddProbes(Dictionary<string, double> metrics, double av, double visual, double audio, double avCnn, double visualCnn, double audioCnn)
+    {
+        metrics["av_probe"] = av;
+        metrics["visual_probe"] = visual;
+        metrics["audio_probe"] = audio;
+        metrics["av_cnn_probe"] = avCnn;
+        metrics["visual_cnn_probe"] = visualCnn;
+        metrics["audio_cnn_probe"] = audioCnn;
     }
 
     /// <summary>The downstream task (`finetune --init PRETRAINED --protocol P`) in CELL/NAME; its top-1/top-5 (the mean over
