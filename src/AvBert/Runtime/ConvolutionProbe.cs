@@ -66,7 +66,8 @@ public static class ConvolutionProbe
     /// <summary>Set in the child's environment: run oneDNN off.</summary>
     const string OneDnnVariable = "AVBERT_CONV_PROBE_ONEDNN";
 
-    /// <summary>Tests only: the child sends itself this signal before checking (a crashing candidate, simulated).</summary>
+    /// <summary>Tests only: the child sends itself this signal before checking (a crashing candidate, simulated), or with
+    /// "error" fails with an error of its own (a child that could not start).</summary>
     public const string CrashVariable = "AVBERT_CONV_PROBE_CRASH";
 
     /// <summary>How long a rung may take before it counts as hung (seconds; AVBERT_CONV_CHECK_TIMEOUT overrides).</summary>
@@ -91,10 +92,22 @@ public static class ConvolutionProbe
             else psi.Environment["ONEDNN_MAX_CPU_ISA"] = rung.Cap;
             if (!rung.OneDnn) psi.Environment[OneDnnVariable] = "off";
             foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
-            return Run(psi, rung, shapes);
+            var outcome = Run(psi, rung, shapes);
+            // A child that ended with an error of its own before checking any class (it could not start: libtorch failed to
+            // load, a file could not be read) says nothing about the rung; once more before the rung counts as failed, since
+            // a failed rung is remembered for the machine. A signal, a hang or wrong numbers are the rung's and count at once.
+            if (outcome.Detail.StartsWith(StartFailure, StringComparison.Ordinal))
+            {
+                var again = Run(psi, rung, shapes);
+                return again.Detail.StartsWith(StartFailure, StringComparison.Ordinal) ? again with { Detail = $"{again.Detail} (twice; first: {outcome.Detail})" } : again;
+            }
+            return outcome;
         }
         finally { try { File.Delete(shapesFile); } catch (IOException) { } }
     }
+
+    /// <summary>How the detail of a child that failed before checking any class starts.</summary>
+    const string StartFailure = "the check could not start";
 
     static ConvRungOutcome Run(ProcessStartInfo psi, ConvRung rung, IReadOnlyList<ConvShape> shapes)
     {
@@ -132,7 +145,7 @@ public static class ConvolutionProbe
         {
             string why;
             lock (errors) why = errors.LastOrDefault() ?? $"exit code {code}";
-            return new(rung, false, $"the check failed{At()}: {why}", done);
+            return new(rung, false, current < 0 ? $"{StartFailure}: {why}" : $"the check failed{At()}: {why}", done);
         }
         if (done.Count < shapes.Count) return new(rung, false, $"the check ended early{At()}", done);
         var result = new ConvCheckResult(done);
@@ -152,7 +165,9 @@ public static class ConvolutionProbe
     {
         if (threads > 0) TorchSharp.torch.set_num_threads(threads);
         if (Environment.GetEnvironmentVariable(OneDnnVariable) == "off") LibTorchContext.OneDnnEnabled = false;
-        if (int.TryParse(Environment.GetEnvironmentVariable(CrashVariable), out var signal) && signal > 0) NativeSignals.Raise(signal);
+        var crash = Environment.GetEnvironmentVariable(CrashVariable);
+        if (int.TryParse(crash, out var signal) && signal > 0) NativeSignals.Raise(signal);
+        if (crash == "error") throw new InvalidOperationException("the child failed before checking anything (simulated)");
         var shapes = JsonSerializer.Deserialize<List<ShapeRecord>>(File.ReadAllText(shapesFile))!.Select(s => s.ToShape()).ToList();
         for (int i = 0; i < shapes.Count; i++)
         {

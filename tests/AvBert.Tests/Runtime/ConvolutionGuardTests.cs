@@ -265,12 +265,22 @@ public class ConvolutionProbeTests
     {
         var crashed = ConvolutionProbe.Check(ConvRung.Full, [Small], new() { [ConvolutionProbe.CrashVariable] = "8" });
         Assert.False(crashed.Passed);
-        Assert.StartsWith("SIGFPE", crashed.Detail);
+        Assert.True(crashed.Detail.StartsWith("SIGFPE", StringComparison.Ordinal), crashed.Detail); // the whole detail when it fails
 
         var fine = ConvolutionProbe.Check(ConvRung.Off, [Small]);
         Assert.True(fine.Passed, fine.Detail);
         Assert.Equal(Small.Key, Assert.Single(fine.Results).Shape.Key);
         Assert.True(fine.WorstError < 1e-4);
+    }
+
+    [Fact]
+    public void A_child_that_fails_before_checking_is_tried_once_more_and_then_says_both_failures()
+    {
+        var failed = ConvolutionProbe.Check(ConvRung.Off, [Small], new() { [ConvolutionProbe.CrashVariable] = "error" });
+        Assert.False(failed.Passed);
+        Assert.StartsWith("the check could not start: error: internal error: InvalidOperationException: the child failed before checking anything", failed.Detail);
+        Assert.Contains("(twice; first: the check could not start: ", failed.Detail);
+        Assert.Empty(failed.Results);
     }
 
     [Fact]
