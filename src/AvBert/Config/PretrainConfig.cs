@@ -60,6 +60,13 @@ public sealed record PretrainConfig
     /// pairs a step instead of B. Positives and negatives weigh half of L_CPP each. 0 = the paper's one pair per video.
     /// </summary>
     public int CppExtraPairs { get; init; } = 0;
+    /// <summary>
+    /// [ours] In a data-parallel job: draw the MEP negatives (every sampler, CANS included) and the CPP partners from the
+    /// <b>global</b> batch, as one process on the whole batch would, instead of each rank's own videos (docs/scaling-out.md).
+    /// The ranks gather the clip embeddings (an all-reduce of B·T·D values per stream and step) and send the gradients back
+    /// to the rank that computed them. No effect in a single process.
+    /// </summary>
+    public bool SampleAcrossRanks { get; init; } = false;
     /// <summary>Weight of L_CPP in the total loss (paper: L = L_MEP + L_CPP).</summary>
     public double CppWeight { get; init; } = 1.0;
 

@@ -50,11 +50,11 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
         // Two passes, as libtorch's BatchNorm: the global mean first, then the global Σ(x − mean)². (Σx² − N·mean² in one
         // all-reduce loses the variance to cancellation in float32 where it is small beside mean², e.g. a stem's BatchNorm
         // on plain-colour frames.)
-        var sums = AllReduceSumFunction.apply(group, cat([xf.sum(dims), full([1], x.numel() / c, xf.dtype, xf.device)]));
+        var sums = RankGather.AllReduceSum(group, cat([xf.sum(dims), full([1], x.numel() / c, xf.dtype, xf.device)]), "the BatchNorm means");
         var count = sums.narrow(0, c, 1);
         var mean = sums.narrow(0, 0, c) / count;
         var centred = xf - mean.view(shape);
-        var variance = AllReduceSumFunction.apply(group, (centred * centred).sum(dims)) / count;
+        var variance = RankGather.AllReduceSum(group, (centred * centred).sum(dims), "the BatchNorm variances") / count;
         var scale = (variance + eps).rsqrt() * weight!;
         var y = addcmul(bias!.view(shape), centred, scale.view(shape), 1);
         UpdateRunningStatistics(mean, variance, count);
@@ -75,31 +75,6 @@ public abstract class SyncBatchNorm(long features, double eps, double momentum, 
         var unbiased = variance * count / (count - 1);
         running_mean!.mul_(1 - factor).add_(mean.to(running_mean.dtype), alpha: factor);
         running_var!.mul_(1 - factor).add_(unbiased.to(running_var.dtype), alpha: factor);
-    }
-
-    /// <summary>Σ over the ranks in forward; in backward, Σ over the ranks of the gradient (every rank's loss depends on
-    /// every rank's local sums).</summary>
-    sealed class AllReduceSumFunction : autograd.SingleTensorFunction<AllReduceSumFunction>
-    {
-        const string Key = "group";
-        public override string Name => "SyncBatchNormAllReduce";
-
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            var group = (IRankSum)vars[0];
-            ctx.save_data(Key, group);
-            var sum = ((Tensor)vars[1]).contiguous().clone();
-            group.AllReduceSum(sum, "all-reduce of the BatchNorm moments");
-            return sum;
-        }
-
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-        {
-            var group = (IRankSum)ctx.get_data(Key);
-            var sum = gradOutput.contiguous().clone();
-            group.AllReduceSum(sum, "all-reduce of the BatchNorm moments' gradients");
-            return [null!, sum];
-        }
     }
 }
 

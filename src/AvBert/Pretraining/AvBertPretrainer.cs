@@ -95,6 +95,10 @@ public sealed class AvBertPretrainer : nn.Module
     public CppPooling CppPooling => _o.Cpp.Pooling;
     /// <summary>The CPP head; null when CPP is off (pretrain.cpp_fraction 0, or a single-modality model).</summary>
     public CppHead? CppHead => cpp_head;
+    /// <summary>pretrain.sample_across_ranks in a data-parallel job: the ranks whose batches form the global batch the MEP
+    /// negatives and CPP partners are drawn from (every rank must set it, and run forward on the same number of videos);
+    /// null: this process's batch (docs/scaling-out.md).</summary>
+    public IRankGroup? Ranks { get; set; }
     /// <summary>The MEP streams this model and config train (after leaving out those the fusion mode lacks).</summary>
     public IReadOnlyList<MepStream> Streams => _streams;
 
@@ -110,13 +114,26 @@ public sealed class AvBertPretrainer : nn.Module
         var device = (xv ?? xa ?? throw new ArgumentException("pretraining needs at least one stream")).device;
         long B = (xv ?? xa)!.shape[0];
 
+        // pretrain.sample_across_ranks: negatives and partners from the global batch of all ranks (this rank's videos at rows first..).
+        var ranks = Ranks;
+        if (ranks is not null) RankGather.CheckSameRows(ranks, B, "pretrain.sample_across_ranks");
+        long globalB = ranks is null ? B : B * ranks.Size, first = ranks is null ? 0 : B * ranks.Rank;
+
         // CPP: part of the batch gets another video's audio sequence (a derangement); MEP targets follow the swap.
-        bool cpp = cpp_head is not null && xa is not null && CorrectPairPrediction.SwapCount(B, _o.Cpp.Fraction) > 0;
-        CppPairing? pairing = null;
-        if (cpp)
+        bool cpp = cpp_head is not null && xa is not null && CorrectPairPrediction.SwapCount(globalB, _o.Cpp.Fraction) > 0;
+        CppPairing? pairing = null, globalPairing = null;
+        if (cpp && ranks is null)
         {
             pairing = CorrectPairPrediction.Pair(B, _o.Cpp.Fraction, device);
             xa = xa!.index_select(0, pairing.AudioSource);
+        }
+        else if (cpp)
+        {
+            // One derangement of the global batch (rank 0's draw, shared); this rank's videos take their audio from any rank.
+            var drawn = CorrectPairPrediction.Pair(globalB, _o.Cpp.Fraction, device);
+            globalPairing = new CppPairing(RankGather.FromRoot(ranks!, drawn.AudioSource), RankGather.FromRoot(ranks!, drawn.Labels));
+            pairing = new CppPairing(globalPairing.AudioSource.narrow(0, first, B), globalPairing.Labels.narrow(0, first, B));
+            xa = RankGather.AllGather(ranks!, xa!.contiguous()).index_select(0, pairing.AudioSource);
         }
 
         var mv = xv is null ? null : visual_mask!.Mask(xv);
@@ -126,12 +143,15 @@ public sealed class AvBertPretrainer : nn.Module
         var (cppV, cppA) = cpp && !_o.Cpp.Masked ? (xv, xa) : (mv?.Input, ma?.Input);
         var cppCtx = cpp && !_o.Cpp.Masked ? model.Contextualize(cppV, cppA) : null;
         // pretrain.cpp_extra_pairs: K more pairs per video, all in one pass of the Transformers.
-        (Tensor Positions, Tensor Labels)? extra = cpp && _o.Cpp.ExtraPairs > 0 ? CorrectPairPrediction.ExtraPairs(pairing!.AudioSource, _o.Cpp.ExtraPairs) : null;
+        (Tensor Positions, Tensor Labels)? extra = !cpp || _o.Cpp.ExtraPairs <= 0 ? null
+            : ranks is null ? CorrectPairPrediction.ExtraPairs(pairing!.AudioSource, _o.Cpp.ExtraPairs)
+            : CorrectPairPrediction.ExtraPairs(globalPairing!.AudioSource, _o.Cpp.ExtraPairs, first, B);
         ContextOutputs? extraCtx = null;
         if (extra is { } xp)
         {
             long K = xp.Positions.shape[0] / B;
-            extraCtx = model.Contextualize(cppV!.repeat(K, 1, 1), cppA!.index_select(0, xp.Positions));
+            var audioPool = ranks is null ? cppA! : RankGather.AllGather(ranks, cppA!.contiguous());
+            extraCtx = model.Contextualize(cppV!.repeat(K, 1, 1), audioPool.index_select(0, xp.Positions));
         }
         // Heads and losses in float32 under mixed precision (the bf16 region ends with the Transformers).
         using var fp32 = Runtime.Autocast.Disabled(device);
@@ -187,7 +207,7 @@ public sealed class AvBertPretrainer : nn.Module
             if (extra is { } ep)
             {
                 var (ev, ea) = CppInputs(extraCtx!, _o.Cpp.Pooling);
-                lossCpp = CorrectPairPrediction.BalancedLoss(cat([logits, cpp_head.call(ev, ea)]), cat([pairing.Labels, ep.Labels]));
+                lossCpp = CorrectPairPrediction.BalancedLoss(cat([logits, cpp_head.call(ev, ea)]), cat([pairing.Labels, ep.Labels]), ranks);
             }
             parts["loss_cpp"] = lossCpp;
             parts["acc_cpp"] = accCpp;
@@ -217,5 +237,5 @@ public sealed class AvBertPretrainer : nn.Module
     }
 
     MepResult Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
-        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep);
+        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep, Ranks);
 }

@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,13 +53,17 @@ public static class CorrectPairPrediction
     /// The extra pairs of pretrain.cpp_extra_pairs: round r = 1..K gives video b the audio sequence now at position
     /// (b − r) mod B of the batch; that sequence came from video <paramref name="audioSource"/>[(b − r) mod B], so a pair
     /// is correct only where the CPP swap had moved b's own audio there. K is capped at B − 1.
-    /// Returns the audio positions [K·B] (round-major, to index_select the batch) and their labels [K·B].
+    /// Returns the audio positions [K·n] (round-major, to index_select the batch) and their labels [K·n].
     /// </summary>
-    public static (Tensor Positions, Tensor Labels) ExtraPairs(Tensor audioSource, int extra)
+    /// <param name="audioSource">[B] the pairing of the whole batch (the global batch under pretrain.sample_across_ranks).</param>
+    /// <param name="first">The first video of the rows this process scores (a rank's offset in the global batch).</param>
+    /// <param name="count">How many (n; −1: all B).</param>
+    public static (Tensor Positions, Tensor Labels) ExtraPairs(Tensor audioSource, int extra, long first = 0, long count = -1)
     {
         long B = audioSource.shape[0];
+        if (count < 0) count = B - first;
         int K = (int)Math.Min(extra, B - 1);
-        var b = arange(B, dtype: int64, device: audioSource.device);
+        var b = arange(first, first + count, dtype: int64, device: audioSource.device);
         if (K <= 0) return (empty(0, dtype: int64, device: audioSource.device), empty(0, device: audioSource.device));
         var positions = cat(Enumerable.Range(1, K).Select(r => (b - r).remainder(B)).ToArray());
         var labels = (audioSource.index_select(0, positions) == b.repeat(K)).to(float32);
@@ -66,13 +71,15 @@ public static class CorrectPairPrediction
     }
 
     /// <summary>BCE over pairs in which the positives and the negatives weigh half each (as in the paper's half-swapped
-    /// batch), whatever their counts.</summary>
-    public static Tensor BalancedLoss(Tensor logits, Tensor labels)
+    /// batch), whatever their counts. With <paramref name="ranks"/> the counts are the global batch's and the loss is scaled
+    /// so that its mean over the ranks is one process's loss on the whole batch.</summary>
+    public static Tensor BalancedLoss(Tensor logits, Tensor labels, IRankGroup? ranks = null)
     {
-        var pos = labels.sum().clamp_min(1);
-        var neg = (1 - labels).sum().clamp_min(1);
-        var weight = labels / pos + (1 - labels) / neg;
-        return functional.binary_cross_entropy_with_logits(logits, labels, weight, reduction: Reduction.Sum) / 2;
+        var (pos, neg) = (labels.sum(), (1 - labels).sum());
+        if (ranks is not null) (pos, neg) = (RankGather.Sum(ranks, pos), RankGather.Sum(ranks, neg));
+        var weight = labels / pos.clamp_min(1) + (1 - labels) / neg.clamp_min(1);
+        var loss = functional.binary_cross_entropy_with_logits(logits, labels, weight, reduction: Reduction.Sum) / 2;
+        return ranks is null ? loss : loss * ranks.Size;
     }
 
     /// <summary>Binary cross-entropy on the head's logits; accuracy detached.</summary>

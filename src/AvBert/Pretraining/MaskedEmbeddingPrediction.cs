@@ -1,4 +1,5 @@
 using AvBert.Config;
+using AvBert.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -79,20 +80,25 @@ public static class MaskedEmbeddingPrediction
     /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
     /// <param name="positions">[B,M] masked steps.</param>
     /// <param name="options">Sampler, negative count, score.</param>
-    public static MepResult Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options)
+    /// <param name="ranks">pretrain.sample_across_ranks in a data-parallel job: the candidates are every rank's targets
+    /// (this rank's anchors among them at its offset), so negatives come from the global batch; null: this batch's own.</param>
+    public static MepResult Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options, IRankGroup? ranks = null)
     {
         if (options.DetachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
-        var anchors = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();   // [N] flat b·T+t
+        var local = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();     // [N] flat b·T+t in this batch
+        // The candidate pool: this batch, or the global batch with this rank's videos at rows rank·B.. (their anchors shifted).
+        var pool = ranks is null ? targets : RankGather.AllGather(ranks, targets.contiguous());
+        var anchors = ranks is null ? local : local + ranks.Rank * B * T;                           // [N] flat indices into the pool
         bool cosine = options.Score == MepScore.Cosine;
         // Cosine scores: every candidate scaled to unit length once, before the positives and negatives are gathered.
-        var flatTargets = targets.reshape(B * T, D);
+        var flatTargets = pool.reshape(-1, D);
         if (cosine) flatTargets = functional.normalize(flatTargets, dim: -1);
-        var o = outputs.reshape(B * T, D).index_select(0, anchors);                                // [N,D]
+        var o = outputs.reshape(B * T, D).index_select(0, local);                                  // [N,D]
         var q = head.call(o);
         if (cosine) q = functional.normalize(q, dim: -1);
         var pos = flatTargets.index_select(0, anchors);
-        var negIdx = NegativeSampler.Sample(options.Sampler, targets, anchors, options.NegativeCount, options.IntervalSigma);   // [N,K], from the raw distances
+        var negIdx = NegativeSampler.Sample(options.Sampler, pool, anchors, options.NegativeCount, options.IntervalSigma);   // [N,K], from the raw distances
         var neg = flatTargets.index_select(0, negIdx.flatten()).reshape(negIdx.shape[0], negIdx.shape[1], D);
         var (loss, acc) = InfoNce(q, pos, neg, cosine ? options.Temperature : 1.0);
         var ownVideo = (negIdx.div(T, rounding_mode: RoundingMode.floor) == anchors.div(T, rounding_mode: RoundingMode.floor).unsqueeze(1)).to(float32).mean();

@@ -17,13 +17,24 @@ public static class SyncBatchNormGroup
     /// for it in a data-parallel job. Returns whether it synchronises.</summary>
     public static bool Apply(nn.Module root, TrainConfig train)
     {
-        var collectives = train.SyncBatchnorm ? DataParallel.Current?.Collectives : null;
-        SyncBatchNorm.Apply(root, collectives is null ? null : new JobRanks(collectives));
-        return collectives is not null;
+        var ranks = train.SyncBatchnorm ? JobRanks.Current : null;
+        SyncBatchNorm.Apply(root, ranks);
+        return ranks is not null;
     }
+}
 
-    sealed class JobRanks(ICollectives collectives) : IRankSum
-    {
-        public void AllReduceSum(Tensor t, string what) => collectives.AllReduceSum(t, what);
-    }
+/// <summary>The ranks of this process's data-parallel job as the model's cross-rank layers see them (SyncBatchNorm,
+/// <see cref="RankGather"/>): its rank, its size and its all-reduce.</summary>
+public sealed class JobRanks : IRankGroup
+{
+    readonly DataParallel job;
+
+    JobRanks(DataParallel job) => this.job = job;
+
+    /// <summary>This process's job; null when it is no rank of one.</summary>
+    public static JobRanks? Current => DataParallel.Current is { } dp ? new JobRanks(dp) : null;
+
+    public int Rank => job.Rank;
+    public int Size => job.Size;
+    public void AllReduceSum(Tensor t, string what) => job.Collectives.AllReduceSum(t, what);
 }

@@ -128,6 +128,30 @@ public class DataParallelJobTests
          .. MpiJob.Sets([.. MpiJob.TinyModel, "pretrain.negatives=4", "pretrain.batch_size=4", $"pretrain.steps={steps}",
                          "pretrain.warmup_steps=1", "pretrain.log_every=1", "pretrain.checkpoint_every=2"])];
 
+    /// <summary>
+    /// pretrain.sample_across_ranks under `mpirun -np 2` (2 videos of 3 clips per rank, Current-MiniBatch, K = 4): the MEP
+    /// negatives come from the global batch of 4 videos — the share drawn from the anchor's own video is (T−1)/(B·T−1)
+    /// = 2/11 there, against 2/5 from a rank's own 2 videos — and the job says so. (Exactness against one process:
+    /// SampleAcrossRanksTests.)
+    /// </summary>
+    [MpiFact]
+    public void Sample_across_ranks_draws_the_negatives_from_the_global_batch()
+    {
+        var root = TestSetup.TempDir("dp-across");
+        string across = Path.Combine(root, "across"), local = Path.Combine(root, "local");
+        string[] Args(string run, params string[] sets) => [.. TinyPretrain(run, 6), .. MpiJob.Sets(["pretrain.sampler=current_minibatch", .. sets])];
+        var job = MpiJob.Avbert(2, Args(across, "pretrain.sample_across_ranks=true"), Limit);
+        Succeeded(job);
+        Assert.Contains("MEP negatives and CPP partners from the global batch (4 videos over 2 ranks)", job.Output);
+        Succeeded(MpiJob.Avbert(2, Args(local), Limit));
+
+        static double OwnVideoShare(string run) => Losses(run).SelectMany(r => r.Values.Where(kv => kv.Key.StartsWith("neg_own_video_")).Select(kv => kv.Value)).Average();
+        double shareAcross = OwnVideoShare(across), shareLocal = OwnVideoShare(local);
+        Assert.InRange(shareAcross, 0.08, 0.29);   // 2/11 ≈ 0.18
+        Assert.InRange(shareLocal, 0.3, 0.5);      // 2/5
+        Assert.All(Losses(across), r => Assert.True(double.IsFinite(r.Values["loss"]) && r.Values.ContainsKey("loss_cpp")));
+    }
+
     [DllImport("libc.so.6", EntryPoint = "kill")] static extern int Signal(int pid, int signal);
 
     /// <summary>

@@ -14,49 +14,13 @@ namespace AvBert.Tests.Model;
 [Collection(AvBert.Tests.Training.TorchRngCollection.Name)]
 public class SyncBatchNormTests
 {
-    /// <summary>Two in-process ranks: each rank's tensor all-reduce sums both ranks' tensors (a barrier between the two threads).</summary>
-    sealed class TwoRanks
-    {
-        readonly Barrier _barrier = new(2);
-        readonly Tensor?[] _slots = new Tensor?[2];
-        public int Calls;
-
-        public IRankSum Rank(int rank) => new RankCollectives(this, rank);
-
-        sealed class RankCollectives(TwoRanks world, int rank) : IRankSum
-        {
-            public void AllReduceSum(Tensor t, string what)
-            {
-                world._slots[rank] = t.detach().clone();
-                world._barrier.SignalAndWait();
-                using (no_grad()) t.copy_(world._slots[0]! + world._slots[1]!);
-                world._barrier.SignalAndWait();
-                if (rank == 0) Interlocked.Increment(ref world.Calls);
-            }
-        }
-    }
-
     /// <summary>Fails on any collective: a layer that must not communicate.</summary>
     sealed class NoCollectives : IRankSum
     {
         public void AllReduceSum(Tensor t, string what) => throw new InvalidOperationException(what);
     }
 
-    /// <summary>Runs <paramref name="body"/>(rank) for ranks 0 and 1 on two threads, at once.</summary>
-    static T[] OnTwoRanks<T>(Func<int, T> body)
-    {
-        var results = new T[2];
-        var errors = new Exception?[2];
-        var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
-        {
-            try { results[r] = body(r); }
-            catch (Exception e) { errors[r] = e; }
-        })).ToArray();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a rank did not finish (a collective left waiting?)");
-        foreach (var e in errors) if (e is not null) throw new AggregateException(e);
-        return results;
-    }
+    static T[] OnTwoRanks<T>(Func<int, T> body) => TwoRanks.Run(body);
 
     static void AssertClose(Tensor expected, Tensor actual, double tolerance, string what)
     {

@@ -83,6 +83,11 @@ public static class PretrainRun
         ChannelsLast.Prepare(pretrainer, device);
         ActivationCheckpoint.Apply(pretrainer, config.Train.CheckpointActivations);
         SyncBatchNormGroup.Apply(pretrainer, config.Train);
+        if (p.SampleAcrossRanks && JobRanks.Current is { } ranks)
+        {
+            pretrainer.Ranks = ranks;
+            log.WriteLine($"pretrain.sample_across_ranks: MEP negatives and CPP partners from the global batch ({micro * ranks.Size} videos over {ranks.Size} ranks)");
+        }
         using var optimizer = TrainingOptimizer.Create(
             TrainingOptimizer.DecayGroups(pretrainer.named_parameters(), p.Lr, p.WeightDecay),
             new AdamOptions { Kind = OptimizerKind.AdamW, Beta1 = p.Betas[0], Beta2 = p.Betas[1], Eps = p.Eps, AmsGrad = p.Amsgrad });
