@@ -9,12 +9,14 @@ namespace AvBert.Data.Sources;
 /// Rows of other splits are skipped when the CSV has a split column. Classes: the labels in ordinal order, or
 /// <c>classes=FILE</c> (one name a line) to fix the list and keep only those rows — which is how Kinetics-Sounds is read
 /// (<c>classes=kinetics_sounds</c>: the list shipped with the library). A listed class that no row has is an error.
+/// <c>context=S</c> reads S seconds of an untrimmed video around each row's segment (the paper's 30-s pretraining clips).
 /// </summary>
 internal static class KineticsSource
 {
     public static MediaSource Open(SourceSpec s, string split)
     {
-        s.Allow("videos", "classes");
+        s.Allow("videos", "classes", "context");
+        double? context = ContextSeconds(s);
         var csv = SourceFiles.RequireFile(s.Path, "Kinetics CSV");
         var videos = SourceFiles.RequireDirectory(s.Option("videos") ?? Path.GetDirectoryName(csv)!, "Kinetics video folder");
         var t = CsvTable.Read(csv, hasHeader: true);
@@ -56,11 +58,31 @@ internal static class KineticsSource
             int[] labels = index.TryGetValue(r.Label, out int l) ? [l] : [];
             var clip = $"{r.Id}_{(long)r.Start:000000}_{(long)r.End:000000}";
             var item = byStem.TryGetValue(clip, out var trimmed) ? new MediaItem(trimmed, labels)
-                     : byStem.TryGetValue(r.Id, out var full) ? new MediaItem(full, labels, r.Start, r.End)
+                     : byStem.TryGetValue(r.Id, out var full) ? Window(new MediaItem(full, labels, r.Start, r.End), context)
                      : new MediaItem(Path.Combine(videos, clip + ".mp4"), labels); // missing: reported by the loader
             items.Add(item with { Origin = $"{csv}:{r.Line}" });
         }
         return new MediaSource($"kinetics {Path.GetFileName(csv)} ({split})", items, classes, false) { Root = videos };
+    }
+
+    /// <summary><c>context=S</c>: the seconds of an untrimmed video read around each row's segment (the paper pretrains on
+    /// 30-s clips around Kinetics' 10-s segments); null: the segment alone.</summary>
+    static double? ContextSeconds(SourceSpec s)
+    {
+        if (s.Option("context") is not { } v) return null;
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !double.IsFinite(seconds) || seconds <= 0)
+            throw new SourceError($"option context={v} must be a number of seconds > 0 (e.g. context=30: the 30 s around each row's segment)");
+        return seconds;
+    }
+
+    /// <summary>The item widened to <paramref name="context"/> seconds centred on its segment (never narrower than the
+    /// segment). Near the video's start the window starts at 0 and keeps its length; near its end the reader cuts it at
+    /// the video's end (the length is not known here).</summary>
+    internal static MediaItem Window(MediaItem item, double? context)
+    {
+        if (context is not { } c || item.Start is not { } start || item.End is not { } end || c <= end - start) return item;
+        double from = Math.Max(0, (start + end) / 2 - c / 2);
+        return item with { Start = from, End = from + c };
     }
 
     /// <summary>Every class of a <c>classes=</c> list must be a label of the CSV (of any split): a misspelt name would

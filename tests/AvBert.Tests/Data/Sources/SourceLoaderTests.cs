@@ -115,6 +115,24 @@ public sealed class SourceLoaderTests : IDisposable
         Assert.Equal([1, 0], ks.Items.Select(i => i.Labels.Single()));
     }
 
+    /// <summary>context=S (the paper's 30-s pretraining clips): an untrimmed video's row is widened to S seconds around the
+    /// middle of its segment, starting at 0 at the earliest; trimmed clips and segments already longer stay as they are.</summary>
+    [Fact]
+    public void Kinetics_context_widens_an_untrimmed_rows_segment_around_its_middle()
+    {
+        var csv = Layout.Write(_root, "kc/train.csv",
+            "label,youtube_id,time_start,time_end,split\n" +
+            "a,early,1,11,train\n" + "a,late,40,50,train\n" + "b,long,0,45,train\n" + "b,cut,10,20,train\n");
+        foreach (var f in new[] { "early.mp4", "late.mp4", "long.mp4", "cut_000010_000020.mp4" }) Layout.Touch(_root, "kc/v/" + f);
+        var s = SourceLoader.Open(csv + ",videos=" + P("kc/v") + ",context=30");
+        Assert.Equal([(0.0, 30.0), (30.0, 60.0), (0.0, 45.0)], s.Items.Take(3).Select(i => (i.Start!.Value, i.End!.Value)));
+        Assert.Null(s.Items[3].Start);   // a trimmed clip holds only its 10 s
+        Assert.Equal((40.0, 50.0), SourceLoader.Open(csv + ",videos=" + P("kc/v")).Items.Select(i => (i.Start!.Value, i.End!.Value)).ElementAt(1));
+        foreach (var bad in new[] { "0", "-5", "abc", "nan" })
+            Assert.Contains($"option context={bad} must be a number of seconds > 0",
+                            Assert.Throws<SourceError>(() => SourceLoader.Open(csv + ",videos=" + P("kc/v") + ",context=" + bad)).Message);
+    }
+
     [Fact]
     public void Charades_is_multi_label_with_time_spans_and_class_names_from_the_classes_file()
     {
