@@ -15,7 +15,7 @@ namespace AvBert.Bench;
 /// <c>dotnet run -c Release --project bench/AvBert.Bench -- loader [--videos 12] [--seconds 10] [--size 340x256]
 /// [--preset full|small] [--mode train|test] [--workers 1,N] [--batch 4] [--step-ms 0] [--audio tone|noise]</c>; --step-ms simulates a model
 /// step per batch and reports how long the consumer waited for data.
-/// <para><c>--case cache [--measure-seconds 20]</c>: the same files read as sources and from an <c>avbert prep</c> cache, clips/s per
+/// <para><c>--case cache [--measure-seconds 20] [--frames auto|raw|h264]</c>: the same files read as sources and from an <c>avbert prep</c> cache, clips/s per
 /// worker count and their ratio in one run, prep videos/s per core, cache KB per second of media, peak memory.</para>
 /// <para><c>--case short-audio [--videos 12] [--seconds 4]</c>: the audio task on short files (single 2 s windows, 10 per file),
 /// where the time goes per window (process start, whole-file decode, log-mel) and windows/s decoding the file for each window
@@ -44,7 +44,8 @@ public static class LoaderBench
                               i => noise ? $"anoisesrc=color=pink:amplitude=0.5:seed={i + 1}:sample_rate=44100" : $"sine=frequency={300 + 50 * i}:sample_rate=44100");
         var items = files.Select(f => new MediaItem(f, [0])).ToList();
         if (benchCase == "cache")
-            return CacheComparison(dir, files.Count, data, preset, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture));
+            return CacheComparison(dir, files.Count, data, preset, workerCounts, double.Parse(Arg(args, "--measure-seconds") ?? "20", CultureInfo.InvariantCulture),
+                                   PrepRun.ParseFrames(Arg(args, "--frames") ?? "auto"));
         var ds = new VideoSequenceDataset(items, data, new SequenceOptions { Mode = mode, SpatialCrops = 1 });
         int T = ds.ClipsPerSample;
         Console.WriteLine($"loader bench: {videos} videos {size[0]}x{size[1]} {seconds}s h264+aac, preset {preset}, {mode}, " +
@@ -107,12 +108,13 @@ public static class LoaderBench
     }
 
     /// <summary>Sources vs. their cache on the same files, in one run: prep speed and size, then clips/s per worker count.</summary>
-    static int CacheComparison(string dir, int videos, DataConfig data, string preset, int[] workerCounts, double seconds)
+    static int CacheComparison(string dir, int videos, DataConfig data, string preset, int[] workerCounts, double seconds, AvBert.Data.Prepared.PreparedFrames frames)
     {
         var cacheDir = dir + "-cache-" + preset;
         if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, true);
         int cores = Environment.ProcessorCount;
-        var prep = PrepRun.Run(new PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Log = TextWriter.Null });
+        var prep = PrepRun.Run(new PrepOptions { Data = dir, Out = cacheDir, DataConfig = data, Frames = frames, Log = TextWriter.Null });
+        Console.WriteLine($"  prepared frames: {frames.ToString().ToLowerInvariant()} (prep --frames)");
         Console.WriteLine($"  prep: {prep.Prepared} videos in {prep.Seconds:0.0} s = {prep.Prepared / prep.Seconds / cores:0.00} videos/s per core " +
                           $"({cores} workers); cache {prep.Bytes / 1e3 / prep.SourceSeconds:0} KB per second of media");
         MediaOptions.DecoderThreads = 1;
