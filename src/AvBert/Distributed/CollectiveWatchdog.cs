@@ -33,17 +33,28 @@ public sealed class CollectiveWatchdog : IDisposable
         double.TryParse(Environment.GetEnvironmentVariable("AVBERT_COLLECTIVE_TIMEOUT"), System.Globalization.NumberStyles.Float,
                         System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromMinutes(10);
 
-    /// <summary>Starts watching <paramref name="what"/>; disposing the result stops watching it.</summary>
+    /// <summary>Starts watching <paramref name="what"/>; disposing the result stops watching it and goes back to what was
+    /// watched before (scopes nest: a stretch watched inside another, e.g. a gather inside a checkpoint's checks, leaves
+    /// the outer one watched when it ends — a collective after it must not wait unwatched).</summary>
     public IDisposable Watch(string what)
     {
+        var outer = new Scope(this, _what, Interlocked.Read(ref _deadlineTicks));
         _what = what;
         Interlocked.Exchange(ref _deadlineTicks, DateTime.UtcNow.Ticks + Timeout.Ticks);
-        return new Scope(this);
+        return outer;
     }
 
-    sealed class Scope(CollectiveWatchdog w) : IDisposable
+    /// <summary>What is watched now (null: nothing). For tests.</summary>
+    internal string? Watching => Interlocked.Read(ref _deadlineTicks) == long.MaxValue ? null : _what;
+
+    /// <summary>What was watched before a scope began (nothing: <see cref="long.MaxValue"/>), restored when it ends.</summary>
+    sealed class Scope(CollectiveWatchdog w, string what, long deadlineTicks) : IDisposable
     {
-        public void Dispose() => Interlocked.Exchange(ref w._deadlineTicks, long.MaxValue);
+        public void Dispose()
+        {
+            w._what = what;
+            Interlocked.Exchange(ref w._deadlineTicks, deadlineTicks);
+        }
     }
 
     void Watch()

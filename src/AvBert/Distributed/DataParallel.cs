@@ -184,7 +184,7 @@ public sealed class DataParallel : IDisposable
     void CheckAndRecordWeights(nn.Module module, IDictionary<string, string> extra)
     {
         AverageBuffers(module);
-        var sums = Gather(WeightChecksum(module));
+        var sums = Gather(WeightChecksum(module), "the comparison of the ranks' weights before a checkpoint");
         var text = string.Join(",", sums.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
         if (sums.Distinct().Count() > 1)
             throw new DistributedError($"the ranks' weights differ before a checkpoint (checksums {text}): data parallelism lost step. " +
@@ -262,9 +262,10 @@ public sealed class DataParallel : IDisposable
         Collectives.AllReduceSum(new double[1], what);
     }
 
-    /// <summary>Sums of a value over the ranks, e.g. weight checksums (tests, diagnostics).</summary>
-    public double[] Gather(double value)
+    /// <summary>Every rank's <paramref name="value"/> (e.g. weight checksums), watched as <paramref name="what"/>.</summary>
+    public double[] Gather(double value, string what)
     {
+        using var watch = Watch(what);
         var all = new double[Size];
         all[Rank] = value;
         Collectives.AllReduceSum(all, "gather of one value per rank");

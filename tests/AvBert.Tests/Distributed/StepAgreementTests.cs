@@ -70,3 +70,22 @@ public class StepAgreementTests
         Assert.True(resumed);
     }
 }
+
+/// <summary>The collective watchdog's scopes nest: a collective watched inside a longer stretch leaves the stretch watched.</summary>
+public class CollectiveWatchdogTests
+{
+    [Fact]
+    public void A_scope_inside_another_gives_the_outer_one_back_when_it_ends()
+    {
+        using var dog = new AvBert.Distributed.CollectiveWatchdog(0, TimeSpan.FromHours(1));
+        Assert.Null(dog.Watching);
+        using (dog.Watch("step 7"))
+        {
+            using (dog.Watch("the averaging of the BatchNorm statistics")) Assert.Equal("the averaging of the BatchNorm statistics", dog.Watching);
+            Assert.Equal("step 7", dog.Watching);   // before: nothing was watched after the inner scope, and a hang there waited forever
+            using (dog.Watch("the comparison of the ranks' weights before a checkpoint")) { }
+            Assert.Equal("step 7", dog.Watching);
+        }
+        Assert.Null(dog.Watching);
+    }
+}
