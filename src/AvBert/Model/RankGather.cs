@@ -25,26 +25,20 @@ public static class RankGather
 
     /// <summary>Rank 0's <paramref name="t"/> on every rank (same shape everywhere; integers up to 2^53 exactly), e.g. a
     /// random draw every rank must share. Not differentiable.</summary>
-    public static Tensor FromRoot(IRankGroup group, Tensor t)
-    {
-        using var _ = no_grad();
-        var wide = t.to(float64).contiguous().clone();
-        if (group.Rank != 0) wide.zero_();
-        group.AllReduceSum(wide, "all-reduce of a shared random draw");
-        return wide.to(t.dtype);
-    }
+    public static Tensor FromRoot(IRankGroup group, Tensor t) =>
+        Sum(group, group.Rank == 0 ? t : zeros_like(t), "a shared random draw");
 
     /// <summary>Σ over the ranks, differentiable: in backward each rank receives the gradient summed over the ranks (every
     /// rank's loss depends on every rank's part of the sum; SyncBatchNorm's moments).</summary>
     /// <param name="what">what is summed, for the collective's error and timeout messages</param>
     public static Tensor AllReduceSum(IRankSum group, Tensor t, string what) => SumFunction.apply(group, t, what);
 
-    /// <summary>The sum over the ranks of a value without gradient (counts a loss is normalised by).</summary>
-    public static Tensor Sum(IRankGroup group, Tensor t)
+    /// <summary>The sum over the ranks of a value without gradient (counts a loss is normalised by), in float64 on the wire.</summary>
+    public static Tensor Sum(IRankGroup group, Tensor t, string what = "a count")
     {
         using var _ = no_grad();
         var wide = t.detach().to(float64).contiguous().clone();
-        group.AllReduceSum(wide, "all-reduce of a count");
+        group.AllReduceSum(wide, $"all-reduce of {what}");
         return wide.to(t.dtype);
     }
 

@@ -130,8 +130,8 @@ public sealed class AvBertPretrainer : nn.Module
         else if (cpp)
         {
             // One derangement of the global batch (rank 0's draw, shared); this rank's videos take their audio from any rank.
-            var drawn = CorrectPairPrediction.Pair(globalB, _o.Cpp.Fraction, device);
-            globalPairing = new CppPairing(RankGather.FromRoot(ranks!, drawn.AudioSource), RankGather.FromRoot(ranks!, drawn.Labels));
+            var source = RankGather.FromRoot(ranks!, CorrectPairPrediction.Pair(globalB, _o.Cpp.Fraction, device).AudioSource);
+            globalPairing = new CppPairing(source, (source == arange(globalB, dtype: int64, device: device)).to(float32)); // own audio = correct pair
             pairing = new CppPairing(globalPairing.AudioSource.narrow(0, first, B), globalPairing.Labels.narrow(0, first, B));
             xa = RankGather.AllGather(ranks!, xa!.contiguous()).index_select(0, pairing.AudioSource);
         }
@@ -162,6 +162,11 @@ public sealed class AvBertPretrainer : nn.Module
         xv = xv?.to(float32);
         xa = xa?.to(float32);
 
+        // [sample_across_ranks] each modality's targets gathered once, for every stream that scores it.
+        CandidatePool? poolV = null, poolA = null;
+        CandidatePool? PoolV() => ranks is null ? null : poolV ??= CandidatePool.Gather(ranks, xv!);
+        CandidatePool? PoolA() => ranks is null ? null : poolA ??= CandidatePool.Gather(ranks, xa!);
+
         var parts = new Dictionary<string, Tensor>();
         var mepLosses = new List<Tensor>();
         foreach (var stream in _streams)
@@ -170,15 +175,15 @@ public sealed class AvBertPretrainer : nn.Module
             switch (stream)
             {
                 case MepStream.Visual:
-                    (loss, acc, own) = Mep(Head(stream), ctx.Visual![.., 1..], xv!, mv!.Positions);
+                    (loss, acc, own) = Mep(Head(stream), ctx.Visual![.., 1..], xv!, mv!.Positions, PoolV());
                     break;
                 case MepStream.Audio:
-                    (loss, acc, own) = Mep(Head(stream), ctx.Audio![.., 1..], xa!, ma!.Positions);
+                    (loss, acc, own) = Mep(Head(stream), ctx.Audio![.., 1..], xa!, ma!.Positions, PoolA());
                     break;
                 default:
                 {
-                    var (lv, av, ov) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv!, mv!.Positions);
-                    var (la, aa, oa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa!, ma!.Positions);
+                    var (lv, av, ov) = Mep(Head(stream), ctx.MultimodalVisualClips(), xv!, mv!.Positions, PoolV());
+                    var (la, aa, oa) = Mep(Head(stream), ctx.MultimodalAudioClips(), xa!, ma!.Positions, PoolA());
                     loss = (lv + la) / 2;
                     acc = (av + aa) / 2;
                     own = (ov + oa) / 2;
@@ -236,6 +241,6 @@ public sealed class AvBertPretrainer : nn.Module
         };
     }
 
-    MepResult Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions) =>
-        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep, Ranks);
+    MepResult Mep(MepHead head, Tensor outputs, Tensor targets, Tensor positions, CandidatePool? global) =>
+        MaskedEmbeddingPrediction.Loss(head, outputs, targets, positions, _o.Mep, global);
 }

@@ -49,6 +49,15 @@ public sealed record MepResult(Tensor Loss, Tensor Accuracy, Tensor OwnVideoNega
     public void Deconstruct(out Tensor loss, out Tensor accuracy) => (loss, accuracy) = (Loss, Accuracy);
 }
 
+/// <summary>The candidates MEP draws its negatives from under pretrain.sample_across_ranks: one modality's targets of
+/// the global batch [ranks·B,T,D] (gathered once a step and shared by the streams that score that modality), this rank's
+/// videos from <paramref name="FirstVideo"/> on.</summary>
+public sealed record CandidatePool(Tensor Targets, long FirstVideo)
+{
+    public static CandidatePool Gather(IRankGroup ranks, Tensor targets) =>
+        new(RankGather.AllGather(ranks, targets.contiguous()), ranks.Rank * targets.shape[0]);
+}
+
 /// <summary>The contrastive MEP objective on one stream's masked positions.</summary>
 public static class MaskedEmbeddingPrediction
 {
@@ -80,16 +89,16 @@ public static class MaskedEmbeddingPrediction
     /// <param name="targets">[B,T,D] the unmasked projected CNN embeddings x of that modality (the candidates).</param>
     /// <param name="positions">[B,M] masked steps.</param>
     /// <param name="options">Sampler, negative count, score.</param>
-    /// <param name="ranks">pretrain.sample_across_ranks in a data-parallel job: the candidates are every rank's targets
-    /// (this rank's anchors among them at its offset), so negatives come from the global batch; null: this batch's own.</param>
-    public static MepResult Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options, IRankGroup? ranks = null)
+    /// <param name="global">pretrain.sample_across_ranks in a data-parallel job: every rank's <paramref name="targets"/>
+    /// (<see cref="CandidatePool.Gather"/>), so negatives come from the global batch; null: this batch's own.</param>
+    public static MepResult Loss(MepHead head, Tensor outputs, Tensor targets, Tensor positions, MepOptions options, CandidatePool? global = null)
     {
         if (options.DetachTargets) targets = targets.detach();
         long B = targets.shape[0], T = targets.shape[1], D = targets.shape[2];
         var local = (arange(B, device: targets.device).unsqueeze(1) * T + positions).flatten();     // [N] flat b·T+t in this batch
-        // The candidate pool: this batch, or the global batch with this rank's videos at rows rank·B.. (their anchors shifted).
-        var pool = ranks is null ? targets : RankGather.AllGather(ranks, targets.contiguous());
-        var anchors = ranks is null ? local : local + ranks.Rank * B * T;                           // [N] flat indices into the pool
+        // The candidate pool: this batch, or the global batch with this rank's videos from FirstVideo on (anchors shifted).
+        var pool = global is null ? targets : options.DetachTargets ? global.Targets.detach() : global.Targets;
+        var anchors = global is null ? local : local + global.FirstVideo * T;                       // [N] flat indices into the pool
         bool cosine = options.Score == MepScore.Cosine;
         // Cosine scores: every candidate scaled to unit length once, before the positives and negatives are gathered.
         var flatTargets = pool.reshape(-1, D);

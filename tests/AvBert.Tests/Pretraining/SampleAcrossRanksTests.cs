@@ -79,7 +79,7 @@ public class SampleAcrossRanksTests
         var ranks = TwoRanks.Run(r =>
         {
             var (or, xr) = (Leaf(outputs.narrow(0, 2 * r, 2)), Leaf(targets.narrow(0, 2 * r, 2)));
-            var res = MaskedEmbeddingPrediction.Loss(heads[1 + r], or, xr, positions.narrow(0, 2 * r, 2), options, world.Rank(r));
+            var res = MaskedEmbeddingPrediction.Loss(heads[1 + r], or, xr, positions.narrow(0, 2 * r, 2), options, CandidatePool.Gather(world.Rank(r), xr));
             res.Loss.backward();
             return (Loss: res.Loss.detach(), Own: res.OwnVideoNegatives, OutGrad: or.grad!, TargetGrad: xr.grad);
         });
